@@ -1,0 +1,292 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Cluster identity: the one place that knows what a VMware cluster is.
+
+nova's vmwareapi driver names the compute node of a cluster
+``<cluster moref>.<vCenter instanceUuid>``, e.g.
+``domain-c7.6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01``. Drivers of the Juno era
+used ``<cluster moref>(<display name>)``, e.g. ``domain-c7(Gold)``.
+:func:`cluster_of` turns such a node name into a :class:`ClusterId`; any
+other node name (a KVM host, an ironic node, garbage) gives ``None``, never
+an exception.
+
+The operator names clusters with *references*:
+
+* a full node name, ``domain-c7.<vCenter uuid>`` or ``domain-c7(Gold)``:
+  exactly that cluster;
+* a bare moref, ``domain-c7``: that moref in *every* vCenter (a moref is
+  unique only inside one vCenter);
+* an alias, defined in ``[vmware_scheduler] cluster_aliases``: whatever
+  reference the alias stands for.
+
+A list of references (the ``vmware:cluster`` flavor extra spec) is parsed
+by :func:`parse_reference_list`, which raises
+:class:`InvalidClusterReference` with a message naming the bad element, and
+resolved against the aliases by :func:`resolve`, which gives a
+:class:`ClusterPin`.
+"""
+
+import re
+import sys
+import typing as ty
+
+MOREF_RE = re.compile(r'domain-c[0-9]+')
+_UUID_RE = re.compile(r'[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}')
+_NODE_RE = re.compile(
+    r'(?P<moref>domain-c[0-9]+)'
+    r'(?:\.(?P<uuid>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})'
+    r'|\((?P<name>[^()]+)\))')
+ALIAS_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_.-]{0,63}')
+
+# Node names are few (one per cluster) and asked for on every request, so
+# their parse is kept. The bound only guards against an unbounded stream of
+# distinct garbage names; a real estate never reaches it.
+_CACHE_LIMIT = 200000
+_cache: dict[str, ty.Optional['ClusterId']] = {}
+
+
+class ClusterId(ty.NamedTuple):
+    """The identity of one vSphere cluster as nova's node name carries it."""
+
+    moref: str
+    #: lower-case vCenter instanceUuid; None for a legacy node name
+    vcenter_uuid: ty.Optional[str] = None
+    #: display name of a legacy node name; None otherwise
+    display_name: ty.Optional[str] = None
+
+    def __str__(self):
+        if self.vcenter_uuid is not None:
+            return '%s.%s' % (self.moref, self.vcenter_uuid)
+        return '%s(%s)' % (self.moref, self.display_name)
+
+
+def parse_nodename(nodename) -> ty.Optional[ClusterId]:
+    """Parse a hypervisor_hostname; None if it is not a VMware cluster."""
+    if not isinstance(nodename, str):
+        return None
+    m = _NODE_RE.fullmatch(nodename)
+    if m is None:
+        return None
+    uuid = m.group('uuid')
+    if uuid is not None:
+        return ClusterId(sys.intern(m.group('moref')),
+                         sys.intern(uuid.lower()))
+    return ClusterId(sys.intern(m.group('moref')), None, m.group('name'))
+
+
+def cluster_of(host_state) -> ty.Optional[ClusterId]:
+    """The cluster of a HostState (or anything with ``nodename``), or None.
+
+    Cached by node name; safe for any object, any attribute value.
+    """
+    nodename = getattr(host_state, 'nodename', None)
+    try:
+        return _cache[nodename]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable garbage
+        return None
+    cluster = parse_nodename(nodename)
+    if len(_cache) >= _CACHE_LIMIT:
+        _cache.clear()
+    _cache[nodename] = cluster
+    return cluster
+
+
+class InvalidClusterReference(ValueError):
+    """A cluster reference or a list of them is malformed."""
+
+
+class ClusterRef(ty.NamedTuple):
+    """What an operator's word for a cluster matches.
+
+    ``vcenter_uuid`` and ``display_name`` are None where the reference does
+    not constrain them (a bare moref constrains neither).
+    """
+
+    moref: str
+    vcenter_uuid: ty.Optional[str] = None
+    display_name: ty.Optional[str] = None
+    #: the operator's own words, for messages
+    text: str = ''
+
+    def matches(self, cluster: ty.Optional[ClusterId]) -> bool:
+        if cluster is None or cluster.moref != self.moref:
+            return False
+        if (self.vcenter_uuid is not None and
+                cluster.vcenter_uuid != self.vcenter_uuid):
+            return False
+        if (self.display_name is not None and
+                cluster.display_name != self.display_name):
+            return False
+        return True
+
+
+class Alias(ty.NamedTuple):
+    """A reference to an alias, resolved later against the config."""
+
+    name: str
+
+    @property
+    def text(self):
+        return self.name
+
+
+def parse_reference(text, allow_alias=True):
+    """Parse one reference into a :class:`ClusterRef` or an :class:`Alias`.
+
+    :raises InvalidClusterReference: naming what is wrong with ``text``.
+    """
+    if not isinstance(text, str):
+        raise InvalidClusterReference(
+            'a cluster reference must be a string, not %s'
+            % type(text).__name__)
+    text = text.strip()
+    if not text:
+        raise InvalidClusterReference('empty cluster reference')
+    if MOREF_RE.fullmatch(text):
+        return ClusterRef(sys.intern(text), text=text)
+    cluster = parse_nodename(text)
+    if cluster is not None:
+        return ClusterRef(cluster.moref, cluster.vcenter_uuid,
+                          cluster.display_name, text=text)
+    if text.lower().startswith('domain-'):
+        raise InvalidClusterReference(_explain_bad_cluster(text))
+    if allow_alias and ALIAS_RE.fullmatch(text):
+        return Alias(text)
+    raise InvalidClusterReference(
+        "'%s' is neither a cluster (domain-cN, domain-cN.<vCenter uuid>, "
+        "domain-cN(<name>)) nor an alias name (a letter or '_', then up to "
+        "63 letters, digits, '_', '.', '-')" % text)
+
+
+def _explain_bad_cluster(text):
+    """Say why a text that starts like a cluster moref is not one."""
+    moref_m = re.match(r'domain-[^.(]*', text, re.IGNORECASE)
+    moref = moref_m.group(0)
+    rest = text[len(moref):]
+    if not MOREF_RE.fullmatch(moref):
+        return ("'%s': bad cluster moref '%s' (expected 'domain-c' followed "
+                "by digits)" % (text, moref))
+    if rest.startswith('.'):
+        uuid = rest[1:]
+        if not _UUID_RE.fullmatch(uuid):
+            return ("'%s': bad vCenter uuid '%s' (expected "
+                    "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)" % (text, uuid))
+    if rest.startswith('('):
+        return ("'%s': bad display name (expected 'domain-cN(<name>)' with "
+                "a non-empty name without parentheses)" % text)
+    return ("'%s': unexpected text '%s' after the moref (expected "
+            "'.<vCenter uuid>' or '(<name>)')" % (text, rest))
+
+
+def parse_reference_list(value, allow_alias=True):
+    """Parse a comma-separated list of references, in preference order.
+
+    :returns: a tuple of :class:`ClusterRef` and :class:`Alias`
+    :raises InvalidClusterReference: for an empty value or element, a bad
+        moref or vCenter uuid, an invalid alias name or a duplicate; the
+        message names the element (1-based) and the problem.
+    """
+    if not isinstance(value, str):
+        raise InvalidClusterReference(
+            'expected a comma-separated string, not %s'
+            % type(value).__name__)
+    if not value.strip():
+        raise InvalidClusterReference(
+            'empty value: list one or more clusters, separated by commas')
+    refs = []
+    seen = {}
+    for index, element in enumerate(value.split(','), start=1):
+        try:
+            ref = parse_reference(element, allow_alias=allow_alias)
+        except InvalidClusterReference as e:
+            raise InvalidClusterReference('element %d: %s' % (index, e))
+        key = _identity_key(ref)
+        if key in seen:
+            raise InvalidClusterReference(
+                "element %d: '%s' repeats element %d"
+                % (index, ref.text, seen[key]))
+        seen[key] = index
+        refs.append(ref)
+    return tuple(refs)
+
+
+def _identity_key(ref):
+    if isinstance(ref, Alias):
+        return ('alias', ref.name)
+    return ('cluster', ref.moref, ref.vcenter_uuid, ref.display_name)
+
+
+class UnknownAlias(InvalidClusterReference):
+    """A reference names an alias the configuration does not define."""
+
+
+def parse_aliases(mapping):
+    """Turn ``{alias: reference text}`` into ``({alias: ClusterRef}, errors)``.
+
+    An alias must stand for a cluster reference (not another alias); a bad
+    entry is left out and described in ``errors``.
+    """
+    aliases = {}
+    errors = []
+    for name, target in sorted((mapping or {}).items()):
+        if not isinstance(name, str) or not ALIAS_RE.fullmatch(name) or \
+                name.lower().startswith('domain-'):
+            errors.append("alias name '%s' is not valid" % (name,))
+            continue
+        try:
+            ref = parse_reference(target, allow_alias=False)
+        except InvalidClusterReference as e:
+            errors.append("alias '%s': %s" % (name, e))
+            continue
+        aliases[name] = ref._replace(text=name)
+    return aliases, errors
+
+
+class ClusterPin(ty.NamedTuple):
+    """The resolved clusters a request is pinned to, in preference order."""
+
+    refs: tuple
+
+    def rank(self, cluster: ty.Optional[ClusterId]) -> ty.Optional[int]:
+        """0 for the first listed cluster, 1 for the next; None if unlisted."""
+        if cluster is None:
+            return None
+        for index, ref in enumerate(self.refs):
+            if ref.matches(cluster):
+                return index
+        return None
+
+    def __str__(self):
+        return ','.join(ref.text for ref in self.refs)
+
+
+def resolve(refs, aliases) -> ClusterPin:
+    """Resolve parsed references against ``{alias: ClusterRef}``.
+
+    :raises UnknownAlias: naming the first alias that is not defined.
+    """
+    resolved = []
+    for ref in refs:
+        if isinstance(ref, Alias):
+            try:
+                target = aliases[ref.name]
+            except KeyError:
+                raise UnknownAlias(
+                    "alias '%s' is not defined in [vmware_scheduler] "
+                    "cluster_aliases" % ref.name)
+            resolved.append(target)
+        else:
+            resolved.append(ref)
+    return ClusterPin(tuple(resolved))

@@ -1,0 +1,79 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""nova_vmw_sched scheduler filters.
+
+Operators add them beside nova's own::
+
+    [filter_scheduler]
+    available_filters = nova.scheduler.filters.all_filters
+    available_filters = nova_vmw_sched.filters.all_filters
+"""
+
+import nova.conf
+from nova import loadables
+from nova.scheduler import filters
+from nova.scheduler import utils as scheduler_utils
+
+from nova_vmw_sched import conf as vmw_conf
+
+CONF = nova.conf.CONF
+
+
+class RequestScopedFilter(filters.BaseHostFilter):
+    """Base for filters that do per-request work once, then check hosts."""
+
+    def __init__(self):
+        super().__init__()
+        vmw_conf.register_opts(CONF)
+
+    def prepare(self, spec_obj):
+        """Do the work that does not depend on the host; return its result.
+
+        Called once per request (once per instance of a multi-create,
+        unless the filter runs once per request).
+        """
+        return None
+
+    def check(self, host_state, prepared):
+        """Return True if ``host_state`` passes, given ``prepare()``'s result.
+
+        Must not raise on odd host data.
+        """
+        raise NotImplementedError()
+
+    def filter_all(self, filter_obj_list, spec_obj):
+        # Overriding filter_all bypasses BaseHostFilter._filter_one, so the
+        # rebuild rule it applies is applied here.
+        if (not self.RUN_ON_REBUILD and
+                scheduler_utils.request_is_rebuild(spec_obj)):
+            return list(filter_obj_list)
+        prepared = self.prepare(spec_obj)
+        check = self.check
+        return [host for host in filter_obj_list if check(host, prepared)]
+
+    def host_passes(self, host_state, spec_obj):
+        return bool(self.filter_all([host_state], spec_obj))
+
+
+class _FilterLoader(loadables.BaseLoader):
+    def __init__(self):
+        super().__init__(filters.BaseHostFilter)
+
+
+def all_filters():
+    """All filter classes of nova_vmw_sched, for ``available_filters``."""
+    classes = {}
+    for cls in _FilterLoader().get_all_classes():
+        if cls.__module__.startswith(__name__ + '.'):
+            classes[cls.__name__] = cls
+    return list(classes.values())

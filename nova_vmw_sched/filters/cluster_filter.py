@@ -1,0 +1,82 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Pin flavors to VMware clusters.
+
+Reads the flavor extra spec ``vmware:cluster``: a comma-separated list of
+cluster references (full node name, bare moref, or an alias from
+``[vmware_scheduler] cluster_aliases``), in preference order. The order is
+used by ``VMwareClusterPreferenceWeigher``; this filter only checks
+membership.
+
+* A flavor without ``vmware:cluster`` passes every node (default).
+* A flavor with it passes only nodes of the listed clusters; a node that is
+  not a VMware cluster (KVM, ironic) fails.
+* A value that cannot be used (malformed, stored before the API validator
+  was installed, or naming an alias the configuration lacks) fails every
+  node, with one WARNING per request.
+
+Rebuilds are not filtered: a rebuild keeps the instance's flavor.
+"""
+
+from oslo_log import log as logging
+
+import nova.conf
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import filters as vmw_filters
+from nova_vmw_sched import request
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+
+class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
+    """Pass only the clusters a flavor's ``vmware:cluster`` lists."""
+
+    RUN_ON_REBUILD = False
+    # The flavor, and so its pin, is the same for every instance of a
+    # request, and nova hands the hosts that passed for one instance on to
+    # the next.
+    run_filter_once_per_request = True
+
+    def prepare(self, spec_obj):
+        pin = request.cluster_pin(spec_obj, CONF)
+        if pin.error:
+            LOG.warning("Flavor extra spec %(key)s='%(value)s' cannot be "
+                        "used (%(error)s); no host passes for instance "
+                        "%(instance)s.",
+                        {'key': request.CLUSTER_EXTRA_SPEC,
+                         'value': pin.raw, 'error': pin.error,
+                         'instance': getattr(spec_obj, 'instance_uuid',
+                                             None)})
+        return pin
+
+    def check(self, host_state, pin):
+        if not pin.pinned:
+            return True
+        if pin.error:
+            return False
+        found = cluster.cluster_of(host_state)
+        if found is None:
+            LOG.debug('%(host_state)s fails %(key)s=%(value)s: not a VMware '
+                      'cluster node',
+                      {'host_state': host_state,
+                       'key': request.CLUSTER_EXTRA_SPEC, 'value': pin.raw})
+            return False
+        if pin.pin.rank(found) is None:
+            LOG.debug('%(host_state)s fails %(key)s=%(value)s: cluster '
+                      '%(cluster)s is not listed',
+                      {'host_state': host_state, 'cluster': found,
+                       'key': request.CLUSTER_EXTRA_SPEC, 'value': pin.raw})
+            return False
+        return True

@@ -1,0 +1,93 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What a scheduling request asks of clusters, read once per request.
+
+Filters and weighers call these helpers with nova's ``RequestSpec``; they
+never read the extra spec or the alias option themselves.
+"""
+
+import threading
+import typing as ty
+
+from oslo_log import log as logging
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import conf as vmw_conf
+
+LOG = logging.getLogger(__name__)
+
+#: the flavor extra spec that pins a flavor to clusters
+CLUSTER_EXTRA_SPEC = 'vmware:cluster'
+
+_alias_lock = threading.Lock()
+_alias_cache: dict = {}
+
+
+class PinRequest(ty.NamedTuple):
+    """The ``vmware:cluster`` of a request: absent, resolved, or broken."""
+
+    #: the raw extra spec value; None when the flavor does not pin
+    raw: ty.Optional[str] = None
+    #: the resolved clusters, when ``raw`` is set and good
+    pin: ty.Optional[cluster.ClusterPin] = None
+    #: why ``raw`` cannot be used (malformed, unknown alias)
+    error: ty.Optional[str] = None
+
+    @property
+    def pinned(self):
+        return self.raw is not None
+
+
+def flavor_extra_specs(spec_obj) -> dict:
+    """The flavor extra specs of a RequestSpec; {} when it has none."""
+    try:
+        specs = spec_obj.flavor.extra_specs
+    except Exception:  # no flavor, lazy-load failure, odd object
+        return {}
+    return specs if isinstance(specs, dict) else {}
+
+
+def configured_aliases(conf) -> dict:
+    """``[vmware_scheduler] cluster_aliases`` parsed, cached per value.
+
+    A bad entry is logged as a WARNING once per distinct option value.
+    """
+    vmw_conf.register_opts(conf)
+    raw = conf.vmware_scheduler.cluster_aliases or {}
+    key = tuple(sorted(raw.items()))
+    try:
+        return _alias_cache[key]
+    except KeyError:
+        pass
+    with _alias_lock:
+        if key not in _alias_cache:
+            aliases, errors = cluster.parse_aliases(raw)
+            for error in errors:
+                LOG.warning('Ignoring [vmware_scheduler] cluster_aliases '
+                            'entry: %s', error)
+            _alias_cache.clear()
+            _alias_cache[key] = aliases
+        return _alias_cache[key]
+
+
+def cluster_pin(spec_obj, conf) -> PinRequest:
+    """Read and resolve the request's ``vmware:cluster`` extra spec."""
+    raw = flavor_extra_specs(spec_obj).get(CLUSTER_EXTRA_SPEC)
+    if raw is None:
+        return PinRequest()
+    try:
+        refs = cluster.parse_reference_list(raw)
+        pin = cluster.resolve(refs, configured_aliases(conf))
+    except cluster.InvalidClusterReference as e:
+        return PinRequest(raw=str(raw), error=str(e))
+    return PinRequest(raw=raw, pin=pin)
