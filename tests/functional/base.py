@@ -1,0 +1,268 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Run one scenario against nova's real services in two topologies.
+
+:class:`ClusterTestCase` starts nova's API, conductor, scheduler and
+placement in process (nova's ``ProviderUsageBaseTestCase``). A test body is a
+function ``scenario(estate)``; :meth:`ClusterTestCase.in_both_topologies`
+runs it once with the clusters sharing one nova-compute service and once
+with one service per cluster, and asserts that both runs give the same
+outcome. Each run builds its own estate: its own vCenter uuid (so node
+names, resource providers and flavors never collide with the other run),
+its own services, flavors and groups; at its end the estate's services are
+disabled and forced down, so the next run cannot land on them.
+
+Outcomes name clusters by label (``c1`` is moref ``domain-c1``), so that
+runs with different vCenter uuids compare equal.
+"""
+
+import os
+import sys
+import time
+import uuid
+
+import fixtures
+
+import nova.conf
+from nova.tests.functional.api import client as api_client
+from nova.tests.functional import integrated_helpers
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import conf as vmw_conf
+from tests.functional import fake_driver
+
+CONF = nova.conf.CONF
+
+NO_VALID_HOST = 'NoValidHost'
+
+#: the documented setup (doc/source/configuration.rst, etc/nova.conf.sample)
+ENABLED_FILTERS = [
+    'ComputeFilter',
+    'ComputeCapabilitiesFilter',
+    'ImagePropertiesFilter',
+    'ServerGroupAntiAffinityFilter',
+    'ServerGroupAffinityFilter',
+    'VMwareClusterFilter',
+]
+AVAILABLE_FILTERS = [
+    'nova.scheduler.filters.all_filters',
+    'nova_vmw_sched.filters.all_filters',
+]
+WEIGHT_CLASSES = [
+    'nova.scheduler.weights.all_weighers',
+    'nova_vmw_sched.weights.all_weighers',
+]
+
+
+def _find_api_paste():
+    """nova's wheel installs api-paste.ini under <prefix>/etc/nova."""
+    for prefix in (sys.prefix, sys.base_prefix, '/usr/local', '/usr'):
+        path = os.path.join(prefix, 'etc', 'nova', 'api-paste.ini')
+        if os.path.exists(path):
+            return path
+    return None
+
+
+class Estate:
+    """One topology's compute services, clusters, flavors and servers."""
+
+    def __init__(self, test, name, index, services, clusters):
+        self.test = test
+        self.name = name
+        self.vcenter = str(uuid.uuid4())
+        self.clusters = clusters
+        #: {service host: (labels)}
+        self.services = {
+            '%s-%d' % (name, n): tuple(labels)
+            for n, labels in enumerate(services, start=1)}
+        self.index = index
+
+    # -- naming --------------------------------------------------------------
+
+    def node(self, label):
+        """The node name of cluster ``label`` (``c1`` -> domain-c1.<vc>)."""
+        return 'domain-%s.%s' % (label, self.vcenter)
+
+    def pin(self, *labels):
+        """A ``vmware:cluster`` value listing these clusters by node name."""
+        return ','.join(self.node(label) for label in labels)
+
+    def label_of(self, nodename):
+        found = cluster.parse_nodename(nodename)
+        if found is None or found.vcenter_uuid != self.vcenter:
+            return 'foreign:%s' % nodename
+        return found.moref[len('domain-'):]
+
+    def service_of(self, label):
+        for host, labels in self.services.items():
+            if label in labels:
+                return host
+        raise KeyError(label)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self):
+        for host, labels in self.services.items():
+            fake_driver.VMwareClusterFakeDriver.estate[host] = {
+                self.node(label): self.clusters[label] for label in labels}
+            self.test._start_compute(host)
+
+    def retire(self):
+        for host in self.services:
+            self.set_service(host, disabled=True, forced_down=True)
+
+    def set_service(self, host, disabled=None, forced_down=None):
+        api = self.test.admin_api
+        service = api.get_services(binary='nova-compute', host=host)[0]
+        body = {}
+        if disabled is not None:
+            body['status'] = 'disabled' if disabled else 'enabled'
+            if disabled:
+                body['disabled_reason'] = 'test'
+        if forced_down is not None:
+            body['forced_down'] = forced_down
+        api.put_service(service['id'], body)
+
+    # -- API helpers -----------------------------------------------------------
+
+    def flavor(self, name, memory_mb=1024, vcpus=1, disk=1, pin=None,
+               extra_specs=None):
+        specs = dict(extra_specs or {})
+        if pin is not None:
+            specs['vmware:cluster'] = pin
+        return self.test._create_flavor(
+            name='%s-%s' % (self.name, name), memory_mb=memory_mb,
+            vcpu=vcpus, disk=disk, ephemeral=0,
+            extra_spec=specs or None)
+
+    def group(self, name, policy, rules=None):
+        body = {'name': '%s-%s' % (self.name, name), 'policy': policy}
+        if rules:
+            body['rules'] = rules
+        return self.test.admin_api.post_server_groups(body)['id']
+
+    def boot(self, flavor_id, name='vm', group=None, hints=None,
+             min_count=None):
+        """Boot and wait; return the landing cluster label of each server.
+
+        A server that ends in ERROR because no host was valid gives
+        ``NoValidHost``; any other error fails the test.
+        """
+        body = self.test._build_server(
+            name='%s-%s' % (self.name, name), flavor_id=flavor_id,
+            networks='none')
+        if min_count:
+            body['min_count'] = min_count
+            body['max_count'] = min_count
+            body['return_reservation_id'] = True
+        request = {'server': body}
+        all_hints = dict(hints or {})
+        if group:
+            all_hints['group'] = group
+        if all_hints:
+            request['os:scheduler_hints'] = all_hints
+        created = self.test.admin_api.post_server(request)
+        if min_count:
+            servers = sorted(
+                self.test.admin_api.get_servers(
+                    search_opts={'reservation_id':
+                                 created['reservation_id']}),
+                key=lambda s: s['name'])
+        else:
+            servers = [created]
+        return [self.outcome(self.wait(s)) for s in servers]
+
+    def wait(self, server, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            server = self.test.admin_api.get_server(server['id'])
+            if server['status'] == 'ACTIVE':
+                return server
+            if server['status'] == 'ERROR' and 'fault' in server:
+                return server
+            if time.monotonic() > deadline:
+                self.test.fail('server %s stuck in %s' % (
+                    server['id'], server['status']))
+            time.sleep(0.05)
+
+    def outcome(self, server):
+        if server['status'] == 'ACTIVE':
+            return self.label_of(
+                server['OS-EXT-SRV-ATTR:hypervisor_hostname'])
+        message = server['fault']['message']
+        if 'No valid host' in message:
+            return NO_VALID_HOST
+        self.test.fail('server %s failed: %s' % (server['id'], message))
+
+
+class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
+    """nova's in-process cloud with VMware-style cluster compute nodes."""
+
+    compute_driver = 'fake.VMwareClusterFakeDriver'
+    microversion = 'latest'
+
+    #: {label: ClusterSpec}; ``c1`` is moref domain-c1
+    CLUSTERS = {
+        'c%d' % n: fake_driver.ClusterSpec() for n in range(1, 5)}
+    #: (name, services): each service a tuple of the labels it manages
+    TOPOLOGIES = (
+        ('shared', (('c1', 'c2', 'c3', 'c4'),)),
+        ('split', (('c1',), ('c2',), ('c3',), ('c4',))),
+    )
+    ENABLED_FILTERS = ENABLED_FILTERS
+    WEIGHT_CLASSES = WEIGHT_CLASSES
+
+    def setUp(self):
+        vmw_conf.register_opts(CONF)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.fake.VMwareClusterFakeDriver',
+            fake_driver.VMwareClusterFakeDriver))
+        self.useFixture(fixtures.MockPatchObject(
+            fake_driver.VMwareClusterFakeDriver, 'estate', {}))
+        self.flags(available_filters=AVAILABLE_FILTERS,
+                   enabled_filters=self.ENABLED_FILTERS,
+                   weight_classes=self.WEIGHT_CLASSES,
+                   group='filter_scheduler')
+        paste = _find_api_paste()
+        if paste:
+            self.flags(api_paste_config=paste, group='wsgi')
+        super().setUp()
+
+    def in_both_topologies(self, scenario, topologies=None):
+        """Run ``scenario(estate)`` in each topology; assert equal outcomes.
+
+        :returns: the (common) outcome
+        """
+        outcomes = []
+        for index, (name, services) in enumerate(
+                topologies or self.TOPOLOGIES):
+            estate = Estate(self, name, index, services, self.CLUSTERS)
+            estate.start()
+            outcomes.append((name, scenario(estate)))
+            estate.retire()
+        first_name, first = outcomes[0]
+        for name, outcome in outcomes[1:]:
+            self.assertEqual(
+                first, outcome,
+                'topology %r gave %r but %r gave %r'
+                % (first_name, first, name, outcome))
+        return first
+
+    def assertBadRequest(self, call, *needles):
+        """``call()`` fails with HTTP 400 whose message has ``needles``."""
+        exc = self.assertRaises(api_client.OpenStackApiException, call)
+        self.assertEqual(400, exc.response.status_code)
+        text = exc.response.text
+        for needle in needles:
+            self.assertIn(needle, text)
+        return text
