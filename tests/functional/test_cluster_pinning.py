@@ -130,7 +130,8 @@ class TestClusterExtraSpecAPI(base.ClusterTestCase):
         with utils.temporary_mutation(self.admin_api,
                                            microversion=microversion):
             return self.admin_api.post_extra_spec(
-                flavor, {'extra_specs': {'vmware:cluster': value}})
+                flavor, {'extra_specs': {'vmware:cluster': value}}
+            ).body['extra_specs']
 
     def setUp(self):
         super().setUp()
