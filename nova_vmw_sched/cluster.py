@@ -84,23 +84,45 @@ def parse_nodename(nodename) -> ty.Optional[ClusterId]:
     return ClusterId(sys.intern(m.group('moref')), None, m.group('name'))
 
 
-def cluster_of(host_state) -> ty.Optional[ClusterId]:
-    """The cluster of a HostState (or anything with ``nodename``), or None.
-
-    Cached by node name; safe for any object, any attribute value.
-    """
-    nodename = getattr(host_state, 'nodename', None)
+def cluster_of_node(nodename) -> ty.Optional[ClusterId]:
+    """:func:`parse_nodename`, cached by node name; never raises."""
     try:
         return _cache[nodename]
     except KeyError:
         pass
     except TypeError:  # unhashable garbage
         return None
-    cluster = parse_nodename(nodename)
+    found = parse_nodename(nodename)
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()
-    _cache[nodename] = cluster
-    return cluster
+    _cache[nodename] = found
+    return found
+
+
+def cluster_of(host_state) -> ty.Optional[ClusterId]:
+    """The cluster of a HostState (or anything with ``nodename``), or None.
+
+    Safe for any object, any attribute value.
+    """
+    return cluster_of_node(getattr(host_state, 'nodename', None))
+
+
+def node_key(nodename):
+    """The scheduling unit of a compute node, as a hashable key.
+
+    A VMware cluster's :class:`ClusterId` (so that a cluster is the same
+    unit whichever service host its node is under); for any other node
+    (KVM, ironic) the node name itself; None for no node.
+    """
+    found = cluster_of_node(nodename)
+    if found is not None:
+        return found
+    return nodename if isinstance(nodename, str) and nodename else None
+
+
+def host_key(host_state):
+    """:func:`node_key` of a HostState's node."""
+    return node_key(getattr(host_state, 'nodename', None))
 
 
 class InvalidClusterReference(ValueError):

@@ -19,6 +19,8 @@ Operators add them beside nova's own::
     available_filters = nova_vmw_sched.filters.all_filters
 """
 
+from oslo_log import log as logging
+
 import nova.conf
 from nova import loadables
 from nova.scheduler import filters
@@ -27,6 +29,13 @@ from nova.scheduler import utils as scheduler_utils
 from nova_vmw_sched import conf as vmw_conf
 
 CONF = nova.conf.CONF
+LOG = logging.getLogger(__name__)
+
+#: nova's filter names that our classes take over (same name, keyed by
+#: cluster); nova's conductor demands the two group filter names.
+SHADOWED = ('ServerGroupAffinityFilter', 'ServerGroupAntiAffinityFilter',
+            'SameHostFilter', 'DifferentHostFilter')
+_shadow_checked = False
 
 
 class RequestScopedFilter(filters.BaseHostFilter):
@@ -35,6 +44,7 @@ class RequestScopedFilter(filters.BaseHostFilter):
     def __init__(self):
         super().__init__()
         vmw_conf.register_opts(CONF)
+        check_shadowing()
 
     def prepare(self, spec_obj):
         """Do the work that does not depend on the host; return its result.
@@ -63,6 +73,38 @@ class RequestScopedFilter(filters.BaseHostFilter):
 
     def host_passes(self, host_state, spec_obj):
         return bool(self.filter_all([host_state], spec_obj))
+
+
+def check_shadowing():
+    """ERROR once if nova's own class wins a name we take over.
+
+    nova maps ``enabled_filters`` names through ``{cls.__name__: cls}`` over
+    ``available_filters`` in order: a later class of the same name replaces
+    an earlier one, so ours must be listed after nova's.
+    """
+    global _shadow_checked
+    if _shadow_checked:
+        return
+    _shadow_checked = True
+    enabled = set(CONF.filter_scheduler.enabled_filters) & set(SHADOWED)
+    if not enabled:
+        return
+    try:
+        classes = filters.HostFilterHandler().get_matching_classes(
+            CONF.filter_scheduler.available_filters)
+    except Exception:  # nova reports bad entries itself
+        return
+    winners = {cls.__name__: cls for cls in classes}
+    for name in sorted(enabled):
+        cls = winners.get(name)
+        if cls is not None and not cls.__module__.startswith(__name__):
+            LOG.error('[filter_scheduler] enabled_filters names %(name)s, '
+                      'which resolves to %(module)s.%(name)s, keyed on the '
+                      'service host. List nova_vmw_sched.filters.all_filters '
+                      'after nova.scheduler.filters.all_filters in '
+                      '[filter_scheduler] available_filters to use the '
+                      'cluster-keyed %(name)s.',
+                      {'name': name, 'module': cls.__module__})
 
 
 class _FilterLoader(loadables.BaseLoader):

@@ -34,6 +34,7 @@ import uuid
 import fixtures
 
 import nova.conf
+from nova import context as base_context
 from nova.tests.functional.api import client as api_client
 from nova.tests.functional import integrated_helpers
 
@@ -52,6 +53,8 @@ ENABLED_FILTERS = [
     'ImagePropertiesFilter',
     'ServerGroupAntiAffinityFilter',
     'ServerGroupAffinityFilter',
+    'SameHostFilter',
+    'DifferentHostFilter',
     'VMwareClusterFilter',
 ]
 AVAILABLE_FILTERS = [
@@ -120,6 +123,43 @@ class Estate:
     def retire(self):
         for host in self.services:
             self.set_service(host, disabled=True, forced_down=True)
+
+    def start_service(self, host, labels):
+        """Start another compute service, managing ``labels``.
+
+        nova's harness needs a service to have at least one node.
+        """
+        fake_driver.VMwareClusterFakeDriver.estate[host] = {
+            self.node(label): self.clusters[label] for label in labels}
+        self.services[host] = tuple(labels)
+        self.test._start_compute(host)
+
+    def take_over(self, label, new_host):
+        """Hand cluster ``label`` to the running service ``new_host``.
+
+        The old service stops reporting the cluster; the new one reports it
+        and its resource tracker re-homes the compute node (nova moves a
+        node record whose uuid it finds under another host). Instances on
+        the cluster keep naming the old service host.
+        """
+        estate = fake_driver.VMwareClusterFakeDriver.estate
+        old_host = self.service_of(label)
+        node = self.node(label)
+        del estate[old_host][node]
+        self.services[old_host] = tuple(
+            x for x in self.services[old_host] if x != label)
+        estate[new_host][node] = self.clusters[label]
+        self.services[new_host] = self.services[new_host] + (label,)
+        for host in (old_host, new_host):
+            compute = self.test.computes[host]
+            compute.driver._set_nodes(list(estate[host]))
+        # Only the new service runs its periodic task: a surviving old one
+        # would delete the record it no longer reports as an orphan.
+        compute = self.test.computes[new_host]
+        ctxt = base_context.get_admin_context()
+        with base_context.target_cell(
+                ctxt, self.test.host_mappings[new_host].cell_mapping) as cctx:
+            compute.manager.update_available_resource(cctx)
 
     def set_service(self, host, disabled=None, forced_down=None):
         api = self.test.admin_api
@@ -219,6 +259,7 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         ('shared', (('c1', 'c2', 'c3', 'c4'),)),
         ('split', (('c1',), ('c2',), ('c3',), ('c4',))),
     )
+    AVAILABLE_FILTERS = AVAILABLE_FILTERS
     ENABLED_FILTERS = ENABLED_FILTERS
     WEIGHT_CLASSES = WEIGHT_CLASSES
 
@@ -229,10 +270,22 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             fake_driver.VMwareClusterFakeDriver))
         self.useFixture(fixtures.MockPatchObject(
             fake_driver.VMwareClusterFakeDriver, 'estate', {}))
-        self.flags(available_filters=AVAILABLE_FILTERS,
+        self.flags(available_filters=self.AVAILABLE_FILTERS,
                    enabled_filters=self.ENABLED_FILTERS,
                    weight_classes=self.WEIGHT_CLASSES,
                    group='filter_scheduler')
+        # nova's soft weighers count group members per service host; the
+        # documented setup turns them off (the conductor still demands that
+        # they are loaded) and lets ours count per cluster.
+        self.flags(soft_affinity_weight_multiplier=0.0,
+                   soft_anti_affinity_weight_multiplier=0.0,
+                   group='filter_scheduler')
+        # Scenarios boot more servers and group members than the defaults.
+        self.flags(instances=-1, cores=-1, ram=-1, server_groups=-1,
+                   server_group_members=-1, group='quota')
+        # nova-compute's late group check counts members per service host.
+        self.flags(disable_group_policy_check_upcall=True,
+                   group='workarounds')
         paste = _find_api_paste()
         if paste:
             self.flags(api_paste_config=paste, group='wsgi')

@@ -1,0 +1,62 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Server-group affinity by cluster.
+
+Replaces nova's filter of the same name (nova's conductor refuses affinity
+groups unless ``ServerGroupAffinityFilter`` is in ``[filter_scheduler]
+enabled_filters``; list ``nova_vmw_sched.filters.all_filters`` after nova's
+in ``available_filters`` so that this class wins the name).
+
+For a request in a group with policy ``affinity``, once any member has a
+node, a node passes only if its cluster holds a member (nova's filter
+accepts any node of a service host that holds a member, so sibling clusters
+of a shared service). Before the first member lands, every node passes.
+Requests without such a group pass every node. Rebuilds are not filtered.
+"""
+
+from oslo_log import log as logging
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import filters as vmw_filters
+from nova_vmw_sched import membership
+
+LOG = logging.getLogger(__name__)
+POLICY = 'affinity'
+
+
+class ServerGroupAffinityFilter(vmw_filters.RequestScopedFilter):
+    """Keep affinity group members on the cluster of the first member."""
+
+    RUN_ON_REBUILD = False
+
+    def filter_all(self, filter_obj_list, spec_obj):
+        if membership.group_policy(spec_obj) == POLICY:
+            filter_obj_list = list(filter_obj_list)
+            membership.view_for(spec_obj).observe(spec_obj, filter_obj_list)
+        return super().filter_all(filter_obj_list, spec_obj)
+
+    def prepare(self, spec_obj):
+        if membership.group_policy(spec_obj) != POLICY:
+            return None
+        counts = membership.view_for(spec_obj).member_counts(
+            exclude=getattr(spec_obj, 'instance_uuid', None))
+        return set(counts) or None
+
+    def check(self, host_state, units):
+        if units is None or cluster.host_key(host_state) in units:
+            return True
+        LOG.debug('%(host_state)s fails affinity: no group member on its '
+                  'cluster (members are on %(units)s)',
+                  {'host_state': host_state,
+                   'units': ', '.join(sorted(map(str, units)))})
+        return False

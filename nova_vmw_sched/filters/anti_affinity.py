@@ -1,0 +1,75 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Server-group anti-affinity by cluster.
+
+Replaces nova's filter of the same name (nova's conductor refuses
+anti-affinity groups unless ``ServerGroupAntiAffinityFilter`` is in
+``[filter_scheduler] enabled_filters``; list
+``nova_vmw_sched.filters.all_filters`` after nova's in
+``available_filters`` so that this class wins the name).
+
+For a request in a group with policy ``anti-affinity``, a node passes if
+fewer than ``max_server_per_host`` (group rule, default 1) members are on
+its cluster (see :mod:`nova_vmw_sched.membership` for how members count).
+Requests without such a group pass every node. Rebuilds are not filtered.
+"""
+
+from oslo_log import log as logging
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import filters as vmw_filters
+from nova_vmw_sched import membership
+
+LOG = logging.getLogger(__name__)
+POLICY = 'anti-affinity'
+
+
+def max_per_unit(group):
+    """The group's max_server_per_host rule; 1 when absent or bad."""
+    try:
+        value = int((group.rules or {}).get('max_server_per_host', 1))
+    except Exception:
+        return 1
+    return value if value >= 1 else 1
+
+
+class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
+    """Keep anti-affinity group members on different clusters."""
+
+    RUN_ON_REBUILD = False
+
+    def filter_all(self, filter_obj_list, spec_obj):
+        if membership.group_policy(spec_obj) == POLICY:
+            filter_obj_list = list(filter_obj_list)
+            membership.view_for(spec_obj).observe(spec_obj, filter_obj_list)
+        return super().filter_all(filter_obj_list, spec_obj)
+
+    def prepare(self, spec_obj):
+        if membership.group_policy(spec_obj) != POLICY:
+            return None
+        counts = membership.view_for(spec_obj).member_counts(
+            exclude=getattr(spec_obj, 'instance_uuid', None))
+        return counts, max_per_unit(membership.group_of(spec_obj))
+
+    def check(self, host_state, prepared):
+        if prepared is None:
+            return True
+        counts, limit = prepared
+        on_unit = counts.get(cluster.host_key(host_state), 0)
+        if on_unit < limit:
+            return True
+        LOG.debug('%(host_state)s fails anti-affinity: %(count)d group '
+                  'member(s) on its cluster, at most %(limit)d allowed',
+                  {'host_state': host_state, 'count': on_unit,
+                   'limit': limit})
+        return False

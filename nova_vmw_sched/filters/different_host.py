@@ -1,0 +1,49 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The ``different_host`` scheduler hint, by cluster.
+
+Replaces nova's filter of the same name. With ``different_host=[uuid, ...]``
+a node passes only if its cluster holds none of those instances (an
+instance counts on the cluster of its ``instance.node``, whatever service
+host manages it). Without the hint, every node passes. Rebuilds are not
+filtered.
+"""
+
+from oslo_log import log as logging
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import filters as vmw_filters
+from nova_vmw_sched import membership
+
+LOG = logging.getLogger(__name__)
+
+
+class DifferentHostFilter(vmw_filters.RequestScopedFilter):
+    """Pass only clusters holding no instance named by different_host."""
+
+    RUN_ON_REBUILD = False
+    # The clusters of existing instances do not change within a request.
+    run_filter_once_per_request = True
+
+    def prepare(self, spec_obj):
+        view = membership.view_for(spec_obj)
+        if not view.different_host:
+            return None
+        return view.units_of(view.different_host)
+
+    def check(self, host_state, units):
+        if not units or cluster.host_key(host_state) not in units:
+            return True
+        LOG.debug('%(host_state)s fails different_host: a hinted instance '
+                  'is on its cluster', {'host_state': host_state})
+        return False

@@ -1,0 +1,49 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The ``same_host`` scheduler hint, by cluster.
+
+Replaces nova's filter of the same name. With ``same_host=[uuid, ...]`` a
+node passes only if its cluster holds one of those instances (an instance
+counts on the cluster of its ``instance.node``, whatever service host
+manages it). Without the hint, every node passes; with a hint naming no
+existing instance, none does (as in nova). Rebuilds are not filtered.
+"""
+
+from oslo_log import log as logging
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import filters as vmw_filters
+from nova_vmw_sched import membership
+
+LOG = logging.getLogger(__name__)
+
+
+class SameHostFilter(vmw_filters.RequestScopedFilter):
+    """Pass only clusters holding an instance named by same_host."""
+
+    RUN_ON_REBUILD = False
+    # The clusters of existing instances do not change within a request.
+    run_filter_once_per_request = True
+
+    def prepare(self, spec_obj):
+        view = membership.view_for(spec_obj)
+        if not view.same_host:
+            return None
+        return view.units_of(view.same_host)
+
+    def check(self, host_state, units):
+        if units is None or cluster.host_key(host_state) in units:
+            return True
+        LOG.debug('%(host_state)s fails same_host: none of the hinted '
+                  'instances is on its cluster', {'host_state': host_state})
+        return False

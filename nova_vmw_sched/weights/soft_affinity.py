@@ -1,0 +1,117 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Soft affinity and soft anti-affinity of server groups, by cluster.
+
+For a request in a group with policy ``soft-affinity``,
+``VMwareClusterSoftAffinityWeigher`` weighs a node by the number of group
+members on its cluster (packs); for ``soft-anti-affinity``,
+``VMwareClusterSoftAntiAffinityWeigher`` by minus that number (spreads).
+Members count as described in :mod:`nova_vmw_sched.membership`. Other
+requests get no weight from them.
+
+Multipliers: ``[vmware_scheduler] cluster_soft_affinity_weight_multiplier``
+and ``cluster_soft_anti_affinity_weight_multiplier`` (default 1.0; host
+aggregate metadata keys of the same names override them).
+
+nova's conductor refuses soft groups unless its own soft weighers are in
+``[filter_scheduler] weight_classes`` (``nova.scheduler.weights.all_weighers``
+does it), and those count members per service host. Set nova's
+``[filter_scheduler] soft_affinity_weight_multiplier`` and
+``soft_anti_affinity_weight_multiplier`` to 0 so that they add nothing;
+these weighers log an ERROR at start when nova's would still count.
+"""
+
+from oslo_log import log as logging
+
+import nova.conf
+from nova.scheduler import utils as scheduler_utils
+from nova.scheduler import weights
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import membership
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+_STOCK = {
+    'soft-affinity': (
+        'nova.scheduler.weights.affinity.ServerGroupSoftAffinityWeigher',
+        'soft_affinity_weight_multiplier'),
+    'soft-anti-affinity': (
+        'nova.scheduler.weights.affinity.ServerGroupSoftAntiAffinityWeigher',
+        'soft_anti_affinity_weight_multiplier'),
+}
+
+
+def _warn_if_stock_counts(policy):
+    """ERROR once at start if nova's host-keyed weigher still counts."""
+    path, option = _STOCK[policy]
+    classes = CONF.filter_scheduler.weight_classes
+    loaded = ('nova.scheduler.weights.all_weighers' in classes or
+              path in classes)
+    multiplier = getattr(CONF.filter_scheduler, option)
+    if loaded and multiplier:
+        LOG.error("nova's %(cls)s is enabled with [filter_scheduler] "
+                  "%(option)s = %(value)s: it counts %(policy)s group "
+                  "members per service host, on top of the count per "
+                  "cluster. Set [filter_scheduler] %(option)s = 0.",
+                  {'cls': path.rsplit('.', 1)[1], 'option': option,
+                   'value': multiplier, 'policy': policy})
+
+
+class _ClusterGroupWeigher(weights.BaseHostWeigher):
+    policy = None
+    sign = 1
+    option = None
+
+    def __init__(self):
+        super().__init__()
+        vmw_conf.register_opts(CONF)
+        _warn_if_stock_counts(self.policy)
+
+    def weight_multiplier(self, host_state):
+        return scheduler_utils.get_weight_multiplier(
+            host_state, self.option,
+            getattr(CONF.vmware_scheduler, self.option))
+
+    def weigh_objects(self, weighed_obj_list, weight_properties):
+        if membership.group_policy(weight_properties) != self.policy:
+            return [0.0] * len(weighed_obj_list)
+        view = membership.view_for(weight_properties)
+        view.observe(weight_properties, [w.obj for w in weighed_obj_list])
+        counts = view.member_counts(
+            exclude=getattr(weight_properties, 'instance_uuid', None))
+        sign = self.sign
+        return [sign * counts.get(cluster.host_key(w.obj), 0)
+                for w in weighed_obj_list]
+
+    def _weigh_object(self, host_state, weight_properties):
+        """Raw metric: members on the node's cluster (negated for anti)."""
+        return self.weigh_objects(
+            [weights.WeighedHost(host_state, 0.0)], weight_properties)[0]
+
+
+class VMwareClusterSoftAffinityWeigher(_ClusterGroupWeigher):
+    """Prefer clusters with more members of a soft-affinity group."""
+
+    policy = 'soft-affinity'
+    option = 'cluster_soft_affinity_weight_multiplier'
+
+
+class VMwareClusterSoftAntiAffinityWeigher(_ClusterGroupWeigher):
+    """Prefer clusters with fewer members of a soft-anti-affinity group."""
+
+    policy = 'soft-anti-affinity'
+    sign = -1
+    option = 'cluster_soft_anti_affinity_weight_multiplier'
