@@ -98,6 +98,308 @@ Related options:
 * ``[filter_scheduler] weight_classes``
 * ``[filter_scheduler] ram_weight_multiplier`` and the other multipliers
 """),
+    cfg.FloatOpt(
+        'cluster_soft_affinity_weight_multiplier',
+        default=1.0,
+        min=0.0,
+        help="""
+Weight of the number of soft-affinity group members on a cluster.
+
+For a request in a server group with policy ``soft-affinity``, clusters that
+hold more members of the group weigh more, so members pack onto one cluster
+while it has room. Members count on the cluster of their ``instance.node``,
+whatever nova-compute service manages it.
+
+The value can be overridden per host aggregate with the metadata key
+``cluster_soft_affinity_weight_multiplier``.
+
+This option only affects scheduling if ``VMwareClusterSoftAffinityWeigher``
+is enabled in ``[filter_scheduler] weight_classes``. nova's own
+``ServerGroupSoftAffinityWeigher`` counts per service host: set
+``[filter_scheduler] soft_affinity_weight_multiplier = 0`` so that it adds
+nothing.
+
+Possible values:
+
+* A float, 0 or greater.
+
+Related options:
+
+* ``[filter_scheduler] soft_affinity_weight_multiplier``
+* ``[filter_scheduler] weight_classes``
+"""),
+    cfg.FloatOpt(
+        'cluster_soft_anti_affinity_weight_multiplier',
+        default=1.0,
+        min=0.0,
+        help="""
+Weight of the number of soft-anti-affinity group members on a cluster.
+
+For a request in a server group with policy ``soft-anti-affinity``,
+clusters that hold more members of the group weigh less, so members spread
+over clusters first and double up only when they must. Members count on the
+cluster of their ``instance.node``, whatever nova-compute service manages
+it.
+
+The value can be overridden per host aggregate with the metadata key
+``cluster_soft_anti_affinity_weight_multiplier``.
+
+This option only affects scheduling if
+``VMwareClusterSoftAntiAffinityWeigher`` is enabled in ``[filter_scheduler]
+weight_classes``. nova's own ``ServerGroupSoftAntiAffinityWeigher`` counts
+per service host: set ``[filter_scheduler]
+soft_anti_affinity_weight_multiplier = 0`` so that it adds nothing.
+
+Possible values:
+
+* A float, 0 or greater.
+
+Related options:
+
+* ``[filter_scheduler] soft_anti_affinity_weight_multiplier``
+* ``[filter_scheduler] weight_classes``
+"""),
+    cfg.StrOpt(
+        'cluster_failover_policy',
+        default='host_failures',
+        choices=[
+            ('host_failures', 'hold back the capacity of '
+             '``cluster_failover_host_failures`` of the largest ESXi hosts'),
+            ('percentage', 'hold back ``cluster_failover_cpu_percentage`` '
+             'of the CPU and ``cluster_failover_memory_percentage`` of the '
+             'memory'),
+            ('none', 'hold nothing back; only the fit on one ESXi host is '
+             'checked'),
+        ],
+        help="""
+How much of each cluster's capacity to keep free for vSphere HA failover.
+
+vSphere HA restarts the VMs of a failed ESXi host on the other hosts of its
+cluster, and its admission control holds capacity back for that. The
+scheduler sees only cluster totals: if it fills a cluster past that reserve,
+vCenter refuses to power VMs on, or an ESXi failure leaves VMs down. A
+cluster passes ``VMwareClusterCapacityFilter`` only if, with the requested
+instance placed, its instances use no more than the cluster's capacity
+minus this reserve. Capacity is counted as placement counts it:
+``(total - reserved) * allocation_ratio`` of ``VCPU`` and of ``MEMORY_MB``.
+
+Choose the policy that matches the cluster's vSphere HA admission control
+setting (see the capacity page of the documentation).
+``cluster_failover_overrides`` sets another policy for single clusters.
+
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
+in ``[filter_scheduler] enabled_filters`` or
+``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
+weight_classes``.
+
+Possible values:
+
+* ``host_failures`` (default): hold back the capacity of
+  ``cluster_failover_host_failures`` ESXi hosts as large as the cluster's
+  largest, like vSphere HA's "Host failures cluster tolerates".
+* ``percentage``: hold back ``cluster_failover_cpu_percentage`` percent of
+  the CPU and ``cluster_failover_memory_percentage`` percent of the memory,
+  like vSphere HA's "Percentage of cluster resources reserved as failover
+  spare capacity".
+* ``none``: hold nothing back; a cluster passes if the instance fits its
+  largest ESXi host and its capacity.
+
+Related options:
+
+* ``cluster_failover_host_failures``
+* ``cluster_failover_cpu_percentage``
+* ``cluster_failover_memory_percentage``
+* ``cluster_failover_overrides``
+"""),
+    cfg.IntOpt(
+        'cluster_failover_host_failures',
+        default=1,
+        min=0,
+        max=100,
+        help="""
+The number of ESXi host failures each cluster keeps capacity for.
+
+With the ``host_failures`` policy, a cluster holds back this many times the
+size of its largest ESXi host (the ``max_unit`` of its ``VCPU`` and
+``MEMORY_MB`` inventories in placement, times their allocation ratios), of
+CPU and of memory. That is never less than what vSphere HA's "Host failures
+cluster tolerates" holds back, and it needs no slot size: the largest hosts
+may be the ones that fail. A value equal to or above a cluster's number of
+ESXi hosts leaves no capacity, so the cluster takes no instance.
+
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled and the policy of a cluster is
+``host_failures``.
+
+Possible values:
+
+* An integer from 0 to 100. 0 holds nothing back. The default, 1, matches
+  vSphere HA's default.
+
+Related options:
+
+* ``cluster_failover_policy``
+* ``cluster_failover_overrides``
+"""),
+    cfg.IntOpt(
+        'cluster_failover_cpu_percentage',
+        default=25,
+        min=0,
+        max=100,
+        help="""
+The percentage of each cluster's CPU capacity kept free for failover.
+
+With the ``percentage`` policy, a cluster's instances may use at most
+``100 - this`` percent of its ``VCPU`` capacity in placement
+(``(total - reserved) * allocation_ratio``), like vSphere HA's "Reserved
+failover CPU capacity".
+
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled and the policy of a cluster is
+``percentage``.
+
+Possible values:
+
+* An integer from 0 to 100. 100 leaves no CPU for instances.
+
+Related options:
+
+* ``cluster_failover_policy``
+* ``cluster_failover_memory_percentage``
+* ``cluster_failover_overrides``
+"""),
+    cfg.IntOpt(
+        'cluster_failover_memory_percentage',
+        default=25,
+        min=0,
+        max=100,
+        help="""
+The percentage of each cluster's memory capacity kept free for failover.
+
+With the ``percentage`` policy, a cluster's instances may use at most
+``100 - this`` percent of its ``MEMORY_MB`` capacity in placement
+(``(total - reserved) * allocation_ratio``), like vSphere HA's "Reserved
+failover Memory capacity".
+
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled and the policy of a cluster is
+``percentage``.
+
+Possible values:
+
+* An integer from 0 to 100. 100 leaves no memory for instances.
+
+Related options:
+
+* ``cluster_failover_policy``
+* ``cluster_failover_cpu_percentage``
+* ``cluster_failover_overrides``
+"""),
+    cfg.DictOpt(
+        'cluster_failover_overrides',
+        default={},
+        help="""
+Failover reserve policies of single clusters.
+
+Each entry maps a cluster reference to the policy of that cluster; clusters
+without an entry use ``cluster_failover_policy`` and its options. The
+reference is a full node name (``domain-c7.<vCenter uuid>``), a legacy node
+name (``domain-c7(Gold)``), a bare moref (``domain-c7``, that moref in every
+vCenter) or an alias from ``cluster_aliases``. When several entries match a
+cluster, a full or legacy node name wins over a bare moref; an entry named
+directly wins over an alias for the same cluster.
+
+The policy is one of:
+
+* ``host_failures=N``: hold back N times the largest ESXi host (N from 0 to
+  100);
+* ``percentage=P``: hold back P percent of the CPU and of the memory;
+* ``percentage=C/M``: hold back C percent of the CPU and M percent of the
+  memory (0 to 100 each);
+* ``none``: hold nothing back.
+
+An entry that is not valid (bad reference, undefined alias, bad policy) is
+ignored, so its cluster keeps the default policy, and logged once as a
+WARNING.
+
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
+in ``[filter_scheduler] enabled_filters`` or
+``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
+weight_classes``.
+
+Possible values:
+
+* A comma-separated list of ``reference:policy`` pairs, e.g.
+  ``domain-c7:host_failures=2,gold:percentage=30/20,domain-c9:none``
+
+Related options:
+
+* ``cluster_failover_policy``
+* ``cluster_aliases``
+"""),
+    cfg.IntOpt(
+        'cluster_inventory_cache_ttl',
+        default=300,
+        min=0,
+        max=86400,
+        help="""
+Seconds for which the scheduler keeps a cluster's placement inventory.
+
+The capacity filter and the headroom weigher need the ``max_unit`` (the
+largest ESXi host), the totals and the allocation ratios of each cluster's
+``VCPU`` and ``MEMORY_MB`` inventories, which placement's allocation
+candidates do not carry. The scheduler reads them from placement, one call
+per cluster, and keeps them for this long, for all requests: with a warm
+cache a request makes no placement call for them. After a failed call, or a
+cluster without inventory, the last value read is used (a cluster never
+read fails the filter) and placement is asked again only after this long;
+each such cluster is logged as a WARNING once per period. Inventories change
+when ESXi hosts join or leave a cluster or an allocation ratio changes.
+
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
+in ``[filter_scheduler] enabled_filters`` or
+``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
+weight_classes``.
+
+Possible values:
+
+* An integer from 0 to 86400 (a day). 0 reads the inventories of the
+  candidate clusters once per request.
+
+Related options:
+
+* ``cluster_failover_policy``
+"""),
+    cfg.FloatOpt(
+        'cluster_headroom_weight_multiplier',
+        default=1.0,
+        help="""
+Weight of the number of instances of the requested flavor a cluster can
+still take.
+
+``VMwareClusterHeadroomWeigher`` counts, for each cluster, how many more
+instances of the requested flavor fit without breaking the cluster's
+failover reserve (``cluster_failover_policy``). A positive value prefers the
+clusters with the most room (spreading, the default); a negative value
+prefers the fullest clusters that still fit (packing). A cluster whose
+inventory is not known, or a node that is not a VMware cluster, weighs
+last either way.
+
+The value can be overridden per host aggregate with the metadata key
+``cluster_headroom_weight_multiplier``.
+
+This option only affects scheduling if ``VMwareClusterHeadroomWeigher`` is
+enabled in ``[filter_scheduler] weight_classes``.
+
+Possible values:
+
+* A float: positive to spread, negative to pack, 0 to turn the weigher off.
+
+Related options:
+
+* ``cluster_failover_policy``
+* ``[filter_scheduler] ram_weight_multiplier`` and the other multipliers
+"""),
 ]
 
 
