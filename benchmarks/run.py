@@ -1,0 +1,810 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Measure every nova_vmw_sched filter and weigher per host, at scale.
+
+Usage::
+
+    python -m benchmarks.run [--sizes 1000,10000,50000] [--quick]
+                             [--json PATH] [--report PATH]
+
+For each layout (``64-per-service``, ``1-per-service``) and size, builds an
+estate of real nova HostStates (:mod:`benchmarks.estate`) and, in the same
+process, measures each of our plugins (found through
+``nova_vmw_sched.filters.all_filters()`` and
+``nova_vmw_sched.weights.all_weighers()``), nova's ComputeFilter,
+ServerGroupAntiAffinityFilter and RAMWeigher, and a trivial filter and
+weigher (:mod:`benchmarks.reference`):
+
+* time: a plugin's ``filter_all`` over the whole host list (for a weigher,
+  ``weigh_objects`` plus ``weight_multiplier`` of every host: what nova's
+  handlers call), ``time.perf_counter_ns``, garbage collector off, after a
+  warm-up run; the plugins take turns, round after round; the median of the
+  rounds divided by the number of hosts is the cost per host, shown with
+  its ratio to the trivial filter or weigher of the same estate;
+* memory: ``tracemalloc`` around a plugin's first (cold) run, with our
+  process caches emptied first; what is still allocated afterwards, divided
+  by the number of clusters;
+* remote calls (:mod:`benchmarks.calls`): database and placement calls and
+  stand-in lookups per request, and per host (calls over all hosts minus
+  calls over two hosts, divided by the difference in hosts).
+
+It then checks the targets (:data:`TARGETS`), prints the report, writes it
+as JSON (``--json``) and as text (``--report``), and runs the simulate
+command at scale where it exists (:func:`simulate_at_scale`).
+The exit status is 0 even when a target is missed (the report says so);
+it is 1 when a plugin could not be measured at all.
+"""
+
+import argparse
+import collections
+import datetime
+import gc
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import platform
+import pkgutil
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+
+FULL_SIZES = (1000, 10000, 50000)
+QUICK_SIZES = (1000,)
+FULL_REPEATS = 7
+QUICK_REPEATS = 3
+
+#: the issue's targets: (key, text)
+TARGETS = [
+    ('filter_floor', 'each of our filters within 1.5x the trivial filter '
+                     'per host'),
+    ('group_vs_stock', "our server-group filters cheaper than nova's "
+                       'ServerGroupAntiAffinityFilter per host'),
+    ('weigher_vs_ram', 'each of our weighers no costlier than nova '
+                       'RAMWeigher per host'),
+    ('growth', 'per-host cost at the largest size within 1.2x of that at '
+               'the smallest'),
+    ('memory', 'at most 256 bytes added per cluster'),
+    ('calls_per_host', 'zero database or placement calls per host'),
+    ('group_db', 'at most one database query per request for group '
+                 'membership'),
+    ('capacity_warm', 'zero placement calls on a warm capacity cache'),
+]
+FILTER_FLOOR_RATIO = 1.5
+GROWTH_LIMIT = 1.2
+BYTES_PER_CLUSTER = 256
+
+# HOOK (issue item 3): the simulate command at scale. It does not exist yet;
+# when ``nova_vmw_sched.cmd`` lands, make SIMULATE_MODULE / SIMULATE_ARGV
+# match its command line (10,000 clusters, 1,000 requests).
+SIMULATE_MODULE = 'nova_vmw_sched.cmd.simulate'
+SIMULATE_CLUSTERS = 10000
+SIMULATE_REQUESTS = 1000
+SIMULATE_ARGV = ['--clusters', str(SIMULATE_CLUSTERS),
+                 '--requests', str(SIMULATE_REQUESTS)]
+
+LOG = logging.getLogger('benchmarks')
+
+
+def setup_nova():
+    """nova's objects and config, no config file, no database."""
+    from nova import objects
+    import nova.conf
+
+    from nova_vmw_sched import conf as vmw_conf
+
+    objects.register_all()
+    conf = nova.conf.CONF
+    conf([], project='nova', default_config_files=[],
+         default_config_dirs=[])
+    # The estate's services reported when it was built; a long run must not
+    # see them go down (ComputeFilter would then log per host).
+    conf.set_override('service_down_time', 10 ** 7)
+    vmw_conf.register_opts(conf)
+    from benchmarks import calls
+    calls.install()
+
+
+# -- plugins -------------------------------------------------------------------
+
+
+class Plugin:
+    """One filter or weigher to measure."""
+
+    def __init__(self, label, cls, kind, role, profile, note=None):
+        self.label = label
+        self.cls = cls
+        self.kind = kind      # 'filter' or 'weigher'
+        self.role = role      # 'ours', 'nova' or 'floor'
+        self.profile = profile
+        self.note = note
+        self.obj = None
+        self.error = None
+
+    @property
+    def path(self):
+        return '%s.%s' % (self.cls.__module__, self.cls.__name__)
+
+    def run(self, estate, spec, hosts=None):
+        """What nova's handler calls; returns a count for the report."""
+        if self.kind == 'filter':
+            passed = self.obj.filter_all(
+                estate.hosts if hosts is None else hosts, spec)
+            return 0 if passed is None else len(list(passed))
+        weighed = estate.weighed() if hosts is None else hosts
+        weights = self.obj.weigh_objects(weighed, spec)
+        multiplier = self.obj.weight_multiplier
+        for w in weighed:
+            multiplier(w.obj)
+        return sum(1 for w in weights if w)
+
+
+def _discover(package_name, loader_name, base):
+    """Our classes through the package's loader; per module if it fails."""
+    package = importlib.import_module(package_name)
+    try:
+        return getattr(package, loader_name)(), []
+    except Exception as e:
+        errors = ['%s.%s() failed: %s: %s' % (package_name, loader_name,
+                                               type(e).__name__, e)]
+    classes = []
+    for info in pkgutil.iter_modules(package.__path__):
+        name = '%s.%s' % (package_name, info.name)
+        try:
+            module = importlib.import_module(name)
+        except Exception as e:
+            errors.append('%s: import failed: %s: %s'
+                          % (name, type(e).__name__, e))
+            continue
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, base) and
+                    value.__module__ == name and
+                    not value.__name__.startswith('_')):
+                classes.append(value)
+    return classes, errors
+
+
+def discover():
+    """(plugins, errors): ours, nova's references and the floors."""
+    from nova.scheduler import filters
+    from nova.scheduler import weights
+
+    from benchmarks import profiles
+    from benchmarks import reference
+
+    plugins = []
+    for label, cls, role in reference.FILTERS:
+        plugins.append(Plugin(label, cls, 'filter', role,
+                              profiles.profile_for(cls)[0]))
+    for label, cls, role in reference.WEIGHERS:
+        plugins.append(Plugin(label, cls, 'weigher', role,
+                              profiles.profile_for(cls)[0]))
+    ours_filters, errors = _discover('nova_vmw_sched.filters', 'all_filters',
+                                     filters.BaseHostFilter)
+    ours_weighers, errors2 = _discover('nova_vmw_sched.weights',
+                                       'all_weighers',
+                                       weights.BaseHostWeigher)
+    errors += errors2
+    for kind, classes in (('filter', ours_filters),
+                          ('weigher', ours_weighers)):
+        for cls in sorted(classes, key=lambda c: c.__name__):
+            profile, note = profiles.profile_for(cls)
+            plugins.append(Plugin(cls.__name__, cls, kind, 'ours', profile,
+                                  note))
+    for plugin in plugins:
+        try:
+            plugin.obj = plugin.cls()
+        except Exception as e:
+            plugin.error = 'could not be instantiated: %s: %s' % (
+                type(e).__name__, e)
+    return plugins, errors
+
+
+# -- measuring -----------------------------------------------------------------
+
+
+def _median(values):
+    return statistics.median(values) if values else None
+
+
+def _profiles(plugins):
+    seen = []
+    for plugin in plugins:
+        if all(plugin.profile is not p for p in seen):
+            seen.append(plugin.profile)
+    return seen
+
+
+def measure_estate(estate, plugins, repeats, log):
+    """Measure every plugin on one estate; {label: result}."""
+    from benchmarks import calls
+    from benchmarks import profiles
+
+    counter = calls.COUNTER
+    hosts = len(estate.hosts)
+    results = {}
+    live = [p for p in plugins if p.error is None]
+    for plugin in plugins:
+        results[plugin.label] = {
+            'class': plugin.path, 'kind': plugin.kind, 'role': plugin.role,
+            'profile': plugin.profile.description,
+            'tags': sorted(plugin.profile.tags),
+            'errors': [plugin.error] if plugin.error else []}
+    for profile in _profiles(live):
+        profile.setup(estate)
+
+    def attempt(plugin, spec, host_list=None):
+        try:
+            return plugin.run(estate, spec, host_list)
+        except Exception as e:
+            message = '%s: %s' % (type(e).__name__, e)
+            if message not in results[plugin.label]['errors']:
+                results[plugin.label]['errors'].append(message)
+                log('  ERROR %s: %s' % (plugin.label, message))
+            return None
+
+    try:
+        # 1. Cold runs, caches emptied: memory of ours, calls of all.
+        for plugin in live:
+            result = results[plugin.label]
+            spec = plugin.profile.request(estate)
+            profiles.reset_process_caches()
+            gc.collect()
+            counter.reset()
+            measure_memory = plugin.role == 'ours'
+            if measure_memory:
+                tracemalloc.start()
+                before = tracemalloc.get_traced_memory()[0]
+            attempt(plugin, spec)
+            del spec
+            if measure_memory:
+                gc.collect()
+                after = tracemalloc.get_traced_memory()[0]
+                tracemalloc.stop()
+                result['bytes_per_cluster'] = round(
+                    (after - before) / hosts, 1)
+            result['cold_calls'] = counter.snapshot()
+            for error in counter.errors:
+                result['errors'].append('cold run: %s' % error)
+        # 2. Warm-up: every cache as a running scheduler has it.
+        for profile in _profiles(live):
+            profile.warm(estate)
+        for plugin in live:
+            attempt(plugin, plugin.profile.request(estate))
+        # 3. Timed rounds, the plugins taking turns.
+        samples = collections.defaultdict(list)
+        totals = collections.defaultdict(collections.Counter)
+        outcome = {}
+        for round_ in range(repeats):
+            shift = round_ % len(live)
+            for plugin in live[shift:] + live[:shift]:
+                spec = plugin.profile.request(estate)
+                counter.reset()
+                gc.disable()
+                start = time.perf_counter_ns()
+                try:
+                    count = plugin.run(estate, spec)
+                except Exception:
+                    count = None
+                end = time.perf_counter_ns()
+                gc.enable()
+                if count is None:
+                    attempt(plugin, spec)  # record the error
+                    continue
+                samples[plugin.label].append(end - start)
+                totals[plugin.label].update(
+                    db=counter.db, placement=counter.placement,
+                    lookups=counter.lookups)
+                for name, n in counter.db_names.items():
+                    totals[plugin.label]['db ' + name] += n
+                if counter.errors:
+                    for error in counter.errors:
+                        if error not in results[plugin.label]['errors']:
+                            results[plugin.label]['errors'].append(error)
+                outcome[plugin.label] = count
+                del spec
+        # 4. Calls per host: all hosts (above) against two hosts.
+        for plugin in live:
+            result = results[plugin.label]
+            runs = len(samples[plugin.label])
+            if not runs:
+                continue
+            ns = samples[plugin.label]
+            result['us_per_host'] = round(_median(ns) / hosts / 1000, 4)
+            result['us_per_host_min'] = round(min(ns) / hosts / 1000, 4)
+            result['rounds_ms'] = [round(n / 1e6, 3) for n in ns]
+            key = 'passed' if plugin.kind == 'filter' else 'nonzero_weights'
+            result[key] = outcome[plugin.label]
+            per_request = {k: totals[plugin.label][k] / runs
+                           for k in ('db', 'placement', 'lookups')}
+            two = estate.hosts[:2] if plugin.kind == 'filter' else \
+                estate.weighed()[:2]
+            counter.reset()
+            attempt(plugin, plugin.profile.request(estate), two)
+            small = counter.snapshot()
+            spread = max(1, hosts - 2)
+            result['calls'] = {
+                'db_per_request': per_request['db'],
+                'placement_per_request': per_request['placement'],
+                'lookups_per_request': per_request['lookups'],
+                'db_per_host': round(
+                    (per_request['db'] - small['db']) / spread, 6),
+                'placement_per_host': round(
+                    (per_request['placement'] - small['placement']) / spread,
+                    6),
+                'lookups_per_host': round(
+                    (per_request['lookups'] - small['lookups']) / spread, 6),
+                'db_names': {k[3:]: v / runs
+                             for k, v in totals[plugin.label].items()
+                             if k.startswith('db ')},
+            }
+    finally:
+        for profile in _profiles(live):
+            try:
+                profile.teardown(estate)
+            except Exception as e:
+                log('  teardown of profile %r failed: %s'
+                    % (profile.description, e))
+        profiles.reset_process_caches()
+
+    from benchmarks import reference
+    floors = {'filter': results[reference.FLOOR_FILTER].get('us_per_host'),
+              'weigher': results[reference.FLOOR_WEIGHER].get('us_per_host')}
+    for plugin in plugins:
+        result = results[plugin.label]
+        floor = floors[plugin.kind]
+        if result.get('us_per_host') is not None and floor:
+            result['ratio_to_floor'] = round(result['us_per_host'] / floor,
+                                             3)
+    return results
+
+
+def estate_bytes_per_cluster(layout, size, instances_per_cluster):
+    """Bytes a cluster's HostState, ComputeNode and instances take."""
+    from benchmarks import estate as estate_mod
+
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    built = estate_mod.build(layout, size,
+                             instances_per_cluster=instances_per_cluster)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del built
+    return round((after - before) / size)
+
+
+# -- targets -------------------------------------------------------------------
+
+
+def check_targets(runs, layouts, sizes):
+    """[{key, text, subject, met, value, limit, where}] over all estates."""
+    from benchmarks import reference
+
+    checks = []
+
+    def add(key, subject, met, value, limit, where, detail=''):
+        checks.append({'target': key, 'subject': subject, 'met': met,
+                       'value': value, 'limit': limit, 'where': where,
+                       'detail': detail})
+
+    for layout in layouts:
+        for size in sizes:
+            results = runs[layout][str(size)]
+            where = '%s, %d clusters' % (layout, size)
+            stock_group = results[reference.STOCK_GROUP_FILTER].get(
+                'us_per_host')
+            ram = results[reference.STOCK_WEIGHER].get('us_per_host')
+            for label, r in results.items():
+                if r['role'] != 'ours':
+                    continue
+                cost = r.get('us_per_host')
+                if r['errors'] and cost is None:
+                    add('filter_floor' if r['kind'] == 'filter'
+                        else 'weigher_vs_ram', label, False, None, None,
+                        where, 'not measured: %s' % r['errors'][0])
+                    continue
+                if r['kind'] == 'filter':
+                    ratio = r.get('ratio_to_floor')
+                    add('filter_floor', label,
+                        ratio is not None and ratio <= FILTER_FLOOR_RATIO,
+                        ratio, FILTER_FLOOR_RATIO, where,
+                        '%.3f us/host' % cost)
+                    if 'server-group' in r['tags'] and stock_group:
+                        add('group_vs_stock', label, cost < stock_group,
+                            round(cost / stock_group, 3), 1.0, where,
+                            '%.3f vs %.3f us/host' % (cost, stock_group))
+                elif ram:
+                    add('weigher_vs_ram', label, cost <= ram,
+                        round(cost / ram, 3), 1.0, where,
+                        '%.3f vs %.3f us/host' % (cost, ram))
+                if 'bytes_per_cluster' in r:
+                    add('memory', label,
+                        r['bytes_per_cluster'] <= BYTES_PER_CLUSTER,
+                        r['bytes_per_cluster'], BYTES_PER_CLUSTER, where)
+                c = r.get('calls')
+                if c is not None:
+                    worst = max(c['db_per_host'], c['placement_per_host'],
+                                c['lookups_per_host'])
+                    add('calls_per_host', label, worst <= 0, worst, 0,
+                        where, 'db %s, placement %s, lookups %s per host'
+                        % (c['db_per_host'], c['placement_per_host'],
+                           c['lookups_per_host']))
+                    if 'membership' in r['tags']:
+                        queries = c['db_per_request'] + \
+                            c['lookups_per_request']
+                        add('group_db', label, queries <= 1, queries, 1,
+                            where, 'db %s + membership lookups %s per '
+                            'request' % (c['db_per_request'],
+                                         c['lookups_per_request']))
+                    if 'capacity' in r['tags']:
+                        add('capacity_warm', label,
+                            c['placement_per_request'] == 0,
+                            c['placement_per_request'], 0, where)
+                if r['errors']:
+                    checks.append({
+                        'target': 'errors', 'subject': label, 'met': False,
+                        'value': len(r['errors']), 'limit': 0,
+                        'where': where, 'detail': r['errors'][0]})
+    if len(sizes) > 1:
+        small, large = str(min(sizes)), str(max(sizes))
+        for layout in layouts:
+            for label, r in runs[layout][large].items():
+                if r['role'] != 'ours':
+                    continue
+                a = runs[layout][small][label].get('us_per_host')
+                b = r.get('us_per_host')
+                if a and b:
+                    add('growth', label, b / a <= GROWTH_LIMIT,
+                        round(b / a, 3), GROWTH_LIMIT,
+                        '%s, %s -> %s clusters' % (layout, small, large))
+    return checks
+
+
+def growth_table(runs, layouts, sizes):
+    if len(sizes) < 2:
+        return {}
+    small, large = str(min(sizes)), str(max(sizes))
+    table = {}
+    for layout in layouts:
+        table[layout] = {}
+        for label, r in runs[layout][large].items():
+            a = runs[layout][small][label].get('us_per_host')
+            b = r.get('us_per_host')
+            if a and b:
+                table[layout][label] = round(b / a, 3)
+    return table
+
+
+# -- simulate hook ---------------------------------------------------------------
+
+
+def simulate_at_scale(log):
+    """HOOK: the simulate command at 10,000 clusters and 1,000 requests.
+
+    Skipped, with the reason printed, while the command does not exist.
+    When it does, it runs as a child process; wall time and the child's
+    peak resident memory are reported.
+    """
+    reason = None
+    try:
+        if importlib.util.find_spec('nova_vmw_sched.cmd') is None:
+            reason = 'nova_vmw_sched.cmd does not exist yet'
+        elif importlib.util.find_spec(SIMULATE_MODULE) is None:
+            reason = '%s does not exist yet' % SIMULATE_MODULE
+    except ImportError as e:
+        reason = 'cannot import the simulate command: %s' % e
+    if reason:
+        log('SKIPPED simulate at scale (%d clusters, %d requests): %s'
+            % (SIMULATE_CLUSTERS, SIMULATE_REQUESTS, reason))
+        return {'skipped': True, 'reason': reason}
+    command = [sys.executable, '-m', SIMULATE_MODULE] + SIMULATE_ARGV
+    log('simulate at scale: %s' % ' '.join(command))
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True,
+                          timeout=3600)
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = {'skipped': False, 'command': command[1:],
+              'clusters': SIMULATE_CLUSTERS, 'requests': SIMULATE_REQUESTS,
+              'returncode': proc.returncode, 'seconds': round(seconds, 2),
+              'peak_rss_mb': round(peak_kb / 1024, 1),
+              'output_tail': (proc.stdout + proc.stderr)[-2000:]}
+    log('simulate: exit %d, %.1f s, peak RSS %.1f MB'
+        % (proc.returncode, seconds, peak_kb / 1024))
+    return result
+
+
+# -- report --------------------------------------------------------------------
+
+
+def machine_info():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemTotal:'):
+                    memory_gb = round(int(line.split()[1]) / 1024 ** 2, 1)
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    info = {'cpu': cpu, 'cpus': os.cpu_count(), 'cpus_usable': usable,
+            'memory_gb': memory_gb, 'os': platform.platform(),
+            'python': platform.python_version(),
+            'nova': importlib.metadata.version('nova')}
+    try:
+        top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        commit = subprocess.run(
+            ['git', '-C', top, 'rev-parse', '--short', 'HEAD'],
+            capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ['git', '-C', top, 'status', '--porcelain', '--',
+             'nova_vmw_sched'],
+            capture_output=True, text=True, timeout=10).stdout.strip()
+        info['commit'] = commit + (' (nova_vmw_sched modified)'
+                                   if dirty else '') if commit else None
+    except (OSError, subprocess.SubprocessError):
+        info['commit'] = None
+    return info
+
+
+def _fmt(value, spec='%.2f'):
+    return '-' if value is None else spec % value
+
+
+def render(report):
+    """The report as text (what is printed and written by --report)."""
+    out = []
+    m = report['machine']
+    s = report['settings']
+    out.append('nova-vmw-sched scheduler benchmark, %s' % report['date'])
+    out.append('machine: %s, %s CPUs (%s usable), %s GB; %s; Python %s; '
+               'nova %s; commit %s' % (
+                   m['cpu'], m['cpus'], m['cpus_usable'], m['memory_gb'],
+                   m['os'], m['python'], m['nova'], m['commit']))
+    out.append('estate: %d clusters per vCenter, %d instances per cluster, '
+               'server groups of %d members; median of %d rounds%s'
+               % (s['clusters_per_vcenter'], s['instances_per_cluster'],
+                  s['group_members'], s['repeats'],
+                  ' (--quick)' if s['quick'] else ''))
+    for layout, bytes_ in report.get('estate_bytes_per_cluster',
+                                     {}).items():
+        out.append('  a %s cluster holds %d bytes in the scheduler '
+                   '(HostState, ComputeNode, its share of Service and '
+                   'instances)' % (layout, bytes_))
+    sizes = [str(x) for x in s['sizes']]
+    for layout in s['layouts']:
+        out.append('')
+        out.append('layout %s (build: %s)' % (layout, ', '.join(
+            '%s in %.0f s' % (size, report['builds'][layout][size])
+            for size in sizes)))
+        head = '%-38s' % 'us per host (x floor)'
+        for size in sizes:
+            head += ' %15s' % ('%s' % size)
+        head += ' %7s %8s %11s %9s' % ('growth', 'B/clust', 'db+lk/req',
+                                       'plc/req')
+        out.append(head)
+        rows = report['runs'][layout]
+        large = sizes[-1]
+        for label in rows[sizes[0]]:
+            line = '%-38s' % (label[:38])
+            for size in sizes:
+                r = rows[size][label]
+                if r.get('us_per_host') is None:
+                    line += ' %15s' % 'ERROR'
+                else:
+                    line += ' %15s' % ('%.2f (%sx)' % (
+                        r['us_per_host'], _fmt(r.get('ratio_to_floor'))))
+            g = report['growth'].get(layout, {}).get(label)
+            line += ' %7s' % _fmt(g)
+            bpc = [rows[size][label].get('bytes_per_cluster')
+                   for size in sizes]
+            bpc = [b for b in bpc if b is not None]
+            line += ' %8s' % (_fmt(max(bpc), '%.0f') if bpc else '')
+            c = rows[large][label].get('calls')
+            if c:
+                line += ' %11s %9s' % (
+                    _fmt(c['db_per_request'] + c['lookups_per_request'],
+                         '%g'),
+                    _fmt(c['placement_per_request'], '%g'))
+            out.append(line.rstrip())
+        for label in rows[sizes[0]]:
+            errors = {e for size in sizes for e in rows[size][label]['errors']}
+            for error in sorted(errors):
+                out.append('  ! %s: %s' % (label, error))
+    out.append('')
+    out.append('targets')
+    by_target = collections.OrderedDict()
+    for check in report['targets']:
+        by_target.setdefault((check['target'], check['subject']),
+                             []).append(check)
+    texts = dict(TARGETS)
+    texts['errors'] = 'no errors'
+    for key, text in list(TARGETS) + [('errors', 'no errors')]:
+        subjects = [(k, v) for k, v in by_target.items() if k[0] == key]
+        if not subjects:
+            out.append('  [n/a]    %s: no plugin of this kind measured'
+                       % text)
+            continue
+        for (_, subject), checks in subjects:
+            met = all(c['met'] for c in checks)
+            missed = [c for c in checks if not c['met']]
+            worst = missed[0] if missed else max(
+                checks, key=lambda c: (c['value'] or 0))
+            out.append('  [%s] %s: %s (%s %s%s)' % (
+                'met' if met else 'MISSED', subject, text,
+                'worst' if met else 'missed at', worst['where'],
+                ': %s' % worst['value'] if worst['value'] is not None
+                else '', ) + ('; ' + worst['detail'] if worst['detail']
+                              else ''))
+    out.append('')
+    sim = report['simulate']
+    if sim.get('skipped'):
+        out.append('simulate at scale: SKIPPED (%s)' % sim['reason'])
+    else:
+        out.append('simulate at scale (%d clusters, %d requests): exit %d, '
+                   '%.1f s, peak RSS %.1f MB' % (
+                       sim['clusters'], sim['requests'], sim['returncode'],
+                       sim['seconds'], sim['peak_rss_mb']))
+    for note in report['notes']:
+        out.append('note: %s' % note)
+    return '\n'.join(out) + '\n'
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='python -m benchmarks.run',
+        description='Cost per host of every nova_vmw_sched filter and '
+                    "weigher against nova's own and a trivial floor.")
+    parser.add_argument('--sizes', help='comma-separated cluster counts '
+                        '(default 1000,10000,50000; --quick: 1000)')
+    parser.add_argument('--layouts', default=','.join(
+        ['64-per-service', '1-per-service']),
+        help='comma-separated layouts (default: both)')
+    parser.add_argument('--repeats', type=int,
+                        help='timed rounds per estate (default %d; --quick '
+                             '%d)' % (FULL_REPEATS, QUICK_REPEATS))
+    parser.add_argument('--quick', action='store_true',
+                        help='one small size, few rounds (under a minute)')
+    parser.add_argument('--instances-per-cluster', type=int, default=None)
+    parser.add_argument('--json', help='write the report as JSON here')
+    parser.add_argument('--report', help='write the text report here')
+    parser.add_argument('--no-simulate', action='store_true',
+                        help='skip the simulate command at scale')
+    args = parser.parse_args(argv)
+
+    from benchmarks import estate as estate_mod
+
+    sizes = ([int(x) for x in args.sizes.split(',') if x.strip()]
+             if args.sizes else list(QUICK_SIZES if args.quick
+                                     else FULL_SIZES))
+    sizes = sorted(set(sizes))
+    if min(sizes) < 2:
+        parser.error('sizes must be at least 2')
+    layouts = [x.strip() for x in args.layouts.split(',') if x.strip()]
+    for layout in layouts:
+        if layout not in estate_mod.LAYOUTS:
+            parser.error('unknown layout %r (known: %s)' % (
+                layout, ', '.join(estate_mod.LAYOUTS)))
+    repeats = args.repeats or (QUICK_REPEATS if args.quick
+                               else FULL_REPEATS)
+    ipc = (args.instances_per_cluster
+           if args.instances_per_cluster is not None
+           else estate_mod.DEFAULT_INSTANCES_PER_CLUSTER)
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format='%(levelname)s %(name)s: %(message)s')
+    setup_nova()
+    plugins, errors = discover()
+    notes = list(errors)
+    for plugin in plugins:
+        if plugin.note:
+            notes.append(plugin.note)
+        if plugin.error:
+            notes.append('%s %s' % (plugin.label, plugin.error))
+    for note in notes:
+        log('note: %s' % note)
+    log('measuring: %s' % ', '.join(
+        '%s (%s)' % (p.label, p.role) for p in plugins))
+    started = time.perf_counter()
+    report = {
+        'schema': 1,
+        'date': datetime.datetime.now(datetime.timezone.utc).strftime(
+            '%Y-%m-%d %H:%M UTC'),
+        'machine': machine_info(),
+        'settings': {'sizes': sizes, 'layouts': layouts, 'repeats': repeats,
+                     'quick': args.quick,
+                     'clusters_per_vcenter': estate_mod.CLUSTERS_PER_VCENTER,
+                     'instances_per_cluster': ipc,
+                     'group_members': estate_mod.DEFAULT_GROUP_MEMBERS},
+        'plugins': {p.label: {'class': p.path, 'kind': p.kind,
+                              'role': p.role,
+                              'profile': p.profile.description}
+                    for p in plugins},
+        'estate_bytes_per_cluster': {},
+        'builds': {}, 'runs': {}, 'notes': notes,
+    }
+    sample = min(sizes[0], 1000)
+    for layout in layouts:
+        report['estate_bytes_per_cluster'][layout] = \
+            estate_bytes_per_cluster(layout, sample, ipc)
+    for layout in layouts:
+        report['runs'][layout] = {}
+        report['builds'][layout] = {}
+        for size in sizes:
+            log('%s, %d clusters: building' % (layout, size))
+            t0 = time.perf_counter()
+            estate = estate_mod.build(layout, size,
+                                      instances_per_cluster=ipc)
+            report['builds'][layout][str(size)] = round(
+                time.perf_counter() - t0, 1)
+            gc.collect()
+            gc.freeze()  # the estate lives on: keep it out of collections
+            log('%s, %d clusters: measuring (%d rounds)'
+                % (layout, size, repeats))
+            try:
+                report['runs'][layout][str(size)] = measure_estate(
+                    estate, plugins, repeats, log)
+            finally:
+                gc.unfreeze()
+                del estate
+                gc.collect()
+    report['growth'] = growth_table(report['runs'], layouts, sizes)
+    report['targets'] = check_targets(report['runs'], layouts, sizes)
+    report['simulate'] = ({'skipped': True, 'reason': '--no-simulate'}
+                          if args.no_simulate else simulate_at_scale(log))
+    report['seconds'] = round(time.perf_counter() - started, 1)
+    text = render(report)
+    sys.stdout.write(text)
+    for path, content in ((args.json, json.dumps(report, indent=1,
+                                                 sort_keys=False) + '\n'),
+                          (args.report, text)):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)),
+                        exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(content)
+            log('wrote %s' % path)
+    unmeasured = [label for label in report['plugins']
+                  if all(report['runs'][layout][str(size)][label]
+                         .get('us_per_host') is None
+                         for layout in layouts for size in sizes)]
+    if unmeasured:
+        log('could not measure: %s' % ', '.join(unmeasured))
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
