@@ -267,6 +267,12 @@ def parse_aliases(mapping):
                 name.lower().startswith('domain-'):
             errors.append("alias name '%s' is not valid" % (name,))
             continue
+        if isinstance(target, str) and ALIAS_RE.fullmatch(target.strip()) \
+                and not target.strip().lower().startswith('domain-'):
+            errors.append("alias '%s': '%s' is an alias name; an alias must "
+                          "stand for a cluster, not another alias"
+                          % (name, target.strip()))
+            continue
         try:
             ref = parse_reference(target, allow_alias=False)
         except InvalidClusterReference as e:

@@ -74,12 +74,13 @@ Related options:
 Weight of the order of clusters in a flavor's ``vmware:cluster`` list.
 
 Among the clusters that pass the filters, the first one listed weighs most,
-then the next. nova normalises each weigher's weights to the range 0..1
-and multiplies them by the weigher's multiplier, so with ``N`` listed
-clusters two neighbours in the list differ by ``multiplier / (N - 1)``. The
-default, 1000, is far above the sum of nova's default spreading multipliers
-(about 10), so the list order wins over free RAM, CPU and disk for lists of
-up to 100 clusters, while nova's build-failure and cross-cell weighers
+then the next: with ``N`` listed clusters the first weighs ``N``, the last
+1. nova divides each weigher's weights by the largest (this weigher's
+minimum is 0) and multiplies them by the weigher's multiplier, so two
+neighbours in the list differ by ``multiplier / N``. The default, 1000, is
+far above the sum of nova's default spreading multipliers (about 10), so the
+list order wins over free RAM, CPU and disk for lists of up to 100
+clusters, while nova's build-failure and cross-cell weighers
 (multiplier 1000000) still win over it. 0 turns the preference off, so
 nova's other weighers choose among the listed clusters.
 

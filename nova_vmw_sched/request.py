@@ -60,10 +60,21 @@ def flavor_extra_specs(spec_obj) -> dict:
 def configured_aliases(conf) -> dict:
     """``[vmware_scheduler] cluster_aliases`` parsed, cached per value.
 
-    A bad entry is logged as a WARNING once per distinct option value.
+    A bad entry is logged as a WARNING once per distinct option value; a
+    value oslo.config cannot read at all counts as no alias, also with one
+    WARNING.
     """
     vmw_conf.register_opts(conf)
-    raw = conf.vmware_scheduler.cluster_aliases or {}
+    try:
+        raw = conf.vmware_scheduler.cluster_aliases or {}
+    except Exception as e:  # the whole value is malformed
+        key = ('<unreadable>', str(e))
+        if key not in _alias_cache:
+            LOG.warning('Ignoring [vmware_scheduler] cluster_aliases: %s; '
+                        'no alias is defined.', e)
+            _alias_cache.clear()
+            _alias_cache[key] = {}
+        return {}
     key = tuple(sorted(raw.items()))
     try:
         return _alias_cache[key]

@@ -46,7 +46,7 @@ CONF = nova.conf.CONF
 
 NO_VALID_HOST = 'NoValidHost'
 
-#: the documented setup (doc/source/configuration.rst, etc/nova.conf.sample)
+#: the documented setup (doc/source/configuration.rst, etc/nova.conf.example)
 ENABLED_FILTERS = [
     'ComputeFilter',
     'ComputeCapabilitiesFilter',
