@@ -1,0 +1,370 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Failover reserve policies and the capacity rules of a cluster.
+
+The one place that parses reserve policies, resolves
+``[vmware_scheduler] cluster_failover_overrides`` against clusters and
+computes what a cluster can still take. ``VMwareClusterCapacityFilter`` and
+``VMwareClusterHeadroomWeigher`` both use it.
+
+For each of ``VCPU`` and ``MEMORY_MB``, with the cluster's placement
+inventory (:class:`nova_vmw_sched.inventory.Resource`):
+
+* capacity ``C = (total - reserved) * allocation_ratio``, as placement
+  counts it;
+* largest host ``L = max_unit * allocation_ratio``;
+* hold-back ``H``: ``F * L`` for the policy ``host_failures=F``,
+  ``C * P / 100`` for ``percentage`` with ``P`` the resource's percentage,
+  0 for ``none``;
+* used ``U``: what nova's HostState counts as used (the cluster's instances
+  plus those placed earlier in the same request), minus the inventory's
+  ``reserved``, which nova's resource tracker counts as used too.
+
+An instance asking for ``D`` passes if ``D <= max_unit * min(1,
+allocation_ratio)`` (it fits the largest ESXi host) and ``U + D <= C - H``
+(the reserve is kept once it is placed). The headroom is the number of such
+instances that still fit: ``min over the resources of floor((C - H - U) /
+D)``, 0 if the instance does not fit the largest host.
+"""
+
+import math
+import threading
+import typing as ty
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import request
+
+LOG = logging.getLogger(__name__)
+
+NONE = 'none'
+HOST_FAILURES = 'host_failures'
+PERCENTAGE = 'percentage'
+
+VCPU = 'VCPU'
+MEMORY_MB = 'MEMORY_MB'
+
+#: rules a cluster can fail
+FIT = 'fit'
+RESERVE = 'reserve'
+
+# floating point slack when comparing amounts that are whole numbers times
+# allocation ratios
+_EPS = 1e-6
+_MAX_HOST_FAILURES = 100
+_MEMO_LIMIT = 200000
+
+
+class ReservePolicy(ty.NamedTuple):
+    """How much of a cluster to hold back for vSphere HA failover."""
+
+    kind: str = NONE
+    host_failures: int = 0
+    cpu_percentage: int = 0
+    memory_percentage: int = 0
+
+    def holdback(self, resource, resource_class):
+        """The amount of ``resource`` this policy holds back."""
+        if self.kind == HOST_FAILURES:
+            return self.host_failures * resource.largest_host
+        if self.kind == PERCENTAGE:
+            percent = (self.cpu_percentage if resource_class == VCPU
+                       else self.memory_percentage)
+            return resource.capacity * percent / 100.0
+        return 0.0
+
+    def __str__(self):
+        if self.kind == HOST_FAILURES:
+            return '%s=%d' % (HOST_FAILURES, self.host_failures)
+        if self.kind == PERCENTAGE:
+            return '%s=%d/%d' % (PERCENTAGE, self.cpu_percentage,
+                                 self.memory_percentage)
+        return NONE
+
+
+def _int_in(text, low, high, what):
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError('%s %r is not an integer' % (what, text.strip()))
+    if not low <= value <= high:
+        raise ValueError('%s %d is not between %d and %d'
+                         % (what, value, low, high))
+    return value
+
+
+def parse_policy(text) -> ReservePolicy:
+    """Parse ``none``, ``host_failures=N``, ``percentage=P`` or ``=C/M``.
+
+    :raises ValueError: saying what is wrong with ``text``
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError('empty policy')
+    kind, sep, arg = text.strip().partition('=')
+    kind = kind.strip().lower()
+    if kind == NONE and not sep:
+        return ReservePolicy()
+    if kind == HOST_FAILURES and sep:
+        return ReservePolicy(HOST_FAILURES, host_failures=_int_in(
+            arg, 0, _MAX_HOST_FAILURES, 'host failures'))
+    if kind == PERCENTAGE and sep:
+        cpu, slash, memory = arg.partition('/')
+        cpu = _int_in(cpu, 0, 100, 'percentage')
+        memory = _int_in(memory, 0, 100, 'percentage') if slash else cpu
+        return ReservePolicy(PERCENTAGE, cpu_percentage=cpu,
+                             memory_percentage=memory)
+    raise ValueError("%r is not 'none', 'host_failures=N', 'percentage=P' "
+                     "or 'percentage=CPU/MEMORY'" % text.strip())
+
+
+# -- operator data ------------------------------------------------------------
+
+_warn_lock = threading.Lock()
+_warned = set()
+
+
+def warn_once(key, message, args):
+    """Log ``message % args`` as a WARNING the first time ``key`` is seen."""
+    if key in _warned:
+        return
+    with _warn_lock:
+        if key in _warned:
+            return
+        if len(_warned) >= _MEMO_LIMIT:
+            _warned.clear()
+        _warned.add(key)
+    LOG.warning(message, args)
+
+
+def read_option(conf, name):
+    """``[vmware_scheduler] <name>``, or its default if the value is bad.
+
+    oslo.config checks bounds and choices when an option is read, and raises
+    for a bad value in the file; the scheduler must not, so this logs a
+    WARNING once and uses the documented default.
+    """
+    try:
+        try:
+            return getattr(conf.vmware_scheduler, name)
+        except cfg.NoSuchOptError:
+            vmw_conf.register_opts(conf)
+            return getattr(conf.vmware_scheduler, name)
+    except (ValueError, cfg.Error) as e:
+        default = next(o.default for o in vmw_conf.OPTS if o.name == name)
+        warn_once(('option', name, str(e)),
+                  'Bad value for [vmware_scheduler] %(name)s (%(error)s); '
+                  'using the default, %(default)s.',
+                  {'name': name, 'error': e, 'default': default})
+        return default
+
+
+class PolicyTable:
+    """The reserve policy of each cluster: overrides, else the default."""
+
+    def __init__(self, default, overrides=()):
+        self.default = default
+        #: ((ClusterRef, ReservePolicy, key)), the most specific first
+        self.overrides = tuple(overrides)
+        self._memo = {}
+
+    def for_cluster(self, found: ty.Optional[cluster.ClusterId]):
+        """The policy of the cluster ``found``; cached, never raises."""
+        try:
+            return self._memo[found]
+        except KeyError:
+            pass
+        except TypeError:
+            return self.default
+        policy = self.default
+        for ref, override, _key in self.overrides:
+            if ref.matches(found):
+                policy = override
+                break
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[found] = policy
+        return policy
+
+
+def _rank(ref, direct, key):
+    """Sort key of an override: node names, then morefs; direct, then alias.
+
+    Two entries of the same rank that match a cluster have the same
+    reference, so the key (sorted) breaks the tie.
+    """
+    bare = ref.vcenter_uuid is None and ref.display_name is None
+    return (bare, not direct, key)
+
+
+def build_table(default, overrides, aliases):
+    """Parse ``{reference or alias: policy text}`` into a PolicyTable.
+
+    :returns: ``(table, errors)``; an entry with an error is left out.
+    """
+    errors = []
+    entries = []
+    for key, text in sorted((overrides or {}).items()):
+        try:
+            ref = cluster.parse_reference(key)
+            direct = not isinstance(ref, cluster.Alias)
+            if not direct:
+                ref = cluster.resolve((ref,), aliases).refs[0]
+            policy = parse_policy(text)
+        except (cluster.InvalidClusterReference, ValueError) as e:
+            errors.append("entry '%s:%s': %s" % (key, text, e))
+            continue
+        entries.append((_rank(ref, direct, key), ref, policy, key))
+    entries.sort(key=lambda e: e[0])
+    chosen = {}
+    for _rank_key, ref, policy, key in entries:
+        identity = (ref.moref, ref.vcenter_uuid, ref.display_name)
+        if identity in chosen:
+            first_key, first_policy = chosen[identity]
+            if first_policy != policy:
+                errors.append("entries '%s' and '%s' name the same cluster; "
+                              "'%s' (%s) is used" % (first_key, key,
+                                                     first_key, first_policy))
+            continue
+        chosen[identity] = (key, policy)
+    table = PolicyTable(default, [
+        (ref, policy, key) for _r, ref, policy, key in entries
+        if chosen[(ref.moref, ref.vcenter_uuid, ref.display_name)][0] == key])
+    return table, errors
+
+
+_table_lock = threading.Lock()
+_table_cache: dict = {}
+
+
+def reserve_policies(conf) -> PolicyTable:
+    """The reserve policies the configuration sets, cached per value.
+
+    Bad entries of ``cluster_failover_overrides`` are logged as a WARNING
+    once per distinct option value and left out.
+    """
+    kind = read_option(conf, 'cluster_failover_policy')
+    failures = read_option(conf, 'cluster_failover_host_failures')
+    cpu = read_option(conf, 'cluster_failover_cpu_percentage')
+    memory = read_option(conf, 'cluster_failover_memory_percentage')
+    overrides = read_option(conf, 'cluster_failover_overrides') or {}
+    aliases = read_option(conf, 'cluster_aliases') or {}
+    key = (kind, failures, cpu, memory, tuple(sorted(overrides.items())),
+           tuple(sorted(aliases.items())))
+    try:
+        return _table_cache[key]
+    except KeyError:
+        pass
+    with _table_lock:
+        if key not in _table_cache:
+            if kind == HOST_FAILURES:
+                default = ReservePolicy(HOST_FAILURES, host_failures=failures)
+            elif kind == PERCENTAGE:
+                default = ReservePolicy(PERCENTAGE, cpu_percentage=cpu,
+                                        memory_percentage=memory)
+            else:
+                default = ReservePolicy()
+            table, errors = build_table(
+                default, overrides, request.configured_aliases(conf))
+            for error in errors:
+                LOG.warning('Ignoring [vmware_scheduler] '
+                            'cluster_failover_overrides %s', error)
+            _table_cache.clear()
+            _table_cache[key] = table
+        return _table_cache[key]
+
+
+# -- the rules ----------------------------------------------------------------
+
+class Demand(ty.NamedTuple):
+    """What one instance of the request asks for."""
+
+    vcpus: int = 0
+    memory_mb: int = 0
+
+
+def demand_of(spec_obj) -> Demand:
+    """The flavor's vCPUs and memory, as nova's HostState consumes them."""
+    try:
+        return Demand(max(0, int(spec_obj.vcpus)),
+                      max(0, int(spec_obj.memory_mb)))
+    except Exception:  # no flavor, lazy-load failure, odd object
+        return Demand()
+
+
+def usage(host_state, inventory) -> ty.Optional[tuple]:
+    """``(vcpus, memory_mb)`` the cluster's instances use; None if unknown.
+
+    nova's resource tracker starts ``vcpus_used`` and ``memory_mb_used`` at
+    the compute's ``reserved_host_cpus`` and ``reserved_host_memory_mb``,
+    which the vmwareapi driver also reports as the inventories' ``reserved``;
+    that is taken off here, as capacity already leaves it out.
+    """
+    try:
+        vcpus = float(host_state.vcpus_used) - inventory.vcpu.reserved
+        memory = (float(host_state.total_usable_ram_mb) -
+                  float(host_state.free_ram_mb) -
+                  inventory.memory_mb.reserved)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if math.isnan(vcpus) or math.isnan(memory):
+        return None
+    return max(0.0, vcpus), max(0.0, memory)
+
+
+class Refusal(ty.NamedTuple):
+    """Why a cluster cannot take an instance."""
+
+    rule: str
+    resource_class: str
+    #: what the instance needs (FIT) or the usage with it placed (RESERVE)
+    amount: float
+    #: the largest host (FIT) or the capacity minus the hold-back (RESERVE)
+    limit: float
+    holdback: float = 0.0
+
+
+def _resources(inventory, used, demand):
+    return ((VCPU, inventory.vcpu, used[0], demand.vcpus),
+            (MEMORY_MB, inventory.memory_mb, used[1], demand.memory_mb))
+
+
+def refusal(inventory, policy, used, demand) -> ty.Optional[Refusal]:
+    """None if the cluster can take one instance of ``demand``."""
+    resources = _resources(inventory, used, demand)
+    for rc, resource, _used, amount in resources:
+        if amount > resource.fit_limit + _EPS:
+            return Refusal(FIT, rc, amount, resource.fit_limit)
+    for rc, resource, in_use, amount in resources:
+        hold = policy.holdback(resource, rc)
+        limit = resource.capacity - hold
+        if in_use + amount > limit + _EPS:
+            return Refusal(RESERVE, rc, in_use + amount, limit, hold)
+    return None
+
+
+def headroom(inventory, policy, used, demand) -> int:
+    """How many instances of ``demand`` the cluster can still take."""
+    counts = []
+    for rc, resource, in_use, amount in _resources(inventory, used, demand):
+        if amount <= 0:
+            continue
+        if amount > resource.fit_limit + _EPS:
+            return 0
+        free = resource.capacity - policy.holdback(resource, rc) - in_use
+        counts.append(math.floor(free / amount + _EPS))
+    if not counts:
+        return 0
+    return max(0, min(counts))

@@ -1,0 +1,117 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Keep instances within one ESXi host and the vSphere HA failover reserve.
+
+A VMware cluster passes if one instance of the requested flavor (its vCPUs
+and memory):
+
+* fits the cluster's largest ESXi host: no more than the ``max_unit`` of
+  the cluster's ``VCPU`` and ``MEMORY_MB`` inventories in placement (times
+  the allocation ratio when that is below 1), and
+* leaves the cluster's failover reserve free once placed: the instances of
+  the cluster, those placed earlier in the same multi-create request and
+  this one use no more than the capacity minus the hold-back of the
+  cluster's policy.
+
+Reads ``[vmware_scheduler] cluster_failover_policy`` (default
+``host_failures``), ``cluster_failover_host_failures`` (default 1),
+``cluster_failover_cpu_percentage`` and
+``cluster_failover_memory_percentage`` (default 25 each),
+``cluster_failover_overrides`` (per cluster, by reference or alias from
+``cluster_aliases``) and ``cluster_inventory_cache_ttl`` (default 300 s).
+The rules are in :mod:`nova_vmw_sched.capacity`.
+
+Inventories come from :mod:`nova_vmw_sched.inventory`'s shared cache: the
+ones missing or older than the TTL are read from placement once per request
+for all candidate clusters, before any host is checked. A cluster whose
+inventory was never read (placement failed, or it has none) fails; after a
+failed re-read the last inventory read is used.
+
+Nodes that are not VMware clusters (KVM, ironic) pass. Rebuilds are not
+filtered: a rebuild keeps the instance's flavor and host.
+"""
+
+from oslo_log import log as logging
+
+import nova.conf
+from nova.scheduler import utils as scheduler_utils
+
+from nova_vmw_sched import capacity
+from nova_vmw_sched import cluster
+from nova_vmw_sched import filters as vmw_filters
+from nova_vmw_sched import inventory
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+
+class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
+    """Pass clusters whose largest host and failover reserve fit the VM."""
+
+    RUN_ON_REBUILD = False
+    # Not run once per request: each instance of a multi-create uses up
+    # capacity that the next one must see.
+
+    def filter_all(self, filter_obj_list, spec_obj):
+        hosts = list(filter_obj_list)
+        if (self.RUN_ON_REBUILD or
+                not scheduler_utils.request_is_rebuild(spec_obj)):
+            inventory.get_cache().refresh(
+                inventory.request_context(spec_obj),
+                inventory.cluster_uuids(hosts))
+        return super().filter_all(hosts, spec_obj)
+
+    def prepare(self, spec_obj):
+        return (capacity.demand_of(spec_obj),
+                capacity.reserve_policies(CONF),
+                inventory.get_cache())
+
+    def check(self, host_state, prepared):
+        demand, policies, cache = prepared
+        found = cluster.cluster_of(host_state)
+        if found is None:
+            return True
+        rp_uuid = getattr(host_state, 'uuid', None)
+        inv = cache.get(rp_uuid)
+        if inv is None:
+            LOG.debug('%(host_state)s fails: no inventory of cluster '
+                      '%(cluster)s is known (%(why)s)',
+                      {'host_state': host_state, 'cluster': found,
+                       'why': cache.why_missing(rp_uuid)})
+            return False
+        used = capacity.usage(host_state, inv)
+        if used is None:
+            LOG.debug('%(host_state)s fails: its usage is not known',
+                      {'host_state': host_state})
+            return False
+        policy = policies.for_cluster(found)
+        refused = capacity.refusal(inv, policy, used, demand)
+        if refused is None:
+            return True
+        if refused.rule == capacity.FIT:
+            LOG.debug('%(host_state)s fails: the instance needs %(amount)s '
+                      '%(rc)s, more than the largest ESXi host of cluster '
+                      '%(cluster)s offers (%(limit)s)',
+                      {'host_state': host_state, 'amount': refused.amount,
+                       'rc': refused.resource_class, 'cluster': found,
+                       'limit': refused.limit})
+        else:
+            LOG.debug('%(host_state)s fails: with the instance placed, '
+                      'cluster %(cluster)s would use %(amount)s %(rc)s, '
+                      'more than %(limit)s, its capacity less the failover '
+                      'reserve of %(holdback)s (%(policy)s)',
+                      {'host_state': host_state, 'amount': refused.amount,
+                       'rc': refused.resource_class, 'cluster': found,
+                       'limit': refused.limit, 'holdback': refused.holdback,
+                       'policy': policy})
+        return False

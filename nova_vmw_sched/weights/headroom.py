@@ -1,0 +1,108 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Weigh clusters by how many more of the requested flavor they can take.
+
+The raw weight of a VMware cluster is its headroom: the number of instances
+of the requested flavor that still fit without breaking the cluster's
+failover reserve, with the rules and the reserve policies of
+``VMwareClusterCapacityFilter`` (:mod:`nova_vmw_sched.capacity`); 0 if the
+flavor does not fit the cluster's largest ESXi host.
+
+Reads ``[vmware_scheduler] cluster_headroom_weight_multiplier`` (default
+1.0: spread to the clusters with the most room; negative: pack), which the
+host aggregate metadata key of the same name overrides, and the reserve
+options the filter reads. Inventories come from the shared cache of
+:mod:`nova_vmw_sched.inventory`, refreshed once per request for the hosts
+weighed (a no-op after the filter has run).
+
+A cluster without room for the instance (headroom 0), a cluster whose
+inventory or usage is not known and a node that is not a VMware cluster
+weigh last: 0 when the multiplier is positive, the largest headroom of the
+others when it is negative.
+"""
+
+import nova.conf
+from nova.scheduler import utils as scheduler_utils
+from nova.scheduler import weights
+
+from nova_vmw_sched import capacity
+from nova_vmw_sched import cluster
+from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import inventory
+
+CONF = nova.conf.CONF
+MULTIPLIER = 'cluster_headroom_weight_multiplier'
+
+
+class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
+    """Weigh clusters by the instances of the flavor they can still take."""
+
+    minval = 0
+
+    def __init__(self):
+        super().__init__()
+        vmw_conf.register_opts(CONF)
+
+    def weight_multiplier(self, host_state):
+        return scheduler_utils.get_weight_multiplier(
+            host_state, MULTIPLIER, capacity.read_option(CONF, MULTIPLIER))
+
+    def weigh_objects(self, weighed_obj_list, weight_properties):
+        hosts = [w.obj for w in weighed_obj_list]
+        configured = capacity.read_option(CONF, MULTIPLIER)
+        per_aggregate = _in_aggregate_metadata(hosts)
+        if not configured and not per_aggregate:
+            return [0.0] * len(hosts)
+        cache = inventory.get_cache()
+        cache.refresh(inventory.request_context(weight_properties),
+                      inventory.cluster_uuids(hosts))
+        demand = capacity.demand_of(weight_properties)
+        policies = capacity.reserve_policies(CONF)
+        raw = [_headroom(h, demand, policies, cache) for h in hosts]
+        if configured >= 0 and not per_aggregate:
+            return [float(r or 0) for r in raw]
+        # No room, or room unknown, weighs last: 0 when spreading, the
+        # largest headroom when packing.
+        last_when_packing = float(max(r or 0 for r in raw))
+        return [float(r) if r else
+                (last_when_packing if scheduler_utils.get_weight_multiplier(
+                    h, MULTIPLIER, configured) < 0 else 0.0)
+                for h, r in zip(hosts, raw)]
+
+    def _weigh_object(self, host_state, weight_properties):
+        """Raw metric: instances of the flavor that still fit; 0 if unknown."""
+        headroom = _headroom(host_state, capacity.demand_of(weight_properties),
+                             capacity.reserve_policies(CONF),
+                             inventory.get_cache())
+        return float(headroom or 0)
+
+
+def _in_aggregate_metadata(hosts):
+    """True if an aggregate of a host sets the multiplier."""
+    return any(MULTIPLIER in (getattr(agg, 'metadata', None) or {})
+               for h in hosts
+               for agg in (getattr(h, 'aggregates', None) or ()))
+
+
+def _headroom(host_state, demand, policies, cache):
+    """The headroom of ``host_state``; None if it cannot be known."""
+    found = cluster.cluster_of(host_state)
+    if found is None:
+        return None
+    inv = cache.get(getattr(host_state, 'uuid', None))
+    if inv is None:
+        return None
+    used = capacity.usage(host_state, inv)
+    if used is None:
+        return None
+    return capacity.headroom(inv, policies.for_cluster(found), used, demand)
