@@ -27,6 +27,7 @@ from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import explain
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
@@ -54,6 +55,10 @@ class RequestScopedFilter(filters.BaseHostFilter):
         """
         return None
 
+    def prepare_hosts(self, spec_obj, host_states):
+        """Like :meth:`prepare`, for filters that need the host list."""
+        return self.prepare(spec_obj)
+
     def check(self, host_state, prepared):
         """Return True if ``host_state`` passes, given ``prepare()``'s result.
 
@@ -61,15 +66,26 @@ class RequestScopedFilter(filters.BaseHostFilter):
         """
         raise NotImplementedError()
 
+    def reason(self, host_state, prepared):
+        """Why ``check()`` rejected ``host_state``, for the explanation.
+
+        Only asked for nodes of clusters a pinned request lists.
+        """
+        return 'rejected'
+
     def filter_all(self, filter_obj_list, spec_obj):
         # Overriding filter_all bypasses BaseHostFilter._filter_one, so the
         # rebuild rule it applies is applied here.
         if (not self.RUN_ON_REBUILD and
                 scheduler_utils.request_is_rebuild(spec_obj)):
             return list(filter_obj_list)
-        prepared = self.prepare(spec_obj)
+        hosts = list(filter_obj_list)
+        prepared = self.prepare_hosts(spec_obj, hosts)
         check = self.check
-        return [host for host in filter_obj_list if check(host, prepared)]
+        passed = [host for host in hosts if check(host, prepared)]
+        if len(passed) != len(hosts):
+            explain.note(spec_obj, self, hosts, passed, prepared)
+        return passed
 
     def host_passes(self, host_state, spec_obj):
         return bool(self.filter_all([host_state], spec_obj))

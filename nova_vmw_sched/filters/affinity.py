@@ -39,16 +39,12 @@ class ServerGroupAffinityFilter(vmw_filters.RequestScopedFilter):
 
     RUN_ON_REBUILD = False
 
-    def filter_all(self, filter_obj_list, spec_obj):
-        if membership.group_policy(spec_obj) == POLICY:
-            filter_obj_list = list(filter_obj_list)
-            membership.view_for(spec_obj).observe(spec_obj, filter_obj_list)
-        return super().filter_all(filter_obj_list, spec_obj)
-
-    def prepare(self, spec_obj):
+    def prepare_hosts(self, spec_obj, host_states):
         if membership.group_policy(spec_obj) != POLICY:
             return None
-        counts = membership.view_for(spec_obj).member_counts(
+        view = membership.view_for(spec_obj)
+        view.observe(spec_obj, host_states)
+        counts = view.member_counts(
             exclude=getattr(spec_obj, 'instance_uuid', None))
         return set(counts) or None
 
@@ -60,3 +56,7 @@ class ServerGroupAffinityFilter(vmw_filters.RequestScopedFilter):
                   {'host_state': host_state,
                    'units': ', '.join(sorted(map(str, units)))})
         return False
+
+    def reason(self, host_state, units):
+        return ('group policy: affinity, members are on %s'
+                % ', '.join(sorted(map(str, units))))

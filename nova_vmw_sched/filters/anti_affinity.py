@@ -48,16 +48,12 @@ class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
 
     RUN_ON_REBUILD = False
 
-    def filter_all(self, filter_obj_list, spec_obj):
-        if membership.group_policy(spec_obj) == POLICY:
-            filter_obj_list = list(filter_obj_list)
-            membership.view_for(spec_obj).observe(spec_obj, filter_obj_list)
-        return super().filter_all(filter_obj_list, spec_obj)
-
-    def prepare(self, spec_obj):
+    def prepare_hosts(self, spec_obj, host_states):
         if membership.group_policy(spec_obj) != POLICY:
             return None
-        counts = membership.view_for(spec_obj).member_counts(
+        view = membership.view_for(spec_obj)
+        view.observe(spec_obj, host_states)
+        counts = view.member_counts(
             exclude=getattr(spec_obj, 'instance_uuid', None))
         return counts, max_per_unit(membership.group_of(spec_obj))
 
@@ -73,3 +69,9 @@ class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
                   {'host_state': host_state, 'count': on_unit,
                    'limit': limit})
         return False
+
+    def reason(self, host_state, prepared):
+        counts, limit = prepared
+        return ('group policy: anti-affinity, %d member(s) on the cluster, '
+                'at most %d' % (counts.get(cluster.host_key(host_state), 0),
+                                limit))

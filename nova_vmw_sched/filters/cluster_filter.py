@@ -24,6 +24,11 @@ membership.
 * A value that cannot be used (malformed, stored before the API validator
   was installed, or naming an alias the configuration lacks) fails every
   node, with one WARNING per request.
+* A node of a listed cluster whose nova-compute service is disabled or down
+  fails here already (judged as nova's ComputeFilter does), so that the
+  list fails over in its order and, when nothing is left, the INFO line of
+  :mod:`nova_vmw_sched.explain` says why each listed cluster is out. List
+  this filter first in ``enabled_filters``.
 
 Rebuilds are not filtered: a rebuild keeps the instance's flavor.
 """
@@ -31,13 +36,32 @@ Rebuilds are not filtered: a rebuild keeps the instance's flavor.
 from oslo_log import log as logging
 
 import nova.conf
+from nova import servicegroup
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import explain
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import request
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
+
+
+def service_problem(host_state, servicegroup_api):
+    """'service X is disabled/down' as nova's ComputeFilter sees it, or None.
+    """
+    service = getattr(host_state, 'service', None)
+    if not service:
+        return None
+    try:
+        if service['disabled']:
+            return 'service %s is disabled (%s)' % (
+                host_state.host, service.get('disabled_reason'))
+        if not servicegroup_api.service_is_up(service):
+            return 'service %s is down' % host_state.host
+    except Exception:  # odd service data: leave it to ComputeFilter
+        return None
+    return None
 
 
 class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
@@ -49,6 +73,10 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
     # the next.
     run_filter_once_per_request = True
 
+    def __init__(self):
+        super().__init__()
+        self.servicegroup_api = servicegroup.API()
+
     def prepare(self, spec_obj):
         pin = request.cluster_pin(spec_obj, CONF)
         if pin.error:
@@ -59,24 +87,30 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
                          'value': pin.raw, 'error': pin.error,
                          'instance': getattr(spec_obj, 'instance_uuid',
                                              None)})
-        return pin
+        return pin, explain.for_request(spec_obj, pin)
 
-    def check(self, host_state, pin):
+    def check(self, host_state, prepared):
+        pin, explanation = prepared
         if not pin.pinned:
             return True
         if pin.error:
             return False
-        found = cluster.cluster_of(host_state)
-        if found is None:
-            LOG.debug('%(host_state)s fails %(key)s=%(value)s: not a VMware '
-                      'cluster node',
+        rank = pin.pin.rank(cluster.cluster_of(host_state))
+        if rank is None:
+            LOG.debug('%(host_state)s fails %(key)s=%(value)s: not a listed '
+                      'VMware cluster',
                       {'host_state': host_state,
                        'key': request.CLUSTER_EXTRA_SPEC, 'value': pin.raw})
             return False
-        if pin.pin.rank(found) is None:
-            LOG.debug('%(host_state)s fails %(key)s=%(value)s: cluster '
-                      '%(cluster)s is not listed',
-                      {'host_state': host_state, 'cluster': found,
+        explanation.add_listed(rank, host_state)
+        problem = service_problem(host_state, self.servicegroup_api)
+        if problem:
+            LOG.debug('%(host_state)s fails %(key)s=%(value)s: %(problem)s',
+                      {'host_state': host_state, 'problem': problem,
                        'key': request.CLUSTER_EXTRA_SPEC, 'value': pin.raw})
             return False
         return True
+
+    def reason(self, host_state, prepared):
+        return service_problem(host_state, self.servicegroup_api) or \
+            'rejected'

@@ -47,3 +47,6 @@ class DifferentHostFilter(vmw_filters.RequestScopedFilter):
         LOG.debug('%(host_state)s fails different_host: a hinted instance '
                   'is on its cluster', {'host_state': host_state})
         return False
+
+    def reason(self, host_state, units):
+        return 'different_host: a hinted instance is on the cluster'

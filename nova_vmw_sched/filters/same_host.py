@@ -47,3 +47,6 @@ class SameHostFilter(vmw_filters.RequestScopedFilter):
         LOG.debug('%(host_state)s fails same_host: none of the hinted '
                   'instances is on its cluster', {'host_state': host_state})
         return False
+
+    def reason(self, host_state, units):
+        return 'same_host: no hinted instance on the cluster'

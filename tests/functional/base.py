@@ -35,7 +35,9 @@ import fixtures
 
 import nova.conf
 from nova import context as base_context
+from nova import objects
 from nova.tests.functional.api import client as api_client
+from nova import test as nova_test
 from nova.tests.functional import integrated_helpers
 
 from nova_vmw_sched import cluster
@@ -48,6 +50,8 @@ NO_VALID_HOST = 'NoValidHost'
 
 #: the documented setup (doc/source/configuration.rst, etc/nova.conf.example)
 ENABLED_FILTERS = [
+    'VMwareClusterDuplicateFilter',
+    'VMwareClusterFilter',
     'ComputeFilter',
     'ComputeCapabilitiesFilter',
     'ImagePropertiesFilter',
@@ -55,7 +59,6 @@ ENABLED_FILTERS = [
     'ServerGroupAffinityFilter',
     'SameHostFilter',
     'DifferentHostFilter',
-    'VMwareClusterFilter',
 ]
 AVAILABLE_FILTERS = [
     'nova.scheduler.filters.all_filters',
@@ -160,6 +163,55 @@ class Estate:
         with base_context.target_cell(
                 ctxt, self.test.host_mappings[new_host].cell_mapping) as cctx:
             compute.manager.update_available_resource(cctx)
+
+    def add_stale_record(self, label, ghost_host):
+        """A second, stale compute node record of cluster ``label``.
+
+        As a cluster that moved leaves behind: a service ``ghost_host``
+        (enabled, and up as far as its heartbeat goes) holding a compute
+        node of the same name that was never updated since, with its own
+        resource provider in placement, so that both records are candidates.
+        """
+        ctxt = base_context.get_admin_context()
+        cell = self.test.cell_mappings[nova_test.CELL1_NAME]
+        node = self.node(label)
+        spec = self.clusters[label]
+        with base_context.target_cell(ctxt, cell) as cctxt:
+            service = objects.Service(cctxt, host=ghost_host,
+                                      binary='nova-compute',
+                                      topic='compute', report_count=0)
+            service.create()
+            record = objects.ComputeNode(
+                cctxt, host=ghost_host, hypervisor_hostname=node,
+                uuid=str(uuid.uuid4()), service_id=service.id,
+                vcpus=spec.vcpus, memory_mb=spec.memory_mb,
+                local_gb=spec.disk_gb, vcpus_used=0, memory_mb_used=0,
+                local_gb_used=0, free_ram_mb=spec.memory_mb,
+                free_disk_gb=spec.disk_gb, current_workload=0,
+                running_vms=0, disk_available_least=spec.disk_gb,
+                hypervisor_type='VMware vCenter Server',
+                hypervisor_version=1000, cpu_info='{}', host_ip='127.0.0.1',
+                supported_hv_specs=[], pci_device_pools=None, metrics='[]',
+                extra_resources=None, stats={}, numa_topology=None,
+                cpu_allocation_ratio=4.0, ram_allocation_ratio=1.0,
+                disk_allocation_ratio=1.0, mapped=1)
+            record.create()
+        placement = self.test.placement
+        placement.post('/resource_providers', version='1.20', body={
+            'uuid': record.uuid, 'name': node + ' (stale)'})
+        placement.put('/resource_providers/%s/inventories' % record.uuid,
+                      version='1.26', body={
+                          'resource_provider_generation': 0,
+                          'inventories': {
+                              'VCPU': {'total': spec.vcpus,
+                                       'allocation_ratio': 4.0},
+                              'MEMORY_MB': {'total': spec.memory_mb},
+                              'DISK_GB': {'total': spec.disk_gb}}})
+        placement.put('/resource_providers/%s/traits' % record.uuid,
+                      version='1.6', body={
+                          'resource_provider_generation': 1,
+                          'traits': ['COMPUTE_NODE', 'OWNER_NOVA']})
+        return record
 
     def set_service(self, host, disabled=None, forced_down=None):
         api = self.test.admin_api

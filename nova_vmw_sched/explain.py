@@ -1,0 +1,187 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Why every cluster a pinned request lists was rejected, said once.
+
+For a request whose flavor has ``vmware:cluster``, ``VMwareClusterFilter``
+notes which candidate nodes belong to each listed cluster, and every
+nova_vmw_sched filter notes why it rejects one of them. When one of our
+filters leaves no host, one INFO line names each listed cluster and why it
+is out, e.g.::
+
+    No host left for instance 5b0c...: vmware:cluster=gold,domain-c9 lists
+    gold (domain-c7.6f1c...) on svc-a: VMwareClusterFilter: service svc-a
+    is down; domain-c9: not a candidate (no compute node of that cluster)
+
+A listed cluster that placement did not offer is looked up in the database
+(only then, once per request): no compute node, a disabled service (nova
+asks placement for enabled nodes only), or no room.
+Rejections by nova's own filters between ours show as "rejected by another
+filter". A filter of nova that removes the last host ends the request
+before ours run; list ``VMwareClusterFilter`` first in ``enabled_filters``
+so that it judges listed clusters whose service is down or disabled itself.
+"""
+
+import threading
+import weakref
+
+from oslo_log import log as logging
+
+from nova import context as nova_context
+from nova import objects
+
+from nova_vmw_sched import cluster
+
+LOG = logging.getLogger(__name__)
+
+NOT_A_CANDIDATE = 'not a candidate'
+NO_NODE = 'no compute node of that cluster'
+NO_ROOM = 'placement offered no allocation candidate (no room?)'
+
+OTHER_FILTER = 'rejected by another filter (see nova-scheduler debug log)'
+
+_lock = threading.Lock()
+_records = weakref.WeakKeyDictionary()
+
+
+class Explanation:
+    """The listed clusters of one pinned request and why each is out."""
+
+    def __init__(self, pin_request):
+        self.pin_request = pin_request
+        #: {index of the reference: [host_state, ...]} among the candidates
+        self.listed = {}
+        #: {id(host_state): [(filter name, reason)]}
+        self.reasons = {}
+        self.said = False
+
+    def add_listed(self, index, host_state):
+        self.listed.setdefault(index, []).append(host_state)
+
+    def add_reason(self, host_state, filter_name, reason):
+        self.reasons.setdefault(id(host_state), []).append(
+            (filter_name, reason))
+
+    def line(self, instance_uuid, context=None):
+        pin = self.pin_request
+        if pin.error:
+            return ('No host for instance %s: vmware:cluster=%s cannot be '
+                    'used: %s' % (instance_uuid, pin.raw, pin.error))
+        parts = []
+        for index, ref in enumerate(pin.pin.refs):
+            hosts = self.listed.get(index)
+            if not hosts:
+                parts.append('%s: %s (%s)' % (
+                    ref.text, NOT_A_CANDIDATE, absent_reason(context, ref)))
+                continue
+            for host_state in hosts:
+                name = str(cluster.cluster_of(host_state))
+                label = ref.text if ref.text == name else '%s (%s)' % (
+                    ref.text, name)
+                why = self.reasons.get(id(host_state))
+                text = '; '.join('%s: %s' % r for r in why) if why else \
+                    OTHER_FILTER
+                parts.append('%s on %s: %s' % (
+                    label, getattr(host_state, 'host', '?'), text))
+        return ('No host left for instance %s: vmware:cluster=%s lists %s'
+                % (instance_uuid, pin.raw, '; '.join(parts)))
+
+
+def for_request(spec_obj, pin_request=None):
+    """The request's :class:`Explanation`; None if it is not pinned.
+
+    The first caller (``VMwareClusterFilter``) passes the request's
+    PinRequest; later callers get what it registered.
+    """
+    try:
+        found = _records.get(spec_obj)
+    except TypeError:
+        return None
+    if found is not None or pin_request is None or not pin_request.pinned:
+        return found
+    with _lock:
+        found = _records.get(spec_obj)
+        if found is None:
+            found = _records[spec_obj] = Explanation(pin_request)
+        return found
+
+
+def note(spec_obj, filter_obj, hosts, passed, prepared):
+    """Record why ``filter_obj`` rejected listed hosts; speak if none left."""
+    explanation = for_request(spec_obj)
+    if explanation is None:
+        return
+    listed_ids = {id(h) for group in explanation.listed.values()
+                  for h in group}
+    passed_ids = {id(h) for h in passed}
+    name = type(filter_obj).__name__
+    for host_state in hosts:
+        key = id(host_state)
+        if key in listed_ids and key not in passed_ids:
+            try:
+                reason = filter_obj.reason(host_state, prepared)
+            except Exception:  # an explanation must never break a request
+                reason = 'rejected'
+            explanation.add_reason(host_state, name, reason)
+    if not passed:
+        say(spec_obj, explanation)
+
+
+def say(spec_obj, explanation):
+    """Log the line once per request."""
+    if explanation.said:
+        return
+    explanation.said = True
+    LOG.info('%s', explanation.line(getattr(spec_obj, 'instance_uuid', None),
+                                    getattr(spec_obj, '_context', None)))
+
+
+def absent_reason(context, ref):
+    """Why a listed cluster is not among the candidates, from the database.
+
+    Asked only when a pinned request has no host left, once per listed
+    cluster that placement did not offer: one query per cell for its compute
+    nodes, one per node for its service.
+    """
+    if context is None:
+        return NO_NODE + '?'
+    found = []
+
+    def in_cell(cctxt):
+        nodes = objects.ComputeNodeList.get_by_hypervisor(cctxt, ref.moref)
+        result = []
+        for node in nodes:
+            if ref.matches(cluster.cluster_of_node(node.hypervisor_hostname)):
+                service = objects.Service.get_by_compute_host(cctxt,
+                                                              node.host)
+                result.append((node.host, service.disabled,
+                               service.disabled_reason))
+        return result
+
+    try:
+        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
+    except Exception:
+        LOG.debug('Could not look up cluster %s', ref.text, exc_info=True)
+        return NO_NODE + '?'
+    for result in results.values():
+        if not nova_context.is_cell_failure_sentinel(result):
+            found.extend(result)
+    if not found:
+        return NO_NODE
+    texts = []
+    for host, disabled, disabled_reason in found:
+        if disabled:
+            texts.append('service %s is disabled (%s); nova asks placement '
+                         'for enabled nodes only' % (host, disabled_reason))
+        else:
+            texts.append('under service %s: %s' % (host, NO_ROOM))
+    return '; '.join(texts)

@@ -1,0 +1,98 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""One compute node record per cluster.
+
+When a cluster moves to another nova-compute service, nova can hold two
+compute node records of it for a while: a stale one under the old service
+and a live one under the new. Both may be candidates; counted twice, the
+cluster would be offered twice and its capacity booked twice. Among the
+candidate nodes of one cluster (same :class:`~nova_vmw_sched.cluster.
+ClusterId`) this filter passes exactly one:
+
+1. the one whose service is enabled and up (as nova's ComputeFilter judges
+   it), if only one is;
+2. among several such (or none), the most recently updated record;
+3. on a tie, the one with the greatest ``(host, nodename)``, so that the
+   choice is deterministic.
+
+Nodes that are not VMware clusters pass. Reads no option. Rebuilds are not
+filtered.
+"""
+
+from oslo_log import log as logging
+
+from nova import servicegroup
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import filters as vmw_filters
+from nova_vmw_sched.filters import cluster_filter
+
+LOG = logging.getLogger(__name__)
+
+
+class VMwareClusterDuplicateFilter(vmw_filters.RequestScopedFilter):
+    """Pass one compute node record per cluster, the live one."""
+
+    RUN_ON_REBUILD = False
+    # Records and service states do not change within a request.
+    run_filter_once_per_request = True
+
+    def __init__(self):
+        super().__init__()
+        self.servicegroup_api = servicegroup.API()
+
+    def prepare_hosts(self, spec_obj, host_states):
+        by_cluster = {}
+        duplicated = set()
+        for host_state in host_states:
+            found = cluster.cluster_of(host_state)
+            if found is None:
+                continue
+            if found in by_cluster:
+                by_cluster[found].append(host_state)
+                duplicated.add(found)
+            else:
+                by_cluster[found] = [host_state]
+        losers = {}
+        for found in duplicated:
+            records = by_cluster[found]
+            winner = max(records, key=self._rank)
+            for host_state in records:
+                if host_state is not winner:
+                    losers[id(host_state)] = winner
+            LOG.debug('Cluster %(cluster)s has %(count)d compute node '
+                      'records; using the one under %(host)s',
+                      {'cluster': found, 'count': len(records),
+                       'host': winner.host})
+        return losers
+
+    def _rank(self, host_state):
+        live = cluster_filter.service_problem(
+            host_state, self.servicegroup_api) is None
+        updated = getattr(host_state, 'updated', None)
+        return (live, updated is not None, updated and updated.timestamp(),
+                str(getattr(host_state, 'host', '')),
+                str(getattr(host_state, 'nodename', '')))
+
+    def check(self, host_state, losers):
+        winner = losers.get(id(host_state))
+        if winner is None:
+            return True
+        LOG.debug('%(host_state)s fails: stale duplicate of the record '
+                  'under %(host)s', {'host_state': host_state,
+                                     'host': winner.host})
+        return False
+
+    def reason(self, host_state, losers):
+        return 'stale duplicate record (the one under %s is used)' % (
+            losers[id(host_state)].host)
