@@ -341,7 +341,7 @@ Related options:
     cfg.IntOpt(
         'cluster_inventory_cache_ttl',
         default=300,
-        min=0,
+        min=1,
         max=86400,
         help="""
 Seconds for which the scheduler keeps a cluster's placement inventory.
@@ -364,8 +364,7 @@ weight_classes``.
 
 Possible values:
 
-* An integer from 0 to 86400 (a day). 0 reads the inventories of the
-  candidate clusters once per request.
+* An integer from 1 to 86400 (a day).
 
 Related options:
 
