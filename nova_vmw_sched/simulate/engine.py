@@ -1,0 +1,419 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Run a scenario's requests through nova's own scheduler code.
+
+A :class:`Simulation` is one setup (filters, weighers, options) on one
+topology of a scenario. Its filters and weighers are loaded by
+:class:`SimHostManager`, nova's ``HostManager`` minus the database reads.
+For each request, :meth:`Simulation.step` does what nova's
+``SchedulerManager._schedule`` does: placement's allocation candidates
+first, then for each instance nova's ``_get_sorted_hosts`` (the filter
+handler for that instance index, then the weigher handler), the claim
+against placement in weight order and nova's ``_consume_selected_host``.
+A request is all or nothing: when an instance finds no cluster the claims
+and consumption of its siblings are undone, as nova's ``NoValidHost``
+leaves the estate.
+
+Simulations share nova's ``CONF`` and the plugins' seams, so
+:meth:`Simulation.active` sets them for one simulation at a time; several
+simulations can step through the same requests in turn
+(:func:`run_together`).
+"""
+
+import contextlib
+import random
+import typing as ty
+
+from oslo_utils import timeutils
+
+import nova.conf
+from nova.scheduler import filters as nova_filters
+from nova.scheduler import host_manager
+from nova.scheduler import manager as nova_manager
+from nova.scheduler import weights as nova_weights
+
+from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import inventory
+from nova_vmw_sched import membership
+from nova_vmw_sched.simulate import defaults
+from nova_vmw_sched.simulate import estate as estate_mod
+from nova_vmw_sched.simulate import explain
+from nova_vmw_sched.simulate import placement as placement_mod
+from nova_vmw_sched.simulate import topology as topology_mod
+
+CONF = nova.conf.CONF
+PLACEMENT = 'placement'
+NO_VALID_HOST = 'NoValidHost'
+#: candidates kept per instance for the report
+TOP = 3
+#: consumed HostState fields that a failed request restores
+_CONSUMED = ('free_ram_mb', 'free_disk_mb', 'vcpus_used', 'num_instances',
+             'num_io_ops', 'updated', 'numa_topology')
+_STOCK_SOFT = ('soft_affinity_weight_multiplier',
+               'soft_anti_affinity_weight_multiplier')
+
+
+class SimulationError(Exception):
+    """The setup cannot run (a filter that is not found, a bad option)."""
+
+
+# -- setups ---------------------------------------------------------------------
+
+class Setup(ty.NamedTuple):
+    """Scheduler options a simulation runs with, on top of nova.conf."""
+
+    name: str
+    options: dict
+    #: enabled filter names left out (stock nova does not have them)
+    dropped: tuple = ()
+
+
+def configured(use_defaults):
+    """The setup of the config file, or the documented one (no file)."""
+    return Setup('configured', defaults.options() if use_defaults else {})
+
+
+def stock(base):
+    """What nova's own filters and weighers do with the same options.
+
+    The filter names stock nova does not have are dropped; nova's soft
+    weighers get their default multipliers back (the documented setup sets
+    them to 0 only because our weighers count instead).
+    """
+    with _overrides(base.options):
+        enabled = list(CONF.filter_scheduler.enabled_filters)
+    names = {cls.__name__ for cls in
+             nova_filters.HostFilterHandler().get_matching_classes(
+                 ['nova.scheduler.filters.all_filters'])}
+    options = dict(base.options)
+    options[('filter_scheduler', 'available_filters')] = [
+        'nova.scheduler.filters.all_filters']
+    options[('filter_scheduler', 'enabled_filters')] = [
+        n for n in enabled if n in names]
+    options[('filter_scheduler', 'weight_classes')] = [
+        'nova.scheduler.weights.all_weighers']
+    for option in _STOCK_SOFT:
+        options[('filter_scheduler', option)] = 1.0
+    return Setup('stock', options, tuple(n for n in enabled
+                                          if n not in names))
+
+
+@contextlib.contextmanager
+def _overrides(options):
+    done = []
+    try:
+        for (group, option), value in options.items():
+            CONF.set_override(option, value, group)
+            done.append((group, option))
+        yield
+    finally:
+        for group, option in done:
+            CONF.clear_override(option, group)
+
+
+class SimHostManager(host_manager.HostManager):
+    """nova's HostManager without the database: filters and weighers only.
+
+    The loading is HostManager's: ``get_matching_classes`` over
+    ``available_filters``, the ``{cls.__name__: cls}`` map, its own
+    ``_choose_host_filters`` for ``enabled_filters``, ``weight_classes``;
+    filtering and weighing are its ``get_filtered_hosts`` and
+    ``get_weighed_hosts``. Each filter and weigher is then wrapped in a
+    probe of :mod:`.explain`.
+    """
+
+    def __init__(self, label, sink):
+        # HostManager.__init__ up to the weighers; what follows there reads
+        # the database (cells, aggregates, instances).
+        self.filter_handler = nova_filters.HostFilterHandler()
+        filter_classes = self.filter_handler.get_matching_classes(
+            CONF.filter_scheduler.available_filters)
+        self.filter_cls_map = {cls.__name__: cls for cls in filter_classes}
+        self.filter_obj_map = {}
+        self.enabled_filters = self._choose_host_filters(self._load_filters())
+        self.weight_handler = nova_weights.HostWeightHandler()
+        weigher_classes = self.weight_handler.get_matching_classes(
+            CONF.filter_scheduler.weight_classes)
+        self.weighers = [cls() for cls in weigher_classes]
+        self.filter_names = [type(f).__name__ for f in self.enabled_filters]
+        self.filter_classes = ['%s.%s' % (type(f).__module__,
+                                          type(f).__name__)
+                               for f in self.enabled_filters]
+        self.weigher_names = [type(w).__name__ for w in self.weighers]
+        self.enabled_filters = [explain.FilterProbe(f, label, sink)
+                                for f in self.enabled_filters]
+        self.weighing = explain.WeighingRecord()
+        self.weighers = [explain.WeigherProbe(w, self.weighing)
+                         for w in self.weighers]
+
+
+# -- results --------------------------------------------------------------------
+
+class Rejection(ty.NamedTuple):
+    instance: int
+    by: str
+    reason: str
+
+
+class Candidate(ty.NamedTuple):
+    cluster: str
+    service: str
+    weight: float
+    shares: tuple
+
+
+class Placed(ty.NamedTuple):
+    name: str
+    cluster: ty.Optional[str]
+    service: ty.Optional[str]
+    candidates: tuple = ()
+    #: other candidates with the chosen one's weight
+    tied: int = 0
+    #: why the instance found no cluster
+    failure: ty.Optional[str] = None
+
+
+class Result:
+    """What one simulation did with one request."""
+
+    def __init__(self, index, request, setup, topology):
+        self.index = index
+        self.request = request
+        self.setup = setup
+        self.topology = topology
+        self.instances = []
+        #: {cluster label: Rejection}, the first rejection of each cluster
+        self.rejected = {}
+        #: clusters that fit but were beyond max_placement_results
+        self.beyond_limit = 0
+        self.ok = False
+
+    @property
+    def outcome(self):
+        if not self.ok:
+            return (NO_VALID_HOST,)
+        return tuple(p.cluster for p in self.instances)
+
+    @property
+    def failure(self):
+        for placed in self.instances:
+            if placed.failure:
+                return placed.failure
+        return None
+
+
+# -- the simulation -------------------------------------------------------------
+
+class Simulation:
+    """One setup on one topology of a scenario."""
+
+    def __init__(self, scenario, setup, topology=topology_mod.AS_WRITTEN,
+                 now=None, seed=0):
+        self.setup = setup
+        self.topology = topology
+        self.scenario = topology_mod.regroup(scenario, topology)
+        self.now = now or timeutils.utcnow().replace(microsecond=0)
+        self.random = random.Random(seed)
+        self.estate = estate_mod.Estate(self.scenario, self.now)
+        self.source = inventory.StaticSource(self.estate.inventories)
+        self._result = None
+        self._instance = 0
+        with self.active():
+            try:
+                self.host_manager = SimHostManager(self._label, self._sink)
+            except Exception as e:  # SchedulerHostFilterNotFound, bad opts
+                raise SimulationError('%s setup: %s' % (setup.name, e))
+        self.filter_names = self.host_manager.filter_names
+        self.weigher_names = self.host_manager.weigher_names
+
+    def _options(self):
+        options = {(None, 'servicegroup_driver'): 'db'}
+        options.update(self.setup.options)
+        for group, settings in self.scenario.config.items():
+            if self.setup.name == 'stock' and group == 'filter_scheduler':
+                settings = {k: v for k, v in settings.items()
+                            if (group, k) not in self.setup.options}
+            for option, value in settings.items():
+                options[(group, option)] = value
+        return options
+
+    @contextlib.contextmanager
+    def active(self):
+        """nova's CONF, the seams, the clock and random as this run has them.
+        """
+        vmw_conf.register_opts(CONF)
+        saved_source = membership.source
+        saved_random = random.getstate()
+        with _overrides(self._options()):
+            ha = {c.nodename: c.ha_policy for c in self.scenario.clusters
+                  if c.ha_policy}
+            extra = {}
+            if ha:
+                merged = dict(CONF.vmware_scheduler.cluster_failover_overrides
+                              or {})
+                merged.update(ha)
+                extra[('vmware_scheduler', 'cluster_failover_overrides')] = \
+                    merged
+            with _overrides(extra):
+                membership.source = self.estate
+                saved_inventory = inventory.set_source(self.source)
+                timeutils.set_time_override(self.now)
+                random.setstate(self.random.getstate())
+                try:
+                    yield self
+                finally:
+                    self.random.setstate(random.getstate())
+                    random.setstate(saved_random)
+                    timeutils.clear_time_override()
+                    inventory.set_source(saved_inventory)
+                    membership.source = saved_source
+
+    # -- callbacks of the probes -------------------------------------------------
+
+    def _label(self, host_state):
+        return self.estate.label_of.get(id(host_state), host_state.nodename)
+
+    def _sink(self, host_state, by, reason):
+        label = self._label(host_state)
+        if label not in self._result.rejected:
+            self._result.rejected[label] = Rejection(self._instance, by,
+                                                     reason)
+
+    # -- one request -------------------------------------------------------------
+
+    def step(self, index, request):
+        """Schedule ``request`` (call inside :meth:`active`)."""
+        estate = self.estate
+        result = self._result = Result(index, request, self.setup.name,
+                                       self.topology)
+        self._instance = 0
+        flavor = self.scenario.flavors[request.flavor]
+        demand = placement_mod.demand_of(flavor)
+        names = request.instance_names
+        uuids = [estate_mod.uuid_for('instance', n) for n in names]
+        spec = estate.request_spec(request, uuids)
+        hosts, refused, result.beyond_limit = estate.placement.candidates(
+            estate.hosts, demand, CONF.scheduler.max_placement_results)
+        for host, reason in refused.items():
+            self._sink(host, PLACEMENT, reason)
+        candidates = list(hosts)
+        for host in candidates:
+            host.allocation_candidates = [
+                estate.placement.allocation_request(host.uuid, demand)]
+        scheduler = _Scheduler(self.host_manager)
+        consumed = []
+        for num, (name, uuid) in enumerate(zip(names, uuids)):
+            self._instance = num
+            for probe in self.host_manager.enabled_filters:
+                probe.last = None
+            spec.instance_uuid = uuid
+            spec.obj_reset_changes(['instance_uuid'])
+            self.host_manager.weighing.clear()
+            hosts = nova_manager.SchedulerManager._get_sorted_hosts(
+                scheduler, spec, hosts, num)
+            if not hosts:
+                result.instances.append(Placed(
+                    name, None, None, failure=self._emptied(num, result)))
+                break
+            chosen = None
+            for host in hosts:
+                if not host.allocation_candidates:
+                    continue
+                if estate.placement.claim(host.uuid, demand):
+                    chosen = host
+                    break
+                self._sink(host, PLACEMENT, 'claim failed: %s' % (
+                    estate.placement.why_not(host.uuid, demand)))
+            if chosen is None:
+                result.instances.append(Placed(
+                    name, None, None, failure='no candidate left whose '
+                    'placement claim succeeds'))
+                break
+            result.instances.append(self._placed(name, chosen, hosts))
+            consumed.append((chosen, uuid, {f: getattr(chosen, f, None)
+                                            for f in _CONSUMED}))
+            nova_manager.SchedulerManager._consume_selected_host(
+                chosen, spec, instance_uuid=uuid)
+        result.ok = len(consumed) == len(names)
+        if result.ok:
+            for (host, uuid, _saved), name in zip(consumed, names):
+                estate.record(name, uuid, host, request.group)
+        else:
+            self._undo(consumed, demand)
+        for host in candidates:
+            host.allocation_candidates = []
+        self._result = None
+        return result
+
+    def _placed(self, name, chosen, hosts):
+        weighing = self.host_manager.weighing
+        position = {}
+        if weighing.objs is not None:
+            position = {id(w.obj): i for i, w in enumerate(weighing.objs)}
+
+        def candidate(host):
+            i = position.get(id(host))
+            weight = weighing.objs[i].weight if i is not None else 0.0
+            shares = tuple((n, s) for n, s in weighing.shares(i) if s) \
+                if i is not None else ()
+            return Candidate(self._label(host), host.host, weight, shares)
+
+        top = [candidate(h) for h in hosts[:TOP]]
+        if chosen not in hosts[:TOP]:
+            top.insert(0, candidate(chosen))
+        best = top[0].weight
+        tied = sum(1 for w in (weighing.objs or ())
+                   if w.weight == best and w.obj is not chosen)
+        return Placed(name, self._label(chosen), chosen.host, tuple(top),
+                      tied)
+
+    def _emptied(self, num, result):
+        for probe in self.host_manager.enabled_filters:
+            if probe.last is not None and probe.last[0] and \
+                    not probe.last[1]:
+                return 'no cluster left after %s' % probe.name
+        if not any(r.instance <= num for r in result.rejected.values()) \
+                and not self.estate.hosts:
+            return 'no cluster in the estate'
+        return 'no cluster is a placement candidate'
+
+    def _undo(self, consumed, demand):
+        for host, uuid, saved in reversed(consumed):
+            for field, value in saved.items():
+                setattr(host, field, value)
+            host.instances.pop(uuid, None)
+            self.estate.placement.release(host.uuid, demand)
+
+
+class _Scheduler:
+    """What nova's ``SchedulerManager._get_sorted_hosts`` reads of self."""
+
+    def __init__(self, host_manager):
+        self.host_manager = host_manager
+
+
+def run_together(simulations, requests, progress=None):
+    """Step every simulation through ``requests`` in turn.
+
+    :returns: an iterator of ``[Result]``, one list per request, in the
+        order of ``simulations``
+    """
+    total = len(requests)
+    for index, request in enumerate(requests):
+        results = []
+        for sim in simulations:
+            with sim.active():
+                results.append(sim.step(index, request))
+        if progress is not None:
+            progress(index + 1, total)
+        yield results

@@ -1,0 +1,242 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""A scenario as nova's scheduler holds it, with no database or placement.
+
+:class:`Estate` builds, for one topology of a scenario:
+
+* an ``objects.Service`` per service, up (``last_seen_up`` is now) or down
+  (no heartbeat for a day), so that nova's servicegroup ``db`` driver,
+  which ``ComputeFilter`` asks, judges it as nova would;
+* an ``objects.ComputeNode`` per cluster with the usage the resource tracker
+  reports, and a ``HostState`` per cluster built as
+  ``HostManager._get_host_states`` builds it
+  (``update(compute, dict(service), aggregates, instances)``); the
+  HostStates of one service share one ``instances`` dict, as nova's
+  ``_get_instance_info`` gives them;
+* :class:`nova_vmw_sched.simulate.placement.Placement` with every cluster's
+  inventories and usage;
+* the answers of the seams: :meth:`Estate.nodes_of` for
+  :data:`nova_vmw_sched.membership.source` and :attr:`Estate.inventories`
+  for :mod:`nova_vmw_sched.inventory`'s source;
+* RequestSpecs as nova's conductor hands them to the scheduler
+  (:meth:`Estate.request_spec`), with the group's ``members`` (the new
+  instances included, as nova-api adds them first) and ``hosts`` (the
+  service hosts of members that have one, ``InstanceGroup.get_hosts``).
+
+Instances placed by a request are recorded with :meth:`Estate.record`.
+"""
+
+import datetime
+import json
+import uuid as uuid_lib
+
+from nova import context as nova_context
+from nova import objects
+from nova.objects import fields
+from nova.scheduler import host_manager
+
+from nova_vmw_sched.simulate import placement as placement_mod
+
+NAMESPACE = uuid_lib.UUID('9d6c1a52-31c8-4f4e-8f0e-5a1d9c2b7e44')
+CELL_UUID = str(uuid_lib.uuid5(NAMESPACE, 'cell1'))
+PROJECT = 'simulated-project'
+USER = 'simulated-user'
+DOWN_FOR = datetime.timedelta(days=1)
+_CPU_INFO = json.dumps({'vendor': ['Intel'], 'model': ['simulated'],
+                        'topology': {}, 'features': []})
+
+
+def uuid_for(kind, name):
+    """A uuid that depends only on ``kind`` and ``name``."""
+    return str(uuid_lib.uuid5(NAMESPACE, '%s/%s' % (kind, name)))
+
+
+class Estate:
+    """nova's objects for one topology of a scenario (see module doc)."""
+
+    def __init__(self, scenario, now):
+        self.scenario = scenario
+        self.now = now
+        self.context = nova_context.get_admin_context()
+        self.placement = placement_mod.Placement()
+        #: {instance name: uuid}, {uuid: (cluster label, service host)}
+        self.uuids = {}
+        self.location = {}
+        #: {group name: [member uuid]}
+        self.members = {g: [] for g in scenario.groups}
+        #: {service host: instances dict its HostStates share}
+        self.instances = {}
+        #: HostStates in cluster order; {id(HostState): cluster label}
+        self.hosts = []
+        self.label_of = {}
+        self.service_of = {}
+        self._build()
+
+    # -- building ----------------------------------------------------------
+
+    def _build(self):
+        scenario = self.scenario
+        flavors = scenario.flavors
+        by_cluster = {}
+        for inst in scenario.instances.values():
+            by_cluster.setdefault(inst.cluster, []).append(inst)
+        services = {}
+        for index, service in enumerate(scenario.services):
+            services[service.name] = self._service(index, service)
+            self.instances[service.name] = {}
+            for label in service.clusters:
+                self.service_of[label] = service.name
+        for index, c in enumerate(scenario.clusters):
+            host = self.service_of[c.label]
+            inst_dict = self.instances[host]
+            used = {placement_mod.VCPU: c.used.vcpus,
+                    placement_mod.MEMORY_MB: c.used.memory_mb,
+                    placement_mod.DISK_GB: c.used.disk_gb}
+            members = by_cluster.get(c.label, ())
+            for inst in members:
+                uuid = self._add_instance(inst.name, c.label, host,
+                                          c.nodename, inst.group)
+                inst_dict[uuid] = self._instance(uuid, host, c.nodename)
+                if inst.flavor is not None:
+                    demand = placement_mod.demand_of(flavors[inst.flavor])
+                    for rc, amount in demand.items():
+                        used[rc] += amount
+            rp_uuid = uuid_for('cluster', c.label)
+            inventories = placement_mod.inventories_of(c)
+            self.placement.add(rp_uuid, inventories, used)
+            compute = self._compute(index, rp_uuid, c, host, services[host],
+                                    used, c.used.instances + len(members))
+            state = host_manager.HostState(host, c.nodename, CELL_UUID)
+            state.update(compute, dict(services[host]), [], inst_dict)
+            self.hosts.append(state)
+            self.label_of[id(state)] = c.label
+
+    def _service(self, index, service):
+        seen = self.now if service.state == 'up' else self.now - DOWN_FOR
+        return objects.Service(
+            self.context, id=index + 1, uuid=uuid_for('service', service.name),
+            host=service.name, binary='nova-compute', topic='compute',
+            report_count=1, disabled=service.disabled,
+            disabled_reason=service.disabled_reason, forced_down=False,
+            last_seen_up=seen, created_at=self.now - 2 * DOWN_FOR,
+            updated_at=seen, deleted_at=None, deleted=False)
+
+    def _compute(self, index, rp_uuid, c, host, service, used, instances):
+        hosts = [h for h in c.hosts if not h.maintenance]
+        vcpus = sum(h.cpus * h.count for h in hosts)
+        memory_mb = sum(h.memory_mb * h.count for h in hosts)
+        local_gb = c.disk_gb or 0
+        # nova's resource tracker counts the reserved amounts as used
+        vcpus_used = c.reserved.vcpus + used[placement_mod.VCPU]
+        memory_used = c.reserved.memory_mb + used[placement_mod.MEMORY_MB]
+        disk_used = (c.reserved.disk_gb + used[placement_mod.DISK_GB]
+                     if c.disk_gb else 0)
+        return objects.ComputeNode(
+            self.context, id=index + 1, uuid=rp_uuid, service_id=service.id,
+            host=host, hypervisor_hostname=c.nodename,
+            hypervisor_type='VMware vCenter Server',
+            hypervisor_version=8000002, cpu_info=_CPU_INFO,
+            vcpus=vcpus, memory_mb=memory_mb, local_gb=local_gb,
+            vcpus_used=vcpus_used, memory_mb_used=memory_used,
+            local_gb_used=disk_used, free_ram_mb=memory_mb - memory_used,
+            free_disk_gb=local_gb - disk_used,
+            disk_available_least=local_gb - disk_used,
+            current_workload=0, running_vms=instances, metrics='[]',
+            stats={'num_instances': str(instances), 'io_workload': '0',
+                   'failed_builds': '0'},
+            host_ip='192.0.2.%d' % (index % 250 + 1), numa_topology=None,
+            supported_hv_specs=[objects.HVSpec(
+                arch=fields.Architecture.X86_64,
+                hv_type=fields.HVType.VMWARE, vm_mode=fields.VMMode.HVM)],
+            pci_device_pools=objects.PciDevicePoolList(objects=[]),
+            cpu_allocation_ratio=c.ratios.vcpu,
+            ram_allocation_ratio=c.ratios.memory_mb,
+            disk_allocation_ratio=c.ratios.disk_gb, mapped=1,
+            created_at=self.now, updated_at=self.now, deleted_at=None,
+            deleted=False)
+
+    def _instance(self, uuid, host, nodename):
+        return objects.Instance(self.context, uuid=uuid, host=host,
+                                node=nodename)
+
+    def _add_instance(self, name, label, host, nodename, group):
+        uuid = uuid_for('instance', name)
+        self.uuids[name] = uuid
+        self.location[uuid] = (label, host, nodename)
+        if group is not None:
+            self.members[group].append(uuid)
+        return uuid
+
+    # -- seams ---------------------------------------------------------------
+
+    def nodes_of(self, context, uuids):
+        """:data:`nova_vmw_sched.membership.source`: ``{uuid: node}``."""
+        location = self.location
+        return {u: location[u][2] for u in uuids if u in location}
+
+    @property
+    def inventories(self):
+        """``{rp uuid: inventories}`` for the inventory source."""
+        return self.placement.inventories
+
+    # -- requests --------------------------------------------------------------
+
+    def request_spec(self, request, instance_uuids):
+        """The RequestSpec of ``request`` as the conductor builds it."""
+        flavor = self.scenario.flavors[request.flavor]
+        group = None
+        if request.group is not None:
+            group = self._group(request.group, instance_uuids)
+        hints = {}
+        for hint in ('same_host', 'different_host'):
+            names = getattr(request, hint)
+            if names:
+                hints[hint] = [self.uuids.get(n) or uuid_for('instance', n)
+                               for n in names]
+        spec = objects.RequestSpec.from_components(
+            self.context, instance_uuids[0],
+            {'id': uuid_for('image', 'simulated'), 'name': 'simulated',
+             'disk_format': 'vmdk', 'container_format': 'bare',
+             'properties': {}},
+            objects.Flavor(
+                id=1, flavorid=flavor.name, name=flavor.name,
+                vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
+                root_gb=flavor.disk_gb, ephemeral_gb=flavor.ephemeral_gb,
+                swap=0, rxtx_factor=1.0, vcpu_weight=0, disabled=False,
+                is_public=True, description=None,
+                extra_specs=dict(flavor.extra_specs)),
+            None, objects.InstancePCIRequests(requests=[]),
+            {'scheduler_hints': hints}, group, None,
+            project_id=PROJECT, user_id=USER)
+        spec.num_instances = len(instance_uuids)
+        spec.is_bfv = False
+        return spec
+
+    def _group(self, name, new_uuids):
+        group = self.scenario.groups[name]
+        members = list(self.members[name])
+        hosts = sorted({self.location[u][1] for u in members})
+        return objects.InstanceGroup(
+            self.context, id=1, uuid=uuid_for('group', name), name=name,
+            project_id=PROJECT, user_id=USER, policy=group.policy,
+            policies=[group.policy], rules=dict(group.rules),
+            members=members + list(new_uuids), hosts=hosts)
+
+    def record(self, name, uuid, host_state, group):
+        """An instance the scheduler placed, as nova-compute reports it."""
+        label = self.label_of[id(host_state)]
+        self._add_instance(name, label, host_state.host,
+                           host_state.nodename, group)
+        # nova's scheduler put a uuid-only stub there for group requests
+        host_state.instances[uuid] = self._instance(
+            uuid, host_state.host, host_state.nodename)

@@ -1,0 +1,149 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Placement, as far as a boot request needs it.
+
+Each cluster is one resource provider with the inventories nova's
+vmwareapi driver reports (``update_provider_tree``): ``VCPU`` and
+``MEMORY_MB`` with ``total`` the sum over the ESXi hosts not in maintenance,
+``max_unit`` the largest of them, ``reserved`` and ``allocation_ratio`` from
+the scenario; ``DISK_GB`` only when the scenario gives ``disk_gb``.
+
+* :meth:`Placement.candidates` is ``GET /allocation_candidates``: a
+  provider is a candidate when every requested amount is at most its
+  ``max_unit`` and fits ``(total - reserved) * allocation_ratio - used``;
+  of those, the first ``[scheduler] max_placement_results`` in provider
+  order (placement's order without
+  ``[placement] randomize_allocation_candidates``).
+* :meth:`Placement.claim` is the scheduler's claim of one instance's
+  allocation, checked against the usage of the moment.
+"""
+
+import typing as ty
+
+VCPU = 'VCPU'
+MEMORY_MB = 'MEMORY_MB'
+DISK_GB = 'DISK_GB'
+
+
+def inventories_of(cluster):
+    """The inventories of a scenario cluster, in placement's format."""
+    hosts = [h for h in cluster.hosts if not h.maintenance]
+    if not hosts:
+        return {}
+    result = {
+        VCPU: _record(sum(h.cpus * h.count for h in hosts),
+                      cluster.reserved.vcpus, max(h.cpus for h in hosts),
+                      cluster.ratios.vcpu),
+        MEMORY_MB: _record(sum(h.memory_mb * h.count for h in hosts),
+                           cluster.reserved.memory_mb,
+                           max(h.memory_mb for h in hosts),
+                           cluster.ratios.memory_mb),
+    }
+    if cluster.disk_gb:
+        result[DISK_GB] = _record(cluster.disk_gb, cluster.reserved.disk_gb,
+                                  cluster.disk_gb, cluster.ratios.disk_gb)
+    return result
+
+
+def _record(total, reserved, max_unit, ratio):
+    return {'total': total, 'reserved': reserved, 'min_unit': 1,
+            'max_unit': max_unit, 'step_size': 1, 'allocation_ratio': ratio}
+
+
+def demand_of(flavor):
+    """``{resource class: amount}`` of one instance of a scenario flavor."""
+    return {VCPU: flavor.vcpus, MEMORY_MB: flavor.memory_mb,
+            DISK_GB: flavor.disk_gb + flavor.ephemeral_gb}
+
+
+class Placement:
+    """Inventories and usage of every cluster, by resource provider uuid."""
+
+    def __init__(self):
+        #: {rp uuid: inventories}
+        self.inventories = {}
+        #: {rp uuid: {resource class: used}}
+        self.usage = {}
+
+    def add(self, rp_uuid, inventories, used):
+        self.inventories[rp_uuid] = inventories
+        self.usage[rp_uuid] = dict(used)
+
+    def why_not(self, rp_uuid, demand) -> ty.Optional[str]:
+        """Why ``demand`` does not fit the provider now; None if it does."""
+        inventories = self.inventories.get(rp_uuid)
+        if not inventories:
+            return ('no VCPU and MEMORY_MB inventory (no ESXi host out of '
+                    'maintenance)')
+        used = self.usage[rp_uuid]
+        for rc, amount in demand.items():
+            record = inventories.get(rc)
+            if not amount or record is None:
+                continue
+            if amount > record['max_unit']:
+                return ('%d %s is more than max_unit %d (the largest ESXi '
+                        'host)' % (amount, rc, record['max_unit']))
+            capacity = ((record['total'] - record['reserved']) *
+                        record['allocation_ratio'])
+            if used.get(rc, 0) + amount > capacity:
+                return ('%d %s does not fit: %d used of %g ((total %d - '
+                        'reserved %d) x allocation_ratio %g)'
+                        % (amount, rc, used.get(rc, 0), capacity,
+                           record['total'], record['reserved'],
+                           record['allocation_ratio']))
+        return None
+
+    def candidates(self, hosts, demand, limit):
+        """Split ``hosts`` as ``GET /allocation_candidates`` would.
+
+        :returns: ``(candidates, {host: reason}, beyond_limit)``: the hosts
+            placement returns, in order; the hosts it does not, with why;
+            how many fitting hosts the limit left out.
+        """
+        found = []
+        refused = {}
+        beyond = 0
+        for host in hosts:
+            reason = self.why_not(host.uuid, demand)
+            if reason is not None:
+                refused[host] = reason
+            elif len(found) < limit:
+                found.append(host)
+            else:
+                beyond += 1
+        return found, refused, beyond
+
+    def allocation_request(self, rp_uuid, demand):
+        """The allocation request placement returns for the provider."""
+        inventories = self.inventories.get(rp_uuid, {})
+        return {'allocations': {rp_uuid: {'resources': {
+            rc: amount for rc, amount in demand.items()
+            if amount and rc in inventories}}},
+            'mappings': {}}
+
+    def claim(self, rp_uuid, demand):
+        """Allocate ``demand`` if it fits now; say whether it did."""
+        if self.why_not(rp_uuid, demand) is not None:
+            return False
+        used = self.usage[rp_uuid]
+        for rc, amount in demand.items():
+            if rc in self.inventories[rp_uuid]:
+                used[rc] = used.get(rc, 0) + amount
+        return True
+
+    def release(self, rp_uuid, demand):
+        """Undo :meth:`claim` (a request that failed as a whole)."""
+        used = self.usage[rp_uuid]
+        for rc, amount in demand.items():
+            if rc in self.inventories[rp_uuid]:
+                used[rc] = used.get(rc, 0) - amount

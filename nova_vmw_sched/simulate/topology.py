@@ -1,0 +1,78 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The same clusters under other nova-compute services.
+
+* ``as-written``: the services of the scenario file;
+* ``per-cluster``: each cluster under a service of its own (nova's in-tree
+  vmwareapi driver);
+* ``per-vcenter``: all clusters of a vCenter under one service.
+
+A cluster keeps the state of the service that manages it in the file (up or
+down, enabled or disabled): a service's state is not part of the topology.
+So in ``per-vcenter`` the clusters of a vCenter share one service per
+distinct state; with all services up and enabled, that is one service per
+vCenter. Cluster order, and so placement's candidate order, never changes.
+"""
+
+from nova_vmw_sched.simulate import scenario as scenario_mod
+
+AS_WRITTEN = 'as-written'
+PER_CLUSTER = 'per-cluster'
+PER_VCENTER = 'per-vcenter'
+ALL = (AS_WRITTEN, PER_CLUSTER, PER_VCENTER)
+
+
+def _state(service):
+    return (service.state, service.disabled)
+
+
+def _suffix(state):
+    up, disabled = state
+    parts = [] if up == 'up' else [up]
+    if disabled:
+        parts.append('disabled')
+    return ''.join('-' + p for p in parts)
+
+
+def regroup(scenario, topology):
+    """Return ``scenario`` with its clusters under ``topology``'s services."""
+    if topology == AS_WRITTEN:
+        return scenario
+    if topology not in ALL:
+        raise ValueError('unknown topology %r' % topology)
+    owner = {}
+    for service in scenario.services:
+        for label in service.clusters:
+            owner[label] = service
+    groups = {}
+    reasons = {}
+    for c in scenario.clusters:
+        service = owner[c.label]
+        state = _state(service)
+        if topology == PER_CLUSTER:
+            key = ('%s-%s' % (c.vcenter, c.moref), state)
+        else:
+            key = (c.vcenter + _suffix(state), state)
+        groups.setdefault(key, []).append(c.label)
+        reasons.setdefault(key, service.disabled_reason)
+    services = []
+    names = set()
+    for key, labels in groups.items():
+        name, (state, disabled) = key
+        while name in names:
+            name += '_'
+        names.add(name)
+        services.append(scenario_mod.Service(
+            name, tuple(labels), state=state, disabled=disabled,
+            disabled_reason=reasons[key]))
+    return scenario.with_services(services)
