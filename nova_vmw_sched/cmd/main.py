@@ -1,0 +1,204 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""``nova-vmw-sched``: the command line (see ``doc/source/cli.rst``).
+
+Exit status: 0 done; 1 ``--compare-topologies`` found a request that ends
+differently in another topology; 2 bad usage, scenario or configuration.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+
+DEFAULT_SCENARIO = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'simulate', 'data', 'default.yaml')
+USAGE_ERROR = 2
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog='nova-vmw-sched',
+        description='Tools for the nova_vmw_sched scheduler plugins.')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    commands.required = True
+    sim = commands.add_parser(
+        'simulate', help='dry-run a VMware estate through nova\'s filters '
+        'and weighers',
+        description='Schedule the requests of a scenario file through '
+        "nova's own filters and weighers, with no cloud: the chosen "
+        'cluster of each instance, the weights of the top candidates and, '
+        'for every rejected cluster, the filter that rejected it and why.')
+    sim.add_argument('scenario', nargs='?', metavar='SCENARIO',
+                     help='scenario file (YAML); default: the scenario '
+                     'shipped with the package')
+    sim.add_argument('--config-file', metavar='PATH',
+                     help="nova.conf to read the scheduler options from "
+                     "(default: the documented setup, "
+                     "etc/nova.conf.example)")
+    sim.add_argument('--format', choices=('table', 'json'),
+                     default='table', help='output format (default: table)')
+    sim.add_argument('--topology', default='as-written',
+                     choices=('as-written', 'per-cluster', 'per-vcenter'),
+                     help='run the clusters under these services (default: '
+                     'as written in the scenario)')
+    sim.add_argument('--compare-topologies', action='store_true',
+                     help='run as written, one service per cluster and one '
+                     'per vCenter; report requests that end differently; '
+                     'exit 1 if any does')
+    sim.add_argument('--against-stock', action='store_true',
+                     help="also run nova's stock filters and weighers and "
+                     'show their outcome beside each request')
+    sim.add_argument('--generate', metavar='CLUSTERS:REQUESTS[:SEED]',
+                     help='run a generated scenario instead of a file')
+    sim.add_argument('--max-rejections', type=int, default=20,
+                     metavar='N', help='rejected clusters listed per request '
+                     'in the table (default 20; 0: all)')
+    sim.add_argument('--no-progress', action='store_true',
+                     help='no progress line on stderr')
+    return parser
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream=None, enabled=True):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and self.stream.isatty()
+        self.start = time.monotonic()
+        self.shown = 0.0
+
+    def __call__(self, done, total):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self.shown < 0.2:
+            return
+        self.shown = now
+        width = 30
+        filled = width * done // max(total, 1)
+        self.stream.write('\r[%s%s] %d/%d requests, %.0f s ' % (
+            '#' * filled, '.' * (width - filled), done, total,
+            now - self.start))
+        if done >= total:
+            self.stream.write('\r' + ' ' * 70 + '\r')
+        self.stream.flush()
+
+
+def _quiet_imports():
+    if not sys.warnoptions:
+        warnings.simplefilter('ignore')
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            '%(levelname)s %(name)s: %(message)s'))
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+
+
+def _generated(spec):
+    from nova_vmw_sched.simulate import generate
+    try:
+        parts = [int(p) for p in spec.split(':')]
+        if len(parts) not in (2, 3) or min(parts[:2]) < 1:
+            raise ValueError()
+    except ValueError:
+        raise _Usage('--generate: expected CLUSTERS:REQUESTS[:SEED] with '
+                     'positive integers, got %r' % spec)
+    return generate.generate(*parts)
+
+
+class _Usage(Exception):
+    pass
+
+
+def simulate(args, out=None):
+    """Run ``simulate``; return the exit status."""
+    out = out or sys.stdout
+    _quiet_imports()
+    from oslo_config import cfg
+
+    import nova.conf
+    from nova import objects
+
+    from nova_vmw_sched import conf as vmw_conf
+    from nova_vmw_sched.simulate import engine
+    from nova_vmw_sched.simulate import report
+    from nova_vmw_sched.simulate import scenario as scenario_mod
+    from nova_vmw_sched.simulate import topology
+
+    objects.register_all()
+    conf = nova.conf.CONF
+    vmw_conf.register_opts(conf)
+    try:
+        conf(['--config-file', args.config_file] if args.config_file
+             else [], project='nova', default_config_files=[])
+    except cfg.Error as e:
+        raise _Usage('--config-file %s: %s' % (args.config_file, e))
+    try:
+        if args.generate:
+            if args.scenario:
+                raise _Usage('give a SCENARIO or --generate, not both')
+            scenario = _generated(args.generate)
+        else:
+            scenario = scenario_mod.load(args.scenario or DEFAULT_SCENARIO)
+        setup = engine.configured(use_defaults=not args.config_file)
+        setups = [setup]
+        if args.against_stock:
+            setups.append(engine.stock(setup))
+        topologies = (topology.ALL if args.compare_topologies
+                      else (args.topology,))
+        sims = [engine.Simulation(scenario, s, t)
+                for s in setups for t in topologies]
+        if args.compare_topologies:
+            sink = report.Comparison(topologies, args.format, out)
+        elif args.format == 'json':
+            sink = report.JsonReport(out)
+        else:
+            sink = report.TableReport(out, args.max_rejections)
+        sink.start(sims)
+        progress = Progress(enabled=not args.no_progress)
+        for results in engine.run_together(sims, scenario.requests,
+                                           progress):
+            sink.request(results)
+        return sink.finish()
+    except (scenario_mod.ScenarioError, engine.SimulationError) as e:
+        raise _Usage(str(e))
+    except cfg.Error as e:
+        raise _Usage('configuration: %s' % e)
+    finally:
+        conf.clear()
+
+
+def main(argv=None, out=None):
+    """The ``nova-vmw-sched`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == 'simulate':
+            return simulate(args, out)
+    except _Usage as e:
+        sys.stderr.write('nova-vmw-sched %s: %s\n' % (args.command, e))
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write('\ninterrupted\n')
+        return 130
+    except BrokenPipeError:
+        return 0
+    return USAGE_ERROR
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,329 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Print simulation results: a readable table, or JSON for machines.
+
+Results arrive one request at a time (:func:`engine.run_together`) and are
+written as they come, so a long run neither waits nor holds every
+explanation in memory. :class:`TableReport` and :class:`JsonReport` take
+the same calls: ``start(sims)``, ``request(results)`` per request and
+``finish()``; :class:`Comparison` does the same for
+``--compare-topologies``.
+"""
+
+import collections
+import json
+import sys
+
+from nova_vmw_sched.simulate import engine
+
+FORMATS = ('table', 'json')
+
+
+def outcome_text(result):
+    if not result.ok:
+        return '%s (%s)' % (engine.NO_VALID_HOST, result.failure or
+                            'an instance found no cluster')
+    return ', '.join(result.outcome)
+
+
+def _short(reason, label):
+    """A reason without the cluster label it starts with."""
+    if reason.startswith(label + ' '):
+        return reason[len(label) + 1:]
+    return reason
+
+
+def _request_line(result, scenario):
+    request = result.request
+    flavor = scenario.flavors[request.flavor]
+    parts = ['%d x %s (%d vCPU, %d MB)' % (request.count, flavor.name,
+                                          flavor.vcpus, flavor.memory_mb)]
+    if flavor.extra_specs:
+        parts.append(', '.join('%s=%s' % kv for kv in sorted(
+            flavor.extra_specs.items())))
+    if request.group:
+        parts.append('group %s (%s)' % (request.group,
+                                        scenario.groups[request.group].policy))
+    for hint in ('same_host', 'different_host'):
+        names = getattr(request, hint)
+        if names:
+            parts.append('%s=%s' % (hint, ','.join(names)))
+    return '[%d] %s: %s' % (result.index + 1, request.name, '; '.join(parts))
+
+
+def setup_lines(sim, what=''):
+    lines = ['Setup%s: %s' % (what, sim.setup.name)]
+    lines.append('  filters: %s' % ', '.join(sim.filter_names))
+    lines.append('  weighers: %s' % ', '.join(sim.weigher_names))
+    if sim.setup.dropped:
+        lines.append('  left out (not in stock nova): %s'
+                     % ', '.join(sim.setup.dropped))
+    return lines
+
+
+class TableReport:
+    """The readable report of one simulation (and stock beside it)."""
+
+    def __init__(self, out=None, max_rejections=20):
+        self.out = out or sys.stdout
+        self.max_rejections = max_rejections
+        self.totals = collections.Counter()
+        self.differ = 0
+
+    def write(self, line=''):
+        self.out.write(line + '\n')
+
+    def start(self, sims):
+        scenario = sims[0].scenario
+        self.scenario = scenario
+        self.write('Scenario: %s (%d clusters, %d services, %d requests)' % (
+            scenario.source, len(scenario.clusters), len(scenario.services),
+            len(scenario.requests)))
+        if scenario.description:
+            self.write('  ' + scenario.description)
+        self.write('Topology: %s' % sims[0].topology)
+        for sim in sims:
+            for line in setup_lines(sim):
+                self.write(line)
+        self.write()
+
+    def request(self, results):
+        result = results[0]
+        self.totals['ok' if result.ok else 'failed'] += 1
+        self.write(_request_line(result, self.scenario))
+        many = result.request.count > 1
+        for placed in result.instances:
+            self._instance(placed, result, many)
+        if len(results) > 1:
+            self._stock(result, results[1])
+        self._rejections(result, many)
+        self.write()
+
+    def _instance(self, placed, result, many):
+        if placed.cluster is None:
+            self.write('  %s: %s, %s' % (placed.name, engine.NO_VALID_HOST,
+                                         placed.failure))
+            return
+        cluster = self.scenario.by_label[placed.cluster]
+        name = ' (%s)' % cluster.name if cluster.name else ''
+        undone = '' if result.ok else ' [undone: the request failed]'
+        tied = (', tied with %d other(s): nova picks among them by host '
+                'order' % placed.tied) if placed.tied else ''
+        self.write('  %s -> %s%s on service %s%s%s' % (
+            placed.name, placed.cluster, name, placed.service, tied, undone))
+        if len(placed.candidates) == 1 and not placed.candidates[0].shares:
+            self.write('      the only candidate left')
+            return
+        for c in placed.candidates:
+            shares = ', '.join('%s %+.3f' % (n, s) for n, s in c.shares)
+            self.write('      %-28s %10.3f  %s' % (c.cluster, c.weight,
+                                                   shares or '-'))
+
+    def _stock(self, result, stock):
+        same = stock.outcome == result.outcome
+        if not same:
+            self.differ += 1
+        self.write('  stock nova: %s%s' % (
+            outcome_text(stock), '' if same else '   <- differs'))
+        if not same and result.ok:
+            for label in result.outcome:
+                rejection = stock.rejected.get(label)
+                if rejection is not None:
+                    self.write('      stock: %s rejected by %s: %s' % (
+                        label, rejection.by, _short(rejection.reason,
+                                                    label)))
+                    break
+
+    def _rejections(self, result, many):
+        rejected = result.rejected
+        if not rejected and not result.beyond_limit:
+            return
+        self.write('  rejected:')
+        items = list(rejected.items())
+        limit = self.max_rejections or len(items)
+        for label, r in items[:limit]:
+            at = '#%d ' % (r.instance + 1) if many else ''
+            self.write('    %-24s %s%-30s %s' % (label, at, r.by,
+                                                _short(r.reason, label)))
+        if len(items) > limit:
+            by = collections.Counter(r.by for _l, r in items[limit:])
+            self.write('    ... and %d more (%s)' % (
+                len(items) - limit, ', '.join('%s: %d' % kv for kv in
+                                              by.most_common())))
+        if result.beyond_limit:
+            self.write('    %d more clusters fit but were beyond [scheduler] '
+                       'max_placement_results' % result.beyond_limit)
+
+    def finish(self):
+        self.write('%d requests placed, %d failed (NoValidHost).' % (
+            self.totals['ok'], self.totals['failed']))
+        if self.differ:
+            self.write('Stock nova decides %d request(s) differently.'
+                       % self.differ)
+        return 0
+
+
+def _result_json(result):
+    return {
+        'ok': result.ok,
+        'outcome': list(result.outcome),
+        'failure': result.failure,
+        'instances': [{
+            'name': p.name, 'cluster': p.cluster, 'service': p.service,
+            'tied': p.tied, 'failure': p.failure,
+            'candidates': [{'cluster': c.cluster, 'service': c.service,
+                            'weight': c.weight, 'weighers': dict(c.shares)}
+                           for c in p.candidates]}
+            for p in result.instances],
+        'rejected': [{'cluster': label, 'instance': r.instance + 1,
+                      'by': r.by, 'reason': r.reason}
+                     for label, r in result.rejected.items()],
+        'beyond_placement_limit': result.beyond_limit,
+    }
+
+
+def _setup_json(sim):
+    return {'name': sim.setup.name, 'filters': sim.filter_names,
+            'weighers': sim.weigher_names, 'left_out': list(sim.setup.dropped)}
+
+
+class JsonReport:
+    """One JSON document, written request by request."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.first = True
+
+    def start(self, sims):
+        scenario = sims[0].scenario
+        head = {'scenario': scenario.source, 'topology': sims[0].topology,
+                'setups': [_setup_json(s) for s in sims]}
+        text = json.dumps(head, indent=None)
+        self.out.write(text[:-1] + ', "requests": [\n')
+
+    def request(self, results):
+        result = results[0]
+        item = {'index': result.index + 1, 'name': result.request.name,
+                'flavor': result.request.flavor,
+                'count': result.request.count,
+                'group': result.request.group}
+        item.update(_result_json(result))
+        if len(results) > 1:
+            item['stock'] = _result_json(results[1])
+        self.out.write(('' if self.first else ',\n') + json.dumps(item))
+        self.first = False
+
+    def finish(self):
+        self.out.write('\n]}\n')
+        return 0
+
+
+class Comparison:
+    """``--compare-topologies``: which requests end differently, and why.
+
+    ``sims`` come in setups of ``len(topologies)``, the configured setup
+    first. Only the configured setup decides the exit status.
+    """
+
+    def __init__(self, topologies, fmt='table', out=None):
+        self.topologies = topologies
+        self.fmt = fmt
+        self.out = out or sys.stdout
+        self.divergent = collections.Counter()
+        self.rows = []
+
+    def start(self, sims):
+        self.scenario = sims[0].scenario
+        self.setups = [s.setup.name for s in sims[::len(self.topologies)]]
+        self.sims = sims
+
+    def request(self, results):
+        n = len(self.topologies)
+        row = {'index': results[0].index + 1,
+               'name': results[0].request.name, 'outcomes': {},
+               'differs': {}}
+        for k, setup in enumerate(self.setups):
+            chunk = results[k * n:(k + 1) * n]
+            outcomes = {r.topology: r for r in chunk}
+            differs = len({r.outcome for r in chunk}) > 1
+            row['differs'][setup] = differs
+            row['outcomes'][setup] = {
+                t: {'outcome': list(r.outcome), 'why': _why(r, chunk[0])}
+                for t, r in outcomes.items()}
+            if differs:
+                self.divergent[setup] += 1
+        if self.fmt == 'json' or any(row['differs'].values()):
+            self.rows.append(row)
+
+    def finish(self):
+        status = 1 if self.divergent[self.setups[0]] else 0
+        if self.fmt == 'json':
+            json.dump({'scenario': self.scenario.source,
+                       'topologies': list(self.topologies),
+                       'setups': [_setup_json(s) for s in
+                                  self.sims[::len(self.topologies)]],
+                       'requests': self.rows,
+                       'divergent': dict((s, self.divergent[s])
+                                         for s in self.setups),
+                       'exit_status': status}, self.out, indent=1)
+            self.out.write('\n')
+            return status
+        self._table()
+        return status
+
+    def _table(self):
+        write = self.out.write
+        count = len(self.scenario.requests)
+        write('Topology comparison of %s: %d requests, %d clusters\n' % (
+            self.scenario.source, count, len(self.scenario.clusters)))
+        for sim in self.sims[::len(self.topologies)]:
+            for line in setup_lines(sim):
+                write(line + '\n')
+        write('Topologies: %s\n\n' % ', '.join(self.topologies))
+        for row in self.rows:
+            for setup in self.setups:
+                if not row['differs'][setup]:
+                    continue
+                write('[%d] %s (%s setup) differs:\n' % (
+                    row['index'], row['name'], setup))
+                for topology, found in row['outcomes'][setup].items():
+                    write('    %-12s %s\n' % (topology,
+                                              ', '.join(found['outcome'])))
+                    if found['why']:
+                        write('    %-12s   %s\n' % ('', found['why']))
+            write('\n')
+        for setup in self.setups:
+            n = self.divergent[setup]
+            if n:
+                write('%s setup: %d of %d requests end differently across '
+                      'topologies.\n' % (setup, n, count))
+            else:
+                write('%s setup: all %d requests end the same in every '
+                      'topology.\n' % (setup, count))
+
+
+def _why(result, reference):
+    """Why ``result`` did not do what ``reference`` (as written) did."""
+    if result is reference or result.outcome == reference.outcome:
+        return None
+    if not result.ok:
+        return result.failure
+    if not reference.ok:
+        return 'placed, where %s failed: %s' % (reference.topology,
+                                                 reference.failure)
+    for label in reference.outcome:
+        r = result.rejected.get(label)
+        if r is not None:
+            return '%s rejected by %s (instance %d): %s' % (
+                label, r.by, r.instance + 1, _short(r.reason, label))
+    return 'weighed differently'
