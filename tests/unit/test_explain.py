@@ -1,0 +1,149 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The rejection line of a pinned request that finds no host."""
+
+import datetime
+import logging
+
+import fixtures
+from oslo_utils import timeutils
+
+import nova.conf
+from nova import objects
+from nova.scheduler import filters as nova_filters
+from nova.scheduler import host_manager
+from nova import test
+
+from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched.filters import anti_affinity
+from nova_vmw_sched.filters import cluster_filter
+
+CONF = nova.conf.CONF
+VC = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
+MEMBER = '00000000-0000-4000-8000-0000000000aa'
+ME = '00000000-0000-4000-8000-000000000001'
+
+
+def node(moref):
+    return '%s.%s' % (moref, VC)
+
+
+class _Source:
+    def __init__(self, nodes):
+        self.nodes = nodes
+
+    def nodes_of(self, context, uuids):
+        return {u: self.nodes[u] for u in uuids if u in self.nodes}
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        if record.levelno == logging.INFO:
+            self.lines.append(record.getMessage())
+
+
+def host(service_host, moref, down=False, disabled=False):
+    state = host_manager.HostState(service_host, node(moref), 'cell1')
+    now = timeutils.utcnow()
+    state.service = {
+        'host': service_host, 'disabled': disabled,
+        'disabled_reason': 'maintenance' if disabled else None,
+        'forced_down': False, 'created_at': now,
+        'last_seen_up': now - datetime.timedelta(
+            seconds=3600 if down else 0)}
+    return state
+
+
+class TestExplanation(test.NoDBTestCase):
+
+    def setUp(self):
+        super().setUp()
+        vmw_conf.register_opts(CONF)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.membership.source',
+            _Source({MEMBER: node('domain-c3')})))
+        self.lines = _Lines()
+        self.useFixture(fixtures.LogHandler(
+            self.lines, name='nova_vmw_sched.explain', nuke_handlers=False))
+        self.handler = nova_filters.HostFilterHandler()
+        self.filters = [cluster_filter.VMwareClusterFilter(),
+                        anti_affinity.ServerGroupAntiAffinityFilter()]
+
+    def spec(self, pin, group=True):
+        extra = {'vmware:cluster': pin} if pin is not None else {}
+        return objects.RequestSpec(
+            flavor=objects.Flavor(extra_specs=extra), scheduler_hints={},
+            instance_uuid=ME, num_instances=1,
+            instance_group=objects.InstanceGroup(
+                policy='anti-affinity', members=[MEMBER, ME], hosts=[],
+                rules={}) if group else None)
+
+    def run_filters(self, spec_obj, hosts):
+        return self.handler.get_filtered_objects(self.filters, hosts,
+                                                 spec_obj, 0)
+
+    def test_line_names_every_listed_cluster_with_its_reason(self):
+        hosts = [host('svc-a', 'domain-c1', down=True),
+                 host('svc-b', 'domain-c2', disabled=True),
+                 host('svc-b', 'domain-c3'), host('svc-c', 'domain-c4')]
+        pin = ','.join([node('domain-c1'), 'domain-c2', node('domain-c3'),
+                        'domain-c9'])
+        self.assertEqual([], self.run_filters(self.spec(pin), hosts))
+        self.assertEqual(1, len(self.lines.lines), self.lines.lines)
+        line = self.lines.lines[0]
+        self.assertIn('No host left for instance %s: vmware:cluster=%s '
+                      'lists ' % (ME, pin), line)
+        self.assertIn('%s on svc-a: VMwareClusterFilter: service svc-a is '
+                      'down' % node('domain-c1'), line)
+        self.assertIn('domain-c2 (%s) on svc-b: VMwareClusterFilter: '
+                      'service svc-b is disabled (maintenance)'
+                      % node('domain-c2'), line)
+        self.assertIn('%s on svc-b: ServerGroupAntiAffinityFilter: group '
+                      'policy: anti-affinity, 1 member(s) on the cluster, '
+                      'at most 1' % node('domain-c3'), line)
+        self.assertIn('domain-c9: not a candidate', line)
+        self.assertNotIn('domain-c4', line)
+
+    def test_said_once_per_request(self):
+        spec_obj = self.spec(node('domain-c3'))
+        hosts = [host('svc-b', 'domain-c3')]
+        self.run_filters(spec_obj, hosts)
+        self.run_filters(spec_obj, hosts)
+        self.assertEqual(1, len(self.lines.lines))
+        self.run_filters(self.spec(node('domain-c3')), hosts)
+        self.assertEqual(2, len(self.lines.lines))
+
+    def test_nothing_said_while_a_host_is_left(self):
+        hosts = [host('svc-a', 'domain-c1', down=True),
+                 host('svc-c', 'domain-c4')]
+        passed = self.run_filters(
+            self.spec(node('domain-c1') + ',' + node('domain-c4')), hosts)
+        self.assertEqual([hosts[1]], passed)
+        self.assertEqual([], self.lines.lines)
+
+    def test_unpinned_request_says_nothing(self):
+        hosts = [host('svc-b', 'domain-c3')]
+        self.assertEqual([], self.run_filters(self.spec(None), hosts))
+        self.assertEqual([], self.lines.lines)
+
+    def test_unusable_value_is_said(self):
+        hosts = [host('svc-b', 'domain-c3')]
+        self.assertEqual([], self.run_filters(
+            self.spec('domain-c3,,', group=False), hosts))
+        self.assertEqual(1, len(self.lines.lines))
+        self.assertIn('vmware:cluster=domain-c3,, cannot be used: element '
+                      '2: empty cluster reference', self.lines.lines[0])
