@@ -106,7 +106,7 @@ class Estate:
             self._weighed = [weights.WeighedHost(h, 0.0) for h in self.hosts]
         return self._weighed
 
-    # -- requests --------------------------------------------------------------
+    # -- requests -------------------------------------------------------------
 
     def flavor(self, extra_specs=None, memory_mb=4096, vcpus=2, root_gb=40):
         return objects.Flavor(
@@ -146,7 +146,7 @@ class Estate:
             requested_resources=[],
             request_level_params=objects.RequestLevelParams())
 
-    # -- building ----------------------------------------------------------------
+    # -- building -------------------------------------------------------------
 
     def _service(self, host, index, now):
         service = objects.Service(

@@ -118,6 +118,14 @@ register('TrivialFilter', 'TrivialWeigher', 'ComputeFilter',
          'RAMWeigher')(Profile)
 
 
+@register('VMwareClusterDuplicateFilter')
+class NoDuplicates(Profile):
+    """A plain flavor; one compute node record per cluster (the usual)."""
+
+    description = ('plain flavor (4096 MB, 2 vCPU); one node record per '
+                   'cluster')
+
+
 @register('VMwareClusterFilter', 'VMwareClusterPreferenceWeigher')
 class ClusterPin(Profile):
     """``vmware:cluster`` with an alias, a full node name and a bare moref.

@@ -63,11 +63,17 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
 
 FULL_SIZES = (1000, 10000, 50000)
 QUICK_SIZES = (1000,)
 FULL_REPEATS = 7
 QUICK_REPEATS = 3
+#: small estates: rounds * size >= repeats * ROUND_HOSTS, up to MAX_ROUNDS
+ROUND_HOSTS = 10000
+MAX_ROUNDS = 60
+#: a 1-minute load average above this means others used the CPUs
+BUSY_LOAD = 1.5
 
 #: the issue's targets: (key, text)
 TARGETS = [
@@ -90,15 +96,15 @@ GROWTH_LIMIT = 1.2
 BYTES_PER_CLUSTER = 256
 
 # HOOK (issue item 3): the simulate command at scale. It does not exist yet;
-# when ``nova_vmw_sched.cmd`` lands, make SIMULATE_MODULE / SIMULATE_ARGV
-# match its command line (10,000 clusters, 1,000 requests).
+# when ``nova_vmw_sched.cmd`` lands, make SIMULATE_MODULE and
+# simulate_argv() match its command line.
 SIMULATE_MODULE = 'nova_vmw_sched.cmd.simulate'
-SIMULATE_CLUSTERS = 10000
-SIMULATE_REQUESTS = 1000
-SIMULATE_ARGV = ['--clusters', str(SIMULATE_CLUSTERS),
-                 '--requests', str(SIMULATE_REQUESTS)]
+SIMULATE_SCALE = (10000, 1000)      # clusters, requests
+QUICK_SIMULATE_SCALE = (200, 20)
 
-LOG = logging.getLogger('benchmarks')
+
+def simulate_argv(clusters, requests):
+    return ['--clusters', str(clusters), '--requests', str(requests)]
 
 
 def setup_nova():
@@ -115,12 +121,23 @@ def setup_nova():
     # The estate's services reported when it was built; a long run must not
     # see them go down (ComputeFilter would then log per host).
     conf.set_override('service_down_time', 10 ** 7)
+    # The documented setup (doc/source/configuration.rst): our classes win
+    # the names they share with nova's; nova's soft weighers count nothing.
+    conf.set_override('available_filters', [
+        'nova.scheduler.filters.all_filters',
+        'nova_vmw_sched.filters.all_filters'], group='filter_scheduler')
+    conf.set_override('weight_classes', [
+        'nova.scheduler.weights.all_weighers',
+        'nova_vmw_sched.weights.all_weighers'], group='filter_scheduler')
+    for option in ('soft_affinity_weight_multiplier',
+                   'soft_anti_affinity_weight_multiplier'):
+        conf.set_override(option, 0.0, group='filter_scheduler')
     vmw_conf.register_opts(conf)
     from benchmarks import calls
     calls.install()
 
 
-# -- plugins -------------------------------------------------------------------
+# -- plugins ------------------------------------------------------------------
 
 
 class Plugin:
@@ -140,14 +157,20 @@ class Plugin:
     def path(self):
         return '%s.%s' % (self.cls.__module__, self.cls.__name__)
 
-    def run(self, estate, spec, hosts=None):
-        """What nova's handler calls; returns a count for the report."""
+    def run(self, estate, spec, hosts=None, marks=None):
+        """What nova's handler calls; returns a count for the report.
+
+        For a weigher, the time between ``weigh_objects`` and the
+        ``weight_multiplier`` calls is appended to ``marks``.
+        """
         if self.kind == 'filter':
             passed = self.obj.filter_all(
                 estate.hosts if hosts is None else hosts, spec)
             return 0 if passed is None else len(list(passed))
         weighed = estate.weighed() if hosts is None else hosts
         weights = self.obj.weigh_objects(weighed, spec)
+        if marks is not None:
+            marks.append(time.perf_counter_ns())
         multiplier = self.obj.weight_multiplier
         for w in weighed:
             multiplier(w.obj)
@@ -160,8 +183,8 @@ def _discover(package_name, loader_name, base):
     try:
         return getattr(package, loader_name)(), []
     except Exception as e:
-        errors = ['%s.%s() failed: %s: %s' % (package_name, loader_name,
-                                               type(e).__name__, e)]
+        errors = ['%s.%s() failed: %s: %s' % (
+            package_name, loader_name, type(e).__name__, e)]
     classes = []
     for info in pkgutil.iter_modules(package.__path__):
         name = '%s.%s' % (package_name, info.name)
@@ -215,7 +238,7 @@ def discover():
     return plugins, errors
 
 
-# -- measuring -----------------------------------------------------------------
+# -- measuring ----------------------------------------------------------------
 
 
 def _median(values):
@@ -244,7 +267,16 @@ def measure_estate(estate, plugins, repeats, log):
             'class': plugin.path, 'kind': plugin.kind, 'role': plugin.role,
             'profile': plugin.profile.description,
             'tags': sorted(plugin.profile.tags),
-            'errors': [plugin.error] if plugin.error else []}
+            'errors': [plugin.error] if plugin.error else [],
+            # remote calls that failed, even where the plugin caught them
+            'call_failures': []}
+
+    def failures(plugin, where):
+        for error in counter.errors:
+            text = '%s: %s' % (where, error)
+            if text not in results[plugin.label]['call_failures']:
+                results[plugin.label]['call_failures'].append(text)
+                log('  %s: remote call failed: %s' % (plugin.label, text))
     for profile in _profiles(live):
         profile.setup(estate)
 
@@ -279,26 +311,27 @@ def measure_estate(estate, plugins, repeats, log):
                 result['bytes_per_cluster'] = round(
                     (after - before) / hosts, 1)
             result['cold_calls'] = counter.snapshot()
-            for error in counter.errors:
-                result['errors'].append('cold run: %s' % error)
+            failures(plugin, 'cold run')
         # 2. Warm-up: every cache as a running scheduler has it.
         for profile in _profiles(live):
             profile.warm(estate)
         for plugin in live:
             attempt(plugin, plugin.profile.request(estate))
         # 3. Timed rounds, the plugins taking turns.
-        samples = collections.defaultdict(list)
+        samples = collections.defaultdict(dict)   # {label: {round: ns}}
+        weigh_parts = collections.defaultdict(list)
         totals = collections.defaultdict(collections.Counter)
         outcome = {}
         for round_ in range(repeats):
             shift = round_ % len(live)
             for plugin in live[shift:] + live[:shift]:
                 spec = plugin.profile.request(estate)
+                marks = []
                 counter.reset()
                 gc.disable()
                 start = time.perf_counter_ns()
                 try:
-                    count = plugin.run(estate, spec)
+                    count = plugin.run(estate, spec, marks=marks)
                 except Exception:
                     count = None
                 end = time.perf_counter_ns()
@@ -306,16 +339,15 @@ def measure_estate(estate, plugins, repeats, log):
                 if count is None:
                     attempt(plugin, spec)  # record the error
                     continue
-                samples[plugin.label].append(end - start)
+                samples[plugin.label][round_] = end - start
+                if marks:
+                    weigh_parts[plugin.label].append(marks[0] - start)
                 totals[plugin.label].update(
                     db=counter.db, placement=counter.placement,
                     lookups=counter.lookups)
                 for name, n in counter.db_names.items():
                     totals[plugin.label]['db ' + name] += n
-                if counter.errors:
-                    for error in counter.errors:
-                        if error not in results[plugin.label]['errors']:
-                            results[plugin.label]['errors'].append(error)
+                failures(plugin, 'timed run')
                 outcome[plugin.label] = count
                 del spec
         # 4. Calls per host: all hosts (above) against two hosts.
@@ -324,10 +356,16 @@ def measure_estate(estate, plugins, repeats, log):
             runs = len(samples[plugin.label])
             if not runs:
                 continue
-            ns = samples[plugin.label]
+            ns = list(samples[plugin.label].values())
             result['us_per_host'] = round(_median(ns) / hosts / 1000, 4)
             result['us_per_host_min'] = round(min(ns) / hosts / 1000, 4)
             result['rounds_ms'] = [round(n / 1e6, 3) for n in ns]
+            if weigh_parts[plugin.label]:
+                # the split: weigh_objects, then weight_multiplier per host
+                weigh = _median(weigh_parts[plugin.label]) / hosts / 1000
+                result['us_per_host_weigh_objects'] = round(weigh, 4)
+                result['us_per_host_weight_multiplier'] = round(
+                    result['us_per_host'] - weigh, 4)
             key = 'passed' if plugin.kind == 'filter' else 'nonzero_weights'
             result[key] = outcome[plugin.label]
             per_request = {k: totals[plugin.label][k] / runs
@@ -337,6 +375,7 @@ def measure_estate(estate, plugins, repeats, log):
             counter.reset()
             attempt(plugin, plugin.profile.request(estate), two)
             small = counter.snapshot()
+            failures(plugin, 'run over 2 hosts')
             spread = max(1, hosts - 2)
             result['calls'] = {
                 'db_per_request': per_request['db'],
@@ -352,6 +391,7 @@ def measure_estate(estate, plugins, repeats, log):
                 'db_names': {k[3:]: v / runs
                              for k, v in totals[plugin.label].items()
                              if k.startswith('db ')},
+                'two_hosts': small,
             }
     finally:
         for profile in _profiles(live):
@@ -362,15 +402,29 @@ def measure_estate(estate, plugins, repeats, log):
                     % (profile.description, e))
         profiles.reset_process_caches()
 
+    # Ratios are paired: each round's time over the reference's time in
+    # the same round, then the median; a burst of load elsewhere on the
+    # machine slows both sides of a pair.
     from benchmarks import reference
-    floors = {'filter': results[reference.FLOOR_FILTER].get('us_per_host'),
-              'weigher': results[reference.FLOOR_WEIGHER].get('us_per_host')}
+    refs = {'filter': [label for label, _, _ in reference.FILTERS],
+            'weigher': [label for label, _, _ in reference.WEIGHERS]}
+    floors = {'filter': reference.FLOOR_FILTER,
+              'weigher': reference.FLOOR_WEIGHER}
     for plugin in plugins:
         result = results[plugin.label]
-        floor = floors[plugin.kind]
-        if result.get('us_per_host') is not None and floor:
-            result['ratio_to_floor'] = round(result['us_per_host'] / floor,
-                                             3)
+        mine = samples.get(plugin.label)
+        if not mine:
+            continue
+        result['paired_ratios'] = {}
+        for ref in refs[plugin.kind]:
+            theirs = samples.get(ref) or {}
+            pairs = [mine[r] / theirs[r] for r in mine
+                     if theirs.get(r)]
+            if pairs:
+                result['paired_ratios'][ref] = round(_median(pairs), 3)
+        if floors[plugin.kind] in result['paired_ratios']:
+            result['ratio_to_floor'] = \
+                result['paired_ratios'][floors[plugin.kind]]
     return results
 
 
@@ -390,7 +444,7 @@ def estate_bytes_per_cluster(layout, size, instances_per_cluster):
     return round((after - before) / size)
 
 
-# -- targets -------------------------------------------------------------------
+# -- targets ------------------------------------------------------------------
 
 
 def check_targets(runs, layouts, sizes):
@@ -420,20 +474,24 @@ def check_targets(runs, layouts, sizes):
                         else 'weigher_vs_ram', label, False, None, None,
                         where, 'not measured: %s' % r['errors'][0])
                     continue
+                paired = r.get('paired_ratios', {})
                 if r['kind'] == 'filter':
                     ratio = r.get('ratio_to_floor')
                     add('filter_floor', label,
                         ratio is not None and ratio <= FILTER_FLOOR_RATIO,
                         ratio, FILTER_FLOOR_RATIO, where,
                         '%.3f us/host' % cost)
-                    if 'server-group' in r['tags'] and stock_group:
-                        add('group_vs_stock', label, cost < stock_group,
-                            round(cost / stock_group, 3), 1.0, where,
-                            '%.3f vs %.3f us/host' % (cost, stock_group))
-                elif ram:
-                    add('weigher_vs_ram', label, cost <= ram,
-                        round(cost / ram, 3), 1.0, where,
-                        '%.3f vs %.3f us/host' % (cost, ram))
+                    ratio = paired.get(reference.STOCK_GROUP_FILTER)
+                    if 'server-group' in r['tags'] and ratio is not None:
+                        add('group_vs_stock', label, ratio < 1.0, ratio,
+                            1.0, where, '%.3f vs %.3f us/host'
+                            % (cost, stock_group))
+                else:
+                    ratio = paired.get(reference.STOCK_WEIGHER)
+                    if ratio is not None:
+                        add('weigher_vs_ram', label, ratio <= 1.0, ratio,
+                            1.0, where, '%.3f vs %.3f us/host'
+                            % (cost, ram))
                 if 'bytes_per_cluster' in r:
                     add('memory', label,
                         r['bytes_per_cluster'] <= BYTES_PER_CLUSTER,
@@ -492,10 +550,10 @@ def growth_table(runs, layouts, sizes):
     return table
 
 
-# -- simulate hook ---------------------------------------------------------------
+# -- simulate hook ------------------------------------------------------------
 
 
-def simulate_at_scale(log):
+def simulate_at_scale(log, clusters, requests):
     """HOOK: the simulate command at 10,000 clusters and 1,000 requests.
 
     Skipped, with the reason printed, while the command does not exist.
@@ -512,17 +570,20 @@ def simulate_at_scale(log):
         reason = 'cannot import the simulate command: %s' % e
     if reason:
         log('SKIPPED simulate at scale (%d clusters, %d requests): %s'
-            % (SIMULATE_CLUSTERS, SIMULATE_REQUESTS, reason))
-        return {'skipped': True, 'reason': reason}
-    command = [sys.executable, '-m', SIMULATE_MODULE] + SIMULATE_ARGV
+            % (clusters, requests, reason))
+        return {'skipped': True, 'reason': reason, 'clusters': clusters,
+                'requests': requests}
+    command = [sys.executable, '-m', SIMULATE_MODULE] + simulate_argv(
+        clusters, requests)
     log('simulate at scale: %s' % ' '.join(command))
     start = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True,
                           timeout=3600)
     seconds = time.perf_counter() - start
+    # the largest child so far: git (machine_info) is far smaller
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = {'skipped': False, 'command': command[1:],
-              'clusters': SIMULATE_CLUSTERS, 'requests': SIMULATE_REQUESTS,
+              'clusters': clusters, 'requests': requests,
               'returncode': proc.returncode, 'seconds': round(seconds, 2),
               'peak_rss_mb': round(peak_kb / 1024, 1),
               'output_tail': (proc.stdout + proc.stderr)[-2000:]}
@@ -531,7 +592,7 @@ def simulate_at_scale(log):
     return result
 
 
-# -- report --------------------------------------------------------------------
+# -- report -------------------------------------------------------------------
 
 
 def machine_info():
@@ -585,90 +646,128 @@ def render(report):
     out = []
     m = report['machine']
     s = report['settings']
-    out.append('nova-vmw-sched scheduler benchmark, %s' % report['date'])
-    out.append('machine: %s, %s CPUs (%s usable), %s GB; %s; Python %s; '
+    out.append('nova-vmw-sched scheduler benchmark, %s, %s s'
+               % (report['date'], report.get('seconds')))
+    out.append('machine: %s, %s CPUs (%s usable), %s GB RAM; %s; Python %s; '
                'nova %s; commit %s' % (
                    m['cpu'], m['cpus'], m['cpus_usable'], m['memory_gb'],
                    m['os'], m['python'], m['nova'], m['commit']))
     out.append('estate: %d clusters per vCenter, %d instances per cluster, '
-               'server groups of %d members; median of %d rounds%s'
+               'server groups of %d members; median of at least %d rounds%s'
                % (s['clusters_per_vcenter'], s['instances_per_cluster'],
                   s['group_members'], s['repeats'],
                   ' (--quick)' if s['quick'] else ''))
     for layout, bytes_ in report.get('estate_bytes_per_cluster',
                                      {}).items():
-        out.append('  a %s cluster holds %d bytes in the scheduler '
-                   '(HostState, ComputeNode, its share of Service and '
-                   'instances)' % (layout, bytes_))
+        out.append('  a cluster of the %s layout holds %d bytes in the '
+                   'scheduler (HostState, ComputeNode, its share of Service '
+                   'and instances)' % (layout, bytes_))
     sizes = [str(x) for x in s['sizes']]
     for layout in s['layouts']:
         out.append('')
-        out.append('layout %s (build: %s)' % (layout, ', '.join(
-            '%s in %.0f s' % (size, report['builds'][layout][size])
+        estates = report['estates'][layout]
+        out.append('layout %s: %s' % (layout, '; '.join(
+            '%s clusters (%d services) built in %.0f s, %d rounds, load '
+            '%.1f-%.1f' % (size, estates[size]['services'],
+                           estates[size]['build_seconds'],
+                           estates[size]['rounds'],
+                           estates[size]['load_before'],
+                           estates[size]['load_after'])
             for size in sizes)))
-        head = '%-38s' % 'us per host (x floor)'
+        head = '%-37s' % 'us per host (x floor)'
         for size in sizes:
-            head += ' %15s' % ('%s' % size)
-        head += ' %7s %8s %11s %9s' % ('growth', 'B/clust', 'db+lk/req',
-                                       'plc/req')
+            head += ' %14s' % size
+        head += ' %6s %6s %6s %6s %6s %6s' % (
+            'growth', 'B/clu', 'db/rq', 'plc/rq', 'cold', 'c/host')
         out.append(head)
         rows = report['runs'][layout]
         large = sizes[-1]
         for label in rows[sizes[0]]:
-            line = '%-38s' % (label[:38])
+            line = '%-37s' % (label[:37])
             for size in sizes:
                 r = rows[size][label]
                 if r.get('us_per_host') is None:
-                    line += ' %15s' % 'ERROR'
+                    line += ' %14s' % 'ERROR'
                 else:
-                    line += ' %15s' % ('%.2f (%sx)' % (
+                    line += ' %14s' % ('%.2f (%sx)' % (
                         r['us_per_host'], _fmt(r.get('ratio_to_floor'))))
-            g = report['growth'].get(layout, {}).get(label)
-            line += ' %7s' % _fmt(g)
+            line += ' %6s' % _fmt(report['growth'].get(layout, {})
+                                  .get(label))
             bpc = [rows[size][label].get('bytes_per_cluster')
                    for size in sizes]
             bpc = [b for b in bpc if b is not None]
-            line += ' %8s' % (_fmt(max(bpc), '%.0f') if bpc else '')
-            c = rows[large][label].get('calls')
+            line += ' %6s' % (_fmt(max(bpc), '%.0f') if bpc else '')
+            r = rows[large][label]
+            c = r.get('calls')
             if c:
-                line += ' %11s %9s' % (
+                cold = r.get('cold_calls', {})
+                per_host = max(c['db_per_host'], c['placement_per_host'],
+                               c['lookups_per_host'])
+                line += ' %6s %6s %6s %6s' % (
                     _fmt(c['db_per_request'] + c['lookups_per_request'],
                          '%g'),
-                    _fmt(c['placement_per_request'], '%g'))
+                    _fmt(c['placement_per_request'], '%g'),
+                    _fmt(cold.get('placement'), '%g'),
+                    _fmt(per_host, '%g'))
             out.append(line.rstrip())
         for label in rows[sizes[0]]:
-            errors = {e for size in sizes for e in rows[size][label]['errors']}
+            errors = {e for size in sizes
+                      for e in rows[size][label]['errors']}
             for error in sorted(errors):
-                out.append('  ! %s: %s' % (label, error))
+                out.append('  ! %s raised: %s' % (label, error))
+            failed = {e for size in sizes
+                      for e in rows[size][label]['call_failures']}
+            for error in sorted(failed):
+                out.append('  ! %s, remote call failed (no database or '
+                           'placement here): %s' % (label, error))
+        split = [(label, r) for label, r in rows[large].items()
+                 if 'us_per_host_weigh_objects' in r]
+        if split:
+            out.append('  weighers at %s clusters, us per host: '
+                       'weigh_objects + weight_multiplier' % large)
+            for label, r in split:
+                out.append('    %-35s %6.2f + %6.2f' % (
+                    label[:35], r['us_per_host_weigh_objects'],
+                    r['us_per_host_weight_multiplier']))
+    out.append('')
+    out.append('columns: x floor = median of the per-round ratios to the '
+               'trivial filter (weigher); growth = largest / smallest size; '
+               'B/clu = bytes kept per cluster after the cold run; db/rq = '
+               'database queries and membership lookups per request; plc/rq '
+               '= placement calls per request (warm caches); cold = placement '
+               'calls of the cold run; c/host = remote calls per host; '
+               'calls at %s clusters' % sizes[-1])
     out.append('')
     out.append('targets')
     by_target = collections.OrderedDict()
     for check in report['targets']:
         by_target.setdefault((check['target'], check['subject']),
                              []).append(check)
-    texts = dict(TARGETS)
-    texts['errors'] = 'no errors'
-    for key, text in list(TARGETS) + [('errors', 'no errors')]:
+    for key, text in list(TARGETS) + [
+            ('errors', 'no plugin raised an exception')]:
         subjects = [(k, v) for k, v in by_target.items() if k[0] == key]
         if not subjects:
-            out.append('  [n/a]    %s: no plugin of this kind measured'
-                       % text)
+            out.append('  [n/a]    %s: nothing to check' % text)
             continue
+        out.append('  %s' % text)
         for (_, subject), checks in subjects:
-            met = all(c['met'] for c in checks)
             missed = [c for c in checks if not c['met']]
-            worst = missed[0] if missed else max(
-                checks, key=lambda c: (c['value'] or 0))
-            out.append('  [%s] %s: %s (%s %s%s)' % (
-                'met' if met else 'MISSED', subject, text,
-                'worst' if met else 'missed at', worst['where'],
-                ': %s' % worst['value'] if worst['value'] is not None
-                else '', ) + ('; ' + worst['detail'] if worst['detail']
-                              else ''))
+            worst = missed if missed else [max(
+                checks, key=lambda c: (c['value'] or 0))]
+            out.append('    [%s] %-36s %s' % (
+                'MISSED' if missed else 'met', subject, '; '.join(
+                    '%s%s%s' % (c['where'],
+                                ': %s' % c['value']
+                                if c['value'] is not None else '',
+                                ' (%s)' % c['detail'] if c['detail']
+                                else '')
+                    for c in worst[:3])))
     out.append('')
     sim = report['simulate']
     if sim.get('skipped'):
-        out.append('simulate at scale: SKIPPED (%s)' % sim['reason'])
+        out.append('simulate at scale (%s clusters, %s requests): SKIPPED '
+                   '(%s)' % (sim.get('clusters'), sim.get('requests'),
+                             sim['reason']))
     else:
         out.append('simulate at scale (%d clusters, %d requests): exit %d, '
                    '%.1f s, peak RSS %.1f MB' % (
@@ -698,8 +797,12 @@ def main(argv=None):
     parser.add_argument('--json', help='write the report as JSON here')
     parser.add_argument('--report', help='write the text report here')
     parser.add_argument('--no-simulate', action='store_true',
-                        help='skip the simulate command at scale')
+                        help='skip the simulate command at scale (%d '
+                             'clusters, %d requests; --quick: %d, %d)'
+                        % (SIMULATE_SCALE + QUICK_SIMULATE_SCALE))
     args = parser.parse_args(argv)
+    # futurist imports eventlet, which announces its deprecation: noise here
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
     from benchmarks import estate as estate_mod
 
@@ -753,7 +856,7 @@ def main(argv=None):
                               'profile': p.profile.description}
                     for p in plugins},
         'estate_bytes_per_cluster': {},
-        'builds': {}, 'runs': {}, 'notes': notes,
+        'estates': {}, 'runs': {}, 'notes': notes,
     }
     sample = min(sizes[0], 1000)
     for layout in layouts:
@@ -761,30 +864,55 @@ def main(argv=None):
             estate_bytes_per_cluster(layout, sample, ipc)
     for layout in layouts:
         report['runs'][layout] = {}
-        report['builds'][layout] = {}
+        report['estates'][layout] = {}
         for size in sizes:
             log('%s, %d clusters: building' % (layout, size))
             t0 = time.perf_counter()
             estate = estate_mod.build(layout, size,
                                       instances_per_cluster=ipc)
-            report['builds'][layout][str(size)] = round(
-                time.perf_counter() - t0, 1)
+            meta = report['estates'][layout][str(size)] = {
+                'build_seconds': round(time.perf_counter() - t0, 1),
+                'services': len(estate.services),
+                'vcenters': len(estate.vcenters)}
             gc.collect()
             gc.freeze()  # the estate lives on: keep it out of collections
-            log('%s, %d clusters: measuring (%d rounds)'
-                % (layout, size, repeats))
+            # Small estates get more rounds: a round of 1,000 hosts takes
+            # milliseconds, and one time slice lost to another process
+            # weighs more there.
+            rounds = max(repeats, min(MAX_ROUNDS,
+                                      repeats * ROUND_HOSTS // size))
+            meta['rounds'] = rounds
+            meta['load_before'] = round(os.getloadavg()[0], 2)
+            log('%s, %d clusters: measuring (%d rounds, load average %.2f)'
+                % (layout, size, rounds, meta['load_before']))
+            t0 = time.perf_counter()
             try:
                 report['runs'][layout][str(size)] = measure_estate(
-                    estate, plugins, repeats, log)
+                    estate, plugins, rounds, log)
             finally:
                 gc.unfreeze()
                 del estate
                 gc.collect()
+            meta['measure_seconds'] = round(time.perf_counter() - t0, 1)
+            meta['load_after'] = round(os.getloadavg()[0], 2)
+    loads = [m[k] for e in report['estates'].values() for m in e.values()
+             for k in ('load_before', 'load_after')]
+    if max(loads) > BUSY_LOAD:
+        notes.append(
+            'the 1-minute load average reached %.2f on %s usable CPUs '
+            '(the benchmark itself counts 1): other processes competed for '
+            'the CPUs and the timings are disturbed; paired ratios suffer '
+            'least. Rerun on a quiet machine for figures to publish.'
+            % (max(loads), report['machine']['cpus_usable']))
+        log('note: %s' % notes[-1])
     report['growth'] = growth_table(report['runs'], layouts, sizes)
     report['targets'] = check_targets(report['runs'], layouts, sizes)
+    clusters, requests = (QUICK_SIMULATE_SCALE if args.quick
+                          else SIMULATE_SCALE)
     report['simulate'] = ({'skipped': True, 'reason': '--no-simulate'}
-                          if args.no_simulate else simulate_at_scale(log))
-    report['seconds'] = round(time.perf_counter() - started, 1)
+                          if args.no_simulate else
+                          simulate_at_scale(log, clusters, requests))
+    report['seconds'] = round(time.perf_counter() - started)
     text = render(report)
     sys.stdout.write(text)
     for path, content in ((args.json, json.dumps(report, indent=1,

@@ -1,0 +1,123 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The benchmark suite runs and reports what it promises.
+
+A smoke test: the suite runs in ``--quick`` mode on tiny estates, in a
+child process (it configures nova's CONF for itself), and the JSON report
+is checked for its structure and for every plugin of ours. Timings are not
+checked: the speed targets live in the report, not in timed unit tests.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import fixtures
+from nova import test
+
+from nova_vmw_sched import filters
+from nova_vmw_sched import weights
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SIZES = (100, 200)
+LAYOUTS = ('64-per-service', '1-per-service')
+REFERENCES = ('trivial filter', 'nova ComputeFilter',
+              'nova ServerGroupAntiAffinityFilter', 'trivial weigher',
+              'nova RAMWeigher')
+
+
+class TestBenchmarkSuite(test.NoDBTestCase):
+    """One quick run (a child process of a few seconds), checked whole."""
+
+    def test_quick_run_report(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        json_path = os.path.join(tmp, 'report.json')
+        text_path = os.path.join(tmp, 'report.txt')
+        proc = subprocess.run(
+            [sys.executable, '-m', 'benchmarks.run', '--quick',
+             '--sizes', ','.join(map(str, SIZES)), '--repeats', '1',
+             '--json', json_path, '--report', text_path],
+            cwd=TOP, capture_output=True, text=True, timeout=240)
+        self.assertEqual(0, proc.returncode,
+                         proc.stdout[-3000:] + proc.stderr[-3000:])
+        with open(json_path) as f:
+            report = json.load(f)
+        with open(text_path) as f:
+            text = f.read()
+        self.check_machine_and_settings(report)
+        self.check_every_plugin_measured(report)
+        self.check_growth_targets_and_simulate(report)
+        self.assertIn('targets', text)
+        self.assertIn('VMwareClusterFilter', text)
+        self.assertEqual(text, proc.stdout)
+
+    def check_machine_and_settings(self, report):
+        machine = report['machine']
+        for key in ('cpu', 'cpus', 'python', 'nova'):
+            self.assertIn(key, machine)
+        settings = report['settings']
+        self.assertEqual(list(SIZES), settings['sizes'])
+        self.assertEqual(list(LAYOUTS), settings['layouts'])
+        self.assertTrue(settings['quick'])
+        for layout in LAYOUTS:
+            for size in SIZES:
+                estate = report['estates'][layout][str(size)]
+                for key in ('build_seconds', 'rounds', 'services',
+                            'load_before', 'load_after'):
+                    self.assertIn(key, estate)
+
+    def check_every_plugin_measured(self, report):
+        ours = {c.__name__ for c in filters.all_filters()} | \
+            {c.__name__ for c in weights.all_weighers()}
+        self.assertIn('VMwareClusterFilter', ours)
+        self.assertIn('VMwareClusterPreferenceWeigher', ours)
+        for label in ours | set(REFERENCES):
+            self.assertIn(label, report['plugins'])
+        for layout in LAYOUTS:
+            for size in SIZES:
+                runs = report['runs'][layout][str(size)]
+                for label in ours | set(REFERENCES):
+                    r = runs[label]
+                    self.assertEqual([], r['errors'], label)
+                    self.assertGreater(r['us_per_host'], 0, label)
+                    self.assertGreater(r['ratio_to_floor'], 0, label)
+                    for key in ('db_per_request', 'placement_per_request',
+                                'lookups_per_request', 'db_per_host',
+                                'placement_per_host', 'lookups_per_host'):
+                        self.assertIn(key, r['calls'], label)
+                    if label in ours:
+                        self.assertEqual('ours', r['role'])
+                        self.assertIn('bytes_per_cluster', r)
+                floor = runs['trivial filter']
+                self.assertEqual(1.0, floor['ratio_to_floor'])
+                self.assertEqual(size, floor['passed'])
+
+    def check_growth_targets_and_simulate(self, report):
+        for layout in LAYOUTS:
+            self.assertIn('VMwareClusterFilter', report['growth'][layout])
+        targets = {t['target'] for t in report['targets']}
+        for key in ('filter_floor', 'weigher_vs_ram', 'growth', 'memory',
+                    'calls_per_host', 'group_db'):
+            self.assertIn(key, targets)
+        for check in report['targets']:
+            self.assertIsInstance(check['met'], bool)
+            for key in ('subject', 'where', 'limit', 'value'):
+                self.assertIn(key, check)
+        simulate = report['simulate']
+        if simulate['skipped']:
+            self.assertTrue(simulate['reason'])
+        else:
+            for key in ('seconds', 'peak_rss_mb', 'returncode'):
+                self.assertIn(key, simulate)
