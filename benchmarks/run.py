@@ -535,7 +535,8 @@ def check_targets(runs, layouts, sizes):
     return checks
 
 
-def growth_table(runs, layouts, sizes):
+def growth_table(runs, layouts, sizes, key='us_per_host'):
+    """{layout: {label: value at the largest size / at the smallest}}."""
     if len(sizes) < 2:
         return {}
     small, large = str(min(sizes)), str(max(sizes))
@@ -543,8 +544,8 @@ def growth_table(runs, layouts, sizes):
     for layout in layouts:
         table[layout] = {}
         for label, r in runs[layout][large].items():
-            a = runs[layout][small][label].get('us_per_host')
-            b = r.get('us_per_host')
+            a = runs[layout][small][label].get(key)
+            b = r.get(key)
             if a and b:
                 table[layout][label] = round(b / a, 3)
     return table
@@ -677,8 +678,8 @@ def render(report):
         head = '%-37s' % 'us per host (x floor)'
         for size in sizes:
             head += ' %14s' % size
-        head += ' %6s %6s %6s %6s %6s %6s' % (
-            'growth', 'B/clu', 'db/rq', 'plc/rq', 'cold', 'c/host')
+        head += ' %6s %6s %6s %6s %6s %6s %6s' % (
+            'growth', 'g/flr', 'B/clu', 'db/rq', 'plc/rq', 'cold', 'c/host')
         out.append(head)
         rows = report['runs'][layout]
         large = sizes[-1]
@@ -691,8 +692,9 @@ def render(report):
                 else:
                     line += ' %14s' % ('%.2f (%sx)' % (
                         r['us_per_host'], _fmt(r.get('ratio_to_floor'))))
-            line += ' %6s' % _fmt(report['growth'].get(layout, {})
-                                  .get(label))
+            line += ' %6s %6s' % (
+                _fmt(report['growth'].get(layout, {}).get(label)),
+                _fmt(report['growth_vs_floor'].get(layout, {}).get(label)))
             bpc = [rows[size][label].get('bytes_per_cluster')
                    for size in sizes]
             bpc = [b for b in bpc if b is not None]
@@ -730,13 +732,23 @@ def render(report):
                     label[:35], r['us_per_host_weigh_objects'],
                     r['us_per_host_weight_multiplier']))
     out.append('')
-    out.append('columns: x floor = median of the per-round ratios to the '
-               'trivial filter (weigher); growth = largest / smallest size; '
-               'B/clu = bytes kept per cluster after the cold run; db/rq = '
-               'database queries and membership lookups per request; plc/rq '
-               '= placement calls per request (warm caches); cold = placement '
-               'calls of the cold run; c/host = remote calls per host; '
-               'calls at %s clusters' % sizes[-1])
+    out.append('')
+    out.extend([
+        'x floor: median over the rounds of the time over the trivial '
+        'filter\'s',
+        '  (weigher\'s) in the same round',
+        'growth:  us per host at the largest size / at the smallest; g/flr: '
+        'the same',
+        '  for x floor (what is left when the machine\'s own slow-down is '
+        'taken out)',
+        'B/clu:   bytes still allocated per cluster after the cold run '
+        '(ours only)',
+        'db/rq:   database queries + membership lookups per request; '
+        'plc/rq: placement',
+        '  calls per request, warm caches; cold: placement calls of the '
+        'cold run;',
+        '  c/host: remote calls per host; calls at %s clusters' % sizes[-1],
+    ])
     out.append('')
     out.append('targets')
     by_target = collections.OrderedDict()
@@ -906,6 +918,11 @@ def main(argv=None):
             % (max(loads), report['machine']['cpus_usable']))
         log('note: %s' % notes[-1])
     report['growth'] = growth_table(report['runs'], layouts, sizes)
+    # the same, with each size's cost taken relative to its trivial floor:
+    # what is left of the growth when the machine's own (memory, load)
+    # is taken out
+    report['growth_vs_floor'] = growth_table(report['runs'], layouts, sizes,
+                                             'ratio_to_floor')
     report['targets'] = check_targets(report['runs'], layouts, sizes)
     clusters, requests = (QUICK_SIMULATE_SCALE if args.quick
                           else SIMULATE_SCALE)
