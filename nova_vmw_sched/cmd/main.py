@@ -97,9 +97,7 @@ class Progress:
         self.stream.flush()
 
 
-def _quiet_imports():
-    if not sys.warnoptions:
-        warnings.simplefilter('ignore')
+def _log_to_stderr():
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -128,7 +126,7 @@ class _Usage(Exception):
 def simulate(args, out=None):
     """Run ``simulate``; return the exit status."""
     out = out or sys.stdout
-    _quiet_imports()
+    _log_to_stderr()
     from oslo_config import cfg
 
     import nova.conf
@@ -187,8 +185,12 @@ def main(argv=None, out=None):
     """The ``nova-vmw-sched`` console script."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == 'simulate':
-            return simulate(args, out)
+        with warnings.catch_warnings():
+            if not sys.warnoptions:
+                # nova's imports warn about eventlet and deprecations
+                warnings.simplefilter('ignore')
+            if args.command == 'simulate':
+                return simulate(args, out)
     except _Usage as e:
         sys.stderr.write('nova-vmw-sched %s: %s\n' % (args.command, e))
         return USAGE_ERROR

@@ -150,10 +150,10 @@ class SimHostManager(host_manager.HostManager):
                                           type(f).__name__)
                                for f in self.enabled_filters]
         self.weigher_names = [type(w).__name__ for w in self.weighers]
-        self.enabled_filters = [explain.FilterProbe(f, label, sink)
+        self.enabled_filters = [explain.probe_filter(f, label, sink)
                                 for f in self.enabled_filters]
         self.weighing = explain.WeighingRecord()
-        self.weighers = [explain.WeigherProbe(w, self.weighing)
+        self.weighers = [explain.probe_weigher(w, self.weighing)
                          for w in self.weighers]
 
 
@@ -409,11 +409,14 @@ def run_together(simulations, requests, progress=None):
         order of ``simulations``
     """
     total = len(requests)
-    for index, request in enumerate(requests):
-        results = []
-        for sim in simulations:
-            with sim.active():
-                results.append(sim.step(index, request))
-        if progress is not None:
-            progress(index + 1, total)
-        yield results
+    try:
+        for index, request in enumerate(requests):
+            results = []
+            for sim in simulations:
+                with sim.active():
+                    results.append(sim.step(index, request))
+            if progress is not None:
+                progress(index + 1, total)
+            yield results
+    finally:
+        explain.detach()

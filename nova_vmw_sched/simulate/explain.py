@@ -46,14 +46,15 @@ class _Tracking(list):
             yield item
 
 
-class _Listener(logging.Handler):
+class _Listener:
+    """The records heard during one filter call, each with its host."""
+
     def __init__(self, hosts):
-        super().__init__(logging.DEBUG)
         self.hosts = hosts
         self.ids = {id(h) for h in hosts}
         self.heard = []
 
-    def emit(self, record):
+    def hear(self, record):
         self.heard.append((record, self._host_of(record)))
 
     def _host_of(self, record):
@@ -66,42 +67,84 @@ class _Listener(logging.Handler):
         return self.hosts.current
 
 
+class _Ear(logging.Handler):
+    """The handler on the filters' loggers while a simulation runs.
+
+    Attaching sets a logger to DEBUG and stops its propagation, once per
+    logger, not per call (``setLevel`` clears every logger's cache). While
+    a probe listens, records go to its :class:`_Listener`; otherwise, and
+    afterwards for those that explain no removal, they go on to the
+    parent loggers if the logger would have let them through before.
+    """
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        #: {logger name: (logger, level, propagate)}
+        self.attached = {}
+        self.listener = None
+
+    def attach(self, names):
+        for name in names:
+            if name not in self.attached:
+                lg = logging.getLogger(name)
+                self.attached[name] = (lg, lg.level, lg.propagate)
+                lg.addHandler(self)
+                lg.setLevel(logging.DEBUG)
+                lg.propagate = False
+
+    def detach_all(self):
+        for lg, level, propagate in self.attached.values():
+            lg.removeHandler(self)
+            lg.setLevel(level)
+            lg.propagate = propagate
+        self.attached = {}
+
+    def emit(self, record):
+        if self.listener is not None:
+            self.listener.hear(record)
+        else:
+            self.forward(record)
+
+    def forward(self, record):
+        """Pass ``record`` on as if nothing had listened.
+
+        The walk is ``Logger.callHandlers``' with each attached logger's own
+        propagation, skipping this handler.
+        """
+        if record.levelno < self._original_level(record.name):
+            return
+        lg = logging.getLogger(record.name)
+        while lg is not None:
+            for handler in lg.handlers:
+                if handler is not self and record.levelno >= handler.level:
+                    handler.handle(record)
+            saved = self.attached.get(lg.name)
+            if not (saved[2] if saved is not None else lg.propagate):
+                break
+            lg = lg.parent
+
+    def _original_level(self, name):
+        lg = logging.getLogger(name)
+        while lg is not None:
+            saved = self.attached.get(lg.name)
+            level = saved[1] if saved is not None else lg.level
+            if level:
+                return level
+            lg = lg.parent
+        return logging.NOTSET
+
+
+EAR = _Ear()
+
+
 def _modules(obj):
     return sorted({cls.__module__ for cls in type(obj).__mro__
                    if cls.__module__ not in ('builtins', 'abc')})
 
 
-class _Listening:
-    """Listen to the loggers of ``obj``'s modules while in the block."""
-
-    def __init__(self, obj, hosts):
-        self.loggers = [logging.getLogger(m) for m in _modules(obj)]
-        self.listener = _Listener(hosts)
-
-    def __enter__(self):
-        self.saved = [(lg, lg.level, lg.propagate, lg.getEffectiveLevel())
-                      for lg in self.loggers]
-        for lg in self.loggers:
-            lg.addHandler(self.listener)
-            lg.setLevel(logging.DEBUG)
-            lg.propagate = False
-        return self.listener
-
-    def __exit__(self, *exc):
-        for lg, level, propagate, _effective in self.saved:
-            lg.removeHandler(self.listener)
-            lg.setLevel(level)
-            lg.propagate = propagate
-        return False
-
-    def replay(self, used):
-        """Hand the records not in ``used`` to the loggers, as unheard."""
-        effective = {lg.name: eff for lg, _l, _p, eff in self.saved}
-        for record, _host in self.listener.heard:
-            if id(record) in used:
-                continue
-            if record.levelno >= effective.get(record.name, logging.WARNING):
-                logging.getLogger(record.name).handle(record)
+def detach():
+    """Give the filters' loggers back their own levels and propagation."""
+    EAR.detach_all()
 
 
 def _message(record, label):
@@ -123,6 +166,19 @@ def _message(record, label):
     return ' '.join(text.split())
 
 
+def probe_filter(inner, label, sink):
+    """A :class:`FilterProbe` of ``inner``, named as ``inner``'s class, so
+    that nova's handler logs the filter's name."""
+    cls = type(type(inner).__name__, (FilterProbe,), {})
+    return cls(inner, label, sink)
+
+
+def probe_weigher(inner, record):
+    """A :class:`WeigherProbe` of ``inner``, named as ``inner``'s class."""
+    cls = type(type(inner).__name__, (WeigherProbe,), {})
+    return cls(inner, record)
+
+
 class FilterProbe:
     """Wraps one filter; reports removals to ``sink(host, name, reason)``."""
 
@@ -131,6 +187,7 @@ class FilterProbe:
         self.name = type(inner).__name__
         self.label = label
         self.sink = sink
+        self.modules = _modules(inner)
         #: (hosts in, hosts out) of the last call, for "who emptied it"
         self.last = None
 
@@ -139,27 +196,33 @@ class FilterProbe:
 
     def filter_all(self, filter_obj_list, spec_obj):
         hosts = _Tracking(filter_obj_list)
-        listening = _Listening(self.inner, hosts)
-        with listening:
+        EAR.attach(self.modules)
+        listener = EAR.listener = _Listener(hosts)
+        try:
             out = self.inner.filter_all(hosts, spec_obj)
             out = None if out is None else list(out)
-        if out is None:
-            listening.replay(())
-            return None
-        passed = {id(h) for h in out}
-        removed = {id(h) for h in hosts if id(h) not in passed}
-        reasons = {}
-        for record, host in listening.listener.heard:
-            if host is not None and id(host) in removed:
-                reasons[id(host)] = record
-        for host in list.__iter__(hosts):
-            if id(host) in removed:
-                record = reasons.get(id(host))
-                self.sink(host, self.name,
-                          _message(record, self.label) if record is not None
-                          else FALLBACK % self.name)
-        listening.replay({id(r) for r in reasons.values()})
-        self.last = (len(hosts), len(out))
+        finally:
+            EAR.listener = None
+        used = set()
+        if out is not None:
+            passed = {id(h) for h in out}
+            removed = {id(h) for h in hosts if id(h) not in passed}
+            reasons = {}
+            for record, host in listener.heard:
+                if host is not None and id(host) in removed:
+                    reasons[id(host)] = record
+            for host in list.__iter__(hosts):
+                if id(host) in removed:
+                    record = reasons.get(id(host))
+                    self.sink(host, self.name,
+                              _message(record, self.label)
+                              if record is not None
+                              else FALLBACK % self.name)
+            used = {id(r) for r in reasons.values()}
+            self.last = (len(hosts), len(out))
+        for record, _host in listener.heard:
+            if id(record) not in used:
+                EAR.forward(record)
         return out
 
 
