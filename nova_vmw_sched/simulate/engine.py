@@ -414,7 +414,17 @@ def run_together(simulations, requests, progress=None):
             results = []
             for sim in simulations:
                 with sim.active():
-                    results.append(sim.step(index, request))
+                    try:
+                        results.append(sim.step(index, request))
+                    except Exception as e:
+                        # e.g. a weigher that reads the database
+                        raise SimulationError(
+                            'request %d (%s), %s setup, %s topology: %s: %s '
+                            '(filters and weighers that read nova\'s '
+                            'database or call another service cannot run '
+                            'in the simulator)'
+                            % (index + 1, request.name, sim.setup.name,
+                               sim.topology, type(e).__name__, e)) from e
             if progress is not None:
                 progress(index + 1, total)
             yield results

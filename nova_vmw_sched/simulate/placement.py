@@ -74,28 +74,33 @@ class Placement:
         self.inventories = {}
         #: {rp uuid: {resource class: used}}
         self.usage = {}
+        #: {rp uuid: ((resource class, max_unit, capacity), ...)}
+        self._limits = {}
 
     def add(self, rp_uuid, inventories, used):
         self.inventories[rp_uuid] = inventories
         self.usage[rp_uuid] = dict(used)
+        self._limits[rp_uuid] = tuple(
+            (rc, r['max_unit'],
+             (r['total'] - r['reserved']) * r['allocation_ratio'])
+            for rc, r in inventories.items())
 
     def why_not(self, rp_uuid, demand) -> ty.Optional[str]:
         """Why ``demand`` does not fit the provider now; None if it does."""
-        inventories = self.inventories.get(rp_uuid)
-        if not inventories:
+        limits = self._limits.get(rp_uuid)
+        if not limits:
             return ('no VCPU and MEMORY_MB inventory (no ESXi host out of '
                     'maintenance)')
         used = self.usage[rp_uuid]
-        for rc, amount in demand.items():
-            record = inventories.get(rc)
-            if not amount or record is None:
+        for rc, max_unit, capacity in limits:
+            amount = demand.get(rc)
+            if not amount:
                 continue
-            if amount > record['max_unit']:
+            if amount > max_unit:
                 return ('%d %s is more than max_unit %d (the largest ESXi '
-                        'host)' % (amount, rc, record['max_unit']))
-            capacity = ((record['total'] - record['reserved']) *
-                        record['allocation_ratio'])
+                        'host)' % (amount, rc, max_unit))
             if used.get(rc, 0) + amount > capacity:
+                record = self.inventories[rp_uuid][rc]
                 return ('%d %s does not fit: %d used of %g ((total %d - '
                         'reserved %d) x allocation_ratio %g)'
                         % (amount, rc, used.get(rc, 0), capacity,
