@@ -91,6 +91,8 @@ class Estate:
         self.member_nodes = {}
         self.member_hosts = {}
         self.aggregates = []
+        #: {profile: what its setup() keeps for this estate}
+        self.profile_state = {}
         self._weighed = None
 
     def uuid(self):

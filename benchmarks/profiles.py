@@ -126,6 +126,53 @@ class NoDuplicates(Profile):
                    'cluster')
 
 
+class _Installed:
+    """A stand-in shared by every estate set up; installed while one is.
+
+    Several estates can be set up at once (the growth is measured on the
+    largest and the smallest estate in turns), so stand-ins answer for the
+    union of the estates' data.
+    """
+
+    def __init__(self, install, uninstall):
+        self._install = install
+        self._uninstall = uninstall
+        #: {id(estate): data}
+        self.data = {}
+
+    def add(self, estate, data):
+        if not self.data:
+            self._install()
+        self.data[id(estate)] = data
+        self.changed()
+
+    def discard(self, estate):
+        if self.data.pop(id(estate), None) is not None:
+            self.changed()
+            if not self.data:
+                self._uninstall()
+
+    def changed(self):
+        """The union of the data changed (override)."""
+
+
+class _Aliases(_Installed):
+    def __init__(self):
+        super().__init__(lambda: None, lambda: CONF.clear_override(
+            'cluster_aliases', group='vmware_scheduler'))
+
+    def changed(self):
+        merged = {}
+        for aliases in self.data.values():
+            merged.update(aliases)
+        if merged:
+            CONF.set_override('cluster_aliases', merged,
+                              group='vmware_scheduler')
+
+
+_ALIASES = _Aliases()
+
+
 @register('VMwareClusterFilter', 'VMwareClusterPreferenceWeigher')
 class ClusterPin(Profile):
     """``vmware:cluster`` with an alias, a full node name and a bare moref.
@@ -140,34 +187,54 @@ class ClusterPin(Profile):
 
     def setup(self, estate):
         names = estate.nodenames
-        CONF.set_override('cluster_aliases',
-                          {'gold': names[len(names) // 3]},
-                          group='vmware_scheduler')
-        self._spec = 'gold,%s,%s' % (names[-1],
-                                     names[len(names) // 2].split('.')[0])
+        alias = 'gold%d' % (id(estate) % 100000)
+        _ALIASES.add(estate, {alias: names[len(names) // 3]})
+        estate.profile_state[self] = '%s,%s,%s' % (
+            alias, names[-1], names[len(names) // 2].split('.')[0])
 
     def request(self, estate):
         return estate.request(estate.flavor(
-            {vmw_request.CLUSTER_EXTRA_SPEC: self._spec}))
+            {vmw_request.CLUSTER_EXTRA_SPEC: estate.profile_state[self]}))
 
     def teardown(self, estate):
-        CONF.clear_override('cluster_aliases', group='vmware_scheduler')
+        _ALIASES.discard(estate)
 
 
-class EstateMembershipSource:
-    """Stands in for ``membership.DatabaseSource``: answers from the estate.
+class EstateMembershipSource(_Installed):
+    """Stands in for ``membership.DatabaseSource``: answers from the estates.
 
     Each call is one database query per cell in production; it is counted
     as a lookup (:meth:`benchmarks.calls.Counter.lookup`).
     """
 
-    def __init__(self, estate):
-        self._nodes = dict(estate.member_nodes)
+    def __init__(self):
+        super().__init__(self._swap_in, self._swap_out)
+        self._nodes = {}
+        self._saved = None
+
+    def _swap_in(self):
+        membership = optional_module('nova_vmw_sched.membership')
+        if membership is not None:
+            self._saved = membership.source
+            membership.source = self
+
+    def _swap_out(self):
+        membership = optional_module('nova_vmw_sched.membership')
+        if membership is not None and membership.source is self:
+            membership.source = self._saved
+
+    def changed(self):
+        self._nodes = {}
+        for nodes in self.data.values():
+            self._nodes.update(nodes)
 
     def nodes_of(self, context, uuids):
         calls.COUNTER.lookup('membership.source.nodes_of')
         nodes = self._nodes
         return {u: nodes[u] for u in uuids if u in nodes}
+
+
+_MEMBERSHIP = EstateMembershipSource()
 
 
 class _Membership(Profile):
@@ -176,14 +243,10 @@ class _Membership(Profile):
     tags = frozenset({'membership'})
 
     def setup(self, estate):
-        self._membership = optional_module('nova_vmw_sched.membership')
-        if self._membership is not None:
-            self._saved = self._membership.source
-            self._membership.source = EstateMembershipSource(estate)
+        _MEMBERSHIP.add(estate, dict(estate.member_nodes))
 
     def teardown(self, estate):
-        if self._membership is not None:
-            self._membership.source = self._saved
+        _MEMBERSHIP.discard(estate)
 
 
 class _Group(_Membership):
@@ -244,18 +307,34 @@ class SameHostHint(_Membership):
             hints={'same_host': estate.affinity_members[:2]})
 
 
-class FakePlacement:
-    """Answers the report client's GETs of inventories from the estate.
+class FakePlacement(_Installed):
+    """Answers the report client's GETs of inventories from the estates.
 
     A cluster of N ESXi hosts of 64 cores and 1 TB: ``VCPU`` total N*64,
     ``max_unit`` 64, ratio 4; ``MEMORY_MB`` total N*1 TB, ``max_unit``
     1 TB, ratio 1 (the vmwareapi driver's ``update_provider_tree``).
     """
 
-    def __init__(self, estate):
+    def __init__(self):
+        super().__init__(self._install, self._uninstall)
         self._inventories = {}
+
+    def _install(self):
+        calls.COUNTER.placement_responder = self
+
+    def _uninstall(self):
+        calls.COUNTER.placement_responder = None
+
+    def changed(self):
+        self._inventories = {}
+        for inventories in self.data.values():
+            self._inventories.update(inventories)
+
+    @staticmethod
+    def inventories(estate):
+        found = {}
         for compute in estate.computes:
-            self._inventories[compute.uuid] = {
+            found[compute.uuid] = {
                 'VCPU': {'total': compute.vcpus, 'reserved': 0,
                          'min_unit': 1, 'max_unit': 64, 'step_size': 1,
                          'allocation_ratio': compute.cpu_allocation_ratio},
@@ -265,6 +344,7 @@ class FakePlacement:
                 'DISK_GB': {'total': compute.local_gb, 'reserved': 0,
                             'min_unit': 1, 'max_unit': compute.local_gb,
                             'step_size': 1, 'allocation_ratio': 1.0}}
+        return found
 
     def __call__(self, method, url, *args, **kwargs):
         parts = str(url).split('?')[0].strip('/').split('/')
@@ -276,6 +356,9 @@ class FakePlacement:
                 'resource_provider_generation': 1,
                 'inventories': self._inventories[parts[1]]})
         return _Response(404, {'errors': [{'detail': 'not in the estate'}]})
+
+
+_PLACEMENT = FakePlacement()
 
 
 class _Response:
@@ -303,7 +386,7 @@ class Capacity(Profile):
     tags = frozenset({'capacity'})
 
     def setup(self, estate):
-        calls.COUNTER.placement_responder = FakePlacement(estate)
+        _PLACEMENT.add(estate, FakePlacement.inventories(estate))
 
     def reset(self):
         inventory = optional_module('nova_vmw_sched.inventory')
@@ -321,7 +404,7 @@ class Capacity(Profile):
             memory_mb=262144, vcpus=32, root_gb=200))
 
     def teardown(self, estate):
-        calls.COUNTER.placement_responder = None
+        _PLACEMENT.discard(estate)
 
 
 def guess(class_name):

@@ -67,6 +67,11 @@ import warnings
 
 FULL_SIZES = (1000, 10000, 50000)
 QUICK_SIZES = (1000,)
+#: wall: time.perf_counter_ns (the default); cpu: time.thread_time_ns, the
+#: CPU time of this thread only, which leaves out the time other processes
+#: held the CPU (for a busy machine)
+CLOCKS = {'wall': time.perf_counter_ns, 'cpu': time.thread_time_ns}
+CLOCK = 'wall'
 FULL_REPEATS = 7
 QUICK_REPEATS = 3
 #: small estates: rounds * size >= repeats * ROUND_HOSTS, up to MAX_ROUNDS
@@ -170,7 +175,7 @@ class Plugin:
         weighed = estate.weighed() if hosts is None else hosts
         weights = self.obj.weigh_objects(weighed, spec)
         if marks is not None:
-            marks.append(time.perf_counter_ns())
+            marks.append(CLOCKS[CLOCK]())
         multiplier = self.obj.weight_multiplier
         for w in weighed:
             multiplier(w.obj)
@@ -253,8 +258,14 @@ def _profiles(plugins):
     return seen
 
 
-def measure_estate(estate, plugins, repeats, log):
-    """Measure every plugin on one estate; {label: result}."""
+def measure_estate(estate, plugins, repeats, log, companion=None):
+    """Measure every plugin on one estate; {label: result}.
+
+    With a ``companion`` (the smallest estate of the layout, kept alive),
+    each timed run on ``estate`` is followed by one on the companion, and
+    the per-host cost on ``estate`` over that on the companion, median over
+    the rounds, is the plugin's ``paired_growth``.
+    """
     from benchmarks import calls
     from benchmarks import profiles
 
@@ -277,8 +288,10 @@ def measure_estate(estate, plugins, repeats, log):
             if text not in results[plugin.label]['call_failures']:
                 results[plugin.label]['call_failures'].append(text)
                 log('  %s: remote call failed: %s' % (plugin.label, text))
+    estates = [estate] + ([companion] if companion is not None else [])
     for profile in _profiles(live):
-        profile.setup(estate)
+        for each in estates:
+            profile.setup(each)
 
     def attempt(plugin, spec, host_list=None):
         try:
@@ -314,11 +327,19 @@ def measure_estate(estate, plugins, repeats, log):
             failures(plugin, 'cold run')
         # 2. Warm-up: every cache as a running scheduler has it.
         for profile in _profiles(live):
-            profile.warm(estate)
+            for each in estates:
+                profile.warm(each)
         for plugin in live:
             attempt(plugin, plugin.profile.request(estate))
+            if companion is not None:
+                plugin.run(companion, plugin.profile.request(companion))
         # 3. Timed rounds, the plugins taking turns.
         samples = collections.defaultdict(dict)   # {label: {round: ns}}
+        companion_samples = collections.defaultdict(dict)
+        other_samples = collections.defaultdict(list)
+        clock = CLOCKS[CLOCK]
+        other = 'cpu' if CLOCK == 'wall' else 'wall'
+        other_clock = CLOCKS[other]
         weigh_parts = collections.defaultdict(list)
         totals = collections.defaultdict(collections.Counter)
         outcome = {}
@@ -329,17 +350,20 @@ def measure_estate(estate, plugins, repeats, log):
                 marks = []
                 counter.reset()
                 gc.disable()
-                start = time.perf_counter_ns()
+                other_start = other_clock()
+                start = clock()
                 try:
                     count = plugin.run(estate, spec, marks=marks)
                 except Exception:
                     count = None
-                end = time.perf_counter_ns()
+                end = clock()
+                other_end = other_clock()
                 gc.enable()
                 if count is None:
                     attempt(plugin, spec)  # record the error
                     continue
                 samples[plugin.label][round_] = end - start
+                other_samples[plugin.label].append(other_end - other_start)
                 if marks:
                     weigh_parts[plugin.label].append(marks[0] - start)
                 totals[plugin.label].update(
@@ -350,6 +374,15 @@ def measure_estate(estate, plugins, repeats, log):
                 failures(plugin, 'timed run')
                 outcome[plugin.label] = count
                 del spec
+                if companion is not None:
+                    spec = plugin.profile.request(companion)
+                    gc.disable()
+                    start = clock()
+                    plugin.run(companion, spec)
+                    end = clock()
+                    gc.enable()
+                    companion_samples[plugin.label][round_] = end - start
+                    del spec
         # 4. Calls per host: all hosts (above) against two hosts.
         for plugin in live:
             result = results[plugin.label]
@@ -360,12 +393,24 @@ def measure_estate(estate, plugins, repeats, log):
             result['us_per_host'] = round(_median(ns) / hosts / 1000, 4)
             result['us_per_host_min'] = round(min(ns) / hosts / 1000, 4)
             result['rounds_ms'] = [round(n / 1e6, 3) for n in ns]
+            result['clock'] = CLOCK
+            result['%s_us_per_host' % CLOCK] = result['us_per_host']
+            result['%s_us_per_host' % other] = round(
+                _median(other_samples[plugin.label]) / hosts / 1000, 4)
             if weigh_parts[plugin.label]:
                 # the split: weigh_objects, then weight_multiplier per host
                 weigh = _median(weigh_parts[plugin.label]) / hosts / 1000
                 result['us_per_host_weigh_objects'] = round(weigh, 4)
                 result['us_per_host_weight_multiplier'] = round(
                     result['us_per_host'] - weigh, 4)
+            theirs = companion_samples[plugin.label]
+            if theirs:
+                base = len(companion.hosts)
+                pairs = [(mine / hosts) / (theirs[r] / base)
+                         for r, mine in samples[plugin.label].items()
+                         if theirs.get(r)]
+                result['paired_growth'] = round(_median(pairs), 3)
+                result['paired_growth_base'] = base
             key = 'passed' if plugin.kind == 'filter' else 'nonzero_weights'
             result[key] = outcome[plugin.label]
             per_request = {k: totals[plugin.label][k] / runs
@@ -395,11 +440,12 @@ def measure_estate(estate, plugins, repeats, log):
             }
     finally:
         for profile in _profiles(live):
-            try:
-                profile.teardown(estate)
-            except Exception as e:
-                log('  teardown of profile %r failed: %s'
-                    % (profile.description, e))
+            for each in estates:
+                try:
+                    profile.teardown(each)
+                except Exception as e:
+                    log('  teardown of profile %r failed: %s'
+                        % (profile.description, e))
         profiles.reset_process_caches()
 
     # Ratios are paired: each round's time over the reference's time in
@@ -521,6 +567,9 @@ def check_targets(runs, layouts, sizes):
                         'value': len(r['errors']), 'limit': 0,
                         'where': where, 'detail': r['errors'][0]})
     if len(sizes) > 1:
+        # Paired: the per-host cost on the largest estate over that on the
+        # smallest, measured in turns in the same rounds (load elsewhere on
+        # the machine slows both); the unpaired ratio is in the detail.
         small, large = str(min(sizes)), str(max(sizes))
         for layout in layouts:
             for label, r in runs[layout][large].items():
@@ -528,10 +577,12 @@ def check_targets(runs, layouts, sizes):
                     continue
                 a = runs[layout][small][label].get('us_per_host')
                 b = r.get('us_per_host')
-                if a and b:
-                    add('growth', label, b / a <= GROWTH_LIMIT,
-                        round(b / a, 3), GROWTH_LIMIT,
-                        '%s, %s -> %s clusters' % (layout, small, large))
+                paired = r.get('paired_growth')
+                if paired:
+                    add('growth', label, paired <= GROWTH_LIMIT, paired,
+                        GROWTH_LIMIT,
+                        '%s, %s -> %s clusters' % (layout, small, large),
+                        'unpaired %.3f' % (b / a) if a and b else '')
     return checks
 
 
@@ -544,6 +595,10 @@ def growth_table(runs, layouts, sizes, key='us_per_host'):
     for layout in layouts:
         table[layout] = {}
         for label, r in runs[layout][large].items():
+            if key == 'paired_growth':
+                if r.get(key):
+                    table[layout][label] = r[key]
+                continue
             a = runs[layout][small][label].get(key)
             b = r.get(key)
             if a and b:
@@ -654,10 +709,13 @@ def render(report):
                    m['cpu'], m['cpus'], m['cpus_usable'], m['memory_gb'],
                    m['os'], m['python'], m['nova'], m['commit']))
     out.append('estate: %d clusters per vCenter, %d instances per cluster, '
-               'server groups of %d members; median of at least %d rounds%s'
-               % (s['clusters_per_vcenter'], s['instances_per_cluster'],
-                  s['group_members'], s['repeats'],
-                  ' (--quick)' if s['quick'] else ''))
+               'server groups of %d members; median of at least %d rounds%s; '
+               'clock: %s' % (
+                   s['clusters_per_vcenter'], s['instances_per_cluster'],
+                   s['group_members'], s['repeats'],
+                   ' (--quick)' if s['quick'] else '',
+                   'time.perf_counter_ns (wall)' if s['clock'] == 'wall'
+                   else 'time.thread_time_ns (CPU time of the thread)'))
     for layout, bytes_ in report.get('estate_bytes_per_cluster',
                                      {}).items():
         out.append('  a cluster of the %s layout holds %d bytes in the '
@@ -679,7 +737,8 @@ def render(report):
         for size in sizes:
             head += ' %14s' % size
         head += ' %6s %6s %6s %6s %6s %6s %6s' % (
-            'growth', 'g/flr', 'B/clu', 'db/rq', 'plc/rq', 'cold', 'c/host')
+            'growth', 'paired', 'B/clu', 'db/rq', 'plc/rq', 'cold',
+            'c/host')
         out.append(head)
         rows = report['runs'][layout]
         large = sizes[-1]
@@ -694,7 +753,7 @@ def render(report):
                         r['us_per_host'], _fmt(r.get('ratio_to_floor'))))
             line += ' %6s %6s' % (
                 _fmt(report['growth'].get(layout, {}).get(label)),
-                _fmt(report['growth_vs_floor'].get(layout, {}).get(label)))
+                _fmt(report['growth_paired'].get(layout, {}).get(label)))
             bpc = [rows[size][label].get('bytes_per_cluster')
                    for size in sizes]
             bpc = [b for b in bpc if b is not None]
@@ -737,10 +796,10 @@ def render(report):
         'x floor: median over the rounds of the time over the trivial '
         'filter\'s',
         '  (weigher\'s) in the same round',
-        'growth:  us per host at the largest size / at the smallest; g/flr: '
-        'the same',
-        '  for x floor (what is left when the machine\'s own slow-down is '
-        'taken out)',
+        'growth:  us per host at the largest size / at the smallest; '
+        'paired: the same,',
+        '  the two estates measured in turns within each round (median '
+        'over the rounds)',
         'B/clu:   bytes still allocated per cluster after the cold run '
         '(ours only)',
         'db/rq:   database queries + membership lookups per request; '
@@ -806,6 +865,10 @@ def main(argv=None):
     parser.add_argument('--quick', action='store_true',
                         help='one small size, few rounds (under a minute)')
     parser.add_argument('--instances-per-cluster', type=int, default=None)
+    parser.add_argument('--clock', choices=sorted(CLOCKS), default='wall',
+                        help='wall: time.perf_counter_ns (default); cpu: '
+                             'time.thread_time_ns, which leaves out the time '
+                             'other processes held the CPU (busy machine)')
     parser.add_argument('--json', help='write the report as JSON here')
     parser.add_argument('--report', help='write the text report here')
     parser.add_argument('--no-simulate', action='store_true',
@@ -813,6 +876,8 @@ def main(argv=None):
                              'clusters, %d requests; --quick: %d, %d)'
                         % (SIMULATE_SCALE + QUICK_SIMULATE_SCALE))
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = args.clock
     # futurist imports eventlet, which announces its deprecation: noise here
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
@@ -859,6 +924,7 @@ def main(argv=None):
             '%Y-%m-%d %H:%M UTC'),
         'machine': machine_info(),
         'settings': {'sizes': sizes, 'layouts': layouts, 'repeats': repeats,
+                     'clock': CLOCK,
                      'quick': args.quick,
                      'clusters_per_vcenter': estate_mod.CLUSTERS_PER_VCENTER,
                      'instances_per_cluster': ipc,
@@ -877,6 +943,7 @@ def main(argv=None):
     for layout in layouts:
         report['runs'][layout] = {}
         report['estates'][layout] = {}
+        companion = None
         for size in sizes:
             log('%s, %d clusters: building' % (layout, size))
             t0 = time.perf_counter()
@@ -900,13 +967,18 @@ def main(argv=None):
             t0 = time.perf_counter()
             try:
                 report['runs'][layout][str(size)] = measure_estate(
-                    estate, plugins, rounds, log)
+                    estate, plugins, rounds, log, companion)
             finally:
                 gc.unfreeze()
+                if companion is None and len(sizes) > 1:
+                    # the smallest estate stays, to pair the growth with
+                    companion = estate
                 del estate
                 gc.collect()
             meta['measure_seconds'] = round(time.perf_counter() - t0, 1)
             meta['load_after'] = round(os.getloadavg()[0], 2)
+        del companion
+        gc.collect()
     loads = [m[k] for e in report['estates'].values() for m in e.values()
              for k in ('load_before', 'load_after')]
     if max(loads) > BUSY_LOAD:
@@ -914,10 +986,14 @@ def main(argv=None):
             'the 1-minute load average reached %.2f on %s usable CPUs '
             '(the benchmark itself counts 1): other processes competed for '
             'the CPUs and the timings are disturbed; paired ratios suffer '
-            'least. Rerun on a quiet machine for figures to publish.'
-            % (max(loads), report['machine']['cpus_usable']))
+            'least%s. Rerun on a quiet machine for figures to publish.'
+            % (max(loads), report['machine']['cpus_usable'],
+               '' if CLOCK == 'cpu' else ', and --clock cpu leaves out the '
+               'time others held the CPU'))
         log('note: %s' % notes[-1])
     report['growth'] = growth_table(report['runs'], layouts, sizes)
+    report['growth_paired'] = growth_table(report['runs'], layouts, sizes,
+                                           'paired_growth')
     # the same, with each size's cost taken relative to its trivial floor:
     # what is left of the growth when the machine's own (memory, load)
     # is taken out
