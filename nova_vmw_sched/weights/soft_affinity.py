@@ -39,6 +39,7 @@ from nova.scheduler import weights
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import membership
 
 LOG = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ class _ClusterGroupWeigher(weights.BaseHostWeigher):
         super().__init__()
         vmw_conf.register_opts(CONF)
         _warn_if_stock_counts(self.policy)
+        # nova instantiates only enabled filters: if every enabled name
+        # resolves to nova's class, none of ours runs the check.
+        vmw_filters.check_shadowing()
 
     def weight_multiplier(self, host_state):
         return scheduler_utils.get_weight_multiplier(
