@@ -18,7 +18,7 @@ computes what a cluster can still take. ``VMwareClusterCapacityFilter`` and
 ``VMwareClusterHeadroomWeigher`` both use it.
 
 For each of ``VCPU`` and ``MEMORY_MB``, with the cluster's placement
-inventory (:class:`nova_vmw_sched.inventory.Resource`):
+inventory (:class:`nova_vmw_sched.inventory.ClusterInventory`):
 
 * capacity ``C = (total - reserved) * allocation_ratio``, as placement
   counts it;
@@ -76,15 +76,34 @@ class ReservePolicy(ty.NamedTuple):
     cpu_percentage: int = 0
     memory_percentage: int = 0
 
-    def holdback(self, resource, resource_class):
-        """The amount of ``resource`` this policy holds back."""
+    def holdback(self, inventory):
+        """``(vcpus, memory_mb)`` this policy holds back of a cluster."""
         if self.kind == HOST_FAILURES:
-            return self.host_failures * resource.largest_host
+            failures = self.host_failures
+            return (failures * inventory.largest_vcpus,
+                    failures * inventory.largest_memory_mb)
         if self.kind == PERCENTAGE:
-            percent = (self.cpu_percentage if resource_class == VCPU
-                       else self.memory_percentage)
-            return resource.capacity * percent / 100.0
-        return 0.0
+            return (inventory.capacity_vcpus * self.cpu_percentage / 100.0,
+                    inventory.capacity_memory_mb *
+                    self.memory_percentage / 100.0)
+        return (0.0, 0.0)
+
+    def usable(self, inventory):
+        """``(vcpus, memory_mb)`` instances may use: capacity less hold-back.
+        """
+        kind = self.kind
+        if kind == HOST_FAILURES:
+            failures = self.host_failures
+            return (inventory.capacity_vcpus -
+                    failures * inventory.largest_vcpus,
+                    inventory.capacity_memory_mb -
+                    failures * inventory.largest_memory_mb)
+        if kind == PERCENTAGE:
+            return (inventory.capacity_vcpus *
+                    (100 - self.cpu_percentage) / 100.0,
+                    inventory.capacity_memory_mb *
+                    (100 - self.memory_percentage) / 100.0)
+        return inventory.capacity_vcpus, inventory.capacity_memory_mb
 
     def __str__(self):
         if self.kind == HOST_FAILURES:
@@ -182,6 +201,8 @@ class PolicyTable:
 
     def for_cluster(self, found: ty.Optional[cluster.ClusterId]):
         """The policy of the cluster ``found``; cached, never raises."""
+        if not self.overrides:
+            return self.default
         try:
             return self._memo[found]
         except KeyError:
@@ -313,15 +334,15 @@ def usage(host_state, inventory) -> ty.Optional[tuple]:
     that is taken off here, as capacity already leaves it out.
     """
     try:
-        vcpus = float(host_state.vcpus_used) - inventory.vcpu.reserved
-        memory = (float(host_state.total_usable_ram_mb) -
-                  float(host_state.free_ram_mb) -
-                  inventory.memory_mb.reserved)
-    except (TypeError, ValueError, AttributeError):
+        vcpus = host_state.vcpus_used - inventory.reserved_vcpus
+        memory = (host_state.total_usable_ram_mb - host_state.free_ram_mb -
+                  inventory.reserved_memory_mb)
+        # not numbers, or NaN
+        if not (vcpus >= 0 or vcpus < 0) or not (memory >= 0 or memory < 0):
+            return None
+    except (TypeError, AttributeError):
         return None
-    if math.isnan(vcpus) or math.isnan(memory):
-        return None
-    return max(0.0, vcpus), max(0.0, memory)
+    return (vcpus if vcpus > 0 else 0), (memory if memory > 0 else 0)
 
 
 class Refusal(ty.NamedTuple):
@@ -336,35 +357,38 @@ class Refusal(ty.NamedTuple):
     holdback: float = 0.0
 
 
-def _resources(inventory, used, demand):
-    return ((VCPU, inventory.vcpu, used[0], demand.vcpus),
-            (MEMORY_MB, inventory.memory_mb, used[1], demand.memory_mb))
-
-
 def refusal(inventory, policy, used, demand) -> ty.Optional[Refusal]:
     """None if the cluster can take one instance of ``demand``."""
-    resources = _resources(inventory, used, demand)
-    for rc, resource, _used, amount in resources:
-        if amount > resource.fit_limit + _EPS:
-            return Refusal(FIT, rc, amount, resource.fit_limit)
-    for rc, resource, in_use, amount in resources:
-        hold = policy.holdback(resource, rc)
-        limit = resource.capacity - hold
-        if in_use + amount > limit + _EPS:
-            return Refusal(RESERVE, rc, in_use + amount, limit, hold)
+    vcpus, memory_mb = demand
+    if vcpus > inventory.fit_vcpus + _EPS:
+        return Refusal(FIT, VCPU, vcpus, inventory.fit_vcpus)
+    if memory_mb > inventory.fit_memory_mb + _EPS:
+        return Refusal(FIT, MEMORY_MB, memory_mb, inventory.fit_memory_mb)
+    usable_vcpus, usable_memory_mb = policy.usable(inventory)
+    if not used[0] + vcpus <= usable_vcpus + _EPS:
+        return Refusal(RESERVE, VCPU, used[0] + vcpus, usable_vcpus,
+                       policy.holdback(inventory)[0])
+    if not used[1] + memory_mb <= usable_memory_mb + _EPS:
+        return Refusal(RESERVE, MEMORY_MB, used[1] + memory_mb,
+                       usable_memory_mb, policy.holdback(inventory)[1])
     return None
 
 
 def headroom(inventory, policy, used, demand) -> int:
     """How many instances of ``demand`` the cluster can still take."""
-    counts = []
-    for rc, resource, in_use, amount in _resources(inventory, used, demand):
-        if amount <= 0:
-            continue
-        if amount > resource.fit_limit + _EPS:
-            return 0
-        free = resource.capacity - policy.holdback(resource, rc) - in_use
-        counts.append(math.floor(free / amount + _EPS))
-    if not counts:
+    vcpus, memory_mb = demand
+    if (vcpus > inventory.fit_vcpus + _EPS or
+            memory_mb > inventory.fit_memory_mb + _EPS):
         return 0
-    return max(0, min(counts))
+    usable_vcpus, usable_memory_mb = policy.usable(inventory)
+    count = None
+    if vcpus > 0:
+        count = math.floor((usable_vcpus - used[0]) / vcpus + _EPS)
+    if memory_mb > 0:
+        by_memory = math.floor((usable_memory_mb - used[1]) / memory_mb +
+                               _EPS)
+        if count is None or by_memory < count:
+            count = by_memory
+    if count is None or count < 0:
+        return 0
+    return count

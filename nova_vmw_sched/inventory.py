@@ -24,13 +24,14 @@ The process-wide :class:`InventoryCache` (:func:`get_cache`) is keyed by
 resource provider uuid (``HostState.uuid``, the compute node's uuid) and
 shared by all requests:
 
-* :meth:`InventoryCache.refresh` reads the inventories that are missing or
-  older than ``[vmware_scheduler] cluster_inventory_cache_ttl`` (default
-  300 s). Filters and weighers call it once per request with all their
-  candidate hosts, never per host. With a warm cache it makes no call.
-  Concurrent requests do not read the same provider twice: the second waits
-  for the first's answer.
-* :meth:`InventoryCache.get` is a dict lookup, for the per-host check.
+* :meth:`InventoryCache.for_hosts` gives the inventory of each host of a
+  list, in one pass; it first reads (:meth:`InventoryCache.refresh`) the
+  inventories that are missing or older than ``[vmware_scheduler]
+  cluster_inventory_cache_ttl`` (default 300 s). Filters and weighers call
+  it once per request with all their candidate hosts, never per host. With
+  a warm cache it makes no call. Concurrent requests do not read the same
+  provider twice: the second waits for the first's answer.
+* :meth:`InventoryCache.get` is a dict lookup.
 * A failed call, or a provider without ``VCPU`` and ``MEMORY_MB``
   inventory, keeps the last value read; a provider never read has none, and
   :meth:`InventoryCache.why_missing` says why. Either way the provider is
@@ -72,6 +73,19 @@ MAX_FAILURES_IN_A_ROW = 3
 WAIT_SECONDS = 30.0
 
 _READ, _MISSING, _FAILED = 'read', 'missing', 'failed'
+_NEVER = float('-inf')
+#: reads of one refresh that share one clock reading
+_SHARE_CLOCK = 64
+
+
+class _NotACluster:
+    def __repr__(self):
+        return 'NOT_A_CLUSTER'
+
+
+#: what :meth:`InventoryCache.for_hosts` gives for a node that is not a
+#: VMware cluster (KVM, ironic)
+NOT_A_CLUSTER = _NotACluster()
 
 
 class Resource(ty.NamedTuple):
@@ -102,11 +116,65 @@ class Resource(ty.NamedTuple):
         return self.max_unit * min(1.0, self.allocation_ratio)
 
 
-class ClusterInventory(ty.NamedTuple):
-    """The ``VCPU`` and ``MEMORY_MB`` inventory of one cluster."""
+class ClusterInventory:
+    """The ``VCPU`` and ``MEMORY_MB`` inventory of one cluster.
 
-    vcpu: Resource
-    memory_mb: Resource
+    Besides the two :class:`Resource` records it carries the amounts the
+    per-host rules need, computed once when the inventory is read.
+    Instances are immutable and compare by their two records.
+    """
+
+    __slots__ = ('vcpu', 'memory_mb', 'fit_vcpus', 'fit_memory_mb',
+                 'capacity_vcpus', 'capacity_memory_mb', 'largest_vcpus',
+                 'largest_memory_mb', 'reserved_vcpus', 'reserved_memory_mb')
+
+    def __init__(self, vcpu: Resource, memory_mb: Resource):
+        setattr_ = object.__setattr__
+        for name, value in (
+                ('vcpu', vcpu), ('memory_mb', memory_mb),
+                ('fit_vcpus', vcpu.fit_limit),
+                ('fit_memory_mb', memory_mb.fit_limit),
+                ('capacity_vcpus', vcpu.capacity),
+                ('capacity_memory_mb', memory_mb.capacity),
+                ('largest_vcpus', vcpu.largest_host),
+                ('largest_memory_mb', memory_mb.largest_host),
+                ('reserved_vcpus', vcpu.reserved),
+                ('reserved_memory_mb', memory_mb.reserved)):
+            setattr_(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError('ClusterInventory is immutable')
+
+    def _key(self):
+        return (self.vcpu, self.memory_mb)
+
+    def __eq__(self, other):
+        if not isinstance(other, ClusterInventory):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return 'ClusterInventory(vcpu=%r, memory_mb=%r)' % self._key()
+
+
+# Many clusters have the same inventory (the same number of the same ESXi
+# hosts): they share one ClusterInventory. Bounded; past the bound new
+# shapes are simply not shared.
+_SHAPES_LIMIT = 10000
+_shapes: dict = {}
+
+
+def _shared(vcpu, memory_mb):
+    key = (vcpu, memory_mb)
+    value = _shapes.get(key)
+    if value is None:
+        value = ClusterInventory(vcpu, memory_mb)
+        if len(_shapes) < _SHAPES_LIMIT:
+            value = _shapes.setdefault(key, value)
+    return value
 
 
 def _resource(record):
@@ -115,7 +183,7 @@ def _resource(record):
     max_unit = int(record.get('max_unit') or total)
     ratio = record.get('allocation_ratio')
     ratio = 1.0 if ratio is None else float(ratio)
-    if total < 0 or reserved < 0 or max_unit < 0 or ratio < 0:
+    if total < 0 or reserved < 0 or max_unit < 0 or not ratio >= 0:
         raise ValueError('negative value')
     return Resource(total, reserved, max_unit, ratio)
 
@@ -126,8 +194,8 @@ def from_placement(inventories) -> ty.Optional[ClusterInventory]:
     None when ``VCPU`` or ``MEMORY_MB`` is missing or malformed.
     """
     try:
-        return ClusterInventory(_resource(inventories[VCPU]),
-                                _resource(inventories[MEMORY_MB]))
+        return _shared(_resource(inventories[VCPU]),
+                       _resource(inventories[MEMORY_MB]))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
@@ -237,6 +305,41 @@ class InventoryCache:
 
     # -- per request ----------------------------------------------------------
 
+    def for_hosts(self, context, host_states, ttl=None):
+        """The inventory of each host's cluster, in one pass over the hosts.
+
+        Reads the missing and stale ones first (:meth:`refresh`), all in
+        one go. Gives, aligned with ``host_states``, :data:`NOT_A_CLUSTER`
+        for a node that is not a VMware cluster, None for a cluster whose
+        inventory is not known (:meth:`why_missing` says why), else its
+        :class:`ClusterInventory`.
+        """
+        if ttl is None:
+            ttl = _ttl()
+        limit = self._clock() - ttl
+        cluster_of = cluster.cluster_of
+        checked_at = self._checked.get
+        value_of = self._values.get
+        result = []
+        stale = []
+        for host_state in host_states:
+            if cluster_of(host_state) is None:
+                result.append(NOT_A_CLUSTER)
+                continue
+            rp_uuid = getattr(host_state, 'uuid', None)
+            if not isinstance(rp_uuid, str):
+                result.append(None)
+            elif checked_at(rp_uuid, _NEVER) <= limit:
+                stale.append((len(result), rp_uuid))
+                result.append(None)
+            else:
+                result.append(value_of(rp_uuid))
+        if stale:
+            self.refresh(context, [u for _i, u in stale], ttl)
+            for index, rp_uuid in stale:
+                result[index] = value_of(rp_uuid)
+        return result
+
     def refresh(self, context, rp_uuids, ttl=None):
         """Read the inventories of ``rp_uuids`` that are missing or stale.
 
@@ -248,15 +351,18 @@ class InventoryCache:
             ttl = _ttl()
         now = self._clock()
         checked = self._checked
-        stale = [u for u in dict.fromkeys(
-                     u for u in rp_uuids if isinstance(u, str))
-                 if now - checked.get(u, float('-inf')) >= ttl]
+        # read if checked at or before this (never checked: -inf)
+        limit = now - ttl
+        checked_at = checked.get
+        stale = [u for u in rp_uuids
+                 if isinstance(u, str) and checked_at(u, _NEVER) <= limit]
         if not stale:
             return 0
+        stale = list(dict.fromkeys(stale))
         mine, theirs = [], []
         with self._lock:
             for u in stale:
-                if now - checked.get(u, float('-inf')) < ttl:
+                if checked.get(u, _NEVER) > limit:
                     continue  # read by another request meanwhile
                 event = self._inflight.get(u)
                 if event is not None:
@@ -269,7 +375,9 @@ class InventoryCache:
         try:
             for index, u in enumerate(mine):
                 reads += 1
-                if self._read(context, u, ttl) == _FAILED:
+                if index % _SHARE_CLOCK == 0:
+                    now = self._clock()
+                if self._read(context, u, ttl, now) == _FAILED:
                     failures += 1
                 else:
                     failures = 0
@@ -284,12 +392,19 @@ class InventoryCache:
             with self._lock:
                 for u in mine:
                     self._inflight.pop(u).set()
+                if not self._inflight:
+                    # a dict keeps its size when emptied
+                    self._inflight = {}
         for event in theirs:
             event.wait(WAIT_SECONDS)
         return reads
 
-    def _read(self, context, rp_uuid, ttl):
-        """Read one provider; say whether it was _READ, _MISSING, _FAILED."""
+    def _read(self, context, rp_uuid, ttl, now):
+        """Read one provider; say whether it was _READ, _MISSING, _FAILED.
+
+        ``now`` is the time of the read, taken once per
+        :data:`_SHARE_CLOCK` reads, so that they share one float.
+        """
         try:
             raw = self.source(context, rp_uuid)
         except Exception as e:
@@ -302,7 +417,7 @@ class InventoryCache:
                 'placement has no valid VCPU and MEMORY_MB inventory for it')
             outcome = _MISSING
         with self._lock:
-            self._checked[rp_uuid] = self._clock()
+            self._checked[rp_uuid] = now
             if value is not None:
                 self._values[rp_uuid] = value
                 self._errors.pop(rp_uuid, None)
@@ -345,12 +460,6 @@ class InventoryCache:
 
 def _ttl():
     return capacity.read_option(CONF, 'cluster_inventory_cache_ttl')
-
-
-def cluster_uuids(host_states):
-    """The compute node uuids of the VMware cluster nodes among hosts."""
-    return [getattr(h, 'uuid', None) for h in host_states
-            if cluster.cluster_of(h) is not None]
 
 
 def request_context(spec_obj):

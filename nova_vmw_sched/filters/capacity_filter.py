@@ -41,7 +41,10 @@ Nodes that are not VMware clusters (KVM, ironic) pass. Rebuilds are not
 filtered: a rebuild keeps the instance's flavor and host.
 """
 
-from oslo_log import log as logging
+import logging
+import typing as ty
+
+from oslo_log import log as oslo_logging
 
 import nova.conf
 from nova.scheduler import utils as scheduler_utils
@@ -51,7 +54,7 @@ from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import inventory
 
-LOG = logging.getLogger(__name__)
+LOG = oslo_logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
 
@@ -63,55 +66,82 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
     # capacity that the next one must see.
 
     def filter_all(self, filter_obj_list, spec_obj):
+        # One pass reads what the cache lacks and looks up each host's
+        # inventory; the checks after it make no call.
         hosts = list(filter_obj_list)
-        if (self.RUN_ON_REBUILD or
-                not scheduler_utils.request_is_rebuild(spec_obj)):
-            inventory.get_cache().refresh(
-                inventory.request_context(spec_obj),
-                inventory.cluster_uuids(hosts))
-        return super().filter_all(hosts, spec_obj)
+        if (not self.RUN_ON_REBUILD and
+                scheduler_utils.request_is_rebuild(spec_obj)):
+            return hosts
+        prepared = self.prepare(spec_obj)
+        inventories = prepared.cache.for_hosts(
+            inventory.request_context(spec_obj), hosts)
+        passes = self._passes
+        return [host for host, inv in zip(hosts, inventories)
+                if passes(host, inv, prepared)]
 
     def prepare(self, spec_obj):
-        return (capacity.demand_of(spec_obj),
-                capacity.reserve_policies(CONF),
-                inventory.get_cache())
+        return _Prepared(capacity.demand_of(spec_obj),
+                         capacity.reserve_policies(CONF),
+                         inventory.get_cache())
 
     def check(self, host_state, prepared):
-        demand, policies, cache = prepared
-        found = cluster.cluster_of(host_state)
-        if found is None:
+        if cluster.cluster_of(host_state) is None:
+            inv = inventory.NOT_A_CLUSTER
+        else:
+            inv = prepared.cache.get(getattr(host_state, 'uuid', None))
+        return self._passes(host_state, inv, prepared)
+
+    @staticmethod
+    def _passes(host_state, inv, prepared):
+        if inv is inventory.NOT_A_CLUSTER:
             return True
-        rp_uuid = getattr(host_state, 'uuid', None)
-        inv = cache.get(rp_uuid)
         if inv is None:
+            rp_uuid = getattr(host_state, 'uuid', None)
             LOG.debug('%(host_state)s fails: no inventory of cluster '
                       '%(cluster)s is known (%(why)s)',
-                      {'host_state': host_state, 'cluster': found,
-                       'why': cache.why_missing(rp_uuid)})
+                      {'host_state': host_state,
+                       'cluster': cluster.cluster_of(host_state),
+                       'why': prepared.cache.why_missing(rp_uuid)})
             return False
         used = capacity.usage(host_state, inv)
         if used is None:
             LOG.debug('%(host_state)s fails: its usage is not known',
                       {'host_state': host_state})
             return False
-        policy = policies.for_cluster(found)
-        refused = capacity.refusal(inv, policy, used, demand)
+        policies = prepared.policies
+        policy = (policies.for_cluster(cluster.cluster_of(host_state))
+                  if policies.overrides else policies.default)
+        refused = capacity.refusal(inv, policy, used, prepared.demand)
         if refused is None:
             return True
-        if refused.rule == capacity.FIT:
-            LOG.debug('%(host_state)s fails: the instance needs %(amount)s '
-                      '%(rc)s, more than the largest ESXi host of cluster '
-                      '%(cluster)s offers (%(limit)s)',
-                      {'host_state': host_state, 'amount': refused.amount,
-                       'rc': refused.resource_class, 'cluster': found,
-                       'limit': refused.limit})
-        else:
-            LOG.debug('%(host_state)s fails: with the instance placed, '
-                      'cluster %(cluster)s would use %(amount)s %(rc)s, '
-                      'more than %(limit)s, its capacity less the failover '
-                      'reserve of %(holdback)s (%(policy)s)',
-                      {'host_state': host_state, 'amount': refused.amount,
-                       'rc': refused.resource_class, 'cluster': found,
-                       'limit': refused.limit, 'holdback': refused.holdback,
-                       'policy': policy})
+        if LOG.isEnabledFor(logging.DEBUG):
+            _log_refusal(host_state, cluster.cluster_of(host_state), policy,
+                         refused)
         return False
+
+
+class _Prepared(ty.NamedTuple):
+    demand: capacity.Demand
+    policies: capacity.PolicyTable
+    cache: inventory.InventoryCache
+
+
+def _num(value):
+    """A number for a log message: no '.0', at most one decimal."""
+    return int(value) if value == int(value) else round(value, 1)
+
+
+def _log_refusal(host_state, found, policy, refused):
+    args = {'host_state': host_state, 'cluster': found,
+            'amount': _num(refused.amount), 'rc': refused.resource_class,
+            'limit': _num(refused.limit),
+            'holdback': _num(refused.holdback), 'policy': policy}
+    if refused.rule == capacity.FIT:
+        LOG.debug('%(host_state)s fails: the instance needs %(amount)s '
+                  '%(rc)s, more than the largest ESXi host of cluster '
+                  '%(cluster)s offers (%(limit)s)', args)
+    else:
+        LOG.debug('%(host_state)s fails: with the instance placed, cluster '
+                  '%(cluster)s would use %(amount)s %(rc)s, more than '
+                  '%(limit)s, its capacity less the failover reserve of '
+                  '%(holdback)s (%(policy)s)', args)

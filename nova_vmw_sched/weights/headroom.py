@@ -54,23 +54,26 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
         vmw_conf.register_opts(CONF)
 
     def weight_multiplier(self, host_state):
+        try:
+            configured = CONF.vmware_scheduler[MULTIPLIER]
+        except Exception:  # a bad value: read_option warns, gives default
+            configured = capacity.read_option(CONF, MULTIPLIER)
         return scheduler_utils.get_weight_multiplier(
-            host_state, MULTIPLIER, capacity.read_option(CONF, MULTIPLIER))
+            host_state, MULTIPLIER, configured)
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         hosts = [w.obj for w in weighed_obj_list]
         configured = capacity.read_option(CONF, MULTIPLIER)
-        per_aggregate = _in_aggregate_metadata(hosts)
-        if not configured and not per_aggregate:
+        if not configured and not _in_aggregate_metadata(hosts):
             return [0.0] * len(hosts)
-        cache = inventory.get_cache()
-        cache.refresh(inventory.request_context(weight_properties),
-                      inventory.cluster_uuids(hosts))
+        inventories = inventory.get_cache().for_hosts(
+            inventory.request_context(weight_properties), hosts)
         demand = capacity.demand_of(weight_properties)
         policies = capacity.reserve_policies(CONF)
-        raw = [_headroom(h, demand, policies, cache) for h in hosts]
-        if configured >= 0 and not per_aggregate:
-            return [float(r or 0) for r in raw]
+        raw = [_headroom(h, inv, demand, policies)
+               for h, inv in zip(hosts, inventories)]
+        if all(raw):
+            return [float(r) for r in raw]
         # No room, or room unknown, weighs last: 0 when spreading, the
         # largest headroom when packing.
         last_when_packing = float(max(r or 0 for r in raw))
@@ -81,9 +84,12 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
 
     def _weigh_object(self, host_state, weight_properties):
         """Raw metric: instances of the flavor that still fit; 0 if unknown."""
-        headroom = _headroom(host_state, capacity.demand_of(weight_properties),
-                             capacity.reserve_policies(CONF),
-                             inventory.get_cache())
+        inv = None
+        if cluster.cluster_of(host_state) is not None:
+            inv = inventory.get_cache().get(getattr(host_state, 'uuid', None))
+        headroom = _headroom(host_state, inv,
+                             capacity.demand_of(weight_properties),
+                             capacity.reserve_policies(CONF))
         return float(headroom or 0)
 
 
@@ -94,15 +100,13 @@ def _in_aggregate_metadata(hosts):
                for agg in (getattr(h, 'aggregates', None) or ()))
 
 
-def _headroom(host_state, demand, policies, cache):
+def _headroom(host_state, inv, demand, policies):
     """The headroom of ``host_state``; None if it cannot be known."""
-    found = cluster.cluster_of(host_state)
-    if found is None:
-        return None
-    inv = cache.get(getattr(host_state, 'uuid', None))
-    if inv is None:
+    if inv is None or inv is inventory.NOT_A_CLUSTER:
         return None
     used = capacity.usage(host_state, inv)
     if used is None:
         return None
-    return capacity.headroom(inv, policies.for_cluster(found), used, demand)
+    policy = (policies.for_cluster(cluster.cluster_of(host_state))
+              if policies.overrides else policies.default)
+    return capacity.headroom(inv, policy, used, demand)

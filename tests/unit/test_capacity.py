@@ -83,19 +83,22 @@ class TestParsePolicy(test.NoDBTestCase):
 class TestHoldback(test.NoDBTestCase):
 
     def test_host_failures_holds_back_largest_hosts_with_ratio(self):
-        res = inv(vcpus=64, vcpu_max=16, cpu_ratio=4.0).vcpu
-        self.assertEqual(128.0, P('host_failures', host_failures=2)
-                         .holdback(res, capacity.VCPU))
+        i = inv(vcpus=64, vcpu_max=16, cpu_ratio=4.0, memory_mb=65536,
+                memory_max=16384)
+        policy = P('host_failures', host_failures=2)
+        self.assertEqual((128.0, 32768.0), policy.holdback(i))
+        self.assertEqual((128.0, 32768.0), policy.usable(i))
 
     def test_percentage_of_capacity_per_resource(self):
         i = inv(vcpus=100, cpu_ratio=2.0, memory_mb=1000, memory_reserved=200)
         policy = P('percentage', cpu_percentage=10, memory_percentage=50)
-        self.assertEqual(20.0, policy.holdback(i.vcpu, capacity.VCPU))
-        self.assertEqual(400.0, policy.holdback(i.memory_mb,
-                                                capacity.MEMORY_MB))
+        self.assertEqual((20.0, 400.0), policy.holdback(i))
+        self.assertEqual((180.0, 400.0), policy.usable(i))
 
     def test_none_holds_nothing(self):
-        self.assertEqual(0.0, NONE.holdback(inv().vcpu, capacity.VCPU))
+        i = inv(vcpus=10, memory_mb=100)
+        self.assertEqual((0.0, 0.0), NONE.holdback(i))
+        self.assertEqual((10.0, 100.0), NONE.usable(i))
 
 
 class TestRules(test.NoDBTestCase):

@@ -41,6 +41,20 @@ class TestFromPlacement(test.NoDBTestCase):
         self.assertEqual(248.0, value.vcpu.capacity)
         self.assertEqual(64.0, value.vcpu.largest_host)
         self.assertEqual(16.0, value.vcpu.fit_limit)
+        self.assertEqual((16.0, 248.0, 64.0, 2),
+                         (value.fit_vcpus, value.capacity_vcpus,
+                          value.largest_vcpus, value.reserved_vcpus))
+
+    def test_clusters_of_the_same_shape_share_one_value(self):
+        first = inventory.from_placement(fakes.inventories(vcpus=96))
+        second = inventory.from_placement(fakes.inventories(vcpus=96))
+        self.assertIs(first, second)
+        other = inventory.from_placement(fakes.inventories(vcpus=97))
+        self.assertNotEqual(first, other)
+        self.assertEqual(inventory.ClusterInventory(first.vcpu,
+                                                    first.memory_mb), first)
+        self.assertIn('total=96', repr(first))
+        self.assertRaises(AttributeError, setattr, first, 'fit_vcpus', 1)
 
     def test_defaults_of_optional_fields(self):
         value = inventory.from_placement({'VCPU': {'total': 8},
@@ -55,6 +69,8 @@ class TestFromPlacement(test.NoDBTestCase):
                     dict(good, VCPU={'max_unit': 4}),
                     dict(good, VCPU={'total': 'many'}),
                     dict(good, VCPU={'total': -1}),
+                    dict(good, VCPU={'total': 1,
+                                     'allocation_ratio': float('nan')}),
                     dict(good, VCPU=None)):
             self.assertIsNone(inventory.from_placement(raw), raw)
 
@@ -210,6 +226,38 @@ class TestInventoryCache(test.NoDBTestCase):
         self.assertIsNotNone(self.cache.get(U1))
         self.assertIsNotNone(self.cache.get(U2))
 
+    def test_for_hosts_one_pass(self):
+        self.fix.set(U5, RuntimeError('down'))
+        hosts = [fakes.host_state(fakes.node('domain-c1'), uuid=U1),
+                 fakes.host_state('compute1', uuid=U2),
+                 fakes.host_state(fakes.node('domain-c3'), uuid=U3),
+                 fakes.host_state(fakes.node('domain-c4'), uuid=U4),
+                 fakes.host_state(fakes.node('domain-c5'), uuid=U5),
+                 fakes.host_state(fakes.node('domain-c6'))]
+        hosts[-1].uuid = None
+        got = self.cache.for_hosts(self.ctx, hosts)
+        self.assertEqual(
+            [self.cache.get(U1), inventory.NOT_A_CLUSTER,
+             self.cache.get(U3), None, None, None], got)
+        self.assertIsNotNone(got[0])
+        # the KVM node is not read; the others once each
+        self.assertEqual([U1, U3, U4, U5], self.fix.source.uuids)
+        self.assertEqual(got, self.cache.for_hosts(self.ctx, hosts))
+        self.assertEqual(4, self.fix.source.calls)
+        self.assertEqual('NOT_A_CLUSTER', repr(inventory.NOT_A_CLUSTER))
+
+    def test_for_hosts_reads_stale_after_ttl(self):
+        hosts = [fakes.host_state(fakes.node('domain-c1'), uuid=U1)]
+        self.cache.for_hosts(self.ctx, hosts)
+        self.fix.set(U1, fakes.inventories(memory_max=8))
+        self.fix.advance(299)
+        self.assertEqual(1024, self.cache.for_hosts(
+            self.ctx, hosts)[0].memory_mb.max_unit)
+        self.fix.advance(1)
+        self.assertEqual(8, self.cache.for_hosts(
+            self.ctx, hosts)[0].memory_mb.max_unit)
+        self.assertEqual(2, self.fix.source.calls)
+
     def test_prime_and_clear(self):
         self.cache.prime(U4, fakes.inventories(vcpu_max=8))
         self.assertEqual(8, self.cache.get(U4).vcpu.max_unit)
@@ -279,9 +327,3 @@ class TestSources(test.NoDBTestCase):
         spec._context = ctx
         self.assertIs(ctx, inventory.request_context(spec))
         self.assertTrue(inventory.request_context(object()).is_admin)
-
-    def test_cluster_uuids(self):
-        hosts = [fakes.host_state(fakes.node('domain-c7'), uuid=U1),
-                 fakes.host_state('compute1', uuid=U2),
-                 fakes.host_state(fakes.node('domain-c8'), uuid=U3)]
-        self.assertEqual([U1, U3], inventory.cluster_uuids(hosts))

@@ -86,7 +86,7 @@ class CapacityFilterTestCase(test.NoDBTestCase):
         self.assertEqual([self.b], self._passing([self.a, self.b], spec))
         self.assertIn('the instance needs 24576 MEMORY_MB, more than the '
                       'largest ESXi host of cluster domain-c1.%s offers '
-                      '(16384.0)' % fakes.VC1, log.output)
+                      '(16384)' % fakes.VC1, log.output)
         spec = fakes.request_spec(vcpus=24, memory_mb=1024)
         self.assertEqual([self.b], self._passing([self.a, self.b], spec))
 
@@ -102,8 +102,8 @@ class CapacityFilterTestCase(test.NoDBTestCase):
         spec = fakes.request_spec(vcpus=1, memory_mb=16384)
         self.assertEqual([a], self._passing([a, b], spec))
         self.assertIn('with the instance placed, cluster domain-c2.%s would '
-                      'use 49152.0 MEMORY_MB, more than 32768.0, its capacity '
-                      'less the failover reserve of 32768.0 (host_failures=1)'
+                      'use 49152 MEMORY_MB, more than 32768, its capacity '
+                      'less the failover reserve of 32768 (host_failures=1)'
                       % fakes.VC1, log.output)
         spec = fakes.request_spec(vcpus=1, memory_mb=16385)
         self.assertEqual([], self._passing([a, b], spec))
@@ -227,6 +227,17 @@ class CapacityFilterTestCase(test.NoDBTestCase):
         self.assertEqual([full], self._passing([full], spec))
         self.assertTrue(self.filt.host_passes(full, spec))
         self.assertEqual(0, self.fix.source.calls)
+
+    def test_check_is_pure(self):
+        spec = fakes.request_spec(vcpus=1, memory_mb=1024)
+        prepared = self.filt.prepare(spec)
+        # nothing read yet: the check does not read either
+        self.assertFalse(self.filt.check(self.a, prepared))
+        self.assertTrue(self.filt.check(
+            fakes.host_state('compute1', uuid=KVM), prepared))
+        self.assertEqual(0, self.fix.source.calls)
+        self.fix.cache.refresh(None, [A])
+        self.assertTrue(self.filt.check(self.a, prepared))
 
     def test_host_passes(self):
         spec = fakes.request_spec(vcpus=1, memory_mb=1024)
