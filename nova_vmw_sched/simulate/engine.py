@@ -67,7 +67,7 @@ class SimulationError(Exception):
     """The setup cannot run (a filter that is not found, a bad option)."""
 
 
-# -- setups ---------------------------------------------------------------------
+# -- setups -------------------------------------------------------------------
 
 class Setup(ty.NamedTuple):
     """Scheduler options a simulation runs with, on top of nova.conf."""
@@ -104,8 +104,8 @@ def stock(base):
         'nova.scheduler.weights.all_weighers']
     for option in _STOCK_SOFT:
         options[('filter_scheduler', option)] = 1.0
-    return Setup('stock', options, tuple(n for n in enabled
-                                          if n not in names))
+    dropped = tuple(n for n in enabled if n not in names)
+    return Setup('stock', options, dropped)
 
 
 @contextlib.contextmanager
@@ -157,7 +157,7 @@ class SimHostManager(host_manager.HostManager):
                          for w in self.weighers]
 
 
-# -- results --------------------------------------------------------------------
+# -- results ------------------------------------------------------------------
 
 class Rejection(ty.NamedTuple):
     instance: int
@@ -212,7 +212,7 @@ class Result:
         return None
 
 
-# -- the simulation -------------------------------------------------------------
+# -- the simulation -----------------------------------------------------------
 
 class Simulation:
     """One setup on one topology of a scenario."""
@@ -278,7 +278,7 @@ class Simulation:
                     inventory.set_source(saved_inventory)
                     membership.source = saved_source
 
-    # -- callbacks of the probes -------------------------------------------------
+    # -- callbacks of the probes ----------------------------------------------
 
     def _label(self, host_state):
         return self.estate.label_of.get(id(host_state), host_state.nodename)
@@ -289,7 +289,7 @@ class Simulation:
             self._result.rejected[label] = Rejection(self._instance, by,
                                                      reason)
 
-    # -- one request -------------------------------------------------------------
+    # -- one request ----------------------------------------------------------
 
     def step(self, index, request):
         """Schedule ``request`` (call inside :meth:`active`)."""
@@ -378,14 +378,17 @@ class Simulation:
                       tied)
 
     def _emptied(self, num, result):
+        why = 'no cluster is a placement candidate'
         for probe in self.host_manager.enabled_filters:
             if probe.last is not None and probe.last[0] and \
                     not probe.last[1]:
-                return 'no cluster left after %s' % probe.name
-        if not any(r.instance <= num for r in result.rejected.values()) \
-                and not self.estate.hosts:
-            return 'no cluster in the estate'
-        return 'no cluster is a placement candidate'
+                why = 'no cluster left after %s' % probe.name
+                break
+        if result.beyond_limit:
+            why += (' (%d more clusters fit but were beyond [scheduler] '
+                    'max_placement_results: the filters never saw them)'
+                    % result.beyond_limit)
+        return why
 
     def _undo(self, consumed, demand):
         for host, uuid, saved in reversed(consumed):

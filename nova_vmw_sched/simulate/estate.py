@@ -189,7 +189,7 @@ class Estate:
         """``{rp uuid: inventories}`` for the inventory source."""
         return self.placement.inventories
 
-    # -- requests --------------------------------------------------------------
+    # -- requests -------------------------------------------------------------
 
     def request_spec(self, request, instance_uuids):
         """The RequestSpec of ``request`` as the conductor builds it."""

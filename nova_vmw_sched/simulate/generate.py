@@ -52,8 +52,8 @@ def generate(clusters, requests, seed=0):
 
 def generate_data(clusters, requests, seed=0):
     """The scenario of :func:`generate` as YAML data (dicts and lists)."""
-    rng = random.Random('nova-vmw-sched/%d/%d/%d' % (clusters, requests,
-                                                       seed))
+    rng = random.Random('nova-vmw-sched/%d/%d/%d'
+                        % (clusters, requests, seed))
     vcenters, labels = _vcenters(rng, clusters)
     services = _services(rng, vcenters)
     flavors = _flavors(rng, vcenters, labels)

@@ -46,8 +46,8 @@ def _short(reason, label):
 def _request_line(result, scenario):
     request = result.request
     flavor = scenario.flavors[request.flavor]
-    parts = ['%d x %s (%d vCPU, %d MB)' % (request.count, flavor.name,
-                                          flavor.vcpus, flavor.memory_mb)]
+    parts = ['%d x %s (%d vCPU, %d MB)' % (
+        request.count, flavor.name, flavor.vcpus, flavor.memory_mb)]
     if flavor.extra_specs:
         parts.append(', '.join('%s=%s' % kv for kv in sorted(
             flavor.extra_specs.items())))
@@ -153,8 +153,8 @@ class TableReport:
         limit = self.max_rejections or len(items)
         for label, r in items[:limit]:
             at = '#%d ' % (r.instance + 1) if many else ''
-            self.write('    %-24s %s%-30s %s' % (label, at, r.by,
-                                                _short(r.reason, label)))
+            self.write('    %-24s %s%-30s %s' % (
+                label, at, r.by, _short(r.reason, label)))
         if len(items) > limit:
             by = collections.Counter(r.by for _l, r in items[limit:])
             self.write('    ... and %d more (%s)' % (
@@ -173,18 +173,22 @@ class TableReport:
         return 0
 
 
+def _instance_json(placed):
+    return {
+        'name': placed.name, 'cluster': placed.cluster,
+        'service': placed.service, 'tied': placed.tied,
+        'failure': placed.failure,
+        'candidates': [{'cluster': c.cluster, 'service': c.service,
+                        'weight': c.weight, 'weighers': dict(c.shares)}
+                       for c in placed.candidates]}
+
+
 def _result_json(result):
     return {
         'ok': result.ok,
         'outcome': list(result.outcome),
         'failure': result.failure,
-        'instances': [{
-            'name': p.name, 'cluster': p.cluster, 'service': p.service,
-            'tied': p.tied, 'failure': p.failure,
-            'candidates': [{'cluster': c.cluster, 'service': c.service,
-                            'weight': c.weight, 'weighers': dict(c.shares)}
-                           for c in p.candidates]}
-            for p in result.instances],
+        'instances': [_instance_json(p) for p in result.instances],
         'rejected': [{'cluster': label, 'instance': r.instance + 1,
                       'by': r.by, 'reason': r.reason}
                      for label, r in result.rejected.items()],
@@ -319,11 +323,21 @@ def _why(result, reference):
     if not result.ok:
         return result.failure
     if not reference.ok:
-        return 'placed, where %s failed: %s' % (reference.topology,
-                                                 reference.failure)
+        return 'placed, where %s failed: %s' % (
+            reference.topology, reference.failure)
     for label in reference.outcome:
         r = result.rejected.get(label)
         if r is not None:
             return '%s rejected by %s (instance %d): %s' % (
                 label, r.by, r.instance + 1, _short(r.reason, label))
+    for mine, theirs in zip(result.instances, reference.instances):
+        if mine.cluster == theirs.cluster:
+            continue
+        weights = {c.cluster: c.weight for c in mine.candidates}
+        if theirs.cluster in weights:
+            return '%s: %s weighs %.3f, %s %.3f' % (
+                mine.name, mine.cluster, weights[mine.cluster],
+                theirs.cluster, weights[theirs.cluster])
+        return '%s: %s weighs more than %s' % (mine.name, mine.cluster,
+                                               theirs.cluster)
     return 'weighed differently'

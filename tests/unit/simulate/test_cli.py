@@ -25,12 +25,15 @@ from nova import test
 from nova_vmw_sched.cmd import main as cli
 from tests.unit.simulate import test_scenario
 
-STOCK_CONF = """
-[filter_scheduler]
-available_filters = nova.scheduler.filters.all_filters
-enabled_filters = ComputeFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,SameHostFilter,DifferentHostFilter
-weight_classes = nova.scheduler.weights.all_weighers
-"""
+STOCK_CONF = '\n'.join([
+    '[filter_scheduler]',
+    'available_filters = nova.scheduler.filters.all_filters',
+    'enabled_filters = ' + ','.join([
+        'ComputeFilter', 'ServerGroupAntiAffinityFilter',
+        'ServerGroupAffinityFilter', 'SameHostFilter',
+        'DifferentHostFilter']),
+    'weight_classes = nova.scheduler.weights.all_weighers',
+    ''])
 
 
 class _Fake(io.StringIO):

@@ -1,0 +1,554 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Validation of scenario data: every problem, with the path of its field.
+
+:class:`Checker` turns parsed YAML into the plain objects of
+:mod:`nova_vmw_sched.simulate.scenario`, collecting a ``(field.path,
+problem)`` pair for everything that is wrong instead of stopping at the
+first. The rules are documented in ``doc/source/scenario-format.rst``; keep
+the two in step.
+"""
+
+import uuid as uuid_lib
+
+from nova_vmw_sched import capacity
+from nova_vmw_sched import cluster as cluster_id
+from nova_vmw_sched.simulate.scenario import (
+    Amounts, Cluster, CONFIG_GROUPS, DEFAULT_RESERVED, Flavor, Group, HINTS,
+    Host, Instance, MAX_COUNT, NAME_RE, POLICIES, Ratios, Request, Scenario,
+    Service, STATES, FORMAT_VERSION, VCENTER_NAMESPACE)
+
+
+def _join(path, key):
+    if isinstance(key, int):
+        return '%s[%d]' % (path, key)
+    return '%s.%s' % (path, key) if path else str(key)
+
+
+_MISSING = object()
+
+
+class Checker:
+    """Collects every problem of one file, with the path of its field."""
+
+    def __init__(self, source):
+        self.source = source
+        self.problems = []
+
+    def bad(self, path, problem):
+        self.problems.append((path, problem))
+
+    # -- primitives -----------------------------------------------------------
+
+    def mapping(self, value, path, fields, required=()):
+        """A dict with only ``fields``; None (and a problem) otherwise."""
+        if not isinstance(value, dict):
+            self.bad(path, 'expected a mapping, got %s' % _kind(value))
+            return None
+        for key in value:
+            if key not in fields:
+                self.bad(_join(path, key), 'unknown field (expected one of: '
+                         '%s)' % ', '.join(fields))
+        for key in required:
+            if key not in value:
+                self.bad(_join(path, key), 'required field is missing')
+        return value
+
+    def named(self, value, path, what, allow_empty=False):
+        """A dict of ``{name: item}`` with well-formed names."""
+        if value is _MISSING or value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.bad(path, 'expected a mapping of %s names, got %s'
+                     % (what, _kind(value)))
+            return {}
+        if not value and not allow_empty:
+            self.bad(path, 'at least one %s is required' % what)
+        good = {}
+        for name, item in value.items():
+            if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+                self.bad(_join(path, name), 'bad %s name %r (a letter or '
+                         'digit, then up to 63 letters, digits, "_", ".", '
+                         '":", "-")' % (what, name))
+                continue
+            good[name] = item
+        return good
+
+    def integer(self, value, path, low, high=None, default=_MISSING):
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.bad(path, 'expected an integer, got %s' % _kind(value))
+            return default if default is not _MISSING else low
+        if value < low or (high is not None and value > high):
+            self.bad(path, '%d is out of range (%s)' % (
+                value, 'at least %d' % low if high is None
+                else '%d to %d' % (low, high)))
+        return value
+
+    def ratio(self, value, path, default):
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.bad(path, 'expected a number, got %s' % _kind(value))
+            return default
+        if not 0 < value <= 1000:
+            self.bad(path, '%s is out of range (above 0, at most 1000)'
+                     % value)
+            return default
+        return float(value)
+
+    def boolean(self, value, path, default=False):
+        if value is _MISSING:
+            return default
+        if not isinstance(value, bool):
+            self.bad(path, 'expected true or false, got %s' % _kind(value))
+            return default
+        return value
+
+    def text(self, value, path, default=None, choices=None):
+        if value is _MISSING or (value is None and choices is None):
+            return default
+        if not isinstance(value, str) or not value.strip():
+            self.bad(path, 'expected a non-empty string, got %s'
+                     % _kind(value))
+            return default
+        if choices is not None and value not in choices:
+            self.bad(path, '%r is not one of: %s' % (value,
+                                                     ', '.join(choices)))
+            return default
+        return value
+
+    def reference(self, value, path, known, what):
+        """A name that must be a key of ``known``."""
+        name = self.text(value, path)
+        if name is not None and name not in known:
+            self.bad(path, 'no %s named %r' % (what, name))
+            return None
+        return name
+
+    # -- the file -------------------------------------------------------------
+
+    def scenario(self, data):
+        top = self.mapping(data, '', (
+            'version', 'description', 'config', 'vcenters', 'services',
+            'flavors', 'server_groups', 'instances', 'requests'),
+            required=('version', 'vcenters', 'services', 'flavors',
+                      'requests'))
+        if top is None:
+            return None
+        version = top.get('version', _MISSING)
+        if version is not _MISSING and version != FORMAT_VERSION:
+            self.bad('version', 'unsupported format version %r (this '
+                     'release reads version %d)' % (version, FORMAT_VERSION))
+        description = self.text(top.get('description', _MISSING),
+                                'description')
+        config = self.config(top.get('config', _MISSING))
+        clusters = self.vcenters(top.get('vcenters', _MISSING))
+        by_label = {c.label: c for c in clusters}
+        services = self.services(top.get('services', _MISSING), by_label)
+        flavors = self.flavors(top.get('flavors', _MISSING))
+        groups = self.groups(top.get('server_groups', _MISSING))
+        instances = self.instances(top.get('instances', _MISSING), by_label,
+                                   flavors, groups)
+        requests = self.requests(top.get('requests', _MISSING), flavors,
+                                 groups, instances)
+        return Scenario(self.source, clusters, services, flavors, groups,
+                        instances, requests, config, description)
+
+    def config(self, value):
+        if value is _MISSING or value is None:
+            return {}
+        groups = self.mapping(value, 'config', CONFIG_GROUPS)
+        if groups is None:
+            return {}
+        import nova.conf
+        from nova_vmw_sched import conf as vmw_conf
+        conf = nova.conf.CONF
+        vmw_conf.register_opts(conf)
+        result = {}
+        for group, options in groups.items():
+            if group not in CONFIG_GROUPS:
+                continue
+            path = _join('config', group)
+            if not isinstance(options, dict):
+                self.bad(path, 'expected a mapping of option names, got %s'
+                         % _kind(options))
+                continue
+            for option, setting in options.items():
+                problem = _check_option(conf, group, option, setting)
+                if problem:
+                    self.bad(_join(path, option), problem)
+                else:
+                    result.setdefault(group, {})[option] = setting
+        return result
+
+    def vcenters(self, value):
+        clusters = []
+        for name, item in self.named(value, 'vcenters', 'vCenter').items():
+            path = _join('vcenters', name)
+            item = self.mapping(item, path, ('uuid', 'clusters'),
+                                required=('clusters',))
+            if item is None:
+                continue
+            vc_uuid = self.text(item.get('uuid', _MISSING),
+                                _join(path, 'uuid'))
+            if vc_uuid is None:
+                vc_uuid = str(uuid_lib.uuid5(VCENTER_NAMESPACE, name))
+            elif cluster_id.parse_nodename('domain-c1.%s' % vc_uuid) is None:
+                self.bad(_join(path, 'uuid'), '%r is not a UUID '
+                         '(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)' % vc_uuid)
+                continue
+            vc_uuid = vc_uuid.lower()
+            clusters_path = _join(path, 'clusters')
+            raw = item.get('clusters', _MISSING)
+            if raw is _MISSING:
+                continue
+            if not isinstance(raw, dict) or not raw:
+                self.bad(clusters_path, 'expected a mapping of cluster '
+                         'morefs (domain-cN), got %s' % _kind(raw))
+                continue
+            for moref, spec in raw.items():
+                found = self.cluster(name, vc_uuid, moref, spec,
+                                     _join(clusters_path, moref))
+                if found is not None:
+                    clusters.append(found)
+        return clusters
+
+    def cluster(self, vcenter, vc_uuid, moref, spec, path):
+        node = cluster_id.parse_nodename('%s.%s' % (moref, vc_uuid))
+        if (not isinstance(moref, str) or node is None or
+                node.moref != moref):
+            self.bad(path, 'bad cluster moref %r (expected domain-c '
+                     'followed by digits)' % (moref,))
+            return None
+        spec = self.mapping(spec, path, (
+            'name', 'hosts', 'used', 'reserved', 'allocation_ratios',
+            'disk_gb', 'ha_policy'), required=('hosts',))
+        if spec is None:
+            return None
+        hosts = self.hosts(spec.get('hosts', _MISSING), _join(path, 'hosts'))
+        ha_policy = self.text(spec.get('ha_policy', _MISSING),
+                              _join(path, 'ha_policy'))
+        if ha_policy is not None:
+            try:
+                ha_policy = str(capacity.parse_policy(ha_policy))
+            except ValueError as e:
+                self.bad(_join(path, 'ha_policy'), str(e))
+                ha_policy = None
+        disk = spec.get('disk_gb', _MISSING)
+        return Cluster(
+            vcenter, vc_uuid, moref,
+            name=self.text(spec.get('name', _MISSING), _join(path, 'name')),
+            hosts=hosts,
+            used=self.amounts(spec.get('used', _MISSING),
+                              _join(path, 'used'), Amounts()),
+            reserved=self.amounts(spec.get('reserved', _MISSING),
+                                  _join(path, 'reserved'), DEFAULT_RESERVED,
+                                  instances=False),
+            ratios=self.ratios(spec.get('allocation_ratios', _MISSING),
+                               _join(path, 'allocation_ratios')),
+            disk_gb=None if disk is None else self.integer(
+                disk, _join(path, 'disk_gb'), 0, default=None),
+            ha_policy=ha_policy)
+
+    def hosts(self, value, path):
+        if value is _MISSING:
+            return ()
+        if not isinstance(value, list) or not value:
+            self.bad(path, 'expected a non-empty list of ESXi hosts, got %s'
+                     % _kind(value))
+            return ()
+        hosts = []
+        for index, item in enumerate(value):
+            item_path = _join(path, index)
+            item = self.mapping(item, item_path, (
+                'cpus', 'memory_mb', 'count', 'maintenance'),
+                required=('cpus', 'memory_mb'))
+            if item is None:
+                continue
+            hosts.append(Host(
+                self.integer(item.get('cpus', _MISSING),
+                             _join(item_path, 'cpus'), 1, 4096, default=1),
+                self.integer(item.get('memory_mb', _MISSING),
+                             _join(item_path, 'memory_mb'), 1, 2 ** 40,
+                             default=1),
+                self.integer(item.get('count', _MISSING),
+                             _join(item_path, 'count'), 1, 1000, default=1),
+                self.boolean(item.get('maintenance', _MISSING),
+                             _join(item_path, 'maintenance'))))
+        return tuple(hosts)
+
+    def amounts(self, value, path, default, instances=True):
+        if value is _MISSING or value is None:
+            return default
+        fields = ('vcpus', 'memory_mb', 'disk_gb') + (
+            ('instances',) if instances else ())
+        value = self.mapping(value, path, fields)
+        if value is None:
+            return default
+        return Amounts(**{
+            f: self.integer(value.get(f, _MISSING), _join(path, f), 0,
+                            default=getattr(default, f))
+            for f in fields})
+
+    def ratios(self, value, path):
+        default = Ratios()
+        if value is _MISSING or value is None:
+            return default
+        value = self.mapping(value, path, Ratios._fields)
+        if value is None:
+            return default
+        return Ratios(**{
+            f: self.ratio(value.get(f, _MISSING), _join(path, f),
+                          getattr(default, f))
+            for f in Ratios._fields})
+
+    def services(self, value, by_label):
+        services = []
+        owner = {}
+        for name, item in self.named(value, 'services', 'service').items():
+            path = _join('services', name)
+            item = self.mapping(item, path, (
+                'clusters', 'state', 'disabled', 'disabled_reason'),
+                required=('clusters',))
+            if item is None:
+                continue
+            labels = []
+            raw = item.get('clusters', _MISSING)
+            if raw is not _MISSING and (not isinstance(raw, list) or
+                                        not raw):
+                self.bad(_join(path, 'clusters'), 'expected a non-empty '
+                         'list of clusters (vcenter/domain-cN), got %s'
+                         % _kind(raw))
+                raw = []
+            for index, label in enumerate(raw if raw is not _MISSING
+                                          else []):
+                item_path = _join(_join(path, 'clusters'), index)
+                if label not in by_label:
+                    self.bad(item_path, 'no cluster %r (write it as '
+                             'vcenter/domain-cN, as under vcenters)'
+                             % (label,))
+                elif label in owner:
+                    self.bad(item_path, 'cluster %s is already managed by '
+                             'service %s' % (label, owner[label]))
+                else:
+                    owner[label] = name
+                    labels.append(label)
+            services.append(Service(
+                name, tuple(labels),
+                state=self.text(item.get('state', _MISSING),
+                                _join(path, 'state'), 'up', STATES),
+                disabled=self.boolean(item.get('disabled', _MISSING),
+                                      _join(path, 'disabled')),
+                disabled_reason=self.text(
+                    item.get('disabled_reason', _MISSING),
+                    _join(path, 'disabled_reason'))))
+        for label in by_label:
+            if label not in owner and by_label:
+                self.bad('services', 'cluster %s is not managed by any '
+                         'service' % label)
+        return services
+
+    def flavors(self, value):
+        flavors = {}
+        for name, item in self.named(value, 'flavors', 'flavor').items():
+            path = _join('flavors', name)
+            item = self.mapping(item, path, (
+                'vcpus', 'memory_mb', 'disk_gb', 'ephemeral_gb',
+                'extra_specs'), required=('vcpus', 'memory_mb'))
+            if item is None:
+                continue
+            flavors[name] = Flavor(
+                name,
+                self.integer(item.get('vcpus', _MISSING),
+                             _join(path, 'vcpus'), 1, 4096, default=1),
+                self.integer(item.get('memory_mb', _MISSING),
+                             _join(path, 'memory_mb'), 1, 2 ** 40,
+                             default=1),
+                self.integer(item.get('disk_gb', _MISSING),
+                             _join(path, 'disk_gb'), 0, default=0),
+                self.integer(item.get('ephemeral_gb', _MISSING),
+                             _join(path, 'ephemeral_gb'), 0, default=0),
+                self.extra_specs(item.get('extra_specs', _MISSING),
+                                 _join(path, 'extra_specs')))
+        return flavors
+
+    def extra_specs(self, value, path):
+        if value is _MISSING or value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.bad(path, 'expected a mapping, got %s' % _kind(value))
+            return {}
+        from nova.api.validation.extra_specs import validators
+        from nova import exception
+        specs = {}
+        for key, spec in value.items():
+            key_path = _join(path, key)
+            if isinstance(spec, bool):
+                spec = 'true' if spec else 'false'
+            if not isinstance(key, str) or isinstance(
+                    spec, (dict, list)) or spec is None:
+                self.bad(key_path, 'expected a string key and a scalar '
+                         'value')
+                continue
+            spec = str(spec)
+            try:
+                validators.validate(key, spec)
+            except exception.ValidationError as e:
+                self.bad(key_path, 'nova-api would refuse it: %s' % e)
+                continue
+            specs[key] = spec
+        return specs
+
+    def groups(self, value):
+        groups = {}
+        for name, item in self.named(value, 'server_groups', 'server group',
+                                     allow_empty=True).items():
+            path = _join('server_groups', name)
+            item = self.mapping(item, path, ('policy', 'rules'),
+                                required=('policy',))
+            if item is None:
+                continue
+            policy = self.text(item.get('policy', _MISSING),
+                               _join(path, 'policy'), None, POLICIES)
+            rules = {}
+            raw = item.get('rules', _MISSING)
+            if raw is not _MISSING and raw is not None:
+                rules_path = _join(path, 'rules')
+                raw = self.mapping(raw, rules_path, ('max_server_per_host',))
+                if raw and 'max_server_per_host' in raw:
+                    if policy != 'anti-affinity':
+                        self.bad(_join(rules_path, 'max_server_per_host'),
+                                 'only the anti-affinity policy takes this '
+                                 'rule')
+                    rules['max_server_per_host'] = self.integer(
+                        raw['max_server_per_host'],
+                        _join(rules_path, 'max_server_per_host'), 1,
+                        default=1)
+            if policy is not None:
+                groups[name] = Group(name, policy, rules)
+        return groups
+
+    def instances(self, value, by_label, flavors, groups):
+        instances = {}
+        for name, item in self.named(value, 'instances', 'instance',
+                                     allow_empty=True).items():
+            path = _join('instances', name)
+            item = self.mapping(item, path, ('cluster', 'flavor', 'group'),
+                                required=('cluster',))
+            if item is None:
+                continue
+            label = self.reference(item.get('cluster', _MISSING),
+                                   _join(path, 'cluster'), by_label,
+                                   'cluster (vcenter/domain-cN)')
+            flavor = self.reference(item.get('flavor', _MISSING),
+                                    _join(path, 'flavor'), flavors, 'flavor')
+            group = self.reference(item.get('group', _MISSING),
+                                   _join(path, 'group'), groups,
+                                   'server group')
+            if label is not None:
+                instances[name] = Instance(name, label, flavor, group)
+        return instances
+
+    def requests(self, value, flavors, groups, instances):
+        if value is _MISSING:
+            return []
+        if not isinstance(value, list) or not value:
+            self.bad('requests', 'expected a non-empty list of requests, '
+                     'got %s' % _kind(value))
+            return []
+        known = set(instances)
+        requests = []
+        for index, item in enumerate(value):
+            path = _join('requests', index)
+            item = self.mapping(item, path, (
+                'name', 'flavor', 'group', 'count', 'hints'),
+                required=('flavor',))
+            if item is None:
+                continue
+            name = self.text(item.get('name', _MISSING), _join(path, 'name'),
+                             'request-%d' % (index + 1))
+            if not NAME_RE.fullmatch(name):
+                self.bad(_join(path, 'name'), 'bad request name %r' % name)
+            request = Request(
+                name,
+                self.reference(item.get('flavor', _MISSING),
+                               _join(path, 'flavor'), flavors, 'flavor'),
+                self.reference(item.get('group', _MISSING),
+                               _join(path, 'group'), groups, 'server group'),
+                self.integer(item.get('count', _MISSING),
+                             _join(path, 'count'), 1, MAX_COUNT, default=1),
+                *self.hints(item.get('hints', _MISSING),
+                            _join(path, 'hints'), known))
+            for instance_name in request.instance_names:
+                if instance_name in known:
+                    self.bad(_join(path, 'name'), 'instance name %r is '
+                             'already taken (by an instance or an earlier '
+                             'request)' % instance_name)
+                known.add(instance_name)
+            if request.flavor is not None:
+                requests.append(request)
+        return requests
+
+    def hints(self, value, path, known):
+        if value is _MISSING or value is None:
+            return (), ()
+        value = self.mapping(value, path, HINTS)
+        if value is None:
+            return (), ()
+        found = []
+        for hint in HINTS:
+            raw = value.get(hint, [])
+            names = [raw] if isinstance(raw, str) else raw
+            hint_path = _join(path, hint)
+            if not isinstance(names, list):
+                self.bad(hint_path, 'expected an instance name or a list '
+                         'of them, got %s' % _kind(raw))
+                names = []
+            for i, name in enumerate(names):
+                if name not in known:
+                    self.bad(_join(hint_path, i) if isinstance(raw, list)
+                             else hint_path,
+                             'no instance %r defined under instances or by '
+                             'an earlier request' % (name,))
+            found.append(tuple(n for n in names if n in known))
+        return tuple(found)
+
+
+def _check_option(conf, group, option, value):
+    """Why ``[group] option = value`` cannot be set; None if it can."""
+    try:
+        getattr(conf[group], option)
+    except Exception:
+        return 'no such option in [%s]' % group
+    try:
+        conf.set_override(option, value, group)
+    except (ValueError, TypeError) as e:
+        return 'bad value %r: %s' % (value, e)
+    finally:
+        try:
+            conf.clear_override(option, group)
+        except Exception:
+            pass
+    return None
+
+
+def _kind(value):
+    if value is _MISSING:
+        return 'nothing'
+    if value is None:
+        return 'an empty value'
+    return {dict: 'a mapping', list: 'a list', str: 'a string',
+            bool: 'a boolean', int: 'an integer',
+            float: 'a number'}.get(type(value), type(value).__name__)
