@@ -381,9 +381,9 @@ still take.
 instances of the requested flavor fit without breaking the cluster's
 failover reserve (``cluster_failover_policy``). A positive value prefers the
 clusters with the most room (spreading, the default); a negative value
-prefers the fullest clusters that still fit (packing). A cluster whose
-inventory is not known, or a node that is not a VMware cluster, weighs
-last either way.
+prefers the fullest clusters that still fit (packing). A cluster without
+room for the instance, a cluster whose inventory is not known and a node
+that is not a VMware cluster weigh last either way.
 
 The value can be overridden per host aggregate with the metadata key
 ``cluster_headroom_weight_multiplier``.
