@@ -61,6 +61,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
@@ -100,16 +101,19 @@ FILTER_FLOOR_RATIO = 1.5
 GROWTH_LIMIT = 1.2
 BYTES_PER_CLUSTER = 256
 
-# HOOK (issue item 3): the simulate command at scale. It does not exist yet;
-# when ``nova_vmw_sched.cmd`` lands, make SIMULATE_MODULE and
-# simulate_argv() match its command line.
-SIMULATE_MODULE = 'nova_vmw_sched.cmd.simulate'
+# Issue item 3: the simulate command at scale, run as a child process
+# (``nova-vmw-sched simulate --generate CLUSTERS:REQUESTS``). Skipped, with
+# the reason printed, where the command is absent.
+SIMULATE_MODULE = 'nova_vmw_sched.cmd.main'
 SIMULATE_SCALE = (10000, 1000)      # clusters, requests
 QUICK_SIMULATE_SCALE = (200, 20)
 
 
 def simulate_argv(clusters, requests):
-    return ['--clusters', str(clusters), '--requests', str(requests)]
+    """The child's command line (after the Python interpreter)."""
+    return ['-m', SIMULATE_MODULE, 'simulate',
+            '--generate', '%d:%d' % (clusters, requests),
+            '--format', 'json', '--no-progress']
 
 
 def setup_nova():
@@ -610,18 +614,18 @@ def growth_table(runs, layouts, sizes, key='us_per_host'):
 
 
 def simulate_at_scale(log, clusters, requests):
-    """HOOK: the simulate command at 10,000 clusters and 1,000 requests.
+    """The simulate command at 10,000 clusters and 1,000 requests.
 
-    Skipped, with the reason printed, while the command does not exist.
-    When it does, it runs as a child process; wall time and the child's
-    peak resident memory are reported.
+    Runs ``nova-vmw-sched simulate --generate`` as a child process and
+    reports its wall time and peak resident memory. Skipped, with the
+    reason printed and recorded, where the command does not exist.
     """
     reason = None
     try:
         if importlib.util.find_spec('nova_vmw_sched.cmd') is None:
-            reason = 'nova_vmw_sched.cmd does not exist yet'
+            reason = 'nova_vmw_sched.cmd does not exist'
         elif importlib.util.find_spec(SIMULATE_MODULE) is None:
-            reason = '%s does not exist yet' % SIMULATE_MODULE
+            reason = '%s does not exist' % SIMULATE_MODULE
     except ImportError as e:
         reason = 'cannot import the simulate command: %s' % e
     if reason:
@@ -629,20 +633,27 @@ def simulate_at_scale(log, clusters, requests):
             % (clusters, requests, reason))
         return {'skipped': True, 'reason': reason, 'clusters': clusters,
                 'requests': requests}
-    command = [sys.executable, '-m', SIMULATE_MODULE] + simulate_argv(
-        clusters, requests)
+    command = [sys.executable] + simulate_argv(clusters, requests)
     log('simulate at scale: %s' % ' '.join(command))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True,
-                          timeout=3600)
-    seconds = time.perf_counter() - start
-    # the largest child so far: git (machine_info) is far smaller
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.run(command, stdout=output,
+                              stderr=subprocess.PIPE, timeout=3600)
+        seconds = time.perf_counter() - start
+        size = output.tell()
+        output.seek(max(0, size - 1000))
+        tail = output.read().decode('utf-8', 'replace')
+    # the largest child so far; earlier children (git) are far smaller
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = {'skipped': False, 'command': command[1:],
+    result = {'skipped': False,
+              'command': ['nova-vmw-sched'] + command[3:],
               'clusters': clusters, 'requests': requests,
               'returncode': proc.returncode, 'seconds': round(seconds, 2),
               'peak_rss_mb': round(peak_kb / 1024, 1),
-              'output_tail': (proc.stdout + proc.stderr)[-2000:]}
+              'peak_rss_is_this_child': peak_kb > before,
+              'output_bytes': size, 'output_tail': tail,
+              'stderr_tail': proc.stderr.decode('utf-8', 'replace')[-2000:]}
     log('simulate: exit %d, %.1f s, peak RSS %.1f MB'
         % (proc.returncode, seconds, peak_kb / 1024))
     return result
@@ -840,10 +851,15 @@ def render(report):
                    '(%s)' % (sim.get('clusters'), sim.get('requests'),
                              sim['reason']))
     else:
-        out.append('simulate at scale (%d clusters, %d requests): exit %d, '
-                   '%.1f s, peak RSS %.1f MB' % (
+        out.append('simulate at scale: %s' % ' '.join(sim['command']))
+        out.append('  %d clusters, %d requests: exit %d, %.1f s wall, peak '
+                   'RSS %.1f MB, %d bytes of output' % (
                        sim['clusters'], sim['requests'], sim['returncode'],
-                       sim['seconds'], sim['peak_rss_mb']))
+                       sim['seconds'], sim['peak_rss_mb'],
+                       sim['output_bytes']))
+        if sim['returncode']:
+            out.append('  ! it failed: %s' % (sim['stderr_tail'][-500:]
+                                              .strip() or '(no stderr)'))
     for note in report['notes']:
         out.append('note: %s' % note)
     return '\n'.join(out) + '\n'
@@ -872,7 +888,7 @@ def main(argv=None):
     parser.add_argument('--json', help='write the report as JSON here')
     parser.add_argument('--report', help='write the text report here')
     parser.add_argument('--no-simulate', action='store_true',
-                        help='skip the simulate command at scale (%d '
+                        help='skip nova-vmw-sched simulate at scale (%d '
                              'clusters, %d requests; --quick: %d, %d)'
                         % (SIMULATE_SCALE + QUICK_SIMULATE_SCALE))
     args = parser.parse_args(argv)

@@ -16,6 +16,8 @@ A smoke test: the suite runs in ``--quick`` mode on tiny estates, in a
 child process (it configures nova's CONF for itself), and the JSON report
 is checked for its structure and for every plugin of ours. Timings are not
 checked: the speed targets live in the report, not in timed unit tests.
+The simulate command's own tests live with it; here only the hook's
+skip.
 """
 
 import json
@@ -48,7 +50,7 @@ class TestBenchmarkSuite(test.NoDBTestCase):
         proc = subprocess.run(
             [sys.executable, '-m', 'benchmarks.run', '--quick',
              '--sizes', ','.join(map(str, SIZES)), '--repeats', '1',
-             '--json', json_path, '--report', text_path],
+             '--no-simulate', '--json', json_path, '--report', text_path],
             cwd=TOP, capture_output=True, text=True, timeout=240)
         self.assertEqual(0, proc.returncode,
                          proc.stdout[-3000:] + proc.stderr[-3000:])
@@ -115,9 +117,21 @@ class TestBenchmarkSuite(test.NoDBTestCase):
             self.assertIsInstance(check['met'], bool)
             for key in ('subject', 'where', 'limit', 'value'):
                 self.assertIn(key, check)
-        simulate = report['simulate']
-        if simulate['skipped']:
-            self.assertTrue(simulate['reason'])
-        else:
-            for key in ('seconds', 'peak_rss_mb', 'returncode'):
-                self.assertIn(key, simulate)
+        self.assertEqual({'skipped': True, 'reason': '--no-simulate'},
+                         report['simulate'])
+
+
+class TestSimulateHook(test.NoDBTestCase):
+
+    def test_skipped_with_reason_where_the_command_is_absent(self):
+        sys.path.insert(0, TOP)
+        self.addCleanup(sys.path.remove, TOP)
+        from benchmarks import run
+        self.useFixture(fixtures.MonkeyPatch(
+            'benchmarks.run.SIMULATE_MODULE', 'nova_vmw_sched.cmd.absent'))
+        said = []
+        result = run.simulate_at_scale(said.append, 10000, 1000)
+        self.assertTrue(result['skipped'])
+        self.assertEqual('nova_vmw_sched.cmd.absent does not exist',
+                         result['reason'])
+        self.assertIn('SKIPPED', said[0])
