@@ -112,8 +112,7 @@ QUICK_SIMULATE_SCALE = (200, 20)
 def simulate_argv(clusters, requests):
     """The child's command line (after the Python interpreter)."""
     return ['-m', SIMULATE_MODULE, 'simulate',
-            '--generate', '%d:%d' % (clusters, requests),
-            '--format', 'json', '--no-progress']
+            '--generate', '%d:%d' % (clusters, requests), '--no-progress']
 
 
 def setup_nova():
