@@ -16,7 +16,8 @@ same decisions.
 Seeded random scenarios (:mod:`nova_vmw_sched.simulate.generate`: clusters,
 services, host sizes, server groups, pins, HA reserves, requests) go
 through ``nova-vmw-sched simulate --generate ... --compare-topologies``
-with the documented setup; no request may end differently in another
+with the documented setup plus ``VMwareClusterCapacityFilter`` (so that
+the HA reserves count); no request may end differently in another
 topology. The unit suite runs a fixed set of seeds; ``tox -e property``
 runs more, through these variables:
 
@@ -37,6 +38,7 @@ import fixtures
 from nova import test
 
 from nova_vmw_sched.cmd import main as cli
+from nova_vmw_sched.simulate import defaults
 
 SEEDS = int(os.environ.get('NOVA_VMW_SCHED_PROPERTY_SEEDS', '20'))
 PARTS = 4
@@ -55,12 +57,27 @@ class TestSameDecisionsInEveryTopology(test.NoDBTestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.MonkeyPatch('sys.stderr', io.StringIO()))
+        lines = ['[filter_scheduler]']
+        lines += ['available_filters = %s' % f
+                  for f in defaults.AVAILABLE_FILTERS]
+        lines.append('enabled_filters = %s' % ','.join(
+            defaults.ENABLED_FILTERS + ['VMwareClusterCapacityFilter']))
+        lines.append('weight_classes = %s' % ','.join(
+            defaults.WEIGHT_CLASSES))
+        for (group, option), value in defaults.OTHER_OPTIONS.items():
+            self.assertEqual('filter_scheduler', group)
+            lines.append('%s = %s' % (option, value))
+        self.conf = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 'nova.conf')
+        with open(self.conf, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
 
     def compare(self, seed):
         clusters, requests = sizes(seed)
         spec = '%d:%d:%d' % (clusters, requests, seed)
         out = io.StringIO()
         status = cli.main(['simulate', '--no-progress', '--format', 'json',
+                           '--config-file', self.conf,
                            '--compare-topologies', '--generate', spec], out)
         return spec, status, json.loads(out.getvalue())
 
@@ -74,6 +91,8 @@ class TestSameDecisionsInEveryTopology(test.NoDBTestCase):
             if status != 0 or divergent:
                 failures.append('--generate %s: %s' % (
                     spec, json.dumps(divergent[:2])))
+            self.assertIn('VMwareClusterCapacityFilter',
+                          doc['setups'][0]['filters'])
             for row in doc['requests']:
                 outcome = row['outcomes']['configured']['as-written']
                 outcomes.add(outcome['outcome'] == ['NoValidHost'])
@@ -98,6 +117,7 @@ class TestSameDecisionsInEveryTopology(test.NoDBTestCase):
         so a pass above means something."""
         out = io.StringIO()
         cli.main(['simulate', '--no-progress', '--format', 'json',
+                  '--config-file', self.conf,
                   '--compare-topologies', '--against-stock',
                   '--generate', '8:12:1'], out)
         doc = json.loads(out.getvalue())
