@@ -433,3 +433,19 @@ def run_together(simulations, requests, progress=None):
             yield results
     finally:
         explain.detach()
+
+
+def simulate(scenario, setup=None, topology=topology_mod.AS_WRITTEN,
+             progress=None):
+    """Run ``scenario`` with one setup on one topology; yield a Result per
+    request.
+
+    The default setup is the documented one. The caller has registered
+    nova's objects (``objects.register_all()``) and set up nova's CONF
+    (``CONF([], project='nova', default_config_files=[])`` or a config
+    file), as ``nova-vmw-sched simulate`` does.
+    """
+    sim = Simulation(scenario, setup or configured(use_defaults=True),
+                     topology)
+    for results in run_together([sim], scenario.requests, progress):
+        yield results[0]
