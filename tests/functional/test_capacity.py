@@ -74,7 +74,7 @@ class TestClusterCapacity(base.ClusterTestCase):
                                              Esxi(16, 8192))),
         'c4': fake_driver.ClusterSpec(hosts=(Esxi(8, 2048),) * 2),
     }
-    ENABLED_FILTERS = base.ENABLED_FILTERS + ['VMwareClusterCapacityFilter']
+    FAILOVER_POLICY = None  # the option's default, host_failures = 1
 
     def setUp(self):
         # nova's resource tracker counts reserved_host_memory_mb as used;
