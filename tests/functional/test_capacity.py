@@ -75,6 +75,8 @@ class TestClusterCapacity(base.ClusterTestCase):
         'c4': fake_driver.ClusterSpec(hosts=(Esxi(8, 2048),) * 2),
     }
     FAILOVER_POLICY = None  # the option's default, host_failures = 1
+    # The capacity filter is opt-in: not in the documented setup's list.
+    ENABLED_FILTERS = base.ENABLED_FILTERS + ['VMwareClusterCapacityFilter']
 
     def setUp(self):
         # nova's resource tracker counts reserved_host_memory_mb as used;
