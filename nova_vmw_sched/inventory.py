@@ -58,7 +58,6 @@ from oslo_log import log as logging
 
 import nova.conf
 
-from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
 
 LOG = logging.getLogger(__name__)
@@ -459,6 +458,7 @@ class InventoryCache:
 
 
 def _ttl():
+    from nova_vmw_sched import capacity  # capacity imports this module
     return capacity.read_option(CONF, 'cluster_inventory_cache_ttl')
 
 

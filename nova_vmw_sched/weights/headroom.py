@@ -70,8 +70,7 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
             inventory.request_context(weight_properties), hosts)
         demand = capacity.demand_of(weight_properties)
         policies = capacity.reserve_policies(CONF)
-        raw = [_headroom(h, inv, demand, policies)
-               for h, inv in zip(hosts, inventories)]
+        raw = capacity.headrooms(hosts, inventories, demand, policies)
         if all(raw):
             return [float(r) for r in raw]
         # No room, or room unknown, weighs last: 0 when spreading, the

@@ -13,6 +13,7 @@
 """Reserve policies, per-cluster overrides and the capacity rules."""
 
 import os
+import random
 
 import fixtures
 import nova.conf
@@ -201,6 +202,52 @@ class TestRules(test.NoDBTestCase):
         i = inv(cpu_ratio=1.5, vcpus=10, vcpu_max=10)
         self.assertEqual(5, capacity.headroom(
             i, NONE, (0, 0), capacity.Demand(3, 1)))
+
+
+class TestHeadroomsInOneLoop(test.NoDBTestCase):
+    """headrooms() is headroom() for a list of hosts."""
+
+    def test_same_as_headroom(self):
+        rng = random.Random(7)
+        shapes = [inv(vcpus=v, vcpu_max=m, cpu_ratio=r, memory_mb=mm,
+                      memory_max=mx, memory_reserved=res)
+                  for v, m, r, mm, mx, res in (
+                      (64, 16, 4.0, 65536, 16384, 0),
+                      (48, 16, 1.0, 12288, 8192, 512),
+                      (16, 8, 1.5, 4096, 2048, 0),
+                      (8, 8, 0.5, 2048, 2048, 0))]
+        policies = [NONE, F1, P('host_failures', host_failures=2),
+                    P('percentage', cpu_percentage=30, memory_percentage=10)]
+        for policy in policies:
+            table = capacity.PolicyTable(policy)
+            hosts, invs = [], []
+            for n in range(200):
+                i = rng.choice(shapes)
+                hosts.append(fakes.host_state(
+                    fakes.node('domain-c%d' % n),
+                    vcpus=i.vcpu.total, memory_mb=i.memory_mb.total,
+                    vcpus_used=rng.randint(0, i.vcpu.total * 2),
+                    memory_mb_used=rng.randint(0, i.memory_mb.total)))
+                invs.append(i)
+            for demand in (capacity.Demand(1, 512), capacity.Demand(4, 4096),
+                           capacity.Demand(9, 100), capacity.Demand(0, 1),
+                           capacity.Demand(2, 0)):
+                expected = [capacity.headroom(i, policy,
+                                              capacity.usage(h, i), demand)
+                            for h, i in zip(hosts, invs)]
+                self.assertEqual(expected, capacity.headrooms(
+                    hosts, invs, demand, table), (policy, demand))
+
+    def test_overrides_unknown_and_odd(self):
+        table, _ = capacity.build_table(F1, {'domain-c2': 'none'}, {})
+        i = inv(vcpus=64, vcpu_max=16, memory_mb=65536, memory_max=16384)
+        hosts = [fakes.host_state(fakes.node('domain-c%d' % n))
+                 for n in range(1, 6)]
+        hosts[4].free_ram_mb = None
+        got = capacity.headrooms(
+            hosts, [i, i, None, inventory.NOT_A_CLUSTER, i], capacity.Demand(
+                1, 16384), table)
+        self.assertEqual([3, 4, None, None, None], got)
 
 
 class TestUsageAndDemand(test.NoDBTestCase):
