@@ -83,12 +83,12 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
 
     def _weigh_object(self, host_state, weight_properties):
         """Raw metric: instances of the flavor that still fit; 0 if unknown."""
-        inv = None
+        inv = inventory.NOT_A_CLUSTER
         if cluster.cluster_of(host_state) is not None:
             inv = inventory.get_cache().get(getattr(host_state, 'uuid', None))
-        headroom = _headroom(host_state, inv,
-                             capacity.demand_of(weight_properties),
-                             capacity.reserve_policies(CONF))
+        [headroom] = capacity.headrooms(
+            [host_state], [inv], capacity.demand_of(weight_properties),
+            capacity.reserve_policies(CONF))
         return float(headroom or 0)
 
 
@@ -97,15 +97,3 @@ def _in_aggregate_metadata(hosts):
     return any(MULTIPLIER in (getattr(agg, 'metadata', None) or {})
                for h in hosts
                for agg in (getattr(h, 'aggregates', None) or ()))
-
-
-def _headroom(host_state, inv, demand, policies):
-    """The headroom of ``host_state``; None if it cannot be known."""
-    if inv is None or inv is inventory.NOT_A_CLUSTER:
-        return None
-    used = capacity.usage(host_state, inv)
-    if used is None:
-        return None
-    policy = (policies.for_cluster(cluster.cluster_of(host_state))
-              if policies.overrides else policies.default)
-    return capacity.headroom(inv, policy, used, demand)
