@@ -51,6 +51,7 @@ from nova.scheduler import utils as scheduler_utils
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
+from nova_vmw_sched import explain
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import inventory
 
@@ -76,8 +77,34 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
         inventories = prepared.cache.for_hosts(
             inventory.request_context(spec_obj), hosts)
         passes = self._passes
-        return [host for host, inv in zip(hosts, inventories)
-                if passes(host, inv, prepared)]
+        passed = [host for host, inv in zip(hosts, inventories)
+                  if passes(host, inv, prepared)]
+        if len(passed) != len(hosts):
+            explain.note(spec_obj, self, hosts, passed, prepared)
+        return passed
+
+    def reason(self, host_state, prepared):
+        """Why a listed cluster was refused, for the explanation line."""
+        rp_uuid = getattr(host_state, 'uuid', None)
+        inv = prepared.cache.get(rp_uuid)
+        if inv is None:
+            return 'no inventory known (%s)' % (
+                prepared.cache.why_missing(rp_uuid))
+        used = capacity.usage(host_state, inv)
+        if used is None:
+            return 'usage not known'
+        policy = prepared.policies.for_cluster(cluster.cluster_of(host_state))
+        refused = capacity.refusal(inv, policy, used, prepared.demand)
+        if refused is None:
+            return 'rejected'
+        if refused.rule == capacity.FIT:
+            return ('too small: needs %s %s, the largest ESXi host offers %s'
+                    % (_num(refused.amount), refused.resource_class,
+                       _num(refused.limit)))
+        return ('failover reserve reached: would use %s %s, more than %s '
+                '(capacity less %s held back, %s)'
+                % (_num(refused.amount), refused.resource_class,
+                   _num(refused.limit), _num(refused.holdback), policy))
 
     def prepare(self, spec_obj):
         return _Prepared(capacity.demand_of(spec_obj),

@@ -26,7 +26,9 @@ from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched.filters import anti_affinity
+from nova_vmw_sched.filters import capacity_filter
 from nova_vmw_sched.filters import cluster_filter
+from tests.unit import capacity_fakes
 
 CONF = nova.conf.CONF
 VC = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
@@ -147,3 +149,48 @@ class TestExplanation(test.NoDBTestCase):
         self.assertEqual(1, len(self.lines.lines))
         self.assertIn('vmware:cluster=domain-c3,, cannot be used: element '
                       '2: empty cluster reference', self.lines.lines[0])
+
+
+class TestCapacityReasons(test.NoDBTestCase):
+    """The capacity filter's refusals, as the line words them."""
+
+    def setUp(self):
+        super().setUp()
+        vmw_conf.register_opts(CONF)
+        self.useFixture(capacity_fakes.ConfigCachesFixture())
+        self.lines = _Lines()
+        self.useFixture(fixtures.LogHandler(
+            self.lines, name='nova_vmw_sched.explain', nuke_handlers=False))
+        self.flags(cluster_failover_policy='host_failures',
+                   cluster_failover_host_failures=1,
+                   group='vmware_scheduler')
+
+    def test_too_small_and_reserve_reached_are_named(self):
+        small = capacity_fakes.host_state(capacity_fakes.node('domain-c1'))
+        full = capacity_fakes.host_state(capacity_fakes.node('domain-c2'),
+                                         memory_mb_used=40960)
+        self.useFixture(capacity_fakes.CacheFixture({
+            # four 16 GB hosts; the VM needs 20 GB: larger than any host
+            small.uuid: capacity_fakes.inventories(),
+            # one 16 GB host held back: 48 GB usable, 40 GB used
+            full.uuid: capacity_fakes.inventories()}))
+        filters = [cluster_filter.VMwareClusterFilter(),
+                   capacity_filter.VMwareClusterCapacityFilter()]
+        spec_obj = capacity_fakes.request_spec(memory_mb=20480)
+        spec_obj.flavor.extra_specs = {'vmware:cluster': 'domain-c1'}
+        self.assertEqual([], nova_filters.HostFilterHandler().
+                         get_filtered_objects(filters, [small, full],
+                                              spec_obj, 0))
+        self.assertIn(
+            'VMwareClusterCapacityFilter: too small: needs 20480 MEMORY_MB, '
+            'the largest ESXi host offers 16384', self.lines.lines[0])
+
+        spec_obj = capacity_fakes.request_spec(memory_mb=10240)
+        spec_obj.flavor.extra_specs = {'vmware:cluster': 'domain-c2'}
+        self.assertEqual([], nova_filters.HostFilterHandler().
+                         get_filtered_objects(filters, [small, full],
+                                              spec_obj, 0))
+        self.assertIn(
+            'VMwareClusterCapacityFilter: failover reserve reached: would '
+            'use 51200 MEMORY_MB, more than 49152 (capacity less 16384 held '
+            'back', self.lines.lines[1])
