@@ -35,6 +35,7 @@ Seams: where a profile replaces a plugin's database access by a stand-in
 import collections
 import contextlib
 import os
+import re
 import sys
 import threading
 
@@ -43,6 +44,7 @@ from oslo_db.sqlalchemy import enginefacade
 from nova.scheduler.client import report
 
 _PLACEMENT_METHODS = ('get', 'put', 'post', 'delete')
+_UUID = re.compile(r'[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}')
 
 
 class Counter:
@@ -166,7 +168,8 @@ def install():
                      **kwargs):
             counter.placement += 1
             counter.placement_names['%s %s' % (
-                _method.upper(), str(url).split('?')[0])] += 1
+                _method.upper(),
+                _UUID.sub('{uuid}', str(url).split('?')[0]))] += 1
             try:
                 if counter.placement_responder is not None:
                     return counter.placement_responder(

@@ -1000,11 +1000,12 @@ def main(argv=None):
         notes.append(
             'the 1-minute load average reached %.2f on %s usable CPUs '
             '(the benchmark itself counts 1): other processes competed for '
-            'the CPUs and the timings are disturbed; paired ratios suffer '
-            'least%s. Rerun on a quiet machine for figures to publish.'
+            'the CPUs%s. Rerun on a quiet machine for figures to publish.'
             % (max(loads), report['machine']['cpus_usable'],
-               '' if CLOCK == 'cpu' else ', and --clock cpu leaves out the '
-               'time others held the CPU'))
+               ': the CPU-time figures leave out the time they held the CPU, '
+               'not their use of its caches' if CLOCK == 'cpu' else
+               ' and the timings are disturbed; paired ratios suffer least, '
+               'and --clock cpu leaves out the time others held the CPU'))
         log('note: %s' % notes[-1])
     report['growth'] = growth_table(report['runs'], layouts, sizes)
     report['growth_paired'] = growth_table(report['runs'], layouts, sizes,
