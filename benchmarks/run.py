@@ -16,6 +16,7 @@ Usage::
 
     python -m benchmarks.run [--sizes 1000,10000,50000] [--quick]
                              [--json PATH] [--report PATH]
+                             [--clock wall|cpu] [--no-simulate]
 
 For each layout (``64-per-service``, ``1-per-service``) and size, builds an
 estate of real nova HostStates (:mod:`benchmarks.estate`) and, in the same
@@ -27,10 +28,12 @@ weigher (:mod:`benchmarks.reference`):
 
 * time: a plugin's ``filter_all`` over the whole host list (for a weigher,
   ``weigh_objects`` plus ``weight_multiplier`` of every host: what nova's
-  handlers call), ``time.perf_counter_ns``, garbage collector off, after a
-  warm-up run; the plugins take turns, round after round; the median of the
-  rounds divided by the number of hosts is the cost per host, shown with
-  its ratio to the trivial filter or weigher of the same estate;
+  handlers call), ``time.perf_counter_ns`` (``--clock cpu``: the thread's
+  CPU time), garbage collector off, after a warm-up run; the plugins take
+  turns, round after round; the median of the rounds divided by the number
+  of hosts is the cost per host, shown with its ratio to the trivial filter
+  or weigher, paired round by round; the growth pairs the largest estate
+  with the smallest the same way;
 * memory: ``tracemalloc`` around a plugin's first (cold) run, with our
   process caches emptied first; what is still allocated afterwards, divided
   by the number of clusters;
@@ -38,9 +41,9 @@ weigher (:mod:`benchmarks.reference`):
   stand-in lookups per request, and per host (calls over all hosts minus
   calls over two hosts, divided by the difference in hosts).
 
-It then checks the targets (:data:`TARGETS`), prints the report, writes it
-as JSON (``--json``) and as text (``--report``), and runs the simulate
-command at scale where it exists (:func:`simulate_at_scale`).
+It then runs ``nova-vmw-sched simulate`` at scale where it exists
+(:func:`simulate_at_scale`), checks the targets (:data:`TARGETS`), prints
+the report and writes it as JSON (``--json``) and as text (``--report``).
 The exit status is 0 even when a target is missed (the report says so);
 it is 1 when a plugin could not be measured at all.
 """
