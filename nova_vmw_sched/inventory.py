@@ -428,7 +428,8 @@ class InventoryCache:
                     {'uuid': rp_uuid, 'error': error, 'ttl': ttl,
                      'outcome': ('keeping the inventory read before'
                                  if last is not None else
-                                 'its cluster fails the capacity filter')})
+                                 'the capacity filter refuses its cluster '
+                                 'and the headroom weigher gives it no room')})
         return outcome
 
     # -- seams ----------------------------------------------------------------

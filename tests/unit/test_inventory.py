@@ -132,7 +132,7 @@ class TestInventoryCache(test.NoDBTestCase):
         self.assertIn('placement has no valid VCPU and MEMORY_MB inventory',
                       self.cache.why_missing(U4))
         [warning] = self._warnings(U4)
-        self.assertIn('its cluster fails the capacity filter', warning)
+        self.assertIn('the capacity filter refuses its cluster', warning)
         self.fix.advance(300)
         self.cache.refresh(self.ctx, [U4])
         self.assertEqual(2, self.fix.source.calls)
