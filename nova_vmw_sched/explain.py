@@ -145,36 +145,53 @@ def say(spec_obj, explanation):
                                     getattr(spec_obj, '_context', None)))
 
 
+class DatabaseLookup:
+    """Find a cluster's compute node records and their services."""
+
+    def records_of(self, context, ref):
+        """``[(service host, disabled, disabled_reason)]`` of the nodes of
+        the cluster(s) ``ref`` matches; one query per cell for the nodes,
+        one per node for its service."""
+
+        def in_cell(cctxt):
+            nodes = objects.ComputeNodeList.get_by_hypervisor(cctxt,
+                                                              ref.moref)
+            result = []
+            for node in nodes:
+                found = cluster.cluster_of_node(node.hypervisor_hostname)
+                if ref.matches(found):
+                    service = objects.Service.get_by_compute_host(
+                        cctxt, node.host)
+                    result.append((node.host, service.disabled,
+                                   service.disabled_reason))
+            return result
+
+        records = []
+        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
+        for result in results.values():
+            if not nova_context.is_cell_failure_sentinel(result):
+                records.extend(result)
+        return records
+
+
+#: Where :func:`absent_reason` looks clusters up. The dry-run simulator
+#: replaces it with an object of the same interface reading its scenario.
+lookup = DatabaseLookup()
+
+
 def absent_reason(context, ref):
-    """Why a listed cluster is not among the candidates, from the database.
+    """Why a listed cluster is not among the candidates.
 
     Asked only when a pinned request has no host left, once per listed
-    cluster that placement did not offer: one query per cell for its compute
-    nodes, one per node for its service.
+    cluster that placement did not offer.
     """
     if context is None:
         return NO_NODE + '?'
-    found = []
-
-    def in_cell(cctxt):
-        nodes = objects.ComputeNodeList.get_by_hypervisor(cctxt, ref.moref)
-        result = []
-        for node in nodes:
-            if ref.matches(cluster.cluster_of_node(node.hypervisor_hostname)):
-                service = objects.Service.get_by_compute_host(cctxt,
-                                                              node.host)
-                result.append((node.host, service.disabled,
-                               service.disabled_reason))
-        return result
-
     try:
-        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
+        found = lookup.records_of(context, ref)
     except Exception:
         LOG.debug('Could not look up cluster %s', ref.text, exc_info=True)
         return NO_NODE + '?'
-    for result in results.values():
-        if not nova_context.is_cell_failure_sentinel(result):
-            found.extend(result)
     if not found:
         return NO_NODE
     texts = []

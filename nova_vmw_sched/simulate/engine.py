@@ -43,6 +43,7 @@ from nova.scheduler import manager as nova_manager
 from nova.scheduler import weights as nova_weights
 
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import explain as pin_explain
 from nova_vmw_sched import inventory
 from nova_vmw_sched import membership
 from nova_vmw_sched.simulate import defaults
@@ -253,6 +254,7 @@ class Simulation:
         """
         vmw_conf.register_opts(CONF)
         saved_source = membership.source
+        saved_lookup = pin_explain.lookup
         saved_random = random.getstate()
         with _overrides(self._options()):
             ha = {c.nodename: c.ha_policy for c in self.scenario.clusters
@@ -266,6 +268,7 @@ class Simulation:
                     merged
             with _overrides(extra):
                 membership.source = self.estate
+                pin_explain.lookup = self.estate
                 saved_inventory = inventory.set_source(self.source)
                 timeutils.set_time_override(self.now)
                 random.setstate(self.random.getstate())
@@ -277,6 +280,7 @@ class Simulation:
                     timeutils.clear_time_override()
                     inventory.set_source(saved_inventory)
                     membership.source = saved_source
+                    pin_explain.lookup = saved_lookup
 
     # -- callbacks of the probes ----------------------------------------------
 

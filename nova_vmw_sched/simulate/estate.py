@@ -45,6 +45,7 @@ from nova import objects
 from nova.objects import fields
 from nova.scheduler import host_manager
 
+from nova_vmw_sched import cluster
 from nova_vmw_sched.simulate import placement as placement_mod
 
 NAMESPACE = uuid_lib.UUID('9d6c1a52-31c8-4f4e-8f0e-5a1d9c2b7e44')
@@ -183,6 +184,17 @@ class Estate:
         """:data:`nova_vmw_sched.membership.source`: ``{uuid: node}``."""
         location = self.location
         return {u: location[u][2] for u in uuids if u in location}
+
+    def records_of(self, context, ref):
+        """:data:`nova_vmw_sched.explain.lookup`: the scenario's nodes of the
+        cluster(s) ``ref`` matches, with their services."""
+        records = []
+        for host_state in self.hosts:
+            if ref.matches(cluster.cluster_of(host_state)):
+                service = host_state.service or {}
+                records.append((host_state.host, service.get('disabled'),
+                                service.get('disabled_reason')))
+        return records
 
     @property
     def inventories(self):

@@ -24,6 +24,9 @@ the scenario; ``DISK_GB`` only when the scenario gives ``disk_gb``.
   of those, the first ``[scheduler] max_placement_results`` in provider
   order (placement's order without
   ``[placement] randomize_allocation_candidates``).
+* nova's request filter ``compute_status_filter`` asks only for providers
+  without the trait ``COMPUTE_STATUS_DISABLED``, which nova-compute sets
+  on the nodes of a disabled service: those are no candidates either.
 * :meth:`Placement.claim` is the scheduler's claim of one instance's
   allocation, checked against the usage of the moment.
 """
@@ -64,6 +67,20 @@ def demand_of(flavor):
     """``{resource class: amount}`` of one instance of a scenario flavor."""
     return {VCPU: flavor.vcpus, MEMORY_MB: flavor.memory_mb,
             DISK_GB: flavor.disk_gb + flavor.ephemeral_gb}
+
+
+def disabled_reason(host):
+    """Why nova's compute_status_filter leaves the host out; None if not."""
+    service = getattr(host, 'service', None) or {}
+    try:
+        disabled = service['disabled']
+    except (KeyError, TypeError):
+        return None
+    if not disabled:
+        return None
+    return ('service %s is disabled (%s): nova asks placement only for '
+            'nodes without COMPUTE_STATUS_DISABLED'
+            % (host.host, service.get('disabled_reason')))
 
 
 class Placement:
@@ -119,7 +136,7 @@ class Placement:
         refused = {}
         beyond = 0
         for host in hosts:
-            reason = self.why_not(host.uuid, demand)
+            reason = disabled_reason(host) or self.why_not(host.uuid, demand)
             if reason is not None:
                 refused[host] = reason
             elif len(found) < limit:

@@ -82,7 +82,9 @@ class TestShippedScenario(CliTestCase):
         self.assertIn('[1] web: 3 x m1.large', text)
         self.assertIn('ComputeFilter', text)
         self.assertIn('has not been heard from in a while', text)
-        self.assertIn('is disabled, reason: lab rebuild', text)
+        self.assertIn('service compute-east-lab is disabled (lab rebuild): '
+                      'nova asks placement only for nodes without '
+                      'COMPUTE_STATUS_DISABLED', text)
         self.assertIn('placement', text)
         self.assertIn('NoValidHost, no cluster left after '
                       'VMwareClusterFilter', text)
