@@ -19,8 +19,35 @@ Operators add them beside nova's own::
                      nova_vmw_sched.weights.all_weighers
 """
 
+import threading
+
 from nova import loadables
 from nova.scheduler import weights
+
+
+class OncePerWeighing:
+    """A configured multiplier, read once per weighing, not once per host.
+
+    nova's weight handler calls a weigher's ``weigh_objects()`` once per
+    request (per instance) and then its ``weight_multiplier()`` once per
+    host; reading an oslo.config option costs more than the rest of a
+    cheap weigher. ``refresh()`` reads it in ``weigh_objects()``;
+    ``get()`` gives that value to ``weight_multiplier()``. The value is kept
+    per thread (per greenthread under eventlet), so concurrent requests do
+    not see each other's.
+    """
+
+    def __init__(self, read):
+        self._read = read
+        self._local = threading.local()
+
+    def refresh(self):
+        self._local.value = value = self._read()
+        return value
+
+    def get(self):
+        value = getattr(self._local, 'value', None)
+        return self._read() if value is None else value
 
 
 class _WeigherLoader(loadables.BaseLoader):

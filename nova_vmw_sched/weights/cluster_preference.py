@@ -22,8 +22,6 @@ Reads ``[vmware_scheduler] cluster_preference_weight_multiplier`` (default
 aggregate metadata key of the same name overrides.
 """
 
-import threading
-
 import nova.conf
 from nova.scheduler import utils as scheduler_utils
 from nova.scheduler import weights
@@ -31,6 +29,7 @@ from nova.scheduler import weights
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import request
+from nova_vmw_sched import weights as vmw_weights
 
 CONF = nova.conf.CONF
 MULTIPLIER = 'cluster_preference_weight_multiplier'
@@ -44,30 +43,24 @@ class VMwareClusterPreferenceWeigher(weights.BaseHostWeigher):
     def __init__(self):
         super().__init__()
         vmw_conf.register_opts(CONF)
-        # The option as read by the last weigh_objects() of this thread.
-        self._request = threading.local()
+        self._multiplier = vmw_weights.OncePerWeighing(
+            lambda: CONF.vmware_scheduler[MULTIPLIER])
 
     def weight_multiplier(self, host_state):
-        # nova's handler calls weigh_objects() and then this once per host:
-        # the option is read once per request, there. (Reading an
-        # oslo.config option costs twice what the rest of this does.)
-        default = getattr(self._request, 'multiplier', None)
-        if default is None:
-            default = \
-                CONF.vmware_scheduler.cluster_preference_weight_multiplier
         return scheduler_utils.get_weight_multiplier(
-            host_state, MULTIPLIER, default)
+            host_state, MULTIPLIER, self._multiplier.get())
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
-        self._request.multiplier = \
-            CONF.vmware_scheduler.cluster_preference_weight_multiplier
+        configured = self._multiplier.refresh()
         pin = request.cluster_pin(weight_properties, CONF)
-        if pin.pin is None or self._multiplier_is_zero(weighed_obj_list):
+        if pin.pin is None or self._multiplier_is_zero(weighed_obj_list,
+                                                       configured):
             return [0.0] * len(weighed_obj_list)
         return [self._weigh(w.obj, pin.pin) for w in weighed_obj_list]
 
-    def _multiplier_is_zero(self, weighed_obj_list):
-        if self._request.multiplier:
+    @staticmethod
+    def _multiplier_is_zero(weighed_obj_list, configured):
+        if configured:
             return False
         # An aggregate may still turn the weigher on for its hosts.
         return not any(MULTIPLIER in (getattr(agg, 'metadata', None) or {})

@@ -39,6 +39,7 @@ from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import inventory
+from nova_vmw_sched import weights as vmw_weights
 
 CONF = nova.conf.CONF
 MULTIPLIER = 'cluster_headroom_weight_multiplier'
@@ -52,18 +53,17 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
     def __init__(self):
         super().__init__()
         vmw_conf.register_opts(CONF)
+        # a bad value: read_option warns once and gives the default
+        self._multiplier = vmw_weights.OncePerWeighing(
+            lambda: capacity.read_option(CONF, MULTIPLIER))
 
     def weight_multiplier(self, host_state):
-        try:
-            configured = CONF.vmware_scheduler[MULTIPLIER]
-        except Exception:  # a bad value: read_option warns, gives default
-            configured = capacity.read_option(CONF, MULTIPLIER)
         return scheduler_utils.get_weight_multiplier(
-            host_state, MULTIPLIER, configured)
+            host_state, MULTIPLIER, self._multiplier.get())
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         hosts = [w.obj for w in weighed_obj_list]
-        configured = capacity.read_option(CONF, MULTIPLIER)
+        configured = self._multiplier.refresh()
         if not configured and not _in_aggregate_metadata(hosts):
             return [0.0] * len(hosts)
         inventories = inventory.get_cache().for_hosts(

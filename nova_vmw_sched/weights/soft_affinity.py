@@ -41,6 +41,7 @@ from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import membership
+from nova_vmw_sched import weights as vmw_weights
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -83,13 +84,15 @@ class _ClusterGroupWeigher(weights.BaseHostWeigher):
         # nova instantiates only enabled filters: if every enabled name
         # resolves to nova's class, none of ours runs the check.
         vmw_filters.check_shadowing()
+        self._multiplier = vmw_weights.OncePerWeighing(
+            lambda: CONF.vmware_scheduler[self.option])
 
     def weight_multiplier(self, host_state):
         return scheduler_utils.get_weight_multiplier(
-            host_state, self.option,
-            getattr(CONF.vmware_scheduler, self.option))
+            host_state, self.option, self._multiplier.get())
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
+        self._multiplier.refresh()
         if membership.group_policy(weight_properties) != self.policy:
             return [0.0] * len(weighed_obj_list)
         view = membership.view_for(weight_properties)
