@@ -116,6 +116,21 @@ def group_policy(spec_obj):
         return None
 
 
+def group_counts(spec_obj, host_states, policy):
+    """Members of the request's group by unit, if its policy is ``policy``.
+
+    None for a request without such a group. Records first where nova put
+    the previous instance of a multi-create (:meth:`RequestView.observe`);
+    the instance being scheduled does not count.
+    """
+    if group_policy(spec_obj) != policy:
+        return None
+    view = view_for(spec_obj)
+    view.observe(spec_obj, host_states)
+    return view.member_counts(
+        exclude=getattr(spec_obj, 'instance_uuid', None))
+
+
 def _hint_uuids(spec_obj, name):
     try:
         value = spec_obj.get_scheduler_hint(name)

@@ -40,13 +40,8 @@ class ServerGroupAffinityFilter(vmw_filters.RequestScopedFilter):
     RUN_ON_REBUILD = False
 
     def prepare_hosts(self, spec_obj, host_states):
-        if membership.group_policy(spec_obj) != POLICY:
-            return None
-        view = membership.view_for(spec_obj)
-        view.observe(spec_obj, host_states)
-        counts = view.member_counts(
-            exclude=getattr(spec_obj, 'instance_uuid', None))
-        return set(counts) or None
+        counts = membership.group_counts(spec_obj, host_states, POLICY)
+        return set(counts) if counts else None
 
     def check(self, host_state, units):
         if units is None or cluster.host_key(host_state) in units:

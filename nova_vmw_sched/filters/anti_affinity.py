@@ -49,12 +49,9 @@ class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
     RUN_ON_REBUILD = False
 
     def prepare_hosts(self, spec_obj, host_states):
-        if membership.group_policy(spec_obj) != POLICY:
+        counts = membership.group_counts(spec_obj, host_states, POLICY)
+        if counts is None:
             return None
-        view = membership.view_for(spec_obj)
-        view.observe(spec_obj, host_states)
-        counts = view.member_counts(
-            exclude=getattr(spec_obj, 'instance_uuid', None))
         return counts, max_per_unit(membership.group_of(spec_obj))
 
     def check(self, host_state, prepared):

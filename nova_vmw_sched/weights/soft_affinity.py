@@ -93,12 +93,10 @@ class _ClusterGroupWeigher(weights.BaseHostWeigher):
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         self._multiplier.refresh()
-        if membership.group_policy(weight_properties) != self.policy:
+        counts = membership.group_counts(
+            weight_properties, [w.obj for w in weighed_obj_list], self.policy)
+        if counts is None:
             return [0.0] * len(weighed_obj_list)
-        view = membership.view_for(weight_properties)
-        view.observe(weight_properties, [w.obj for w in weighed_obj_list])
-        counts = view.member_counts(
-            exclude=getattr(weight_properties, 'instance_uuid', None))
         sign = self.sign
         return [sign * counts.get(cluster.host_key(w.obj), 0)
                 for w in weighed_obj_list]
