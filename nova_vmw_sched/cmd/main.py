@@ -192,7 +192,10 @@ def main(argv=None, out=None):
             if args.command == 'simulate':
                 return simulate(args, out)
     except _Usage as e:
-        sys.stderr.write('nova-vmw-sched %s: %s\n' % (args.command, e))
+        # Every line of the message names its source (FILE: field: problem
+        # for a scenario); prefix each the same way.
+        for line in str(e).splitlines() or ['']:
+            sys.stderr.write('nova-vmw-sched %s: %s\n' % (args.command, line))
         return USAGE_ERROR
     except KeyboardInterrupt:
         sys.stderr.write('\ninterrupted\n')

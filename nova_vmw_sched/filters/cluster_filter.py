@@ -94,6 +94,10 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
         if not pin.pinned:
             return True
         if pin.error:
+            LOG.debug('%(host_state)s fails %(key)s=%(value)s: the value '
+                      'cannot be used (%(error)s)',
+                      {'host_state': host_state, 'error': pin.error,
+                       'key': request.CLUSTER_EXTRA_SPEC, 'value': pin.raw})
             return False
         rank = pin.pin.rank(cluster.cluster_of(host_state))
         if rank is None:

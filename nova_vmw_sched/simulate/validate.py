@@ -66,7 +66,9 @@ class Checker:
 
     def named(self, value, path, what, allow_empty=False):
         """A dict of ``{name: item}`` with well-formed names."""
-        if value is _MISSING or value is None:
+        if value is _MISSING:  # said already: required field is missing
+            return {}
+        if value is None:
             value = {}
         if not isinstance(value, dict):
             self.bad(path, 'expected a mapping of %s names, got %s'

@@ -230,6 +230,28 @@ class TestErrors(CliTestCase):
         self.assertUsageError(path, words=(
             '%s: flavors.small.vcpus: expected an integer' % path,))
 
+    def test_every_problem_line_names_the_command_and_file(self):
+        data = copy.deepcopy(test_scenario.MINIMAL)
+        data['flavors']['small']['vcpus'] = 'two'
+        data['requests'] = [{'flavor': 'nope'}, {'flavor': 'nada'}]
+        path = self.scenario(data)
+        self.assertUsageError(path)
+        lines = self.stderr.getvalue().splitlines()
+        self.assertEqual(3, len(lines), lines)
+        for line in lines:
+            self.assertTrue(line.startswith(
+                'nova-vmw-sched simulate: %s: ' % path), line)
+
+    def test_missing_section_is_said_once(self):
+        path = self.scenario({'version': 1})
+        self.assertUsageError(path)
+        lines = self.stderr.getvalue().splitlines()
+        for section in ('vcenters', 'services', 'flavors', 'requests'):
+            self.assertEqual(
+                ['nova-vmw-sched simulate: %s: %s: required field is '
+                 'missing' % (path, section)],
+                [line for line in lines if ': %s' % section in line])
+
     def test_missing_scenario(self):
         self.assertUsageError('/nonexistent.yaml',
                               words=('/nonexistent.yaml: cannot read',))
