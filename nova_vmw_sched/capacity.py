@@ -271,6 +271,10 @@ _table_lock = threading.Lock()
 _table_cache: dict = {}
 
 
+_LAST = '<last call>'
+_NONE: dict = {}  # shared stand-in for an empty option value; never changed
+
+
 def reserve_policies(conf) -> PolicyTable:
     """The reserve policies the configuration sets, cached per value.
 
@@ -281,14 +285,25 @@ def reserve_policies(conf) -> PolicyTable:
     failures = read_option(conf, 'cluster_failover_host_failures')
     cpu = read_option(conf, 'cluster_failover_cpu_percentage')
     memory = read_option(conf, 'cluster_failover_memory_percentage')
-    overrides = read_option(conf, 'cluster_failover_overrides') or {}
-    aliases = read_option(conf, 'cluster_aliases') or {}
-    key = (kind, failures, cpu, memory, tuple(sorted(overrides.items())),
-           tuple(sorted(aliases.items())))
+    overrides = read_option(conf, 'cluster_failover_overrides') or _NONE
+    aliases = read_option(conf, 'cluster_aliases') or _NONE
+    scalars = (kind, failures, cpu, memory)
+    # oslo.config hands out the same dict objects until a value changes:
+    # then the table of the last call is still right, without sorting
+    # thousands of overrides on every request.
+    last = _table_cache.get(_LAST)
+    if (last is not None and last[0] is overrides and last[1] is aliases
+            and last[2] == scalars):
+        return last[3]
+    key = scalars + (tuple(sorted(overrides.items())),
+                     tuple(sorted(aliases.items())))
     try:
-        return _table_cache[key]
+        table = _table_cache[key]
     except KeyError:
         pass
+    else:
+        _table_cache[_LAST] = (overrides, aliases, scalars, table)
+        return table
     with _table_lock:
         if key not in _table_cache:
             if kind == HOST_FAILURES:
@@ -305,7 +320,9 @@ def reserve_policies(conf) -> PolicyTable:
                             'cluster_failover_overrides %s', error)
             _table_cache.clear()
             _table_cache[key] = table
-        return _table_cache[key]
+        table = _table_cache[key]
+        _table_cache[_LAST] = (overrides, aliases, scalars, table)
+        return table
 
 
 # -- the rules ----------------------------------------------------------------

@@ -401,6 +401,22 @@ class TestReservePolicies(test.NoDBTestCase):
         self.flags(cluster_failover_policy='none', group='vmware_scheduler')
         self.assertEqual(NONE, capacity.reserve_policies(CONF).default)
 
+    def test_unchanged_options_reuse_the_table(self):
+        many = {'domain-c%d' % n: 'host_failures=2' for n in range(1, 2001)}
+        self.flags(cluster_failover_overrides=many, group='vmware_scheduler')
+        first = capacity.reserve_policies(CONF)
+        self.assertIs(first, capacity.reserve_policies(CONF))
+        self.assertEqual(2000, len(first.overrides))
+        # a changed value (a new object from oslo.config) is read again
+        fewer = dict(list(many.items())[:10])
+        self.flags(cluster_failover_overrides=fewer,
+                   group='vmware_scheduler')
+        self.assertEqual(10, len(capacity.reserve_policies(CONF).overrides))
+        self.flags(cluster_failover_host_failures=3,
+                   group='vmware_scheduler')
+        self.assertEqual(P('host_failures', host_failures=3),
+                         capacity.reserve_policies(CONF).default)
+
     def test_override_by_alias_from_config(self):
         self.flags(cluster_aliases={'gold': fakes.node('domain-c7')},
                    cluster_failover_overrides={'gold': 'none'},
