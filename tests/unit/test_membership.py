@@ -185,6 +185,25 @@ class GroupTestCase(test.NoDBTestCase):
         return chosen
 
 
+
+class FilterTestCase(GroupTestCase):
+    """One of our group/hint filters over two clusters of svc1, one of svc2.
+    """
+
+    #: the filter class under test
+    FILTER = None
+
+    def setUp(self):
+        super().setUp()
+        self.filter = self.FILTER()
+        self.hosts = [host('svc1', node(1)), host('svc1', node(2)),
+                      host('svc2', node(3))]
+        self.all = [node(1), node(2), node(3)]
+
+    def passing(self, spec_obj, hosts=None, index=0):
+        return self.run_filters(self.filter, hosts or self.hosts, spec_obj,
+                                index)
+
 class TestRequestView(GroupTestCase):
 
     def test_one_view_and_one_lookup_per_request(self):

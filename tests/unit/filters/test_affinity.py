@@ -40,19 +40,9 @@ group = fakes.group
 spec = fakes.spec
 
 
-class AffinityTestCase(fakes.GroupTestCase):
+class AffinityTestCase(fakes.FilterTestCase):
 
-    def setUp(self):
-        super().setUp()
-        self.filter = affinity.ServerGroupAffinityFilter()
-        # two clusters under svc1, one under svc2
-        self.hosts = [host('svc1', node(1)), host('svc1', node(2)),
-                      host('svc2', node(3))]
-        self.all = [node(1), node(2), node(3)]
-
-    def passing(self, spec_obj, hosts=None, index=0):
-        return self.run_filters(self.filter, hosts or self.hosts, spec_obj,
-                                index)
+    FILTER = affinity.ServerGroupAffinityFilter
 
 
 class TestAffinity(AffinityTestCase):

@@ -24,21 +24,14 @@ host = fakes.host
 spec = fakes.spec
 
 
-class TestDifferentHost(fakes.GroupTestCase):
+class TestDifferentHost(fakes.FilterTestCase):
+
+    FILTER = different_host.DifferentHostFilter
 
     def setUp(self):
         super().setUp()
-        self.filter = different_host.DifferentHostFilter()
-        # two clusters under svc1, one under svc2
-        self.hosts = [host('svc1', node(1)), host('svc1', node(2)),
-                      host('svc2', node(3))]
-        self.all = [node(1), node(2), node(3)]
         self.source.nodes = {uuids.a: node(1), uuids.b: node(3),
                              uuids.building: None}
-
-    def passing(self, spec_obj, hosts=None, index=0):
-        return self.run_filters(self.filter, hosts or self.hosts, spec_obj,
-                                index)
 
     def test_hint_as_single_value_or_list(self):
         self.assertEqual([node(2), node(3)], self.passing(spec(
