@@ -219,3 +219,40 @@ class TestClusterCapacity(base.ClusterTestCase):
         # second boot finds it in the cache), c1 twice
         self.assertEqual(([NVH, NVH, 'c1', 'c1'], 1, 1, 3),
                          self.in_both_topologies(scenario))
+
+
+class TestHeadroomWeigher(base.ClusterTestCase):
+    """VMwareClusterHeadroomWeigher against nova's spreading weighers.
+
+    c1: four 4 GB hosts, c2: two 8 GB hosts with more CPU. Both have 16 GB
+    free, so RAMWeigher cannot choose; CPUWeigher prefers c2. With one host
+    failure held back, c1 still takes six 2 GB instances and c2 four: the
+    headroom weigher prefers c1.
+    """
+
+    CLUSTERS = {
+        'c1': fake_driver.ClusterSpec(hosts=(Esxi(16, 4096),) * 4),
+        'c2': fake_driver.ClusterSpec(hosts=(Esxi(64, 8192),) * 2),
+    }
+    TOPOLOGIES = (
+        ('shared', (('c1', 'c2'),)),
+        ('split', (('c1',), ('c2',))),
+    )
+    FAILOVER_POLICY = 'host_failures'
+    ENABLED_FILTERS = base.ENABLED_FILTERS + ['VMwareClusterCapacityFilter']
+
+    def _first_landing(self, multiplier):
+        self.flags(cluster_headroom_weight_multiplier=multiplier,
+                   group='vmware_scheduler')
+
+        def scenario(estate):
+            flavor = estate.flavor('two', memory_mb=2048)
+            return estate.boot(flavor, name='vm')[0]
+
+        return self.in_both_topologies(scenario)
+
+    def test_headroom_outweighs_cpu_spreading(self):
+        self.assertEqual('c1', self._first_landing(2.0))
+
+    def test_without_headroom_cpu_decides(self):
+        self.assertEqual('c2', self._first_landing(0.0))
