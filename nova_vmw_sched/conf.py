@@ -400,6 +400,72 @@ Related options:
 * ``cluster_failover_policy``
 * ``[filter_scheduler] ram_weight_multiplier`` and the other multipliers
 """),
+    cfg.FloatOpt(
+        'server_group_wait_timeout',
+        default=60.0,
+        min=0.0,
+        max=600.0,
+        help="""
+Seconds a request waits for earlier members of its server group that are
+still being scheduled.
+
+Orchestrators create the members of a group at once, and nova schedules
+them in parallel (on native threads, and in several scheduler processes). A
+member counts on the cluster of its ``instance.node`` or, before the
+compute has claimed it, on the cluster where placement holds its
+allocation. A member that nova-api has created but that no scheduler has
+placed yet (a build request and no allocation) is nowhere yet; if it joined
+the group before the request being scheduled, the request waits for it to
+be placed (or to fail, or to be deleted), polling the API database and
+placement every ``server_group_wait_interval`` seconds. Members of the same
+multi-create request and members that joined later are never waited for;
+the later ones wait for this request instead. A ``same_host`` or
+``different_host`` instance still being scheduled is waited for alike.
+
+If members are still in flight when the time is up, the hard policies
+(``ServerGroupAffinityFilter``, ``ServerGroupAntiAffinityFilter``,
+``SameHostFilter``, ``DifferentHostFilter``) refuse every host, with a
+WARNING naming the group and the members (the request ends in
+NoValidHost); the soft-policy weighers count the members that are placed.
+A waiting request holds one of the scheduler's worker threads
+(``[DEFAULT] executor_thread_pool_size``).
+
+This option only affects scheduling if one of the filters above is in
+``[filter_scheduler] enabled_filters`` or a soft-policy weigher of
+nova_vmw_sched is in ``[filter_scheduler] weight_classes``.
+
+Possible values:
+
+* A number of seconds from 0 to 600. 0 does not wait: a request that finds
+  an earlier member in flight fails at once under a hard policy.
+
+Related options:
+
+* ``server_group_wait_interval``
+* ``[workarounds] disable_group_policy_check_upcall``
+"""),
+    cfg.FloatOpt(
+        'server_group_wait_interval',
+        default=0.2,
+        min=0.01,
+        max=10.0,
+        help="""
+Seconds between two looks at server-group members that a request waits for.
+
+Each look is one API database query and one placement read per member
+still waited for.
+
+This option only affects scheduling if ``server_group_wait_timeout`` is
+greater than 0 and a request waits.
+
+Possible values:
+
+* A number of seconds from 0.01 to 10.
+
+Related options:
+
+* ``server_group_wait_timeout``
+"""),
 ]
 
 

@@ -31,15 +31,13 @@ before ours run; list ``VMwareClusterFilter`` first in ``enabled_filters``
 so that it judges listed clusters whose service is down or disabled itself.
 """
 
-import threading
-import weakref
-
 from oslo_log import log as logging
 
 from nova import context as nova_context
 from nova import objects
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import view
 
 LOG = logging.getLogger(__name__)
 
@@ -48,9 +46,6 @@ NO_NODE = 'no compute node of that cluster'
 NO_ROOM = 'placement offered no allocation candidate (no room?)'
 
 OTHER_FILTER = 'rejected by another filter (see nova-scheduler debug log)'
-
-_lock = threading.Lock()
-_records = weakref.WeakKeyDictionary()
 
 
 class Explanation:
@@ -97,22 +92,17 @@ class Explanation:
 
 
 def for_request(spec_obj, pin_request=None):
-    """The request's :class:`Explanation`; None if it is not pinned.
+    """The request's :class:`Explanation` (a part of its
+    :mod:`nova_vmw_sched.view`); None if it is not pinned.
 
     The first caller (``VMwareClusterFilter``) passes the request's
     PinRequest; later callers get what it registered.
     """
-    try:
-        found = _records.get(spec_obj)
-    except TypeError:
-        return None
-    if found is not None or pin_request is None or not pin_request.pinned:
-        return found
-    with _lock:
-        found = _records.get(spec_obj)
-        if found is None:
-            found = _records[spec_obj] = Explanation(pin_request)
-        return found
+    request_view = view.of(spec_obj)
+    if pin_request is None or not pin_request.pinned:
+        return request_view.part('explanation')
+    return request_view.part('explanation',
+                             lambda: Explanation(pin_request))
 
 
 def note(spec_obj, filter_obj, hosts, passed, prepared):
@@ -128,7 +118,9 @@ def note(spec_obj, filter_obj, hosts, passed, prepared):
         key = id(host_state)
         if key in listed_ids and key not in passed_ids:
             try:
-                reason = filter_obj.reason(host_state, prepared)
+                reason = str(prepared) if isinstance(
+                    prepared, view.Refused) else \
+                    filter_obj.reason(host_state, prepared)
             except Exception:  # an explanation must never break a request
                 reason = 'rejected'
             explanation.add_reason(host_state, name, reason)

@@ -23,6 +23,7 @@ from oslo_log import log as logging
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import view
 
 LOG = logging.getLogger(__name__)
 
@@ -92,7 +93,13 @@ def configured_aliases(conf) -> dict:
 
 
 def cluster_pin(spec_obj, conf) -> PinRequest:
-    """Read and resolve the request's ``vmware:cluster`` extra spec."""
+    """The request's ``vmware:cluster`` extra spec, read and resolved once
+    per request (a part of its :mod:`nova_vmw_sched.view`)."""
+    return view.of(spec_obj).part('pin', lambda: _cluster_pin(spec_obj,
+                                                              conf))
+
+
+def _cluster_pin(spec_obj, conf) -> PinRequest:
     raw = flavor_extra_specs(spec_obj).get(CLUSTER_EXTRA_SPEC)
     if raw is None:
         return PinRequest()

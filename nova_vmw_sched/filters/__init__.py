@@ -28,6 +28,8 @@ from nova.scheduler import utils as scheduler_utils
 
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import explain
+from nova_vmw_sched import membership
+from nova_vmw_sched import view
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
@@ -73,6 +75,15 @@ class RequestScopedFilter(filters.BaseHostFilter):
         """
         return 'rejected'
 
+    def refuse(self, spec_obj, members, what):
+        """Fail closed: every host fails because ``members`` has an error.
+
+        One WARNING per request and rule names ``what`` and the cause.
+        """
+        members.warn_once('%s (%s)' % (type(self).__name__, what),
+                          membership.instance_uuid(spec_obj))
+        return view.Refused(members.error)
+
     def filter_all(self, filter_obj_list, spec_obj):
         # Overriding filter_all bypasses BaseHostFilter._filter_one, so the
         # rebuild rule it applies is applied here.
@@ -81,6 +92,15 @@ class RequestScopedFilter(filters.BaseHostFilter):
             return list(filter_obj_list)
         hosts = list(filter_obj_list)
         prepared = self.prepare_hosts(spec_obj, hosts)
+        if isinstance(prepared, view.Refused):
+            # a hard rule that cannot be judged fails closed; the filter
+            # logged the WARNING once per request
+            LOG.debug('%(filter)s refuses all %(count)d host(s): %(reason)s',
+                      {'filter': type(self).__name__, 'count': len(hosts),
+                       'reason': prepared})
+            if hosts:
+                explain.note(spec_obj, self, hosts, [], prepared)
+            return []
         check = self.check
         passed = [host for host in hosts if check(host, prepared)]
         if len(passed) != len(hosts):

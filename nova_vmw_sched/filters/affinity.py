@@ -17,10 +17,14 @@ groups unless ``ServerGroupAffinityFilter`` is in ``[filter_scheduler]
 enabled_filters``; list ``nova_vmw_sched.filters.all_filters`` after nova's
 in ``available_filters`` so that this class wins the name).
 
-For a request in a group with policy ``affinity``, once any member has a
-node, a node passes only if its cluster holds a member (nova's filter
+For a request in a group with policy ``affinity``, once any member is
+placed, a node passes only if its cluster holds a member (nova's filter
 accepts any node of a service host that holds a member, so sibling clusters
 of a shared service). Before the first member lands, every node passes.
+Members count where they are placed even before their compute has claimed
+them, and a request waits for members of its group that joined before it
+and are still being scheduled (see :mod:`nova_vmw_sched.membership`). If
+members cannot be located, every node fails, with one WARNING per request.
 Requests without such a group pass every node. Rebuilds are not filtered.
 """
 
@@ -40,8 +44,13 @@ class ServerGroupAffinityFilter(vmw_filters.RequestScopedFilter):
     RUN_ON_REBUILD = False
 
     def prepare_hosts(self, spec_obj, host_states):
-        counts = membership.group_counts(spec_obj, host_states, POLICY)
-        return set(counts) if counts else None
+        counted = membership.group_counts(spec_obj, host_states, POLICY)
+        if counted is None:
+            return None
+        if counted.error:
+            return self.refuse(spec_obj, membership.members_of(spec_obj),
+                               'affinity')
+        return set(counted.counts) if counted.counts else None
 
     def check(self, host_state, units):
         if units is None or cluster.host_key(host_state) in units:

@@ -20,8 +20,12 @@ anti-affinity groups unless ``ServerGroupAntiAffinityFilter`` is in
 
 For a request in a group with policy ``anti-affinity``, a node passes if
 fewer than ``max_server_per_host`` (group rule, default 1) members are on
-its cluster (see :mod:`nova_vmw_sched.membership` for how members count).
-Requests without such a group pass every node. Rebuilds are not filtered.
+its cluster (see :mod:`nova_vmw_sched.membership` for how members count:
+where they are placed even before their compute has claimed them; a
+request waits for members of its group that joined before it and are still
+being scheduled). If members cannot be located, every node fails, with one
+WARNING per request. Requests without such a group pass every node.
+Rebuilds are not filtered.
 """
 
 from oslo_log import log as logging
@@ -49,10 +53,13 @@ class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
     RUN_ON_REBUILD = False
 
     def prepare_hosts(self, spec_obj, host_states):
-        counts = membership.group_counts(spec_obj, host_states, POLICY)
-        if counts is None:
+        counted = membership.group_counts(spec_obj, host_states, POLICY)
+        if counted is None:
             return None
-        return counts, max_per_unit(membership.group_of(spec_obj))
+        if counted.error:
+            return self.refuse(spec_obj, membership.members_of(spec_obj),
+                               'anti-affinity')
+        return counted.counts, max_per_unit(membership.group_of(spec_obj))
 
     def check(self, host_state, prepared):
         if prepared is None:

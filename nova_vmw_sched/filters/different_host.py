@@ -15,8 +15,10 @@
 Replaces nova's filter of the same name. With ``different_host=[uuid, ...]``
 a node passes only if its cluster holds none of those instances (an
 instance counts on the cluster of its ``instance.node``, whatever service
-host manages it). Without the hint, every node passes. Rebuilds are not
-filtered.
+host manages it, or before its compute has claimed it where placement
+holds its allocation; see :mod:`nova_vmw_sched.membership`). Without the
+hint, every node passes. If the instances cannot be located, every node
+fails, with one WARNING per request. Rebuilds are not filtered.
 """
 
 from oslo_log import log as logging
@@ -35,11 +37,15 @@ class DifferentHostFilter(vmw_filters.RequestScopedFilter):
     # The clusters of existing instances do not change within a request.
     run_filter_once_per_request = True
 
-    def prepare(self, spec_obj):
-        view = membership.view_for(spec_obj)
-        if not view.different_host:
+    def prepare_hosts(self, spec_obj, host_states):
+        located = membership.hint_units(spec_obj, host_states,
+                                        'different_host')
+        if located is None:
             return None
-        return view.units_of(view.different_host)
+        if located.error:
+            return self.refuse(spec_obj, membership.members_of(spec_obj),
+                               'different_host')
+        return located.units
 
     def check(self, host_state, units):
         if not units or cluster.host_key(host_state) not in units:

@@ -15,8 +15,11 @@
 Replaces nova's filter of the same name. With ``same_host=[uuid, ...]`` a
 node passes only if its cluster holds one of those instances (an instance
 counts on the cluster of its ``instance.node``, whatever service host
-manages it). Without the hint, every node passes; with a hint naming no
-existing instance, none does (as in nova). Rebuilds are not filtered.
+manages it, or before its compute has claimed it where placement holds its
+allocation; see :mod:`nova_vmw_sched.membership`). Without the hint,
+every node passes; with a hint naming no existing instance, none does (as
+in nova). If the instances cannot be located, every node fails, with one
+WARNING per request. Rebuilds are not filtered.
 """
 
 from oslo_log import log as logging
@@ -35,11 +38,14 @@ class SameHostFilter(vmw_filters.RequestScopedFilter):
     # The clusters of existing instances do not change within a request.
     run_filter_once_per_request = True
 
-    def prepare(self, spec_obj):
-        view = membership.view_for(spec_obj)
-        if not view.same_host:
+    def prepare_hosts(self, spec_obj, host_states):
+        located = membership.hint_units(spec_obj, host_states, 'same_host')
+        if located is None:
             return None
-        return view.units_of(view.same_host)
+        if located.error:
+            return self.refuse(spec_obj, membership.members_of(spec_obj),
+                               'same_host')
+        return located.units
 
     def check(self, host_state, units):
         if units is None or cluster.host_key(host_state) in units:

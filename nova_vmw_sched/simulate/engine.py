@@ -334,6 +334,7 @@ class Simulation:
                 if not host.allocation_candidates:
                     continue
                 if estate.placement.claim(host.uuid, demand):
+                    estate.claims[uuid] = host.uuid
                     chosen = host
                     break
                 self._sink(host, PLACEMENT, 'claim failed: %s' % (
@@ -399,6 +400,7 @@ class Simulation:
             for field, value in saved.items():
                 setattr(host, field, value)
             host.instances.pop(uuid, None)
+            self.estate.claims.pop(uuid, None)
             self.estate.placement.release(host.uuid, demand)
 
 

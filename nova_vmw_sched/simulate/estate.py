@@ -25,9 +25,10 @@
   ``_get_instance_info`` gives them;
 * :class:`nova_vmw_sched.simulate.placement.Placement` with every cluster's
   inventories and usage;
-* the answers of the seams: :meth:`Estate.nodes_of` for
-  :data:`nova_vmw_sched.membership.source` and :attr:`Estate.inventories`
-  for :mod:`nova_vmw_sched.inventory`'s source;
+* the answers of the seams: :meth:`Estate.nodes_of` and
+  :meth:`Estate.allocations_of` (the claims of the request being
+  simulated) for :data:`nova_vmw_sched.membership.source` and
+  :attr:`Estate.inventories` for :mod:`nova_vmw_sched.inventory`'s source;
 * RequestSpecs as nova's conductor hands them to the scheduler
   (:meth:`Estate.request_spec`), with the group's ``members`` (the new
   instances included, as nova-api adds them first) and ``hosts`` (the
@@ -73,6 +74,9 @@ class Estate:
         #: {instance name: uuid}, {uuid: (cluster label, service host)}
         self.uuids = {}
         self.location = {}
+        #: {instance uuid: resource provider uuid} claimed in placement by
+        #: the request being simulated
+        self.claims = {}
         #: {group name: [member uuid]}
         self.members = {g: [] for g in scenario.groups}
         #: {service host: instances dict its HostStates share}
@@ -184,6 +188,12 @@ class Estate:
         """:data:`nova_vmw_sched.membership.source`: ``{uuid: node}``."""
         location = self.location
         return {u: location[u][2] for u in uuids if u in location}
+
+    def allocations_of(self, context, uuid):
+        """:data:`nova_vmw_sched.membership.source`: where placement holds
+        the allocation of an instance the current request placed."""
+        rp_uuid = self.claims.get(uuid)
+        return [rp_uuid] if rp_uuid else []
 
     def records_of(self, context, ref):
         """:data:`nova_vmw_sched.explain.lookup`: the scenario's nodes of the

@@ -16,7 +16,8 @@ For a request in a group with policy ``soft-affinity``,
 ``VMwareClusterSoftAffinityWeigher`` weighs a node by the number of group
 members on its cluster (packs); for ``soft-anti-affinity``,
 ``VMwareClusterSoftAntiAffinityWeigher`` by minus that number (spreads).
-Members count as described in :mod:`nova_vmw_sched.membership`. Other
+Members count as described in :mod:`nova_vmw_sched.membership`; members
+that cannot be located do not count (a soft policy fails open). Other
 requests get no weight from them.
 
 Multipliers: ``[vmware_scheduler] cluster_soft_affinity_weight_multiplier``
@@ -93,10 +94,13 @@ class _ClusterGroupWeigher(weights.BaseHostWeigher):
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         self._multiplier.refresh()
-        counts = membership.group_counts(
+        counted = membership.group_counts(
             weight_properties, [w.obj for w in weighed_obj_list], self.policy)
-        if counts is None:
+        if counted is None:
             return [0.0] * len(weighed_obj_list)
+        # a soft policy fails open: members that cannot be located (see
+        # Counted.error) simply do not count
+        counts = counted.counts
         sign = self.sign
         return [sign * counts.get(cluster.host_key(w.obj), 0)
                 for w in weighed_obj_list]

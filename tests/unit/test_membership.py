@@ -10,7 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""RequestView: members by cluster, one lookup per request, siblings.
+"""Members: by cluster, one lookup per request, in flight, siblings,
+failures.
 
 Also the fakes and the base test case of the server-group filter and
 weigher tests (``tests/unit/filters/test_*affinity.py``,
@@ -21,6 +22,7 @@ the :data:`nova_vmw_sched.membership.source` of instance nodes.
 """
 
 import logging
+import uuid as uuid_mod
 
 import fixtures
 import nova.conf
@@ -53,6 +55,12 @@ def node(n, vcenter=VC1):
     return 'domain-c%d.%s' % (n, vcenter)
 
 
+def rp_of(nodename):
+    """The resource provider (compute node) uuid of a node, in these tests.
+    """
+    return str(uuid_mod.uuid5(uuid_mod.NAMESPACE_URL, repr(nodename)))
+
+
 def host(service, nodename, instances=None):
     """A real nova HostState with room for a small flavor.
 
@@ -61,6 +69,7 @@ def host(service, nodename, instances=None):
     """
     hs = host_manager.HostState(service, str(nodename), uuids.cell1)
     hs.nodename = nodename
+    hs.uuid = rp_of(nodename)
     hs.free_ram_mb = 65536
     hs.free_disk_mb = 1024 * 1024
     hs.vcpus_total = 64
@@ -97,22 +106,44 @@ def spec(instance_group=None, instance_uuid=None, num_instances=1,
 
 
 class FakeSource:
-    """Instance nodes as a cell database would give them; records calls.
+    """nova's shared state as the membership lookup reads it; records calls.
 
-    ``nodes`` maps an instance uuid to its node (None: not scheduled yet);
-    uuids it lacks are deleted or unknown, and not returned, as
-    :class:`nova_vmw_sched.membership.DatabaseSource` would not.
+    ``nodes`` is the cell databases: an instance uuid to its node (None: in
+    a cell, no node yet); uuids it lacks are deleted or unknown, and not
+    returned, as :class:`nova_vmw_sched.membership.NovaSource` would not.
+    ``builds`` the build requests of the API database ({uuid: Building}),
+    ``allocations`` placement ({uuid: [resource provider uuid]}),
+    ``providers`` the compute nodes ({rp uuid: node}).
     """
 
     def __init__(self, nodes=None):
         self.nodes = dict(nodes or {})
+        self.builds = {}
+        self.allocations = {}
+        self.providers = {}
         self.calls = []
         self.contexts = []
+        self.reads = []
+        self.build_calls = []
+        self.provider_calls = []
 
     def nodes_of(self, context, wanted):
         self.calls.append(sorted(wanted))
         self.contexts.append(context)
         return {u: self.nodes[u] for u in wanted if u in self.nodes}
+
+    def building(self, context, wanted):
+        self.build_calls.append(sorted(wanted))
+        return {u: self.builds[u] for u in wanted if u in self.builds}
+
+    def allocations_of(self, context, uuid):
+        self.reads.append(uuid)
+        return list(self.allocations.get(uuid, ()))
+
+    def nodes_of_providers(self, context, rp_uuids):
+        self.provider_calls.append(sorted(rp_uuids))
+        return {r: self.providers[r] for r in rp_uuids
+                if r in self.providers}
 
 
 class Records(logging.Handler):
@@ -167,6 +198,9 @@ class GroupTestCase(test.NoDBTestCase):
             host (and the rest are not tried, as in nova)
         """
         chosen = []
+        # new instances: nothing allocated yet
+        for instance_uuid in instance_uuids:
+            self.source.allocations.pop(instance_uuid, None)
         for index, instance_uuid in enumerate(instance_uuids):
             spec_obj.instance_uuid = instance_uuid
             spec_obj.obj_reset_changes(['instance_uuid'])
@@ -179,11 +213,12 @@ class GroupTestCase(test.NoDBTestCase):
                 list(weighers), filtered, spec_obj)
             hosts = [w.obj for w in weighed]
             selected = hosts[0]
+            # nova claims in placement before it consumes
+            self.source.allocations[instance_uuid] = [selected.uuid]
             manager.SchedulerManager._consume_selected_host(
                 selected, spec_obj, instance_uuid=instance_uuid)
             chosen.append(selected.nodename)
         return chosen
-
 
 
 class FilterTestCase(GroupTestCase):
@@ -204,7 +239,8 @@ class FilterTestCase(GroupTestCase):
         return self.run_filters(self.filter, hosts or self.hosts, spec_obj,
                                 index)
 
-class TestRequestView(GroupTestCase):
+
+class TestMembers(GroupTestCase):
 
     def test_one_view_and_one_lookup_per_request(self):
         ctxt = nova_context.RequestContext('user', 'project')
@@ -214,42 +250,49 @@ class TestRequestView(GroupTestCase):
                         hints={'same_host': [uuids.same],
                                'different_host': uuids.diff})
         spec_obj._context = ctxt
-        view = membership.view_for(spec_obj)
-        self.assertIs(view, membership.view_for(spec_obj))
+        members = membership.members_of(spec_obj)
+        self.assertIs(members, membership.members_of(spec_obj))
         self.assertEqual([], self.source.calls)  # lazy
         for _ in range(3):
             self.assertEqual({cluster.node_key(node(1)): 1,
                               cluster.node_key(node(2)): 1},
-                             dict(view.member_counts()))
+                             dict(members.member_counts()))
             self.assertEqual({cluster.node_key(node(3))},
-                             view.units_of(view.same_host))
+                             members.units_of(members.same_host))
             self.assertEqual({cluster.node_key(node(4))},
-                             view.units_of(view.different_host))
-        # members and hints together, in the request's context
+                             members.units_of(members.different_host))
+        # members and hints together; a settled group asks nothing else
         self.assertEqual(
             [sorted([uuids.m1, uuids.m2, uuids.same, uuids.diff])],
             self.source.calls)
-        self.assertEqual([ctxt], self.source.contexts)
+        self.assertEqual(([], []), (self.source.reads,
+                                    self.source.build_calls))
+        # with an elevated copy of the request's context: members of other
+        # projects count too
+        used = self.source.contexts[0]
+        self.assertTrue(used.is_admin)
+        self.assertFalse(ctxt.is_admin)
+        self.assertEqual('project', used.project_id)
         # another request has its own view and looks up again
         other = spec(group('anti-affinity', [uuids.m1]))
-        self.assertIsNot(view, membership.view_for(other))
-        membership.view_for(other).member_counts()
+        self.assertIsNot(members, membership.members_of(other))
+        membership.members_of(other).member_counts()
         self.assertEqual(2, len(self.source.calls))
 
     def test_nothing_to_look_up_asks_nothing(self):
-        view = membership.view_for(spec(group('anti-affinity', [])))
-        self.assertEqual({}, dict(view.member_counts()))
-        self.assertEqual(set(), view.units_of([uuids.x]))
+        members = membership.members_of(spec(group('anti-affinity', [])))
+        self.assertEqual({}, dict(members.member_counts()))
+        self.assertEqual(set(), members.units_of([uuids.x]))
         self.assertEqual([], self.source.calls)
 
     def test_hints_as_single_value_or_list(self):
-        view = membership.RequestView(spec(hints={
+        members = membership.Members(spec(hints={
             'same_host': uuids.a, 'different_host': [uuids.b, uuids.c]}))
-        self.assertEqual((uuids.a,), view.same_host)
-        self.assertEqual((uuids.b, uuids.c), view.different_host)
-        view = membership.RequestView(spec())
-        self.assertEqual((), view.same_host)
-        self.assertEqual((), view.different_host)
+        self.assertEqual((uuids.a,), members.same_host)
+        self.assertEqual((uuids.b, uuids.c), members.different_host)
+        members = membership.Members(spec())
+        self.assertEqual((), members.same_host)
+        self.assertEqual((), members.different_host)
 
     def test_members_count_by_cluster(self):
         self.source.nodes = {
@@ -257,116 +300,354 @@ class TestRequestView(GroupTestCase):
                 'DOMAIN-C', 'domain-c'),
             uuids.m3: node(1, VC2), uuids.m4: 'compute1',
             uuids.m5: 'domain-c9(Gold)',
-            # never scheduled
+            # in a cell, no node, nothing allocated (ERROR, shelved)
             uuids.never: None, uuids.empty: ''}
-        view = membership.view_for(spec(group(
+        members = membership.members_of(spec(group(
             'anti-affinity', [uuids.m1, uuids.m2, uuids.m3, uuids.m4,
                               uuids.m5, uuids.never, uuids.empty,
                               uuids.deleted])))
         # a vCenter uuid in upper case is the same cluster; the same moref in
         # another vCenter is not; other nodes count by node name; members
-        # without a node or deleted (not returned) do not count
+        # without a node and an allocation, or deleted, do not count
         self.assertEqual({cluster.node_key(node(1)): 2,
                           cluster.node_key(node(1, VC2)): 1,
                           'compute1': 1,
                           cluster.node_key('domain-c9(Gold)'): 1},
-                         dict(view.member_counts()))
+                         dict(members.member_counts()))
+        self.assertIsNone(members.error)
+        # one placement read for each member without a node
+        self.assertEqual(sorted([uuids.never, uuids.empty, uuids.deleted]),
+                         sorted(self.source.reads))
 
     def test_exclude_the_instance_being_scheduled(self):
         self.source.nodes = {uuids.m1: node(1), uuids.m2: node(1)}
-        view = membership.view_for(spec(group(
+        members = membership.members_of(spec(group(
             'anti-affinity', [uuids.m1, uuids.m2])))
         self.assertEqual({cluster.node_key(node(1)): 1},
-                         dict(view.member_counts(exclude=uuids.m1)))
+                         dict(members.member_counts(exclude=uuids.m1)))
         self.assertEqual({cluster.node_key(node(1)): 2},
-                         dict(view.member_counts()))
-        self.assertEqual(set(), view.units_of([uuids.m1],
-                                              exclude=uuids.m1))
+                         dict(members.member_counts()))
+        self.assertEqual(set(), members.units_of([uuids.m1],
+                                                 exclude=uuids.m1))
         self.assertEqual({cluster.node_key(node(1))},
-                         view.units_of([uuids.m1]))
+                         members.units_of([uuids.m1]))
 
-    def test_failed_lookup_counts_nothing_and_logs(self):
-        class Broken:
-            calls = 0
 
-            def nodes_of(self, context, wanted):
-                Broken.calls += 1
-                raise RuntimeError('cell down')
+class Broken(FakeSource):
+    """A source whose lookups fail, as a cell that does not answer."""
 
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source', Broken()))
-        errors = Records(logging.ERROR)
+    def __init__(self, fail='nodes_of'):
+        super().__init__()
+        self.fail = fail
+        self.failures = 0
+
+    def _maybe_fail(self, name):
+        if name == self.fail:
+            self.failures += 1
+            raise membership.LookupFailed('cell %s did not answer'
+                                          % uuids.cell2)
+
+    def nodes_of(self, context, wanted):
+        self._maybe_fail('nodes_of')
+        return super().nodes_of(context, wanted)
+
+    def allocations_of(self, context, uuid):
+        self._maybe_fail('allocations_of')
+        return super().allocations_of(context, uuid)
+
+
+class TestFailClosed(GroupTestCase):
+    """A failed lookup: hard rules refuse every host, soft ones count what
+    is known; one WARNING per request and rule."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags(soft_anti_affinity_weight_multiplier=0.0,
+                   group='filter_scheduler')
+        self.hosts = [host('svc1', node(n)) for n in (1, 2)] + [
+            host('svc2', node(3))]
+        self.warnings = Records(logging.WARNING)
         self.useFixture(fixtures.LogHandler(
-            errors, name='nova_vmw_sched.membership', nuke_handlers=False))
-        view = membership.view_for(spec(group('anti-affinity',
-                                              [uuids.m1])))
-        self.assertEqual({}, dict(view.member_counts()))
-        self.assertEqual({}, dict(view.member_counts()))
-        self.assertEqual(1, Broken.calls)
-        self.assertEqual(1, len(errors.records))
-        self.assertIn(uuids.m1, errors.records[0].getMessage())
+            self.warnings, name='nova_vmw_sched', nuke_handlers=False))
+
+    def _broken(self, fail):
+        broken = Broken(fail)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.membership.source', broken))
+        return broken
+
+    def test_hard_filters_refuse_with_one_warning(self):
+        cases = [
+            (anti_affinity.ServerGroupAntiAffinityFilter(),
+             dict(instance_group=group('anti-affinity', [uuids.m1]))),
+            (affinity.ServerGroupAffinityFilter(),
+             dict(instance_group=group('affinity', [uuids.m1]))),
+            (same_host.SameHostFilter(),
+             dict(hints={'same_host': [uuids.m1]})),
+            (different_host.DifferentHostFilter(),
+             dict(hints={'different_host': [uuids.m1]})),
+        ]
+        for fail in ('nodes_of', 'allocations_of'):
+            for filter_obj, kwargs in cases:
+                self.warnings.records = []
+                broken = self._broken(fail)
+                spec_obj = spec(num_instances=2, **kwargs)
+                name = type(filter_obj).__name__
+                # nova runs the hint filters for the first instance only
+                once = filter_obj.run_filter_once_per_request
+                for index in ((0,) if once else (0, 1)):
+                    self.assertEqual([], self.run_filters(
+                        filter_obj, self.hosts, spec_obj, index),
+                        (name, fail))
+                self.assertEqual(1, broken.failures, (name, fail))
+                self.assertEqual(1, len(self.warnings.records),
+                                 (name, fail))
+                message = self.warnings.records[0].getMessage()
+                self.assertIn(name, message)
+                self.assertIn(uuids.cell2, message)
+                if 'instance_group' in kwargs:
+                    self.assertIn(uuids.group, message)
+                else:
+                    self.assertIn('same_host/different_host', message)
+
+    def test_soft_weigher_fails_open(self):
+        self._broken('nodes_of')
+        weigher = soft_affinity.VMwareClusterSoftAntiAffinityWeigher()
+        spec_obj = spec(group('soft-anti-affinity', [uuids.m1]))
+        weighed = self.weight_handler.get_weighed_objects(
+            [weigher], list(self.hosts), spec_obj)
+        self.assertEqual([0.0] * 3, [w.weight for w in weighed])
+        self.assertEqual([], self.warnings.records)
+
+    def test_filters_without_a_group_or_hint_ask_nothing(self):
+        broken = self._broken('nodes_of')
+        for filter_obj in (anti_affinity.ServerGroupAntiAffinityFilter(),
+                           affinity.ServerGroupAffinityFilter(),
+                           same_host.SameHostFilter(),
+                           different_host.DifferentHostFilter()):
+            self.assertEqual(3, len(self.run_filters(
+                filter_obj, self.hosts, spec())))
+        self.assertEqual(0, broken.failures)
+
+
+class EventuallyAllocated(FakeSource):
+    """A member being scheduled elsewhere: its allocation appears after
+    ``after`` reads (or never), its build request goes away with it."""
+
+    def __init__(self, uuid, rp_uuid, after=2):
+        super().__init__()
+        self.pending = uuid
+        self.rp_uuid = rp_uuid
+        self.after = after
+
+    def allocations_of(self, context, uuid):
+        found = super().allocations_of(context, uuid)
+        if uuid == self.pending and self.after is not None and \
+                self.reads.count(uuid) > self.after:
+            self.builds.pop(uuid, None)
+            return [self.rp_uuid]
+        return found
+
+
+class TestInFlight(GroupTestCase):
+    """Members placed but not claimed by their compute; members still
+    being scheduled by another request."""
+
+    def setUp(self):
+        super().setUp()
+        self.hosts = [host('svc1', node(n)) for n in (1, 2, 3)] + [
+            host('svc2', node(4))]
+        self.anti = anti_affinity.ServerGroupAntiAffinityFilter()
+        self.aff = affinity.ServerGroupAffinityFilter()
+        self.flags(server_group_wait_interval=0.01,
+                   group='vmware_scheduler')
+
+    def _use(self, source):
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.membership.source', source))
+        self.source = source
+        return source
+
+    def _me_building(self, order=5, reservation='r-me'):
+        self.source.builds[uuids.me] = membership.Building(order,
+                                                           reservation)
+
+    def test_allocated_member_counts_where_placement_holds_it(self):
+        # m1 is in a cell without a node: its compute has not claimed yet
+        self.source.nodes = {uuids.m1: None, uuids.m2: node(4)}
+        self.source.allocations = {uuids.m1: [self.hosts[1].uuid]}
+        self._me_building()
+        anti = spec(group('anti-affinity', [uuids.m1, uuids.m2, uuids.me]),
+                    instance_uuid=uuids.me)
+        self.assertEqual([node(1), node(3)],
+                         self.run_filters(self.anti, self.hosts, anti))
+        aff = spec(group('affinity', [uuids.m1, uuids.me]),
+                   instance_uuid=uuids.me)
+        self.assertEqual([node(2)],
+                         self.run_filters(self.aff, self.hosts, aff))
+        # one read per member without a node and per request; none for m2
+        self.assertEqual([uuids.m1, uuids.m1], self.source.reads)
+
+    def test_provider_outside_the_candidates(self):
+        elsewhere = rp_of(node(7))
+        self.source.allocations = {uuids.m1: [elsewhere],
+                                   uuids.m2: [uuids.unknown_rp]}
+        self.source.providers = {elsewhere: node(7)}
+        # m1 is on c7, which is no candidate: anti-affinity passes all
+        anti = spec(group('anti-affinity', [uuids.m1]))
+        self.assertEqual(4, len(self.run_filters(self.anti, self.hosts,
+                                                 anti)))
+        self.assertEqual([[elsewhere]], self.source.provider_calls)
+        # affinity: the members' clusters are no candidates, none passes
+        for members in ([uuids.m1], [uuids.m2]):
+            aff = spec(group('affinity', members))
+            self.assertEqual([], self.run_filters(self.aff, self.hosts, aff))
+
+    def test_waits_for_an_earlier_member_being_scheduled(self):
+        source = self._use(EventuallyAllocated(uuids.m1,
+                                               self.hosts[2].uuid))
+        source.builds[uuids.m1] = membership.Building(3, 'r-other')
+        self._me_building()
+        spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.me]),
+                        instance_uuid=uuids.me)
+        self.assertEqual([node(1), node(2), node(4)],
+                         self.run_filters(self.anti, self.hosts, spec_obj))
+        # the build requests looked at once, then before each look at
+        # placement while waiting
+        self.assertEqual(3, source.reads.count(uuids.m1))
+        self.assertEqual(3, len(source.build_calls))
+        self.assertIsNone(membership.members_of(spec_obj).error)
+
+    def test_never_waits_for_later_members_siblings_or_the_gone(self):
+        source = self._use(EventuallyAllocated(uuids.later,
+                                               self.hosts[2].uuid,
+                                               after=None))
+        self._me_building(order=5, reservation='r-me')
+        source.builds[uuids.later] = membership.Building(9, 'r-later')
+        source.builds[uuids.sibling] = membership.Building(4, 'r-me')
+        # uuids.gone: no build request, no node, nothing allocated
+        # (buried in cell0 after NoValidHost, or deleted)
+        self.flags(server_group_wait_timeout=30,
+                   group='vmware_scheduler')
+        spec_obj = spec(group('anti-affinity', [
+            uuids.later, uuids.sibling, uuids.gone, uuids.me]),
+            instance_uuid=uuids.me, num_instances=2)
+        self.assertEqual(4, len(self.run_filters(self.anti, self.hosts,
+                                                 spec_obj)))
+        self.assertEqual(1, len(source.build_calls))
+        # the sibling is not even read: this request places it
+        self.assertNotIn(uuids.sibling, source.reads)
+        self.assertIsNone(membership.members_of(spec_obj).error)
+
+    def test_a_moved_member_does_not_wait_for_new_ones(self):
+        # no build request for the instance being moved
+        source = self._use(EventuallyAllocated(uuids.new,
+                                               self.hosts[2].uuid,
+                                               after=None))
+        source.nodes = {uuids.me: node(1)}
+        source.builds[uuids.new] = membership.Building(9, 'r-new')
+        spec_obj = spec(group('anti-affinity', [uuids.new, uuids.me]),
+                        instance_uuid=uuids.me)
+        self.assertEqual(4, len(self.run_filters(self.anti, self.hosts,
+                                                 spec_obj)))
+        self.assertEqual(1, len(source.build_calls))
+
+    def test_times_out_and_fails_closed(self):
+        source = self._use(EventuallyAllocated(uuids.m1,
+                                               self.hosts[2].uuid,
+                                               after=None))
+        source.builds[uuids.m1] = membership.Building(3, 'r-other')
+        self._me_building()
+        self.flags(server_group_wait_timeout=0.05,
+                   group='vmware_scheduler')
+        spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.me]),
+                        instance_uuid=uuids.me)
+        self.assertEqual([], self.run_filters(self.anti, self.hosts,
+                                              spec_obj))
+        error = membership.members_of(spec_obj).error
+        self.assertIn(uuids.m1, error)
+        self.assertIn('server_group_wait_timeout', error)
+        self.assertIn('still being scheduled', error)
+        # a soft policy counts what it knows
+        spec_obj = spec(group('soft-anti-affinity', [uuids.m1, uuids.me]),
+                        instance_uuid=uuids.me)
+        weigher = soft_affinity.VMwareClusterSoftAntiAffinityWeigher()
+        self.assertEqual(4, len(self.weight_handler.get_weighed_objects(
+            [weigher], list(self.hosts), spec_obj)))
+
+    def test_zero_timeout_does_not_wait(self):
+        source = self._use(EventuallyAllocated(uuids.m1,
+                                               self.hosts[2].uuid))
+        source.builds[uuids.m1] = membership.Building(3, 'r-other')
+        self._me_building()
+        self.flags(server_group_wait_timeout=0, group='vmware_scheduler')
+        spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.me]),
+                        instance_uuid=uuids.me)
+        self.assertEqual([], self.run_filters(self.anti, self.hosts,
+                                              spec_obj))
+        self.assertEqual(1, len(source.build_calls))
+
+    def test_waits_for_a_hinted_instance_being_scheduled(self):
+        source = self._use(EventuallyAllocated(uuids.anchor,
+                                               self.hosts[3].uuid))
+        source.builds[uuids.anchor] = membership.Building(None, 'r-a')
+        self._me_building(order=None)
+        spec_obj = spec(hints={'same_host': [uuids.anchor]},
+                        instance_uuid=uuids.me)
+        self.assertEqual([node(4)], self.run_filters(
+            same_host.SameHostFilter(), self.hosts, spec_obj))
+
+    def test_a_member_that_fails_stops_the_wait(self):
+        # its build request goes away without an allocation (NoValidHost:
+        # nova buries it in cell0)
+        class Fails(FakeSource):
+            def allocations_of(self, context, uuid):
+                if self.reads.count(uuid) >= 1:
+                    self.builds.pop(uuid, None)
+                return super().allocations_of(context, uuid)
+
+        source = self._use(Fails())
+        source.builds[uuids.m1] = membership.Building(3, 'r-other')
+        self._me_building()
+        spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.me]),
+                        instance_uuid=uuids.me)
+        self.assertEqual(4, len(self.run_filters(self.anti, self.hosts,
+                                                 spec_obj)))
+        self.assertIsNone(membership.members_of(spec_obj).error)
 
 
 class TestSiblingsOfMultiCreate(GroupTestCase):
-    """observe(): where nova put the previous instance of the request."""
+    """Where nova put the previous instance: read from placement."""
 
-    def _estate(self, shared):
-        # After the compute reported, nova's HostStates of one service
-        # share one instances dict; before, each has its own.
-        common = {}
-        return [host('svc1', node(n), common if shared else {})
-                for n in (1, 2, 3)] + [host('svc2', node(4))]
-
-    def _run(self, shared):
-        hosts = self._estate(shared)
-        instance_uuids = [uuids.i0, uuids.i1, uuids.i2]
-        spec_obj = spec(group('anti-affinity', instance_uuids),
-                        num_instances=3)
-        view = membership.view_for(spec_obj)
-        # nova's loop, by hand: observe, then consume the 2nd cluster of
-        # svc1 for i0 and the 3rd for i1
-        for instance_uuid, chosen in zip(instance_uuids,
-                                         (hosts[1], hosts[2], None)):
-            spec_obj.instance_uuid = instance_uuid
-            view.observe(spec_obj, hosts)
-            if chosen is not None:
+    def test_siblings_exact_while_another_request_consumes(self):
+        for shared in (True, False):
+            common = {}
+            hosts = [host('svc1', node(n), common if shared else {})
+                     for n in (1, 2, 3)] + [host('svc2', node(4))]
+            instance_uuids = [uuids.i0, uuids.i1, uuids.i2]
+            self.source.allocations = {}
+            for u in instance_uuids:
+                self.source.builds[u] = membership.Building(1, 'r1')
+            spec_obj = spec(group('anti-affinity', instance_uuids),
+                            num_instances=3)
+            anti = anti_affinity.ServerGroupAntiAffinityFilter()
+            landed = []
+            for index, (instance_uuid, chosen) in enumerate(
+                    zip(instance_uuids, (hosts[1], hosts[2], None))):
+                spec_obj.instance_uuid = instance_uuid
+                passed = self.run_filters(anti, hosts, spec_obj, index)
+                landed.append(passed)
+                if chosen is None:
+                    break
+                self.source.allocations[instance_uuid] = [chosen.uuid]
                 manager.SchedulerManager._consume_selected_host(
                     chosen, spec_obj, instance_uuid=instance_uuid)
-        return view
-
-    def test_placed_siblings_by_node_in_both_instance_views(self):
-        for shared in (True, False):
-            # the database still says "no node" for the siblings
-            self.source.nodes = dict.fromkeys([uuids.i0, uuids.i1])
-            view = self._run(shared)
-            self.assertEqual({uuids.i0: cluster.node_key(node(2)),
-                              uuids.i1: cluster.node_key(node(3))},
-                             view.placed, shared)
-            self.assertEqual({cluster.node_key(node(2)): 1,
-                              cluster.node_key(node(3)): 1},
-                             dict(view.member_counts(exclude=uuids.i2)),
-                             shared)
-
-    def test_only_growth_of_this_multi_create_is_recorded(self):
-        hosts = self._estate(shared=True)
-        # a single-instance request
-        spec_obj = spec(group('anti-affinity', [uuids.i0]))
-        view = membership.view_for(spec_obj)
-        view.observe(spec_obj, hosts)
-        manager.SchedulerManager._consume_selected_host(
-            hosts[0], spec_obj, instance_uuid=uuids.i0)
-        view.observe(spec_obj, hosts)
-        self.assertEqual({}, view.placed)
-        # resources consumed by someone else, group.hosts unchanged
-        hosts = self._estate(shared=False)
-        spec_obj = spec(group('anti-affinity', [uuids.i0, uuids.i1]),
-                        num_instances=2, instance_uuid=uuids.i0)
-        view = membership.view_for(spec_obj)
-        view.observe(spec_obj, hosts)
-        hosts[0].consume_from_request(spec_obj)
-        spec_obj.instance_uuid = uuids.i1
-        view.observe(spec_obj, hosts)
-        self.assertEqual({}, view.placed)
+                # another request consumes c1 of the same service (nova's
+                # HostStates are shared): nothing is inferred from it
+                hosts[0].consume_from_request(spec(instance_uuid=uuids.x))
+            self.assertEqual([node(1), node(4)], landed[2], shared)
+            self.assertEqual([uuids.i0, uuids.i1], self.source.reads)
+            self.source.reads = []
 
     def test_odd_hosts_and_groups_do_not_raise(self):
         class Bare:
@@ -374,20 +655,27 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
 
         spec_obj = spec(group('anti-affinity', [uuids.i0, uuids.i1]),
                         num_instances=2, instance_uuid=uuids.i0)
-        view = membership.view_for(spec_obj)
-        view.observe(spec_obj, [Bare(), host('svc1', None),
-                                host('svc1', 42)])
+        members = membership.members_of(spec_obj)
+        members.observe(spec_obj, [Bare(), host('svc1', None),
+                                   host('svc1', 42)])
+        self.source.allocations[uuids.i0] = [uuids.nowhere]
         spec_obj.instance_group.hosts.append('svc1')
         spec_obj.instance_uuid = uuids.i1
-        view.observe(spec_obj, [Bare()])
-        self.assertEqual({}, dict(view.member_counts()))
+        members.observe(spec_obj, [Bare()])
+        self.assertEqual({'resource provider %s' % uuids.nowhere: 1},
+                         dict(members.member_counts([Bare()])))
         # a group without members, hosts or rules set
         bare_group = objects.InstanceGroup(policy='anti-affinity')
         spec_obj = spec(bare_group, num_instances=2)
-        view = membership.view_for(spec_obj)
-        view.observe(spec_obj, [host('svc1', node(1))])
-        self.assertEqual((), view.members)
-        self.assertEqual({}, dict(view.member_counts()))
+        members = membership.members_of(spec_obj)
+        members.observe(spec_obj, [host('svc1', node(1))])
+        self.assertEqual((), members.members)
+        self.assertEqual({}, dict(members.member_counts()))
+        # a RequestSpec with nothing set
+        self.assertIsNone(membership.group_counts(
+            objects.RequestSpec(), [], 'anti-affinity'))
+        self.assertIsNone(membership.hint_units(
+            objects.RequestSpec(), [], 'same_host'))
 
 
 class TestOneLookupPerRequest(GroupTestCase):
@@ -446,8 +734,9 @@ class TestOneLookupPerRequest(GroupTestCase):
             self.source.calls)
 
 
-class TestDatabaseSource(test.NoDBTestCase):
-    """The default source: one instance query per cell, non-deleted only."""
+class TestNovaSource(test.NoDBTestCase):
+    """The default source: one instance query per cell, non-deleted only;
+    a cell that does not answer fails the lookup."""
 
     def _instances(self, **nodes):
         return objects.InstanceList(objects=[
@@ -467,7 +756,7 @@ class TestDatabaseSource(test.NoDBTestCase):
             'nova.objects.InstanceList.get_by_filters', get_by_filters))
         ctxt = nova_context.get_admin_context()
         ctxt.db_connection = object()
-        nodes = membership.DatabaseSource().nodes_of(
+        nodes = membership.NovaSource().nodes_of(
             ctxt, {uuids.b, uuids.a})
         self.assertEqual({uuids.a: node(1), uuids.b: None}, nodes)
         self.assertEqual(
@@ -484,11 +773,23 @@ class TestDatabaseSource(test.NoDBTestCase):
         self.useFixture(fixtures.MonkeyPatch(
             'nova.context.scatter_gather_skip_cell0',
             scatter_gather_skip_cell0))
-        warnings = Records(logging.WARNING)
-        self.useFixture(fixtures.LogHandler(
-            warnings, name='nova_vmw_sched.membership', nuke_handlers=False))
-        nodes = membership.DatabaseSource().nodes_of(
+        self.assertRaisesRegex(
+            membership.LookupFailed, uuids.cell2,
+            membership.NovaSource().nodes_of,
             nova_context.get_admin_context(), [uuids.a, uuids.c])
-        self.assertEqual({uuids.a: node(1), uuids.c: node(3)}, nodes)
-        self.assertEqual(1, len(warnings.records))
-        self.assertIn(uuids.cell2, warnings.records[0].getMessage())
+
+    def test_placement_error_fails_the_lookup(self):
+        class Client:
+            def get_allocs_for_consumer(self, context, consumer):
+                if consumer == uuids.a:
+                    return {'allocations': {uuids.rp: {}}}
+                raise RuntimeError('placement is down')
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.scheduler.client.report.report_client_singleton',
+            Client))
+        ctxt = nova_context.get_admin_context()
+        source = membership.NovaSource()
+        self.assertEqual([uuids.rp], source.allocations_of(ctxt, uuids.a))
+        self.assertRaisesRegex(membership.LookupFailed, 'placement is down',
+                               source.allocations_of, ctxt, uuids.b)

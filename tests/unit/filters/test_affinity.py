@@ -148,6 +148,7 @@ class TestAffinityMultiCreate(AffinityTestCase):
                  for n in (1, 2, 3)] + [host('svc2', node(4))]
         instance_uuids = [getattr(uuids, 'i%d' % i) for i in range(count)]
         self.source.nodes = dict.fromkeys(instance_uuids)
+        self.source.allocations = {}
         spec_obj = spec(group('affinity', instance_uuids, hosts=[]),
                         num_instances=count)
         return spec_obj, hosts
@@ -166,6 +167,8 @@ class TestAffinityMultiCreate(AffinityTestCase):
             spec_obj.instance_uuid = uuids.i0
             self.assertEqual([node(1), node(2), node(3), node(4)],
                              self.passing(spec_obj, hosts))
+            # nova claims in placement, then consumes
+            self.source.allocations[uuids.i0] = [hosts[1].uuid]
             manager.SchedulerManager._consume_selected_host(
                 hosts[1], spec_obj, instance_uuid=uuids.i0)
             spec_obj.instance_uuid = uuids.i1

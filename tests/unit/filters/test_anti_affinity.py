@@ -163,6 +163,7 @@ class TestAntiAffinityMultiCreate(AntiAffinityTestCase):
         # nova's API adds the new instances to the group before scheduling;
         # the database has no node for them yet
         self.source.nodes = dict.fromkeys(instance_uuids)
+        self.source.allocations = {}
         spec_obj = spec(group('anti-affinity', instance_uuids, rules=rules,
                               hosts=[]), num_instances=count)
         return self.schedule(hosts, spec_obj, instance_uuids,
@@ -196,6 +197,7 @@ class TestAntiAffinityMultiCreate(AntiAffinityTestCase):
                             num_instances=2, instance_uuid=uuids.i0)
             self.assertEqual([node(1), node(2)],
                              self.passing(spec_obj, hosts))
+            self.source.allocations[uuids.i0] = [hosts[1].uuid]
             manager.SchedulerManager._consume_selected_host(
                 hosts[1], spec_obj, instance_uuid=uuids.i0)
             spec_obj.instance_uuid = uuids.i1

@@ -1,0 +1,82 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The one per-request view that all our filters and weighers share.
+
+nova's scheduler runs requests on several native threads at once, and its
+filter and weigher objects, like its HostState objects, are shared by all
+of them. What one request needs (its ``vmware:cluster`` pin, where its
+group members and hinted instances are, the explanation of a pinned
+NoValidHost) therefore lives here, keyed by the request's ``RequestSpec``:
+nova hands the same object to every filter and weigher and to every
+instance of a multi-create, and a new one to every other request. Nothing
+per request is kept on a filter, a weigher or a HostState.
+
+A view goes away with its RequestSpec (weak keys). Its parts are built on
+first use, once, under the view's lock: :mod:`nova_vmw_sched.request` keeps
+the pin under ``'pin'``, :mod:`nova_vmw_sched.membership` the members under
+``'members'``, :mod:`nova_vmw_sched.explain` the explanation under
+``'explanation'``.
+"""
+
+import threading
+import weakref
+
+_views = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+class RequestView:
+    """The parts of one request's view, each built once."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._parts = {}
+
+    def part(self, name, build=None):
+        """The part ``name``; built by ``build()`` on first use.
+
+        Without ``build``, None until someone has built it.
+        """
+        try:
+            return self._parts[name]
+        except KeyError:
+            if build is None:
+                return None
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = build()
+            return self._parts[name]
+
+
+def of(spec_obj):
+    """The :class:`RequestView` of this request (created on first use).
+
+    An object that cannot be weakly referenced gets a new view on every
+    call: nothing is shared, and every answer is still right.
+    """
+    try:
+        return _views[spec_obj]
+    except KeyError:
+        pass
+    except TypeError:
+        return RequestView()
+    with _lock:
+        found = _views.get(spec_obj)
+        if found is None:
+            found = _views[spec_obj] = RequestView()
+        return found
+
+
+class Refused(str):
+    """What a filter's ``prepare`` gives when a hard rule cannot be judged
+    for this request: every host fails, for this reason."""
