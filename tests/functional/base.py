@@ -28,6 +28,7 @@ runs with different vCenter uuids compare equal.
 
 import os
 import sys
+import threading
 import time
 import uuid
 
@@ -258,6 +259,69 @@ class Estate:
         else:
             servers = [created]
         return [self.outcome(self.wait(s)) for s in servers]
+
+    def post(self, flavor_id, name, group=None, hints=None):
+        """Post one server create request; return the server (BUILD)."""
+        body = self.test._build_server(
+            name='%s-%s' % (self.name, name), flavor_id=flavor_id,
+            networks='none')
+        request = {'server': body}
+        all_hints = dict(hints or {})
+        if group:
+            all_hints['group'] = group
+        if all_hints:
+            request['os:scheduler_hints'] = all_hints
+        return self.test.admin_api.post_server(request)
+
+    def boot_at_once(self, flavor_id, names, group=None, hints=None,
+                     before_wait=None):
+        """Post one create request per name, all at the same moment, each
+        from its own thread (as an orchestrator does); wait for all.
+
+        ``before_wait(servers)``, if given, is called once all are posted,
+        before waiting for them.
+
+        :returns: the landing cluster label of each, in the order of
+            ``names``
+        """
+        barrier = threading.Barrier(len(names))
+        created = [None] * len(names)
+        failed = []
+
+        def post(index, name):
+            try:
+                barrier.wait(timeout=30)
+                created[index] = self.post(flavor_id, name, group=group,
+                                           hints=hints)
+            except Exception as e:  # reported by the test thread
+                failed.append('%s: %r' % (name, e))
+
+        threads = [threading.Thread(target=post, args=(i, n))
+                   for i, n in enumerate(names)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        if failed:
+            self.test.fail('posting failed: %s' % '; '.join(failed))
+        if before_wait is not None:
+            before_wait(created)
+        return [self.outcome(self.wait(server, timeout=60))
+                for server in created]
+
+    def allocation_of(self, server):
+        """The resource providers holding ``server``'s allocation."""
+        found = self.test.placement.get(
+            '/allocations/%s' % server['id']).body['allocations']
+        return sorted(found)
+
+    def wait_for_allocation(self, server, timeout=30.0):
+        """Wait until the scheduler has claimed ``server`` in placement."""
+        deadline = time.monotonic() + timeout
+        while not self.allocation_of(server):
+            if time.monotonic() > deadline:
+                self.test.fail('server %s got no allocation' % server['id'])
+            time.sleep(0.05)
 
     def wait(self, server, timeout=30.0):
         deadline = time.monotonic() + timeout

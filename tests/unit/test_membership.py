@@ -793,3 +793,45 @@ class TestNovaSource(test.NoDBTestCase):
         self.assertEqual([uuids.rp], source.allocations_of(ctxt, uuids.a))
         self.assertRaisesRegex(membership.LookupFailed, 'placement is down',
                                source.allocations_of, ctxt, uuids.b)
+
+
+class TestNovaSourceDatabase(test.TestCase):
+    """The API database query of :meth:`NovaSource.building`, on nova's
+    own schema (sqlite, as nova's tests set it up)."""
+
+    def _build_request(self, ctxt, uuid, reservation_id):
+        instance = objects.Instance(
+            ctxt, uuid=uuid, project_id=ctxt.project_id,
+            user_id=ctxt.user_id, reservation_id=reservation_id)
+        objects.BuildRequest(
+            ctxt, instance_uuid=uuid, project_id=ctxt.project_id,
+            instance=instance,
+            block_device_mappings=objects.BlockDeviceMappingList(),
+            tags=objects.TagList()).create()
+
+    def test_build_requests_and_the_order_of_joining(self):
+        ctxt = nova_context.RequestContext('user', 'project')
+        admin = ctxt.elevated()
+        group_obj = objects.InstanceGroup(
+            ctxt, uuid=uuids.group, name='g', policy='anti-affinity',
+            project_id='project', user_id='user')
+        group_obj.create()
+        # a multi-create of two joins first, then one more instance
+        objects.InstanceGroup.add_members(admin, uuids.group,
+                                          [uuids.a, uuids.b])
+        objects.InstanceGroup.add_members(admin, uuids.group, [uuids.c])
+        self._build_request(ctxt, uuids.a, 'r-1')
+        self._build_request(ctxt, uuids.b, 'r-1')
+        self._build_request(ctxt, uuids.c, 'r-2')
+        # d is being built but in no group; e is in no table at all
+        self._build_request(ctxt, uuids.d, 'r-3')
+        found = membership.NovaSource().building(
+            admin, [uuids.a, uuids.b, uuids.c, uuids.d, uuids.e])
+        self.assertEqual({uuids.a, uuids.b, uuids.c, uuids.d}, set(found))
+        self.assertEqual(['r-1', 'r-1', 'r-2', 'r-3'],
+                         [found[u].reservation_id for u in
+                          (uuids.a, uuids.b, uuids.c, uuids.d)])
+        self.assertLess(found[uuids.a].order, found[uuids.c].order)
+        self.assertLess(found[uuids.b].order, found[uuids.c].order)
+        self.assertIsNone(found[uuids.d].order)
+        self.assertEqual({}, membership.NovaSource().building(admin, []))
