@@ -262,6 +262,15 @@ class Estate:
 
     def post(self, flavor_id, name, group=None, hints=None):
         """Post one server create request; return the server (BUILD)."""
+        return self.test.admin_api.post_server(
+            self.create_request(flavor_id, name, group, hints))
+
+    def create_request(self, flavor_id, name, group=None, hints=None):
+        """The body of a server create request.
+
+        Built in the calling thread: nova's helper briefly changes the API
+        client's microversion while it looks up the image.
+        """
         body = self.test._build_server(
             name='%s-%s' % (self.name, name), flavor_id=flavor_id,
             networks='none')
@@ -271,7 +280,7 @@ class Estate:
             all_hints['group'] = group
         if all_hints:
             request['os:scheduler_hints'] = all_hints
-        return self.test.admin_api.post_server(request)
+        return request
 
     def boot_at_once(self, flavor_id, names, group=None, hints=None,
                      before_wait=None):
@@ -287,12 +296,14 @@ class Estate:
         barrier = threading.Barrier(len(names))
         created = [None] * len(names)
         failed = []
+        requests = [self.create_request(flavor_id, name, group, hints)
+                    for name in names]
 
         def post(index, name):
             try:
                 barrier.wait(timeout=30)
-                created[index] = self.post(flavor_id, name, group=group,
-                                           hints=hints)
+                created[index] = self.test.admin_api.post_server(
+                    requests[index])
             except Exception as e:  # reported by the test thread
                 failed.append('%s: %r' % (name, e))
 
