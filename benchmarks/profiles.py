@@ -201,7 +201,8 @@ class ClusterPin(Profile):
 
 
 class EstateMembershipSource(_Installed):
-    """Stands in for ``membership.DatabaseSource``: answers from the estates.
+    """Stands in for ``membership.NovaSource``: answers from the estates
+    (settled instances only: nothing is in flight in a benchmark).
 
     Each call is one database query per cell in production; it is counted
     as a lookup (:meth:`benchmarks.calls.Counter.lookup`).
