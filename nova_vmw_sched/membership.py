@@ -101,24 +101,34 @@ class NovaSource:
         One query per cell; raises :class:`LookupFailed` if a cell does not
         answer.
         """
+        return {uuid: inst.node
+                for uuid, inst in self._instances(context, uuids).items()}
+
+    def instance_of(self, context, uuid):
+        """``(node, flavor id)`` of a non-deleted instance in a cell, or
+        None. One query per cell."""
+        inst = self._instances(context, [uuid]).get(uuid)
+        return None if inst is None else (inst.node, inst.instance_type_id)
+
+    @staticmethod
+    def _instances(context, uuids):
         uuids = sorted(uuids)
 
-        def nodes_in_cell(cell_context):
+        def in_cell(cell_context):
             instances = objects.InstanceList.get_by_filters(
                 cell_context, filters={'uuid': uuids, 'deleted': False},
                 expected_attrs=[])
-            return {inst.uuid: inst.node for inst in instances}
+            return {inst.uuid: inst for inst in instances}
 
         if getattr(context, 'db_connection', None):
-            return nodes_in_cell(context)
-        nodes = {}
-        results = nova_context.scatter_gather_skip_cell0(
-            context, nodes_in_cell)
+            return in_cell(context)
+        found = {}
+        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
         for cell_uuid, result in results.items():
             if nova_context.is_cell_failure_sentinel(result):
                 raise LookupFailed('cell %s did not answer' % cell_uuid)
-            nodes.update(result)
-        return nodes
+            found.update(result)
+        return found
 
     def building(self, context, uuids):
         """``{uuid: Building}`` of the instances still build requests.
@@ -346,19 +356,14 @@ class Members:
                     self._where = self._look_up()
         return self._where
 
-    def _admin_context(self):
-        context = self._context
-        try:
-            return context.elevated() if context is not None else \
-                nova_context.get_admin_context()
-        except Exception:
-            return nova_context.get_admin_context()
+    def admin_context(self):
+        return _elevated(self._context)
 
     def _look_up(self):
         wanted = self._wanted()
         if not wanted:
             return {}
-        context = self._admin_context()
+        context = self.admin_context()
         try:
             return self._locate(context, wanted)
         except Exception as e:
@@ -466,7 +471,7 @@ class Members:
             where = self._locations()
             try:
                 providers = _call(source, 'allocations_of', (),
-                                  self._admin_context(), previous)
+                                  self.admin_context(), previous)
             except Exception as e:
                 self.error = self.error or (
                     'could not look up where instance %s of this request '
@@ -508,7 +513,7 @@ class Members:
             return
         try:
             nodes = _call(source, 'nodes_of_providers', {},
-                          self._admin_context(), wanted)
+                          self.admin_context(), wanted)
         except Exception as e:
             self.error = self.error or (
                 'could not look up the compute nodes of resource providers '
@@ -555,6 +560,20 @@ class Members:
         LOG.warning('%(what)s: no host passes for instance %(instance)s: '
                     '%(error)s', {'what': what, 'instance': instance,
                                   'error': self.error})
+
+
+def admin_context(spec_obj):
+    """An elevated copy of the request's context (lookups see every
+    project's instances)."""
+    return _elevated(getattr(spec_obj, '_context', None))
+
+
+def _elevated(context):
+    try:
+        return context.elevated() if context is not None else \
+            nova_context.get_admin_context()
+    except Exception:
+        return nova_context.get_admin_context()
 
 
 def instance_uuid(spec_obj):

@@ -30,6 +30,7 @@ AVAILABLE_FILTERS = [
 ENABLED_FILTERS = [
     'VMwareClusterDuplicateFilter',
     'VMwareClusterFilter',
+    'VMwareClusterMoveFilter',
     'ComputeFilter',
     'ComputeCapabilitiesFilter',
     'ImagePropertiesFilter',

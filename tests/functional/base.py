@@ -320,6 +320,70 @@ class Estate:
         return [self.outcome(self.wait(server, timeout=60))
                 for server in created]
 
+    def server(self, name):
+        """The server called ``name`` in this estate."""
+        servers = self.test.admin_api.get_servers(
+            search_opts={'name': '^%s-%s$' % (self.name, name)})
+        if len(servers) != 1:
+            self.test.fail('%d servers called %s' % (len(servers), name))
+        return self.test.admin_api.get_server(servers[0]['id'])
+
+    def where(self, name):
+        """The cluster label of server ``name`` now."""
+        return self.label_of(
+            self.server(name)['OS-EXT-SRV-ATTR:hypervisor_hostname'])
+
+    def migrate(self, name, flavor_id=None):
+        """Cold migrate (or, with ``flavor_id``, resize) server ``name`` and
+        confirm; return the cluster it lands on.
+
+        ``NoValidHost`` when nova-api refuses for want of a host; the server
+        must then still be ACTIVE where it was.
+        """
+        test = self.test
+        server = self.server(name)
+        before = server['OS-EXT-SRV-ATTR:hypervisor_hostname']
+        action = {'resize': {'flavorRef': flavor_id}} if flavor_id else \
+            {'migrate': None}
+        known = {m['id'] for m in self._migrations(server)}
+        try:
+            test.admin_api.post_server_action(server['id'], action)
+        except api_client.OpenStackApiException as e:
+            if 'No valid host' not in e.response.text:
+                raise
+            return self._stayed(name, before)
+        # nova-conductor answers NoValidHost by setting the migration to
+        # 'error' and the server back to ACTIVE
+        deadline = time.monotonic() + 60
+        while True:
+            new = [m for m in self._migrations(server)
+                   if m['id'] not in known]
+            status = new[0]['status'] if new else None
+            if status in ('finished', 'error'):
+                break
+            if time.monotonic() > deadline:
+                test.fail('migration of %s stuck in %s' % (name, status))
+            time.sleep(0.05)
+        if status == 'error':
+            return self._stayed(name, before)
+        server = test._wait_for_state_change(server, 'VERIFY_RESIZE')
+        test.admin_api.post_server_action(server['id'],
+                                          {'confirmResize': None})
+        server = test._wait_for_state_change(server, 'ACTIVE')
+        return self.label_of(server['OS-EXT-SRV-ATTR:hypervisor_hostname'])
+
+    def _migrations(self, server):
+        return self.test.admin_api.api_get(
+            '/os-migrations?instance_uuid=%s' % server['id']
+        ).body['migrations']
+
+    def _stayed(self, name, before):
+        server = self.test._wait_for_state_change(self.server(name),
+                                                  'ACTIVE')
+        self.test.assertEqual(
+            before, server['OS-EXT-SRV-ATTR:hypervisor_hostname'])
+        return NO_VALID_HOST
+
     def allocation_of(self, server):
         """The resource providers holding ``server``'s allocation."""
         found = self.test.placement.get(

@@ -49,6 +49,11 @@ class ClusterSpec(ty.NamedTuple):
 class VMwareClusterFakeDriver(fake.MediumFakeDriver):
     """Fake driver: one service, the clusters registered for its host."""
 
+    # nova's vmwareapi driver can cold migrate within one service host (to
+    # another cluster of it): its nodes report COMPUTE_SAME_HOST_COLD_MIGRATE
+    capabilities = dict(fake.MediumFakeDriver.capabilities,
+                        supports_migrate_to_same_host=True)
+
     #: {service host: {nodename: ClusterSpec}}; set by the test through a
     #: fixture before the service starts.
     estate: dict = {}

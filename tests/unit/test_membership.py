@@ -121,6 +121,8 @@ class FakeSource:
         self.builds = {}
         self.allocations = {}
         self.providers = {}
+        #: {uuid: (node, flavor id)} for moves
+        self.instances = {}
         self.calls = []
         self.contexts = []
         self.reads = []
@@ -139,6 +141,10 @@ class FakeSource:
     def allocations_of(self, context, uuid):
         self.reads.append(uuid)
         return list(self.allocations.get(uuid, ()))
+
+    def instance_of(self, context, uuid):
+        self.calls.append([uuid])
+        return self.instances.get(uuid)
 
     def nodes_of_providers(self, context, rp_uuids):
         self.provider_calls.append(sorted(rp_uuids))

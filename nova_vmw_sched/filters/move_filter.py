@@ -1,0 +1,85 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""A move leaves its cluster.
+
+nova leaves the source *service host* out of a move, or keeps all of it: a
+cold migration keeps it when the source node reports the trait
+``COMPUTE_SAME_HOST_COLD_MIGRATE`` (nova's vmwareapi driver does), a resize
+when ``[DEFAULT] allow_resize_to_same_host`` is True. With clusters sharing
+a service, a kept service host lets a cold migration land on the cluster it
+came from: a migration that moves nothing.
+
+For a move of an existing instance (see :mod:`nova_vmw_sched.moves`): a cold
+migration, live migration or evacuation (the flavor stays) refuses the
+nodes of the instance's own cluster, and passes its sibling clusters as any
+other; a resize refuses them only when ``[DEFAULT]
+allow_resize_to_same_host`` is False (nova has then left out the whole
+source service host already). New boots, and moves of instances without a
+node, pass every node. If the instance cannot be looked up, every node
+fails, with one WARNING per request. Rebuilds are not filtered.
+"""
+
+from oslo_log import log as logging
+
+import nova.conf
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import filters as vmw_filters
+from nova_vmw_sched import membership
+from nova_vmw_sched import moves
+from nova_vmw_sched import view
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+MOVE = 'source cluster of the move (a migration leaves its cluster)'
+RESIZE = ('source cluster of the resize ([DEFAULT] '
+          'allow_resize_to_same_host = False)')
+
+
+class VMwareClusterMoveFilter(vmw_filters.RequestScopedFilter):
+    """Refuse the cluster an instance is moved away from."""
+
+    RUN_ON_REBUILD = False
+    # A move places one instance, and where it is does not change while
+    # it is being scheduled.
+    run_filter_once_per_request = True
+
+    def prepare(self, spec_obj):
+        move = moves.move_of(spec_obj)
+        if move is None:
+            return None
+        if move.error:
+            LOG.warning('VMwareClusterMoveFilter: no host passes for '
+                        'instance %(instance)s: %(error)s',
+                        {'instance': membership.instance_uuid(spec_obj),
+                         'error': move.error})
+            return view.Refused(move.error)
+        if move.resize:
+            if CONF.allow_resize_to_same_host:
+                return None
+            return move.source, RESIZE
+        return move.source, MOVE
+
+    def check(self, host_state, prepared):
+        if prepared is None:
+            return True
+        source, why = prepared
+        if source is None or cluster.host_key(host_state) != source:
+            return True
+        LOG.debug('%(host_state)s fails: %(why)s',
+                  {'host_state': host_state, 'why': why})
+        return False
+
+    def reason(self, host_state, prepared):
+        return prepared[1]

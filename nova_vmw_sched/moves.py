@@ -1,0 +1,82 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What a move of an existing instance asks of clusters, read once per
+request (a part of the request's :mod:`nova_vmw_sched.view`).
+
+nova's scheduler is not told whether a request is a new boot or a move. It
+is told, for every move, which service hosts to leave out: nova-api sets
+``RequestSpec.ignore_hosts`` to a list (empty when the source service host
+may be chosen again) for a resize or cold migration, nova-conductor for a
+live migration and an evacuation; a new boot leaves it None, and nova does
+not store it with the RequestSpec. Only for such a request is the instance
+looked up (one query per cell, through :data:`nova_vmw_sched.membership.
+source`): a move is a request whose instance already has a node, and a
+resize one whose flavor differs from the instance's.
+"""
+
+import typing as ty
+
+from nova_vmw_sched import cluster
+from nova_vmw_sched import membership
+from nova_vmw_sched import view
+
+
+class Move(ty.NamedTuple):
+    """The instance a request moves."""
+
+    #: the node the instance is on
+    node: ty.Optional[str] = None
+    #: the scheduling unit of that node (the cluster)
+    source: ty.Any = None
+    #: True if the flavor changes (a resize), False for a cold migration,
+    #: live migration or evacuation
+    resize: bool = False
+    #: why the instance could not be looked up
+    error: ty.Optional[str] = None
+
+
+def is_move_request(spec_obj):
+    """Whether nova asked to leave hosts out, as it does for every move."""
+    try:
+        return spec_obj.obj_attr_is_set('ignore_hosts') and \
+            spec_obj.ignore_hosts is not None
+    except Exception:  # an odd object
+        return False
+
+
+def move_of(spec_obj) -> ty.Optional[Move]:
+    """The :class:`Move` of this request; None for anything but a move of
+    an instance that has a node."""
+    if not is_move_request(spec_obj):
+        return None
+    found = view.of(spec_obj).part('move', lambda: _look_up(spec_obj))
+    return found if found.node or found.error else None
+
+
+def _look_up(spec_obj):
+    uuid = membership.instance_uuid(spec_obj)
+    if not uuid:
+        return Move()
+    try:
+        found = membership.source.instance_of(
+            membership.admin_context(spec_obj), uuid)
+    except Exception as e:
+        return Move(error='could not look up instance %s: %s' % (uuid, e))
+    if not found or not found[0]:
+        return Move()  # not in a cell, or offloaded: nothing to leave
+    node, flavor_id = found
+    try:
+        resize = flavor_id != spec_obj.flavor.id
+    except Exception:  # no flavor in the request: as nova, no resize
+        resize = False
+    return Move(node=node, source=cluster.node_key(node), resize=resize)
