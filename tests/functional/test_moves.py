@@ -128,3 +128,38 @@ class TestResizeAwayFromTheSourceService(base.ClusterTestCase):
         # a shared one, nova left out its sibling c2 as well
         self.assertEqual({'split': ('c1', 'c2'), 'pairs': ('c1', 'c3')},
                          outcomes)
+
+
+class TestColdMigrationWithCapacity(base.ClusterTestCase):
+    """The capacity filter on a cold migration: a cluster at its vSphere HA
+    reserve is no destination, though the pin list prefers it.
+
+    c1, c3, c4: 2 x 4096 MB (one host, 4096 MB, held back: 4096 usable);
+    c2: 2 x 6144 MB (6144 usable).
+    """
+
+    CLUSTERS = {
+        'c1': ClusterSpec(hosts=(EsxiHost(memory_mb=4096),) * 2),
+        'c2': ClusterSpec(hosts=(EsxiHost(memory_mb=6144),) * 2),
+        'c3': ClusterSpec(hosts=(EsxiHost(memory_mb=4096),) * 2),
+        'c4': ClusterSpec(hosts=(EsxiHost(memory_mb=4096),) * 2),
+    }
+    FAILOVER_POLICY = None  # the option's default, host_failures = 1
+    ENABLED_FILTERS = base.ENABLED_FILTERS + ['VMwareClusterCapacityFilter']
+
+    def test_migration_skips_a_cluster_at_its_reserve(self):
+        def scenario(estate):
+            listed = estate.flavor('listed', memory_mb=2048,
+                                   pin=estate.pin('c1', 'c2', 'c3'))
+            filler = estate.flavor('filler', memory_mb=2048,
+                                   pin=estate.pin('c2'))
+            first = estate.boot(listed, name='vm')[0]
+            # c2 takes three (6144 MB), its reserve left free; a fourth
+            # would break it
+            filled = [estate.boot(filler, name='fill%d' % i)[0]
+                      for i in range(4)]
+            return first, filled, estate.migrate('vm')
+
+        self.assertEqual(
+            ('c1', ['c2', 'c2', 'c2', base.NO_VALID_HOST], 'c3'),
+            self.in_both_topologies(scenario))
