@@ -60,6 +60,9 @@ TOP = 3
 #: consumed HostState fields that a failed request restores
 _CONSUMED = ('free_ram_mb', 'free_disk_mb', 'vcpus_used', 'num_instances',
              'num_io_ops', 'updated', 'numa_topology')
+#: how an explanation names each move
+_MOVES = {'migrate': 'cold migration', 'resize': 'resize',
+          'live-migrate': 'live migration', 'evacuate': 'evacuation'}
 _STOCK_SOFT = ('soft_affinity_weight_multiplier',
                'soft_anti_affinity_weight_multiplier')
 
@@ -301,11 +304,71 @@ class Simulation:
         result = self._result = Result(index, request, self.setup.name,
                                        self.topology)
         self._instance = 0
+        if request.is_move:
+            return self._move(result, request)
         flavor = self.scenario.flavors[request.flavor]
         demand = placement_mod.demand_of(flavor)
         names = request.instance_names
         uuids = [estate_mod.uuid_for('instance', n) for n in names]
         spec = estate.request_spec(request, uuids)
+        consumed = self._schedule(result, spec, names, uuids, demand)
+        if result.ok:
+            for (host, uuid, _saved), name in zip(consumed, names):
+                estate.record(name, uuid, host, request.group,
+                              request.flavor)
+        else:
+            self._undo(consumed, demand)
+        self._result = None
+        return result
+
+    def _move(self, result, request):
+        """Move one existing instance, as nova-conductor asks for it.
+
+        nova-api and nova-conductor tell the scheduler which service hosts
+        to leave out (``ignore_hosts``): none for a cold migration (nova's
+        vmwareapi driver reports same-host cold migration) and for a resize
+        with ``[DEFAULT] allow_resize_to_same_host``, the source service
+        host otherwise. nova's HostManager then removes every node of those
+        hosts before any filter runs. A move that finds a cluster is
+        confirmed at once: the old flavor leaves the source cluster.
+        """
+        estate = self.estate
+        name = request.instance
+        uuid = estate.uuids.get(name)
+        if uuid is None or uuid not in estate.location:
+            result.instances.append(Placed(
+                name, None, None, failure='instance %s does not exist (the '
+                'request that would have created it failed)' % name))
+            self._result = None
+            return result
+        old_flavor = estate.flavor_of[uuid]
+        new_flavor = request.flavor or old_flavor
+        source = estate.state_of(uuid)
+        spec = estate.request_spec(request, [uuid], flavor_name=new_flavor,
+                                   group_name=estate.group_of.get(uuid))
+        if request.action == 'migrate' or (
+                request.action == 'resize' and
+                CONF.allow_resize_to_same_host):
+            spec.ignore_hosts = []
+        else:
+            spec.ignore_hosts = [source.host]
+        demand = placement_mod.demand_of(self.scenario.flavors[new_flavor])
+        consumed = self._schedule(result, spec, [name], [uuid], demand)
+        if result.ok:
+            estate.moved(uuid, source, consumed[0][0], old_flavor,
+                         new_flavor)
+        else:
+            self._undo(consumed, demand)
+        self._result = None
+        return result
+
+    def _schedule(self, result, spec, names, uuids, demand):
+        """nova's ``SchedulerManager._schedule`` for these instances.
+
+        :returns: ``[(host state, uuid, saved fields)]`` of the instances
+            claimed; ``result.ok`` when all were
+        """
+        estate = self.estate
         hosts, refused, result.beyond_limit = estate.placement.candidates(
             estate.hosts, demand, CONF.scheduler.max_placement_results)
         for host, reason in refused.items():
@@ -327,7 +390,8 @@ class Simulation:
                 scheduler, spec, hosts, num)
             if not hosts:
                 result.instances.append(Placed(
-                    name, None, None, failure=self._emptied(num, result)))
+                    name, None, None,
+                    failure=self._emptied(num, result, spec, candidates)))
                 break
             chosen = None
             for host in hosts:
@@ -350,15 +414,9 @@ class Simulation:
             nova_manager.SchedulerManager._consume_selected_host(
                 chosen, spec, instance_uuid=uuid)
         result.ok = len(consumed) == len(names)
-        if result.ok:
-            for (host, uuid, _saved), name in zip(consumed, names):
-                estate.record(name, uuid, host, request.group)
-        else:
-            self._undo(consumed, demand)
         for host in candidates:
             host.allocation_candidates = []
-        self._result = None
-        return result
+        return consumed
 
     def _placed(self, name, chosen, hosts):
         weighing = self.host_manager.weighing
@@ -382,8 +440,15 @@ class Simulation:
         return Placed(name, self._label(chosen), chosen.host, tuple(top),
                       tied)
 
-    def _emptied(self, num, result):
+    def _emptied(self, num, result, spec=None, candidates=()):
         why = 'no cluster is a placement candidate'
+        ignored = set(getattr(spec, 'ignore_hosts', None) or ())
+        if candidates and all(h.host in ignored for h in candidates):
+            why = ('no cluster is a placement candidate but those of service '
+                   'host %s, which nova leaves out of this %s (every cluster '
+                   'of it)' % (', '.join(sorted(ignored)),
+                               _MOVES.get(result.request.action,
+                                          result.request.action)))
         for probe in self.host_manager.enabled_filters:
             if probe.last is not None and probe.last[0] and \
                     not probe.last[1]:

@@ -79,6 +79,13 @@ class Estate:
         self.claims = {}
         #: {group name: [member uuid]}
         self.members = {g: [] for g in scenario.groups}
+        #: {instance uuid: flavor name (None if the scenario gives none)},
+        #: {instance uuid: group name}
+        self.flavor_of = {}
+        self.group_of = {}
+        #: the id of each flavor, as nova's flavors table gives it
+        self.flavor_ids = {name: i for i, name in
+                           enumerate(scenario.flavors, start=1)}
         #: {service host: instances dict its HostStates share}
         self.instances = {}
         #: HostStates in cluster order; {id(HostState): cluster label}
@@ -110,7 +117,8 @@ class Estate:
             members = by_cluster.get(c.label, ())
             for inst in members:
                 uuid = self._add_instance(inst.name, c.label, host,
-                                          c.nodename, inst.group)
+                                          c.nodename, inst.group,
+                                          inst.flavor)
                 inst_dict[uuid] = self._instance(uuid, host, c.nodename)
                 if inst.flavor is not None:
                     demand = placement_mod.demand_of(flavors[inst.flavor])
@@ -174,12 +182,14 @@ class Estate:
         return objects.Instance(self.context, uuid=uuid, host=host,
                                 node=nodename)
 
-    def _add_instance(self, name, label, host, nodename, group):
+    def _add_instance(self, name, label, host, nodename, group, flavor):
         uuid = uuid_for('instance', name)
         self.uuids[name] = uuid
         self.location[uuid] = (label, host, nodename)
+        self.flavor_of[uuid] = flavor
         if group is not None:
             self.members[group].append(uuid)
+            self.group_of[uuid] = group
         return uuid
 
     # -- seams ---------------------------------------------------------------
@@ -194,6 +204,14 @@ class Estate:
         the allocation of an instance the current request placed."""
         rp_uuid = self.claims.get(uuid)
         return [rp_uuid] if rp_uuid else []
+
+    def instance_of(self, context, uuid):
+        """:data:`nova_vmw_sched.membership.source`: ``(node, flavor id)``
+        of an instance, for moves."""
+        if uuid not in self.location:
+            return None
+        return (self.location[uuid][2],
+                self.flavor_ids.get(self.flavor_of.get(uuid)))
 
     def records_of(self, context, ref):
         """:data:`nova_vmw_sched.explain.lookup`: the scenario's nodes of the
@@ -211,13 +229,47 @@ class Estate:
         """``{rp uuid: inventories}`` for the inventory source."""
         return self.placement.inventories
 
+    def state_of(self, uuid):
+        """The HostState of the cluster an instance is on."""
+        label = self.location[uuid][0]
+        for host_state in self.hosts:
+            if self.label_of[id(host_state)] == label:
+                return host_state
+        raise KeyError(uuid)
+
+    def moved(self, uuid, source, destination, old_flavor, new_flavor):
+        """A confirmed move: the instance's old flavor leaves ``source``
+        (placement and the HostState, as the resource tracker reports it);
+        ``destination`` was consumed by the scheduler already."""
+        flavor = self.scenario.flavors[old_flavor]
+        self.placement.release(source.uuid,
+                               placement_mod.demand_of(flavor))
+        source.free_ram_mb += flavor.memory_mb
+        source.free_disk_mb += (flavor.disk_gb + flavor.ephemeral_gb) * 1024
+        source.vcpus_used -= flavor.vcpus
+        source.num_instances -= 1
+        source.instances.pop(uuid, None)
+        label = self.label_of[id(destination)]
+        self.location[uuid] = (label, destination.host,
+                               destination.nodename)
+        self.flavor_of[uuid] = new_flavor
+        destination.instances[uuid] = self._instance(
+            uuid, destination.host, destination.nodename)
+
     # -- requests -------------------------------------------------------------
 
-    def request_spec(self, request, instance_uuids):
-        """The RequestSpec of ``request`` as the conductor builds it."""
-        flavor = self.scenario.flavors[request.flavor]
+    def request_spec(self, request, instance_uuids, flavor_name=None,
+                     group_name=None):
+        """The RequestSpec of ``request`` as the conductor builds it.
+
+        For a move, ``flavor_name`` and ``group_name`` are those of the
+        instance (already a member).
+        """
+        flavor = self.scenario.flavors[flavor_name or request.flavor]
         group = None
-        if request.group is not None:
+        if group_name is not None:
+            group = self._group(group_name, [])
+        elif request.group is not None:
             group = self._group(request.group, instance_uuids)
         hints = {}
         for hint in ('same_host', 'different_host'):
@@ -231,7 +283,8 @@ class Estate:
              'disk_format': 'vmdk', 'container_format': 'bare',
              'properties': {}},
             objects.Flavor(
-                id=1, flavorid=flavor.name, name=flavor.name,
+                id=self.flavor_ids[flavor.name], flavorid=flavor.name,
+                name=flavor.name,
                 vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
                 root_gb=flavor.disk_gb, ephemeral_gb=flavor.ephemeral_gb,
                 swap=0, rxtx_factor=1.0, vcpu_weight=0, disabled=False,
@@ -254,11 +307,11 @@ class Estate:
             policies=[group.policy], rules=dict(group.rules),
             members=members + list(new_uuids), hosts=hosts)
 
-    def record(self, name, uuid, host_state, group):
+    def record(self, name, uuid, host_state, group, flavor):
         """An instance the scheduler placed, as nova-compute reports it."""
         label = self.label_of[id(host_state)]
         self._add_instance(name, label, host_state.host,
-                           host_state.nodename, group)
+                           host_state.nodename, group, flavor)
         # nova's scheduler put a uuid-only stub there for group requests
         host_state.instances[uuid] = self._instance(
             uuid, host_state.host, host_state.nodename)

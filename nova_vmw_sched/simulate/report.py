@@ -45,6 +45,13 @@ def _short(reason, label):
 
 def _request_line(result, scenario):
     request = result.request
+    if request.is_move:
+        what = '%s %s' % (request.action, request.instance)
+        if request.flavor:
+            flavor = scenario.flavors[request.flavor]
+            what += ' to %s (%d vCPU, %d MB)' % (
+                flavor.name, flavor.vcpus, flavor.memory_mb)
+        return '[%d] %s: %s' % (result.index + 1, request.name, what)
     flavor = scenario.flavors[request.flavor]
     parts = ['%d x %s (%d vCPU, %d MB)' % (
         request.count, flavor.name, flavor.vcpus, flavor.memory_mb)]
@@ -218,9 +225,12 @@ class JsonReport:
     def request(self, results):
         result = results[0]
         item = {'index': result.index + 1, 'name': result.request.name,
+                'action': result.request.action,
                 'flavor': result.request.flavor,
                 'count': result.request.count,
                 'group': result.request.group}
+        if result.request.is_move:
+            item['instance'] = result.request.instance
         item.update(_result_json(result))
         if len(results) > 1:
             item['stock'] = _result_json(results[1])

@@ -127,18 +127,32 @@ class Instance(ty.NamedTuple):
     group: ty.Optional[str] = None
 
 
+#: what a request does: a boot, or a move of an existing instance
+ACTIONS = ('boot', 'migrate', 'resize', 'live-migrate', 'evacuate')
+
+
 class Request(ty.NamedTuple):
-    """One boot request (``count`` instances, like ``--min-count``)."""
+    """One boot request (``count`` instances, like ``--min-count``), or the
+    move of one instance (``action``, ``instance``; ``flavor`` the new
+    flavor of a resize, None for the other moves)."""
 
     name: str
-    flavor: str
+    flavor: ty.Optional[str]
     group: ty.Optional[str] = None
     count: int = 1
     same_host: tuple = ()
     different_host: tuple = ()
+    action: str = 'boot'
+    instance: ty.Optional[str] = None
+
+    @property
+    def is_move(self):
+        return self.action != 'boot'
 
     @property
     def instance_names(self):
+        if self.is_move:
+            return (self.instance,)
         if self.count == 1:
             return (self.name,)
         return tuple('%s-%d' % (self.name, i)

@@ -24,9 +24,9 @@ import uuid as uuid_lib
 from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster as cluster_id
 from nova_vmw_sched.simulate.scenario import (
-    Amounts, Cluster, CONFIG_GROUPS, DEFAULT_RESERVED, Flavor, Group, HINTS,
-    Host, Instance, MAX_COUNT, NAME_RE, POLICIES, Ratios, Request, Scenario,
-    Service, STATES, FORMAT_VERSION, VCENTER_NAMESPACE)
+    ACTIONS, Amounts, Cluster, CONFIG_GROUPS, DEFAULT_RESERVED, Flavor,
+    FORMAT_VERSION, Group, HINTS, Host, Instance, MAX_COUNT, NAME_RE,
+    POLICIES, Ratios, Request, Scenario, Service, STATES, VCENTER_NAMESPACE)
 
 
 def _join(path, key):
@@ -471,18 +471,33 @@ class Checker:
                      'got %s' % _kind(value))
             return []
         known = set(instances)
+        #: {instance name: flavor name or None}, for moves
+        flavor_of = {name: inst.flavor for name, inst in instances.items()}
         requests = []
         for index, item in enumerate(value):
             path = _join('requests', index)
             item = self.mapping(item, path, (
-                'name', 'flavor', 'group', 'count', 'hints'),
-                required=('flavor',))
+                'name', 'action', 'flavor', 'instance', 'group', 'count',
+                'hints'))
             if item is None:
                 continue
             name = self.text(item.get('name', _MISSING), _join(path, 'name'),
                              'request-%d' % (index + 1))
             if not NAME_RE.fullmatch(name):
                 self.bad(_join(path, 'name'), 'bad request name %r' % name)
+            action = self.text(item.get('action', _MISSING),
+                               _join(path, 'action'), 'boot', ACTIONS)
+            if action != 'boot':
+                request = self.move(item, path, name, action, flavors,
+                                    known, flavor_of)
+                if request is not None:
+                    requests.append(request)
+                continue
+            if 'instance' in item:
+                self.bad(_join(path, 'instance'), 'only a move names an '
+                         'instance (action: %s)' % ', '.join(ACTIONS[1:]))
+            if 'flavor' not in item:
+                self.bad(_join(path, 'flavor'), 'required field is missing')
             request = Request(
                 name,
                 self.reference(item.get('flavor', _MISSING),
@@ -499,9 +514,55 @@ class Checker:
                              'already taken (by an instance or an earlier '
                              'request)' % instance_name)
                 known.add(instance_name)
+                flavor_of[instance_name] = request.flavor
             if request.flavor is not None:
                 requests.append(request)
         return requests
+
+    def move(self, item, path, name, action, flavors, known, flavor_of):
+        """A request that moves one existing instance."""
+        for field in ('group', 'count', 'hints'):
+            if field in item:
+                self.bad(_join(path, field), 'a move takes the instance\'s '
+                         'own %s; only a boot sets it' % (
+                             'server group' if field == 'group' else field))
+        instance = self.text(item.get('instance', _MISSING),
+                             _join(path, 'instance'))
+        if instance is None:
+            if 'instance' not in item:
+                self.bad(_join(path, 'instance'), 'required field is '
+                         'missing (a %s names the instance it moves)'
+                         % action)
+            return None
+        if instance not in known:
+            self.bad(_join(path, 'instance'), 'no instance %r defined under '
+                     'instances or by an earlier request' % instance)
+            return None
+        if flavor_of.get(instance) is None:
+            self.bad(_join(path, 'instance'), 'instance %r has no flavor; '
+                     'a move needs the flavor it holds' % instance)
+            return None
+        flavor = None
+        if action == 'resize':
+            if 'flavor' not in item:
+                self.bad(_join(path, 'flavor'), 'required field is '
+                         'missing (a resize needs the new flavor)')
+                return None
+            flavor = self.reference(item['flavor'], _join(path, 'flavor'),
+                                    flavors, 'flavor')
+            if flavor is None:
+                return None
+            if flavor == flavor_of[instance]:
+                self.bad(_join(path, 'flavor'), 'the instance has flavor '
+                         '%r already (nova refuses a resize to the same '
+                         'flavor; use action: migrate)' % flavor)
+                return None
+            flavor_of[instance] = flavor
+        elif 'flavor' in item:
+            self.bad(_join(path, 'flavor'), 'only a resize changes the '
+                     'flavor')
+            return None
+        return Request(name, flavor, action=action, instance=instance)
 
     def hints(self, value, path, known):
         if value is _MISSING or value is None:
