@@ -372,6 +372,10 @@ class Estate:
         server = test._wait_for_state_change(server, 'ACTIVE')
         return self.label_of(server['OS-EXT-SRV-ATTR:hypervisor_hostname'])
 
+    def migrations(self, server):
+        """The migrations of ``server``, newest first."""
+        return sorted(self._migrations(server), key=lambda m: -m['id'])
+
     def _migrations(self, server):
         return self.test.admin_api.api_get(
             '/os-migrations?instance_uuid=%s' % server['id']

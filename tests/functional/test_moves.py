@@ -62,6 +62,11 @@ class TestColdMigration(base.ClusterTestCase):
         # server stays ACTIVE on it
         self.assertEqual(('c3', 'c4', 'c2', base.NO_VALID_HOST, 'c2'),
                          self.in_both_topologies(scenario))
+        # and the explanation line says why, in each topology
+        log = self.stdlog.logger.output
+        self.assertEqual(2, log.count(
+            'VMwareClusterMoveFilter: source cluster of the move (a '
+            'migration leaves its cluster)'), log[-3000:])
 
     def test_anti_affinity_member_goes_to_the_free_cluster(self):
         def scenario(estate):
@@ -100,6 +105,40 @@ class TestColdMigration(base.ClusterTestCase):
 
         self.assertEqual(('c1', 'c4'),
                          self.in_both_topologies(scenario, TWO_BY_TWO))
+
+    def test_live_migration_chooses_by_cluster_where_nova_lets_it(self):
+        landed = {}
+
+        def scenario(estate):
+            group = estate.group('anti', 'anti-affinity')
+            flavor = estate.flavor('pinned', memory_mb=512,
+                                   pin=estate.pin('c1', 'c3', 'c4'))
+            first = estate.boot(flavor, name='vm', group=group)[0]
+            other = estate.boot(flavor, name='other', group=group)[0]
+            server = self._live_migrate(estate.server('vm'),
+                                        api=self.admin_api)
+            migration = estate.migrations(server)[0]
+            providers = {self._get_provider_uuid_by_host(estate.node(label)):
+                         label for label in estate.clusters}
+            landed[estate.name] = (
+                estate.label_of(server['OS-EXT-SRV-ATTR:hypervisor_hostname']),
+                [providers.get(rp) for rp in estate.allocation_of(server)])
+            return first, other, estate.label_of(migration['dest_node'])
+
+        # nova leaves out the source service (c1, and c2 with it where
+        # they share one); the pin keeps c2 out anyway, and the group keeps
+        # the member off c3: the scheduler chooses c4 in both topologies
+        self.assertEqual(('c1', 'c3', 'c4'),
+                         self.in_both_topologies(scenario, TWO_BY_TWO))
+        # but nova-compute records a live-migrated instance on the first
+        # compute node record it finds for the destination service
+        # (ComputeNode.get_first_node_by_host_for_old_compat), whichever
+        # the scheduler chose: with c3 and c4 under one service, either;
+        # its allocation stays where the scheduler claimed it (documented
+        # in moves.rst)
+        self.assertEqual(('c4', ['c4']), landed['split'])
+        self.assertIn(landed['pairs'][0], ('c3', 'c4'))
+        self.assertEqual(['c4'], landed['pairs'][1])
 
 
 class TestResizeAwayFromTheSourceService(base.ClusterTestCase):
