@@ -12,6 +12,10 @@
 
 """The ``[vmware_scheduler]`` options of nova_vmw_sched.
 
+Every option is mutable: nova-scheduler reloads it on SIGHUP
+(``mutate_config_files``), and the plugins read it per request (or per
+refresh), so every cache follows the new value.
+
 Nothing is registered at import time: the plugins call
 :func:`register_opts` on nova's ``CONF`` when they are loaded, and the
 sample-config generator calls :func:`list_opts`.
@@ -32,6 +36,7 @@ share a nova-compute service or not.
 OPTS = [
     cfg.DictOpt(
         'cluster_aliases',
+        mutable=True,
         default={},
         help="""
 Operator names for clusters.
@@ -68,6 +73,7 @@ Related options:
 """),
     cfg.FloatOpt(
         'cluster_preference_weight_multiplier',
+        mutable=True,
         default=1000.0,
         min=0.0,
         help="""
@@ -101,6 +107,7 @@ Related options:
 """),
     cfg.FloatOpt(
         'cluster_soft_affinity_weight_multiplier',
+        mutable=True,
         default=1.0,
         min=0.0,
         help="""
@@ -131,6 +138,7 @@ Related options:
 """),
     cfg.FloatOpt(
         'cluster_soft_anti_affinity_weight_multiplier',
+        mutable=True,
         default=1.0,
         min=0.0,
         help="""
@@ -162,6 +170,7 @@ Related options:
 """),
     cfg.StrOpt(
         'cluster_failover_policy',
+        mutable=True,
         default='host_failures',
         choices=[
             ('host_failures', 'hold back the capacity of '
@@ -214,6 +223,7 @@ Related options:
 """),
     cfg.IntOpt(
         'cluster_failover_host_failures',
+        mutable=True,
         default=1,
         min=0,
         max=100,
@@ -244,6 +254,7 @@ Related options:
 """),
     cfg.IntOpt(
         'cluster_failover_cpu_percentage',
+        mutable=True,
         default=25,
         min=0,
         max=100,
@@ -271,6 +282,7 @@ Related options:
 """),
     cfg.IntOpt(
         'cluster_failover_memory_percentage',
+        mutable=True,
         default=25,
         min=0,
         max=100,
@@ -298,6 +310,7 @@ Related options:
 """),
     cfg.DictOpt(
         'cluster_failover_overrides',
+        mutable=True,
         default={},
         help="""
 Failover reserve policies of single clusters.
@@ -340,6 +353,7 @@ Related options:
 """),
     cfg.IntOpt(
         'cluster_inventory_cache_ttl',
+        mutable=True,
         default=300,
         min=1,
         max=86400,
@@ -372,6 +386,7 @@ Related options:
 """),
     cfg.FloatOpt(
         'cluster_headroom_weight_multiplier',
+        mutable=True,
         default=1.0,
         help="""
 Weight of the number of instances of the requested flavor a cluster can
@@ -402,6 +417,7 @@ Related options:
 """),
     cfg.FloatOpt(
         'server_group_wait_timeout',
+        mutable=True,
         default=60.0,
         min=0.0,
         max=600.0,
@@ -446,6 +462,7 @@ Related options:
 """),
     cfg.FloatOpt(
         'server_group_wait_interval',
+        mutable=True,
         default=0.2,
         min=0.01,
         max=10.0,
@@ -470,7 +487,18 @@ Related options:
 
 
 def register_opts(conf):
-    """Register the ``[vmware_scheduler]`` options on ``conf``."""
+    """Register the ``[vmware_scheduler]`` options on ``conf``, once.
+
+    Registering again would be harmless but not free: oslo.config clears
+    its cache of every option's value on each registration (about 140 us
+    per call, against 5 us for a read).
+    """
+    try:
+        group = conf[GROUP.name]
+        if all(opt.dest in group for opt in OPTS):
+            return
+    except (KeyError, AttributeError, cfg.Error):
+        pass
     conf.register_group(GROUP)
     conf.register_opts(OPTS, group=GROUP)
 

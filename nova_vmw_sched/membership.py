@@ -414,7 +414,7 @@ class Members:
         return other.order < mine.order
 
     def _wait(self, context, where, waiting):
-        vmw_conf.register_opts(CONF)
+        vmw_conf.register_opts(CONF)  # once; a no-op afterwards
         timeout = CONF.vmware_scheduler.server_group_wait_timeout
         interval = CONF.vmware_scheduler.server_group_wait_interval
         started = time.monotonic()

@@ -19,7 +19,10 @@ import fixtures
 from nova import test
 from oslo_config import cfg
 
+from nova_vmw_sched import capacity
+from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import request
 
 VC1 = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
 
@@ -104,3 +107,46 @@ class TestConf(test.NoDBTestCase):
             ValueError, conf.set_override,
             'cluster_preference_weight_multiplier', -1.0,
             group='vmware_scheduler')
+
+    def test_every_option_is_mutable(self):
+        self.assertEqual([], [o.name for o in vmw_conf.OPTS
+                              if not o.mutable])
+
+    def test_register_again_keeps_the_value_cache(self):
+        conf = self._conf()
+        aliases = conf.vmware_scheduler.cluster_aliases
+        vmw_conf.register_opts(conf)
+        # oslo.config hands out the cached object: nothing was registered
+        self.assertIs(aliases, conf.vmware_scheduler.cluster_aliases)
+
+    def test_reload_reaches_aliases_and_overrides(self):
+        directory = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(directory, 'nova.conf')
+
+        def write(alias_target, override):
+            with open(path, 'w') as f:
+                f.write('[vmware_scheduler]\n'
+                        'cluster_aliases = gold:%s\n'
+                        'cluster_failover_overrides = gold:%s\n'
+                        % (alias_target, override))
+
+        write('domain-c7', 'none')
+        conf = cfg.ConfigOpts()
+        vmw_conf.register_opts(conf)
+        conf(['--config-file', path], project='nova',
+             default_config_files=[])
+        c7 = cluster.ClusterId('domain-c7', VC1)
+        c8 = cluster.ClusterId('domain-c8', VC1)
+        aliases = request.configured_aliases(conf)
+        self.assertTrue(aliases['gold'].matches(c7))
+        table = capacity.reserve_policies(conf)
+        self.assertEqual('none', str(table.for_cluster(c7)))
+        # what nova-scheduler does on SIGHUP
+        write('domain-c8', 'host_failures=2')
+        conf.mutate_config_files()
+        aliases = request.configured_aliases(conf)
+        self.assertTrue(aliases['gold'].matches(c8))
+        self.assertFalse(aliases['gold'].matches(c7))
+        table = capacity.reserve_policies(conf)
+        self.assertEqual('host_failures=2', str(table.for_cluster(c8)))
+        self.assertEqual(str(table.default), str(table.for_cluster(c7)))
