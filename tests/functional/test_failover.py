@@ -15,6 +15,8 @@ and disabled services, through nova's real services, in both topologies."""
 
 import re
 
+from nova.tests.functional.api import client as api_client
+
 from tests.functional import base
 from tests.functional import fake_driver
 
@@ -137,3 +139,46 @@ class TestPinnedListFailover(base.ClusterTestCase):
                       'cluster, at most 1', line)
         self.assertIn('domain-c9: not a candidate (no compute node of that '
                       'cluster)', line)
+
+
+class TestTakeoverProcedure(base.ClusterTestCase):
+    """failover.rst, steps 3 and 4, as written, on nova 34."""
+
+    CLUSTERS = {
+        'c%d' % n: fake_driver.ClusterSpec() for n in range(1, 6)}
+
+    def test_dead_service_record_stays_while_instances_name_it(self):
+        def scenario(estate):
+            flavor = estate.flavor('small', memory_mb=512,
+                                   pin=estate.pin('c1'))
+            first = estate.boot(flavor, name='vm')[0]
+            dead = estate.service_of('c1')
+            estate.set_service(dead, forced_down=True)
+            standby = '%s-standby' % estate.name
+            estate.start_service(standby, ['c5'])
+            for label in estate.services[dead]:
+                estate.take_over(label, standby)
+            # the dead service no longer has a compute node record ...
+            hypervisors = self.admin_api.api_get(
+                '/os-hypervisors/detail').body['hypervisors']
+            on_dead = [h for h in hypervisors
+                       if h['service']['host'] == dead]
+            # ... but nova refuses to delete it while an instance still
+            # names it as its host
+            service = self.admin_api.get_services(
+                binary='nova-compute', host=dead)[0]
+            exc = self.assertRaises(api_client.OpenStackApiException,
+                                    self.admin_api.api_delete,
+                                    '/os-services/%s' % service['id'])
+            # what failover.rst says to do instead: leave it disabled and
+            # forced down; new boots go to the cluster under the standby
+            estate.set_service(dead, disabled=True)
+            second = estate.boot(flavor, name='vm2')[0]
+            return (first, len(on_dead), exc.response.status_code,
+                    second, self._host(estate, 'vm2') == standby)
+
+        self.assertEqual(('c1', 0, 409, 'c1', True),
+                         self.in_both_topologies(scenario))
+
+    def _host(self, estate, name):
+        return estate.server(name)['OS-EXT-SRV-ATTR:host']
