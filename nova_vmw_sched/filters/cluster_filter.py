@@ -47,6 +47,28 @@ LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
 
+def scale_warning(candidates, limit):
+    """The WARNING for a pinned request that met placement's limit, or None.
+
+    placement hands nova at most ``[scheduler] max_placement_results``
+    allocation candidates, in an order of its own; with more compute nodes
+    than that, a listed cluster can be left out before any filter runs.
+    """
+    if not limit or candidates < limit:
+        return None
+    return ('%(candidates)d candidates reached [scheduler] '
+            'max_placement_results = %(limit)d: placement leaves other '
+            'compute nodes out before any filter runs, so a cluster that '
+            'vmware:cluster lists may never be considered. Set '
+            'max_placement_results above the number of compute nodes (see '
+            'the section "Placement comes first" of the limits page of the '
+            'nova-vmw-sched docs).' % {'candidates': candidates,
+                                       'limit': limit})
+
+
+_scale_warned = False
+
+
 def service_problem(host_state, servicegroup_api):
     """'service X is disabled/down' as nova's ComputeFilter sees it, or None.
     """
@@ -64,6 +86,21 @@ def service_problem(host_state, servicegroup_api):
     return None
 
 
+def _warn_scale_once(candidates):
+    """One WARNING per process when a pinned request meets the limit."""
+    global _scale_warned
+    if _scale_warned:
+        return
+    try:
+        limit = CONF.scheduler.max_placement_results
+    except Exception:  # nova's option missing: nothing to compare with
+        return
+    message = scale_warning(candidates, limit)
+    if message:
+        _scale_warned = True
+        LOG.warning('%s', message)
+
+
 class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
     """Pass only the clusters a flavor's ``vmware:cluster`` lists."""
 
@@ -76,6 +113,12 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
     def __init__(self):
         super().__init__()
         self.servicegroup_api = servicegroup.API()
+
+    def prepare_hosts(self, spec_obj, host_states):
+        prepared = self.prepare(spec_obj)
+        if prepared[0].pinned:
+            _warn_scale_once(len(host_states))
+        return prepared
 
     def prepare(self, spec_obj):
         pin = request.cluster_pin(spec_obj, CONF)

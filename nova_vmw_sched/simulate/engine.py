@@ -239,6 +239,19 @@ class Simulation:
                 raise SimulationError('%s setup: %s' % (setup.name, e))
         self.filter_names = self.host_manager.filter_names
         self.weigher_names = self.host_manager.weigher_names
+        #: what nova-scheduler would warn about this estate and setup
+        self.warnings = []
+        with self.active():
+            limit = CONF.scheduler.max_placement_results
+        count = len(self.scenario.clusters)
+        if 'VMwareClusterFilter' in self.filter_names and count > limit:
+            self.warnings.append(
+                '%d clusters, more than [scheduler] max_placement_results '
+                '= %d: placement leaves some out before any filter runs, '
+                'so a cluster that vmware:cluster lists may never be '
+                'considered (nova-scheduler logs a WARNING when a pinned '
+                'request meets the limit; see "Placement comes first" in '
+                'the limits page).' % (count, limit))
 
     def _options(self):
         options = {(None, 'servicegroup_driver'): 'db'}

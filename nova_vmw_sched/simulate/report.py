@@ -72,6 +72,8 @@ def setup_lines(sim, what=''):
     lines = ['Setup%s: %s' % (what, sim.setup.name)]
     lines.append('  filters: %s' % ', '.join(sim.filter_names))
     lines.append('  weighers: %s' % ', '.join(sim.weigher_names))
+    for warning in getattr(sim, 'warnings', ()):
+        lines.append('  WARNING: %s' % warning)
     if sim.setup.dropped:
         lines.append('  left out (not in stock nova): %s'
                      % ', '.join(sim.setup.dropped))
@@ -205,7 +207,8 @@ def _result_json(result):
 
 def _setup_json(sim):
     return {'name': sim.setup.name, 'filters': sim.filter_names,
-            'weighers': sim.weigher_names, 'left_out': list(sim.setup.dropped)}
+            'weighers': sim.weigher_names, 'left_out': list(sim.setup.dropped),
+            'warnings': list(getattr(sim, 'warnings', ()))}
 
 
 class JsonReport:

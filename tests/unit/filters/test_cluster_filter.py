@@ -255,6 +255,37 @@ class TestClusterFilter(ClusterFilterTestCase):
         self.assertEqual(1, len(self.warnings.records))
 
 
+class TestScaleGuard(ClusterFilterTestCase):
+    """One WARNING when a pinned request meets max_placement_results."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.filters.cluster_filter._scale_warned', False))
+
+    def test_pinned_request_at_the_limit_warns_once(self):
+        self.flags(max_placement_results=len(self.hosts), group='scheduler')
+        for _ in range(3):
+            self.passing(spec('domain-c7'))
+        self.assertEqual(1, len(self.warnings.records))
+        message = self.warnings.records[0].getMessage()
+        self.assertIn('%d candidates reached [scheduler] '
+                      'max_placement_results = %d'
+                      % (len(self.hosts), len(self.hosts)), message)
+        self.assertIn('Placement comes first', message)
+
+    def test_below_the_limit_or_unpinned_says_nothing(self):
+        self.flags(max_placement_results=len(self.hosts) + 1,
+                   group='scheduler')
+        self.passing(spec('domain-c7'))
+        self.flags(max_placement_results=2, group='scheduler')
+        self.passing(spec())
+        self.assertEqual([], self.warnings.records)
+        self.assertIsNone(cluster_filter.scale_warning(5, 0))
+        self.assertIsNone(cluster_filter.scale_warning(4, 5))
+        self.assertIsNotNone(cluster_filter.scale_warning(5, 5))
+
+
 class TestAllFilters(test.NoDBTestCase):
 
     def _defined_filters(self):

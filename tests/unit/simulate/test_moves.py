@@ -153,3 +153,22 @@ class TestMoves(test_cli.CliTestCase):
             self.assertEqual(2, status, (request, err))
             self.assertNotIn('Traceback', err)
             self.assertIn(words, err, request)
+
+
+class TestScaleGuard(test_cli.CliTestCase):
+
+    def test_more_clusters_than_max_placement_results(self):
+        data = copy.deepcopy(ESTATE)
+        data['config'] = {'scheduler': {'max_placement_results': 3}}
+        data['requests'] = [{'name': 'web', 'flavor': 'one'}]
+        report = self.json_of(self.scenario(data))
+        warnings = report['setups'][0]['warnings']
+        self.assertEqual(1, len(warnings))
+        self.assertIn('4 clusters, more than [scheduler] '
+                      'max_placement_results = 3', warnings[0])
+        status, text = self.run_cli(self.scenario(data))
+        self.assertIn('  WARNING: 4 clusters', text)
+        # at or below the limit: nothing
+        data['config'] = {'scheduler': {'max_placement_results': 4}}
+        report = self.json_of(self.scenario(data))
+        self.assertEqual([], report['setups'][0]['warnings'])
