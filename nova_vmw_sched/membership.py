@@ -122,13 +122,7 @@ class NovaSource:
 
         if getattr(context, 'db_connection', None):
             return in_cell(context)
-        found = {}
-        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
-        for cell_uuid, result in results.items():
-            if nova_context.is_cell_failure_sentinel(result):
-                raise LookupFailed('cell %s did not answer' % cell_uuid)
-            found.update(result)
-        return found
+        return _in_every_cell(context, in_cell)
 
     def building(self, context, uuids):
         """``{uuid: Building}`` of the instances still build requests.
@@ -159,13 +153,19 @@ class NovaSource:
                     for cn in objects.ComputeNodeList.get_all_by_uuids(
                         cell_context, rp_uuids)}
 
-        found = {}
-        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
-        for cell_uuid, result in results.items():
-            if nova_context.is_cell_failure_sentinel(result):
-                raise LookupFailed('cell %s did not answer' % cell_uuid)
-            found.update(result)
-        return found
+        return _in_every_cell(context, in_cell)
+
+
+def _in_every_cell(context, in_cell):
+    """``in_cell`` (a dict each) merged over every cell but cell0; raises
+    :class:`LookupFailed` if a cell does not answer."""
+    found = {}
+    results = nova_context.scatter_gather_skip_cell0(context, in_cell)
+    for cell_uuid, result in results.items():
+        if nova_context.is_cell_failure_sentinel(result):
+            raise LookupFailed('cell %s did not answer' % cell_uuid)
+        found.update(result)
+    return found
 
 
 def _building_in_api_db(context, uuids):

@@ -236,19 +236,11 @@ class Estate:
         A server that ends in ERROR because no host was valid gives
         ``NoValidHost``; any other error fails the test.
         """
-        body = self.test._build_server(
-            name='%s-%s' % (self.name, name), flavor_id=flavor_id,
-            networks='none')
+        request = self.create_request(flavor_id, name, group, hints)
         if min_count:
-            body['min_count'] = min_count
-            body['max_count'] = min_count
-            body['return_reservation_id'] = True
-        request = {'server': body}
-        all_hints = dict(hints or {})
-        if group:
-            all_hints['group'] = group
-        if all_hints:
-            request['os:scheduler_hints'] = all_hints
+            request['server'].update(min_count=min_count,
+                                     max_count=min_count,
+                                     return_reservation_id=True)
         created = self.test.admin_api.post_server(request)
         if min_count:
             servers = sorted(
