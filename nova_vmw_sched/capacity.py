@@ -41,7 +41,6 @@ import math
 import threading
 import typing as ty
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_vmw_sched import cluster
@@ -169,28 +168,6 @@ def warn_once(key, message, args):
     LOG.warning(message, args)
 
 
-def read_option(conf, name):
-    """``[vmware_scheduler] <name>``, or its default if the value is bad.
-
-    oslo.config checks bounds and choices when an option is read, and raises
-    for a bad value in the file; the scheduler must not, so this logs a
-    WARNING once and uses the documented default.
-    """
-    try:
-        try:
-            return getattr(conf.vmware_scheduler, name)
-        except cfg.NoSuchOptError:
-            vmw_conf.register_opts(conf)
-            return getattr(conf.vmware_scheduler, name)
-    except (ValueError, cfg.Error) as e:
-        default = next(o.default for o in vmw_conf.OPTS if o.name == name)
-        warn_once(('option', name, str(e)),
-                  'Bad value for [vmware_scheduler] %(name)s (%(error)s); '
-                  'using the default, %(default)s.',
-                  {'name': name, 'error': e, 'default': default})
-        return default
-
-
 class PolicyTable:
     """The reserve policy of each cluster: overrides, else the default."""
 
@@ -281,12 +258,13 @@ def reserve_policies(conf) -> PolicyTable:
     Bad entries of ``cluster_failover_overrides`` are logged as a WARNING
     once per distinct option value and left out.
     """
-    kind = read_option(conf, 'cluster_failover_policy')
-    failures = read_option(conf, 'cluster_failover_host_failures')
-    cpu = read_option(conf, 'cluster_failover_cpu_percentage')
-    memory = read_option(conf, 'cluster_failover_memory_percentage')
-    overrides = read_option(conf, 'cluster_failover_overrides') or _NONE
-    aliases = read_option(conf, 'cluster_aliases') or _NONE
+    read = vmw_conf.read_option
+    kind = read(conf, 'cluster_failover_policy')
+    failures = read(conf, 'cluster_failover_host_failures')
+    cpu = read(conf, 'cluster_failover_cpu_percentage')
+    memory = read(conf, 'cluster_failover_memory_percentage')
+    overrides = read(conf, 'cluster_failover_overrides') or _NONE
+    aliases = read(conf, 'cluster_aliases') or _NONE
     scalars = (kind, failures, cpu, memory)
     # oslo.config hands out the same dict objects until a value changes:
     # then the table of the last call is still right, without sorting

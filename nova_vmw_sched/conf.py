@@ -21,7 +21,12 @@ Nothing is registered at import time: the plugins call
 sample-config generator calls :func:`list_opts`.
 """
 
+import threading
+
 from oslo_config import cfg
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
 
 GROUP = cfg.OptGroup(
     'vmware_scheduler',
@@ -320,8 +325,9 @@ without an entry use ``cluster_failover_policy`` and its options. The
 reference is a full node name (``domain-c7.<vCenter uuid>``), a legacy node
 name (``domain-c7(Gold)``), a bare moref (``domain-c7``, that moref in every
 vCenter) or an alias from ``cluster_aliases``. When several entries match a
-cluster, a full or legacy node name wins over a bare moref; an entry named
-directly wins over an alias for the same cluster.
+cluster, the one used is chosen first by what it stands for (a full or
+legacy node name before a bare moref), then by how it is named (directly
+before through an alias): an alias of a node name wins over a bare moref.
 
 The policy is one of:
 
@@ -506,3 +512,36 @@ def register_opts(conf):
 def list_opts():
     """The options for oslo-config-generator and the docs."""
     return [(GROUP, OPTS)]
+
+
+_warned = set()
+_warned_lock = threading.Lock()
+
+
+def read_option(conf, name):
+    """``[vmware_scheduler] <name>``, or its default if the value is bad.
+
+    oslo.config checks bounds and choices when an option is read, and raises
+    for a bad value in the file; the scheduler must not, so this logs a
+    WARNING once per bad value and uses the documented default.
+    """
+    try:
+        try:
+            return getattr(conf.vmware_scheduler, name)
+        except cfg.NoSuchOptError:
+            register_opts(conf)
+            return getattr(conf.vmware_scheduler, name)
+    except (ValueError, cfg.Error) as e:
+        default = next(o.default for o in OPTS if o.name == name)
+        key = (name, str(e))
+        with _warned_lock:
+            first = key not in _warned
+            if first:
+                if len(_warned) > 1000:
+                    _warned.clear()
+                _warned.add(key)
+        if first:
+            LOG.warning('Bad value for [vmware_scheduler] %(name)s '
+                        '(%(error)s); using the default, %(default)s.',
+                        {'name': name, 'error': e, 'default': default})
+        return default

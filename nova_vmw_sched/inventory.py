@@ -59,6 +59,7 @@ from oslo_log import log as logging
 import nova.conf
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import conf as vmw_conf
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -459,8 +460,7 @@ class InventoryCache:
 
 
 def _ttl():
-    from nova_vmw_sched import capacity  # capacity imports this module
-    return capacity.read_option(CONF, 'cluster_inventory_cache_ttl')
+    return vmw_conf.read_option(CONF, 'cluster_inventory_cache_ttl')
 
 
 def request_context(spec_obj):

@@ -55,7 +55,7 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
         vmw_conf.register_opts(CONF)
         # a bad value: read_option warns once and gives the default
         self._multiplier = vmw_weights.OncePerWeighing(
-            lambda: capacity.read_option(CONF, MULTIPLIER))
+            lambda: vmw_conf.read_option(CONF, MULTIPLIER))
 
     def weight_multiplier(self, host_state):
         return scheduler_utils.get_weight_multiplier(

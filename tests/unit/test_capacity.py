@@ -463,5 +463,5 @@ class TestReservePolicies(test.NoDBTestCase):
     def test_read_option_registers(self):
         conf = cfg.ConfigOpts()
         conf([], project='nova', default_config_files=[])
-        self.assertEqual(300, capacity.read_option(
+        self.assertEqual(300, vmw_conf.read_option(
             conf, 'cluster_inventory_cache_ttl'))
