@@ -24,8 +24,9 @@ Per request, :class:`Members` (a part of the request's
 filters and weighers and by every instance of a multi-create:
 
 1. the cell databases give each instance's ``node`` (one query per cell,
-   elevated context; deleted instances do not count, soft-deleted ones do,
-   as in nova's ``InstanceGroup.get_hosts``);
+   elevated context; deleted instances do not count, soft-deleted ones
+   (``SOFT_DELETED``, restorable) do, as nova's
+   ``ServerGroupAntiAffinityFilter`` counts them);
 2. for instances without a node, the API database tells which are still
    build requests, and which group member joined first (one query);
 3. placement gives where each instance without a node holds its
@@ -115,8 +116,13 @@ class NovaSource:
         uuids = sorted(uuids)
 
         def in_cell(cell_context):
+            # soft_deleted: nova's database API leaves SOFT_DELETED
+            # instances out unless asked; they keep their host and node and
+            # can be restored, and nova's ServerGroupAntiAffinityFilter
+            # (HostState.instances) counts them
             instances = objects.InstanceList.get_by_filters(
-                cell_context, filters={'uuid': uuids, 'deleted': False},
+                cell_context, filters={'uuid': uuids, 'deleted': False,
+                                       'soft_deleted': True},
                 expected_attrs=[])
             return {inst.uuid: inst for inst in instances}
 

@@ -766,8 +766,8 @@ class TestNovaSource(test.NoDBTestCase):
             ctxt, {uuids.b, uuids.a})
         self.assertEqual({uuids.a: node(1), uuids.b: None}, nodes)
         self.assertEqual(
-            [(ctxt, {'uuid': sorted([uuids.a, uuids.b]), 'deleted': False},
-              [])], calls)
+            [(ctxt, {'uuid': sorted([uuids.a, uuids.b]), 'deleted': False,
+                     'soft_deleted': True}, [])], calls)
 
     def test_cells_gathered_and_failed_cell_skipped(self):
         def scatter_gather_skip_cell0(context, fn):
@@ -841,3 +841,24 @@ class TestNovaSourceDatabase(test.TestCase):
         self.assertLess(found[uuids.b].order, found[uuids.c].order)
         self.assertIsNone(found[uuids.d].order)
         self.assertEqual({}, membership.NovaSource().building(admin, []))
+
+    def test_nodes_of_counts_soft_deleted_not_deleted(self):
+        # SOFT_DELETED instances keep their node and can be restored: they
+        # count, as in nova's ServerGroupAntiAffinityFilter
+        ctxt = nova_context.get_admin_context()
+        cell = self.cell_mappings[test.CELL1_NAME]
+        with nova_context.target_cell(ctxt, cell) as cctxt:
+            for name, vm_state in (('live', 'active'),
+                                   ('soft', 'soft-delete'),
+                                   ('gone', 'deleted')):
+                inst = objects.Instance(
+                    cctxt, uuid=getattr(uuids, name), node=node(1),
+                    host='svc1', compute_id=1, vm_state=vm_state,
+                    project_id='p',
+                    user_id='u')
+                inst.create()
+                if name == 'gone':
+                    inst.destroy()
+        found = membership.NovaSource().nodes_of(
+            ctxt, [uuids.live, uuids.soft, uuids.gone])
+        self.assertEqual({uuids.live: node(1), uuids.soft: node(1)}, found)
