@@ -28,10 +28,20 @@ DEFAULT_SCENARIO = os.path.join(os.path.dirname(os.path.dirname(
 USAGE_ERROR = 2
 
 
+def _version():
+    try:
+        from importlib import metadata
+        return metadata.version('nova-vmw-sched')
+    except Exception:  # not installed (a source tree on sys.path)
+        return 'unknown'
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog='nova-vmw-sched',
         description='Tools for the nova_vmw_sched scheduler plugins.')
+    parser.add_argument('--version', action='version',
+                        version='%(prog)s ' + _version())
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     commands.required = True
     sim = commands.add_parser(
@@ -42,8 +52,8 @@ def _parser():
         'cluster of each instance, the weights of the top candidates and, '
         'for every rejected cluster, the filter that rejected it and why.')
     sim.add_argument('scenario', nargs='?', metavar='SCENARIO',
-                     help='scenario file (YAML); default: the scenario '
-                     'shipped with the package')
+                     help='scenario file (YAML; - for standard input); '
+                     'default: the scenario shipped with the package')
     sim.add_argument('--config-file', metavar='PATH',
                      help="nova.conf to read the scheduler options from "
                      "(default: the documented setup, "
@@ -123,6 +133,22 @@ class _Usage(Exception):
     pass
 
 
+def _check_readable(path):
+    """A nova.conf that oslo.config can read: a UTF-8 text file."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            f.read()
+    except IsADirectoryError:
+        raise _Usage('--config-file %s: is a directory, not a nova.conf'
+                     % path)
+    except UnicodeDecodeError as e:
+        raise _Usage('--config-file %s: not a UTF-8 text file (%s)'
+                     % (path, e.reason))
+    except OSError as e:
+        raise _Usage('--config-file %s: cannot read it: %s'
+                     % (path, e.strerror or e))
+
+
 def simulate(args, out=None):
     """Run ``simulate``; return the exit status."""
     out = out or sys.stdout
@@ -141,10 +167,12 @@ def simulate(args, out=None):
     objects.register_all()
     conf = nova.conf.CONF
     vmw_conf.register_opts(conf)
+    if args.config_file:
+        _check_readable(args.config_file)
     try:
         conf(['--config-file', args.config_file] if args.config_file
              else [], project='nova', default_config_files=[])
-    except cfg.Error as e:
+    except (cfg.Error, OSError, UnicodeDecodeError) as e:
         raise _Usage('--config-file %s: %s' % (args.config_file, e))
     try:
         if args.generate:

@@ -244,6 +244,14 @@ class Simulation:
         with self.active():
             limit = CONF.scheduler.max_placement_results
         count = len(self.scenario.clusters)
+        pinned = sorted(f.name for f in self.scenario.flavors.values()
+                        if 'vmware:cluster' in f.extra_specs)
+        if pinned and 'VMwareClusterFilter' not in self.filter_names:
+            self.warnings.append(
+                'flavors %s set vmware:cluster, but VMwareClusterFilter is '
+                'not in [filter_scheduler] enabled_filters: their pins are '
+                'ignored (only VMwareClusterPreferenceWeigher, if enabled, '
+                'prefers the listed clusters).' % ', '.join(pinned))
         if 'VMwareClusterFilter' in self.filter_names and count > limit:
             self.warnings.append(
                 '%d clusters, more than [scheduler] max_placement_results '

@@ -20,6 +20,7 @@ escape.
 """
 
 import re
+import sys
 import typing as ty
 import uuid as uuid_lib
 
@@ -242,10 +243,14 @@ def _yaml_problem(e):
 
 
 def load(path):
-    """Read and validate the scenario file at ``path``."""
+    """Read and validate the scenario file at ``path`` (``-``: standard
+    input)."""
     try:
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
+        if path == '-':
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding='utf-8') as f:
+                text = f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(path, [(None, 'cannot read the file: %s' % (
             getattr(e, 'strerror', None) or e))])

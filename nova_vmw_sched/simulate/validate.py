@@ -29,6 +29,11 @@ from nova_vmw_sched.simulate.scenario import (
     POLICIES, Ratios, Request, Scenario, Service, STATES, VCENTER_NAMESPACE)
 
 
+#: the largest integer a scenario may give (sizes, amounts): a petabyte in
+#: MB, well inside what a float holds exactly
+MAX_INTEGER = 2 ** 50
+
+
 def _join(path, key):
     if isinstance(key, int):
         return '%s[%d]' % (path, key)
@@ -86,16 +91,21 @@ class Checker:
             good[name] = item
         return good
 
-    def integer(self, value, path, low, high=None, default=_MISSING):
+    def integer(self, value, path, low, high=MAX_INTEGER, default=_MISSING):
+        """An integer from ``low`` to ``high``; checked before anything is
+        built from it (an out-of-range value gives the default)."""
         if value is _MISSING:
             return default
+        fallback = default if default is not _MISSING else low
         if isinstance(value, bool) or not isinstance(value, int):
             self.bad(path, 'expected an integer, got %s' % _kind(value))
-            return default if default is not _MISSING else low
-        if value < low or (high is not None and value > high):
-            self.bad(path, '%d is out of range (%s)' % (
-                value, 'at least %d' % low if high is None
-                else '%d to %d' % (low, high)))
+            return fallback
+        if value < low or value > high:
+            shown = str(value) if abs(value) < 10 ** 30 else \
+                'a %d-digit number' % len(str(abs(value)))
+            self.bad(path, '%s is out of range (%d to %d)' % (
+                shown, low, high))
+            return fallback
         return value
 
     def ratio(self, value, path, default):
@@ -197,6 +207,7 @@ class Checker:
 
     def vcenters(self, value):
         clusters = []
+        seen_uuids = {}
         for name, item in self.named(value, 'vcenters', 'vCenter').items():
             path = _join('vcenters', name)
             item = self.mapping(item, path, ('uuid', 'clusters'),
@@ -212,6 +223,13 @@ class Checker:
                          '(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)' % vc_uuid)
                 continue
             vc_uuid = vc_uuid.lower()
+            if vc_uuid in seen_uuids:
+                self.bad(_join(path, 'uuid'), 'vCenter %s has the same uuid '
+                         '%s (a vCenter\'s instanceUuid names its clusters '
+                         'in nova; two cannot share one)'
+                         % (seen_uuids[vc_uuid], vc_uuid))
+                continue
+            seen_uuids[vc_uuid] = name
             clusters_path = _join(path, 'clusters')
             raw = item.get('clusters', _MISSING)
             if raw is _MISSING:
@@ -337,7 +355,10 @@ class Checker:
             for index, label in enumerate(raw if raw is not _MISSING
                                           else []):
                 item_path = _join(_join(path, 'clusters'), index)
-                if label not in by_label:
+                if not isinstance(label, str):
+                    self.bad(item_path, 'expected a cluster '
+                             '(vcenter/domain-cN), got %s' % _kind(label))
+                elif label not in by_label:
                     self.bad(item_path, 'no cluster %r (write it as '
                              'vcenter/domain-cN, as under vcenters)'
                              % (label,))
@@ -580,12 +601,18 @@ class Checker:
                          'of them, got %s' % _kind(raw))
                 names = []
             for i, name in enumerate(names):
-                if name not in known:
+                if not isinstance(name, str):
+                    self.bad(_join(hint_path, i) if isinstance(raw, list)
+                             else hint_path,
+                             'expected an instance name, got %s'
+                             % _kind(name))
+                elif name not in known:
                     self.bad(_join(hint_path, i) if isinstance(raw, list)
                              else hint_path,
                              'no instance %r defined under instances or by '
                              'an earlier request' % (name,))
-            found.append(tuple(n for n in names if n in known))
+            found.append(tuple(n for n in names
+                               if isinstance(n, str) and n in known))
         return tuple(found)
 
 

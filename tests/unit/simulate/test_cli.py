@@ -290,3 +290,96 @@ class TestProgress(test.NoDBTestCase):
         self.assertIn('\r[', loud.getvalue())
         self.assertIn('2/2 requests', loud.getvalue())
         self.assertEqual('', cli.Progress(loud, enabled=False)(1, 2) or '')
+
+
+class TestHostileInputs(CliTestCase):
+    """Inputs that once ended in a traceback end with exit 2 and one line
+    per problem naming the file and the field."""
+
+    def assertRefused(self, data, *words, args=()):
+        self.stderr.seek(0)
+        self.stderr.truncate()
+        status, _text = self.run_cli(self.scenario(data), *args)
+        err = self.stderr.getvalue()
+        self.assertEqual(2, status, err)
+        self.assertNotIn('Traceback', err)
+        for word in words:
+            self.assertIn(word, err)
+        for line in err.splitlines():
+            self.assertTrue(line.startswith('nova-vmw-sched simulate: '),
+                            line)
+
+    def test_lists_and_mappings_where_names_belong(self):
+        for odd, kind in ((['vc1/domain-c7'], 'a list'), ({'a': 1},
+                                                          'a mapping')):
+            data = copy.deepcopy(test_scenario.MINIMAL)
+            data['services']['svc1']['clusters'] = [odd, 'vc1/domain-c8']
+            self.assertRefused(data, 'services.svc1.clusters[0]: expected '
+                               'a cluster (vcenter/domain-cN), got ' + kind)
+            data = copy.deepcopy(test_scenario.MINIMAL)
+            data['requests'][0]['hints'] = {'same_host': [odd]}
+            self.assertRefused(data, 'hints.same_host[0]: expected an '
+                               'instance name, got ' + kind)
+
+    def test_huge_numbers_are_refused_before_anything_is_built(self):
+        cluster = ('vcenters', 'vc1', 'clusters', 'domain-c7')
+        for path, value, words in (
+                (cluster + ('disk_gb',), 10 ** 400,
+                 'disk_gb: a 401-digit number is out of range'),
+                (cluster + ('reserved', 'memory_mb'), 2 ** 60,
+                 'out of range (0 to 1125899906842624)'),
+                (('requests', 0, 'count'), 10 ** 12,
+                 'count: 1000000000000 is out of range (1 to 1000)'),
+                (('flavors', 'small', 'disk_gb'), 10 ** 30,
+                 'disk_gb: a 31-digit number is out of range')):
+            data = copy.deepcopy(test_scenario.MINIMAL)
+            target = data
+            for key in path[:-1]:
+                target = target[key] if isinstance(key, int) else \
+                    target.setdefault(key, {})
+            target[path[-1]] = value
+            self.assertRefused(data, words)
+
+    def test_two_vcenters_with_one_uuid(self):
+        data = copy.deepcopy(test_scenario.MINIMAL)
+        data['vcenters']['vc2'] = copy.deepcopy(data['vcenters']['vc1'])
+        self.assertRefused(data, 'vcenters.vc2.uuid: vCenter vc1 has the '
+                           'same uuid')
+
+    def test_unreadable_config_files(self):
+        data = copy.deepcopy(test_scenario.MINIMAL)
+        latin = os.path.join(self.tmp, 'latin.conf')
+        with open(latin, 'wb') as f:
+            f.write(b'[DEFAULT]\n# caf\xe9\n')
+        for path, words in ((self.tmp, 'is a directory'),
+                            (latin, 'not a UTF-8 text file'),
+                            (os.path.join(self.tmp, 'nope.conf'),
+                             'cannot read it')):
+            self.assertRefused(data, '--config-file %s: %s' % (path, words),
+                               args=('--config-file', path))
+
+    def test_scenario_from_standard_input(self):
+        data = copy.deepcopy(test_scenario.MINIMAL)
+        self.useFixture(fixtures.MonkeyPatch(
+            'sys.stdin', io.StringIO(yaml.safe_dump(data))))
+        status, text = self.run_cli('-')
+        self.assertEqual(0, status, self.stderr.getvalue())
+        self.assertIn('Scenario: - (', text)
+
+    def test_version(self):
+        out = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
+        self.assertRaises(SystemExit, cli.main, ['--version'])
+        self.assertTrue(out.getvalue().startswith('nova-vmw-sched '))
+
+    def test_pins_without_the_cluster_filter_are_warned_about(self):
+        data = copy.deepcopy(test_scenario.MINIMAL)
+        data['flavors']['pinned'] = {
+            'vcpus': 1, 'memory_mb': 512,
+            'extra_specs': {'vmware:cluster': 'domain-c7'}}
+        conf = self.file('nova.conf', '[filter_scheduler]\n'
+                         'enabled_filters = ComputeFilter\n')
+        report = self.json_of(self.scenario(data), '--config-file', conf)
+        self.assertIn('flavors pinned set vmware:cluster, but '
+                      'VMwareClusterFilter is not in',
+                      report['setups'][0]['warnings'][0])
