@@ -133,6 +133,25 @@ class _Usage(Exception):
     pass
 
 
+def _bad_options(conf, groups):
+    """``[group] option: problem`` for each value oslo.config refuses."""
+    problems = []
+    for group in groups:
+        try:
+            names = sorted(conf[group])
+        except Exception:  # a group nobody registered
+            continue
+        for name in names:
+            try:
+                getattr(conf[group], name)
+            except Exception as e:
+                text = str(e)
+                if 'is not valid: ' in text:  # drop oslo.config's location
+                    text = 'not valid: ' + text.split('is not valid: ', 1)[1]
+                problems.append('[%s] %s: %s' % (group, name, text))
+    return problems
+
+
 def _check_readable(path):
     """A nova.conf that oslo.config can read: a UTF-8 text file."""
     try:
@@ -174,6 +193,12 @@ def simulate(args, out=None):
              else [], project='nova', default_config_files=[])
     except (cfg.Error, OSError, UnicodeDecodeError) as e:
         raise _Usage('--config-file %s: %s' % (args.config_file, e))
+    if args.config_file:
+        problems = _bad_options(conf, scenario_mod.CONFIG_GROUPS)
+        if problems:
+            conf.clear()
+            raise _Usage('\n'.join('--config-file %s: %s' % (
+                args.config_file, p) for p in problems))
     try:
         if args.generate:
             if args.scenario:

@@ -383,3 +383,19 @@ class TestHostileInputs(CliTestCase):
         self.assertIn('flavors pinned set vmware:cluster, but '
                       'VMwareClusterFilter is not in',
                       report['setups'][0]['warnings'][0])
+
+    def test_bad_values_in_the_config_file_name_it(self):
+        data = copy.deepcopy(test_scenario.MINIMAL)
+        # the scenario sets the same option: the nova.conf is still blamed
+        data['config'] = {'vmware_scheduler': {
+            'cluster_failover_policy': 'none'}}
+        conf = self.file('nova.conf', '[vmware_scheduler]\n'
+                         'cluster_failover_policy = n+1\n'
+                         'cluster_aliases = gold\n')
+        self.assertRefused(
+            data, '--config-file %s: [vmware_scheduler] '
+            'cluster_failover_policy: not valid: Valid values are' % conf,
+            '--config-file %s: [vmware_scheduler] cluster_aliases: not '
+            'valid: Value should be NAME:VALUE pairs' % conf,
+            args=('--config-file', conf))
+        self.assertNotIn('no such option', self.stderr.getvalue())
