@@ -36,6 +36,18 @@ def _version():
         return 'unknown'
 
 
+def _count(text):
+    """A whole number, 0 or more (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            'expected a whole number, 0 or more, got %r' % text)
+    return value
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog='nova-vmw-sched',
@@ -73,7 +85,7 @@ def _parser():
                      'show their outcome beside each request')
     sim.add_argument('--generate', metavar='CLUSTERS:REQUESTS[:SEED]',
                      help='run a generated scenario instead of a file')
-    sim.add_argument('--max-rejections', type=int, default=20,
+    sim.add_argument('--max-rejections', type=_count, default=20,
                      metavar='N', help='rejected clusters listed per request '
                      'in the table (default 20; 0: all)')
     sim.add_argument('--no-progress', action='store_true',

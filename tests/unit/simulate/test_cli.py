@@ -399,3 +399,13 @@ class TestHostileInputs(CliTestCase):
             'valid: Value should be NAME:VALUE pairs' % conf,
             args=('--config-file', conf))
         self.assertNotIn('no such option', self.stderr.getvalue())
+
+    def test_max_rejections_is_a_count(self):
+        data = copy.deepcopy(test_scenario.MINIMAL)
+        for bad in ('-1', 'x', '1.5'):
+            err = io.StringIO()
+            self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
+            self.assertRaises(SystemExit, cli.main, [
+                'simulate', self.scenario(data), '--max-rejections', bad])
+            self.assertIn('--max-rejections: expected a whole number, 0 or '
+                          'more', err.getvalue())
