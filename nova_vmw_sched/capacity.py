@@ -273,6 +273,12 @@ def reserve_policies(conf) -> PolicyTable:
     if (last is not None and last[0] is overrides and last[1] is aliases
             and last[2] == scalars):
         return last[3]
+    raw = (overrides, aliases)
+    try:
+        overrides = {str(k): str(v) for k, v in overrides.items()}
+        aliases = {str(k): str(v) for k, v in aliases.items()}
+    except Exception:  # not mappings at all (values set in code)
+        overrides, aliases = {}, {}
     key = scalars + (tuple(sorted(overrides.items())),
                      tuple(sorted(aliases.items())))
     try:
@@ -280,7 +286,7 @@ def reserve_policies(conf) -> PolicyTable:
     except KeyError:
         pass
     else:
-        _table_cache[_LAST] = (overrides, aliases, scalars, table)
+        _table_cache[_LAST] = raw + (scalars, table)
         return table
     with _table_lock:
         if key not in _table_cache:
@@ -299,7 +305,7 @@ def reserve_policies(conf) -> PolicyTable:
             _table_cache.clear()
             _table_cache[key] = table
         table = _table_cache[key]
-        _table_cache[_LAST] = (overrides, aliases, scalars, table)
+        _table_cache[_LAST] = raw + (scalars, table)
         return table
 
 

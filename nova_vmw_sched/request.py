@@ -76,14 +76,17 @@ def configured_aliases(conf) -> dict:
             _alias_cache.clear()
             _alias_cache[key] = {}
         return {}
-    key = tuple(sorted(raw.items()))
+    try:
+        key = tuple(sorted((str(k), str(v)) for k, v in raw.items()))
+    except Exception:  # not a mapping at all (a value set in code)
+        return {}
     try:
         return _alias_cache[key]
     except KeyError:
         pass
     with _alias_lock:
         if key not in _alias_cache:
-            aliases, errors = cluster.parse_aliases(raw)
+            aliases, errors = cluster.parse_aliases(dict(key))
             for error in errors:
                 LOG.warning('Ignoring [vmware_scheduler] cluster_aliases '
                             'entry: %s', error)

@@ -624,8 +624,8 @@ def _check_option(conf, group, option, value):
         return 'no such option in [%s]' % group
     try:
         conf.set_override(option, value, group)
-    except (ValueError, TypeError) as e:
-        return 'bad value %r: %s' % (value, e)
+    except Exception as e:  # oslo.config raises what its types raise
+        return 'bad value %r: %s' % (value, str(e) or type(e).__name__)
     finally:
         try:
             conf.clear_override(option, group)
