@@ -42,10 +42,12 @@ from nova.scheduler import host_manager
 from nova.scheduler import manager as nova_manager
 from nova.scheduler import weights as nova_weights
 
+from nova_vmw_sched import cluster as cluster_mod
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import explain as pin_explain
 from nova_vmw_sched import inventory
 from nova_vmw_sched import membership
+from nova_vmw_sched import request as vmw_request
 from nova_vmw_sched.simulate import defaults
 from nova_vmw_sched.simulate import estate as estate_mod
 from nova_vmw_sched.simulate import explain
@@ -201,6 +203,8 @@ class Result:
         #: clusters that fit but were beyond max_placement_results
         self.beyond_limit = 0
         self.ok = False
+        #: the clusters the request's vmware:cluster lists, in its order
+        self.listed = ()
 
     @property
     def outcome(self):
@@ -390,6 +394,7 @@ class Simulation:
             claimed; ``result.ok`` when all were
         """
         estate = self.estate
+        result.listed = self._listed(spec)
         hosts, refused, result.beyond_limit = estate.placement.candidates(
             estate.hosts, demand, CONF.scheduler.max_placement_results)
         for host, reason in refused.items():
@@ -438,6 +443,18 @@ class Simulation:
         for host in candidates:
             host.allocation_candidates = []
         return consumed
+
+    def _listed(self, spec):
+        """The cluster labels the request's pin lists, in its order."""
+        pin = vmw_request.cluster_pin(spec, CONF).pin
+        if pin is None:
+            return ()
+        ranked = []
+        for host_state in self.estate.hosts:
+            rank = pin.rank(cluster_mod.cluster_of(host_state))
+            if rank is not None:
+                ranked.append((rank, self._label(host_state)))
+        return tuple(label for _rank, label in sorted(ranked))
 
     def _placed(self, name, chosen, hosts):
         weighing = self.host_manager.weighing

@@ -158,7 +158,7 @@ class TableReport:
         if not rejected and not result.beyond_limit:
             return
         self.write('  rejected:')
-        items = list(rejected.items())
+        items = _listed_first(result)
         limit = self.max_rejections or len(items)
         for label, r in items[:limit]:
             at = '#%d ' % (r.instance + 1) if many else ''
@@ -192,15 +192,24 @@ def _instance_json(placed):
                        for c in placed.candidates]}
 
 
+def _listed_first(result):
+    """The rejections, the clusters a pinned request lists first (in its
+    order), then the others in file order."""
+    first = {label: i for i, label in enumerate(result.listed)}
+    return sorted(result.rejected.items(),
+                  key=lambda kv: first.get(kv[0], len(first)))
+
+
 def _result_json(result):
     return {
         'ok': result.ok,
         'outcome': list(result.outcome),
         'failure': result.failure,
         'instances': [_instance_json(p) for p in result.instances],
+        'listed': list(result.listed),
         'rejected': [{'cluster': label, 'instance': r.instance + 1,
                       'by': r.by, 'reason': r.reason}
-                     for label, r in result.rejected.items()],
+                     for label, r in _listed_first(result)],
         'beyond_placement_limit': result.beyond_limit,
     }
 

@@ -172,3 +172,29 @@ class TestScaleGuard(test_cli.CliTestCase):
         data['config'] = {'scheduler': {'max_placement_results': 4}}
         report = self.json_of(self.scenario(data))
         self.assertEqual([], report['setups'][0]['warnings'])
+
+
+class TestListedFirst(test_cli.CliTestCase):
+
+    def test_rejections_of_a_pinned_request_list_its_clusters_first(self):
+        data = copy.deepcopy(ESTATE)
+        for n in (1, 2):
+            data['vcenters']['vc1']['clusters']['domain-c%d' % n][
+                'hosts'] = [{'cpus': 16, 'memory_mb': 1024}]
+        data['flavors']['wide'] = {
+            'vcpus': 1, 'memory_mb': 2048,
+            'extra_specs': {'vmware:cluster': 'domain-c2,domain-c1'}}
+        data['requests'] = [{'name': 'w', 'flavor': 'wide'}]
+        report = self.json_of(self.scenario(data))
+        result = report['requests'][0]
+        self.assertEqual(['vc1/domain-c2', 'vc1/domain-c1'],
+                         result['listed'])
+        self.assertEqual(
+            ['vc1/domain-c2', 'vc1/domain-c1', 'vc1/domain-c3',
+             'vc1/domain-c4'],
+            [r['cluster'] for r in result['rejected']])
+        status, text = self.run_cli(self.scenario(data), '--max-rejections',
+                                    '2')
+        rejected = text[text.index('rejected:'):].splitlines()[1:3]
+        self.assertIn('vc1/domain-c2', rejected[0])
+        self.assertIn('vc1/domain-c1', rejected[1])
