@@ -88,6 +88,10 @@ def _parser():
     sim.add_argument('--max-rejections', type=_count, default=20,
                      metavar='N', help='rejected clusters listed per request '
                      'in the table (default 20; 0: all)')
+    sim.add_argument('--verbose', action='store_true',
+                     help="show the plugins' log lines (INFO and above) "
+                     'under each request, e.g. the explanation line of a '
+                     'pinned NoValidHost')
     sim.add_argument('--no-progress', action='store_true',
                      help='no progress line on stderr')
     return parser
@@ -224,7 +228,7 @@ def simulate(args, out=None):
             setups.append(engine.stock(setup))
         topologies = (topology.ALL if args.compare_topologies
                       else (args.topology,))
-        sims = [engine.Simulation(scenario, s, t)
+        sims = [engine.Simulation(scenario, s, t, verbose=args.verbose)
                 for s in setups for t in topologies]
         if args.compare_topologies:
             sink = report.Comparison(topologies, args.format, out)

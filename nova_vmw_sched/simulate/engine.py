@@ -31,6 +31,7 @@ simulations can step through the same requests in turn
 """
 
 import contextlib
+import logging
 import random
 import typing as ty
 
@@ -205,6 +206,8 @@ class Result:
         self.ok = False
         #: the clusters the request's vmware:cluster lists, in its order
         self.listed = ()
+        #: the package's log lines while it was scheduled (``verbose``)
+        self.log = []
 
     @property
     def outcome(self):
@@ -226,8 +229,10 @@ class Simulation:
     """One setup on one topology of a scenario."""
 
     def __init__(self, scenario, setup, topology=topology_mod.AS_WRITTEN,
-                 now=None, seed=0):
+                 now=None, seed=0, verbose=False):
         self.setup = setup
+        #: keep the package's log lines (INFO and above) of each request
+        self.verbose = verbose
         self.topology = topology
         self.scenario = topology_mod.regroup(scenario, topology)
         self.now = now or timeutils.utcnow().replace(microsecond=0)
@@ -325,10 +330,27 @@ class Simulation:
 
     def step(self, index, request):
         """Schedule ``request`` (call inside :meth:`active`)."""
-        estate = self.estate
         result = self._result = Result(index, request, self.setup.name,
                                        self.topology)
         self._instance = 0
+        if not self.verbose:
+            return self._step(result, request)
+        # the lines go under the request in the report, not to stderr
+        package = logging.getLogger('nova_vmw_sched')
+        saved = package.level, package.propagate
+        collect = _Collect()
+        package.addHandler(collect)
+        package.setLevel(logging.INFO)
+        package.propagate = False
+        try:
+            return self._step(result, request)
+        finally:
+            package.removeHandler(collect)
+            package.level, package.propagate = saved
+            result.log = collect.lines
+
+    def _step(self, result, request):
+        estate = self.estate
         if request.is_move:
             return self._move(result, request)
         flavor = self.scenario.flavors[request.flavor]
@@ -505,6 +527,21 @@ class Simulation:
             host.instances.pop(uuid, None)
             self.estate.claims.pop(uuid, None)
             self.estate.placement.release(host.uuid, demand)
+
+
+class _Collect(logging.Handler):
+    """The package's log lines of one request, as ``LEVEL logger: text``."""
+
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        try:
+            self.lines.append('%s %s: %s' % (
+                record.levelname, record.name, record.getMessage()))
+        except Exception:  # a log line must never break a run
+            pass
 
 
 class _Scheduler:

@@ -116,6 +116,10 @@ class TableReport:
         if len(results) > 1:
             self._stock(result, results[1])
         self._rejections(result, many)
+        if result.log:
+            self.write('  log:')
+            for line in result.log:
+                self.write('    ' + line)
         self.write()
 
     def _instance(self, placed, result, many):
@@ -211,6 +215,7 @@ def _result_json(result):
                       'by': r.by, 'reason': r.reason}
                      for label, r in _listed_first(result)],
         'beyond_placement_limit': result.beyond_limit,
+        'log': list(result.log),
     }
 
 

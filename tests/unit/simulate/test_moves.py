@@ -198,3 +198,23 @@ class TestListedFirst(test_cli.CliTestCase):
         rejected = text[text.index('rejected:'):].splitlines()[1:3]
         self.assertIn('vc1/domain-c2', rejected[0])
         self.assertIn('vc1/domain-c1', rejected[1])
+
+    def test_verbose_shows_the_explanation_line(self):
+        data = copy.deepcopy(ESTATE)
+        data['requests'] = [
+            {'name': 'pinned', 'flavor': 'one'},
+            {'name': 'pinned-away', 'action': 'migrate',
+             'instance': 'pinned'}]
+        status, text = self.run_cli(self.scenario(data), '--verbose')
+        self.assertEqual(0, status, self.stderr.getvalue())
+        log = text[text.index('[2] pinned-away'):]
+        self.assertIn('  log:\n    INFO nova_vmw_sched.explain: No host left '
+                      'for instance', log)
+        self.assertIn('VMwareClusterMoveFilter: source cluster of the move',
+                      log)
+        report = self.json_of(self.scenario(data), '--verbose')
+        self.assertIn('No host left', report['requests'][1]['log'][0])
+        self.assertEqual([], report['requests'][0]['log'])
+        # without --verbose: no log lines
+        status, text = self.run_cli(self.scenario(data))
+        self.assertNotIn('  log:', text)
