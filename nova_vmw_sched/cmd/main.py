@@ -238,9 +238,15 @@ def simulate(args, out=None):
             sink = report.TableReport(out, args.max_rejections)
         sink.start(sims)
         progress = Progress(enabled=not args.no_progress)
-        for results in engine.run_together(sims, scenario.requests,
-                                           progress):
-            sink.request(results)
+        try:
+            for results in engine.run_together(sims, scenario.requests,
+                                               progress):
+                sink.request(results)
+        except engine.SimulationError as e:
+            abort = getattr(sink, 'abort', None)
+            if abort is not None:
+                abort(str(e))
+            raise
         return sink.finish()
     except (scenario_mod.ScenarioError, engine.SimulationError) as e:
         raise _Usage(str(e))

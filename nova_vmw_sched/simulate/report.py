@@ -231,6 +231,7 @@ class JsonReport:
     def __init__(self, out=None):
         self.out = out or sys.stdout
         self.first = True
+        self.totals = {'requests': 0, 'placed': 0, 'failed': 0}
 
     def start(self, sims):
         scenario = sims[0].scenario
@@ -253,10 +254,17 @@ class JsonReport:
             item['stock'] = _result_json(results[1])
         self.out.write(('' if self.first else ',\n') + json.dumps(item))
         self.first = False
+        self.totals['requests'] += 1
+        self.totals['placed' if result.ok else 'failed'] += 1
 
     def finish(self):
-        self.out.write('\n]}\n')
+        self.out.write('\n], "totals": %s}\n' % json.dumps(self.totals))
         return 0
+
+    def abort(self, error):
+        """Close the document after a run that failed midway."""
+        self.out.write('\n], "totals": %s, "error": %s}\n' % (
+            json.dumps(self.totals), json.dumps({'message': error})))
 
 
 class Comparison:
@@ -295,6 +303,14 @@ class Comparison:
                 self.divergent[setup] += 1
         if self.fmt == 'json' or any(row['differs'].values()):
             self.rows.append(row)
+
+    def abort(self, error):
+        """After a run that failed midway: a JSON error object."""
+        if self.fmt == 'json':
+            json.dump({'scenario': self.scenario.source,
+                       'requests': self.rows,
+                       'error': {'message': error}}, self.out, indent=1)
+            self.out.write('\n')
 
     def finish(self):
         status = 1 if self.divergent[self.setups[0]] else 0

@@ -13,7 +13,10 @@
 """simulate: requests that migrate, resize or evacuate a named instance."""
 
 import copy
+import json
 import os
+
+import fixtures
 
 from tests.unit.simulate import test_cli
 
@@ -218,3 +221,30 @@ class TestListedFirst(test_cli.CliTestCase):
         # without --verbose: no log lines
         status, text = self.run_cli(self.scenario(data))
         self.assertNotIn('  log:', text)
+
+
+class TestJsonAlwaysValid(test_cli.CliTestCase):
+
+    def test_totals_and_an_error_object_when_a_run_fails_midway(self):
+        from nova_vmw_sched.simulate import engine
+        data = copy.deepcopy(ESTATE)
+        report = self.json_of(self.scenario(data))
+        self.assertEqual({'requests': 9, 'placed': 6, 'failed': 3},
+                         report['totals'])
+        original = engine.Simulation.step
+
+        def step(sim, index, request):
+            if index == 2:
+                raise engine.SimulationError('request 3 broke')
+            return original(sim, index, request)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.simulate.engine.Simulation.step', step))
+        for args in (('--format', 'json'),
+                     ('--format', 'json', '--compare-topologies')):
+            status, text = self.run_cli(self.scenario(data), *args)
+            self.assertEqual(2, status)
+            doc = json.loads(text)
+            self.assertIn('request 3 broke', doc['error']['message'])
+            if '--compare-topologies' not in args:
+                self.assertEqual(2, doc['totals']['requests'])
