@@ -68,8 +68,8 @@ def _parser():
                      'default: the scenario shipped with the package')
     sim.add_argument('--config-file', metavar='PATH',
                      help="nova.conf to read the scheduler options from "
-                     "(default: the documented setup, "
-                     "etc/nova.conf.example)")
+                     "(default: the documented setup, as the configuration "
+                     "page of the docs gives it)")
     sim.add_argument('--format', choices=('table', 'json'),
                      default='table', help='output format (default: table)')
     sim.add_argument('--topology', default='as-written',
@@ -194,6 +194,11 @@ def simulate(args, out=None):
     from nova import objects
 
     from nova_vmw_sched import conf as vmw_conf
+    try:
+        import yaml  # noqa: F401
+    except ImportError:
+        raise _Usage("needs PyYAML to read scenario files: pip install "
+                     "'nova-vmw-sched[simulate]' (or PyYAML)")
     from nova_vmw_sched.simulate import engine
     from nova_vmw_sched.simulate import report
     from nova_vmw_sched.simulate import scenario as scenario_mod
