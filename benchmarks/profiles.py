@@ -200,7 +200,12 @@ class ClusterPin(Profile):
         _ALIASES.discard(estate)
 
 
-class EstateMembershipSource(_Installed):
+#: the interface of membership.source, where the package has it
+_SettledSource = getattr(optional_module('nova_vmw_sched.membership'),
+                         'SettledSource', object)
+
+
+class EstateMembershipSource(_Installed, _SettledSource):
     """Stands in for ``membership.NovaSource``: answers from the estates
     (settled instances only: nothing is in flight in a benchmark).
 

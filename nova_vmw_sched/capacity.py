@@ -151,21 +151,9 @@ def parse_policy(text) -> ReservePolicy:
 
 # -- operator data ------------------------------------------------------------
 
-_warn_lock = threading.Lock()
-_warned = set()
-
-
 def warn_once(key, message, args):
     """Log ``message % args`` as a WARNING the first time ``key`` is seen."""
-    if key in _warned:
-        return
-    with _warn_lock:
-        if key in _warned:
-            return
-        if len(_warned) >= _MEMO_LIMIT:
-            _warned.clear()
-        _warned.add(key)
-    LOG.warning(message, args)
+    vmw_conf.warn_once(LOG, key, message, args)
 
 
 class PolicyTable:

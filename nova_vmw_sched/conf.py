@@ -516,6 +516,22 @@ def list_opts():
 
 _warned = set()
 _warned_lock = threading.Lock()
+#: distinct WARNINGs remembered before the memory starts again
+_WARNED_LIMIT = 200000
+
+
+def warn_once(log, key, message, args):
+    """Log ``message % args`` on ``log`` as a WARNING the first time ``key``
+    is seen in this process (bad operator data: once, not per request)."""
+    if key in _warned:
+        return
+    with _warned_lock:
+        if key in _warned:
+            return
+        if len(_warned) >= _WARNED_LIMIT:
+            _warned.clear()
+        _warned.add(key)
+    log.warning(message, args)
 
 
 def read_option(conf, name):
@@ -533,15 +549,8 @@ def read_option(conf, name):
             return getattr(conf.vmware_scheduler, name)
     except (ValueError, cfg.Error) as e:
         default = next(o.default for o in OPTS if o.name == name)
-        key = (name, str(e))
-        with _warned_lock:
-            first = key not in _warned
-            if first:
-                if len(_warned) > 1000:
-                    _warned.clear()
-                _warned.add(key)
-        if first:
-            LOG.warning('Bad value for [vmware_scheduler] %(name)s '
-                        '(%(error)s); using the default, %(default)s.',
-                        {'name': name, 'error': e, 'default': default})
+        warn_once(LOG, ('option', name, str(e)),
+                  'Bad value for [vmware_scheduler] %(name)s (%(error)s); '
+                  'using the default, %(default)s.',
+                  {'name': name, 'error': e, 'default': default})
         return default

@@ -89,11 +89,38 @@ class Building(ty.NamedTuple):
     reservation_id: ty.Optional[str] = None
 
 
-class NovaSource:
+class SettledSource:
+    """The interface of :data:`source`, for stand-ins whose instances are
+    all settled (nothing in flight): the dry-run simulator and the
+    benchmarks subclass it and answer :meth:`nodes_of` (and what else they
+    know)."""
+
+    def nodes_of(self, context, uuids):
+        """``{uuid: node}`` of the instances in a cell (node may be None)."""
+        raise NotImplementedError()
+
+    def instance_of(self, context, uuid):
+        """``(node, flavor id)`` of an instance, or None."""
+        return None
+
+    def building(self, context, uuids):
+        """``{uuid: Building}`` of the instances still build requests."""
+        return {}
+
+    def allocations_of(self, context, uuid):
+        """The resource providers holding ``uuid``'s allocation."""
+        return []
+
+    def nodes_of_providers(self, context, rp_uuids):
+        """``{resource provider uuid: node}`` of compute nodes."""
+        return {}
+
+
+class NovaSource(SettledSource):
     """Answers from nova's cell databases, API database and placement.
 
-    The dry-run simulator and the benchmarks replace :data:`source` with an
-    object of the same interface.
+    The dry-run simulator and the benchmarks replace :data:`source` with a
+    :class:`SettledSource` of their own.
     """
 
     def nodes_of(self, context, uuids):
@@ -227,24 +254,19 @@ def group_policy(spec_obj):
 
 
 def group_name(spec_obj):
-    """How a log line names the request's group."""
+    """How a log line names the request's group: ``name (uuid)``."""
     group = group_of(spec_obj)
-    for field in ('name', 'uuid'):
-        try:
-            value = getattr(group, field)
-        except Exception:
-            continue
-        if value:
-            return '%s (%s)' % (value, group.uuid) if field == 'name' and \
-                _has(group, 'uuid') else str(value)
-    return '?'
+    name, uuid = _field(group, 'name'), _field(group, 'uuid')
+    if name and uuid:
+        return '%s (%s)' % (name, uuid)
+    return str(name or uuid or '?')
 
 
-def _has(obj, field):
+def _field(obj, field):
     try:
-        return bool(getattr(obj, field))
-    except Exception:
-        return False
+        return getattr(obj, field)
+    except Exception:  # not set, lazy-load failure
+        return None
 
 
 class _Allocated(ty.NamedTuple):
@@ -329,6 +351,8 @@ class Members:
         self.hints = {'same_host': _hint_uuids(spec_obj, 'same_host'),
                       'different_host': _hint_uuids(spec_obj,
                                                     'different_host')}
+        #: every instance the request asks about
+        self._wanted = frozenset(self.members).union(*self.hints.values())
         self._context = getattr(spec_obj, '_context', None)
         self._first = instance_uuid(spec_obj)
         #: {uuid: node name, or _Allocated}
@@ -351,10 +375,6 @@ class Members:
 
     # -- the lookup, once per request --------------------------------------
 
-    def _wanted(self):
-        return set(self.members) | set(self.same_host) | \
-            set(self.different_host)
-
     def _locations(self):
         if self._where is None:
             with self._lock:
@@ -366,7 +386,7 @@ class Members:
         return _elevated(self._context)
 
     def _look_up(self):
-        wanted = self._wanted()
+        wanted = set(self._wanted)
         if not wanted:
             return {}
         context = self.admin_context()
@@ -392,15 +412,14 @@ class Members:
         # The build requests first, then placement: an instance that is no
         # longer a build request has had its allocation claimed before (or
         # never will).
-        building = _call(source, 'building', {}, context,
-                         unplaced | ({me} if me else set()))
+        building = source.building(context, unplaced | ({me} if me else set()))
         mine = building.get(me)
         waiting = []
         for uuid in sorted(unplaced):
             other = building.get(uuid)
             if other is not None and _siblings(other, mine):
                 continue  # placed by this request: see observe()
-            providers = _call(source, 'allocations_of', (), context, uuid)
+            providers = source.allocations_of(context, uuid)
             if providers:
                 where[uuid] = _Allocated(tuple(providers))
             elif other is not None and self._must_wait(uuid, other, mine):
@@ -431,11 +450,10 @@ class Members:
                    'uuids': ', '.join(waiting)})
         while waiting and time.monotonic() < deadline:
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-            building = _call(source, 'building', {}, context, waiting)
+            building = source.building(context, waiting)
             left = []
             for uuid in waiting:
-                providers = _call(source, 'allocations_of', (), context,
-                                  uuid)
+                providers = source.allocations_of(context, uuid)
                 if providers:
                     where[uuid] = _Allocated(tuple(providers))
                 elif uuid in building:
@@ -472,12 +490,12 @@ class Members:
                 return
             previous = self._sequence[-1] if self._sequence else None
             self._sequence.append(current)
-            if previous is None or previous not in self._wanted():
+            if previous is None or previous not in self._wanted:
                 return
             where = self._locations()
             try:
-                providers = _call(source, 'allocations_of', (),
-                                  self.admin_context(), previous)
+                providers = source.allocations_of(self.admin_context(),
+                                                  previous)
             except Exception as e:
                 self.error = self.error or (
                     'could not look up where instance %s of this request '
@@ -518,8 +536,7 @@ class Members:
         if not wanted:
             return
         try:
-            nodes = _call(source, 'nodes_of_providers', {},
-                          self.admin_context(), wanted)
+            nodes = source.nodes_of_providers(self.admin_context(), wanted)
         except Exception as e:
             self.error = self.error or (
                 'could not look up the compute nodes of resource providers '
@@ -594,12 +611,6 @@ def _siblings(other, mine):
     """Whether two build requests come from the same create request."""
     return mine is not None and other.reservation_id is not None and \
         other.reservation_id == mine.reservation_id
-
-
-def _call(obj, method, default, *args):
-    """``obj.method(*args)``, or ``default`` for a source without it."""
-    func = getattr(obj, method, None)
-    return default if func is None else func(*args)
 
 
 def _safe_list(obj, field):

@@ -39,6 +39,7 @@ import nova.conf
 from nova import servicegroup
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import explain
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import request
@@ -66,9 +67,6 @@ def scale_warning(candidates, limit):
                                        'limit': limit})
 
 
-_scale_warned = False
-
-
 def service_problem(host_state, servicegroup_api):
     """'service X is disabled/down' as nova's ComputeFilter sees it, or None.
     """
@@ -88,17 +86,13 @@ def service_problem(host_state, servicegroup_api):
 
 def _warn_scale_once(candidates):
     """One WARNING per process when a pinned request meets the limit."""
-    global _scale_warned
-    if _scale_warned:
-        return
     try:
         limit = CONF.scheduler.max_placement_results
     except Exception:  # nova's option missing: nothing to compare with
         return
     message = scale_warning(candidates, limit)
     if message:
-        _scale_warned = True
-        LOG.warning('%s', message)
+        vmw_conf.warn_once(LOG, ('max_placement_results',), '%s', message)
 
 
 class VMwareClusterFilter(vmw_filters.RequestScopedFilter):

@@ -246,12 +246,11 @@ class Simulation:
                 self.host_manager = SimHostManager(self._label, self._sink)
             except Exception as e:  # SchedulerHostFilterNotFound, bad opts
                 raise SimulationError('%s setup: %s' % (setup.name, e))
+            limit = CONF.scheduler.max_placement_results
         self.filter_names = self.host_manager.filter_names
         self.weigher_names = self.host_manager.weigher_names
         #: what nova-scheduler would warn about this estate and setup
         self.warnings = []
-        with self.active():
-            limit = CONF.scheduler.max_placement_results
         count = len(self.scenario.clusters)
         pinned = sorted(f.name for f in self.scenario.flavors.values()
                         if 'vmware:cluster' in f.extra_specs)

@@ -47,6 +47,7 @@ from nova.objects import fields
 from nova.scheduler import host_manager
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import membership
 from nova_vmw_sched.simulate import placement as placement_mod
 
 NAMESPACE = uuid_lib.UUID('9d6c1a52-31c8-4f4e-8f0e-5a1d9c2b7e44')
@@ -63,7 +64,7 @@ def uuid_for(kind, name):
     return str(uuid_lib.uuid5(NAMESPACE, '%s/%s' % (kind, name)))
 
 
-class Estate:
+class Estate(membership.SettledSource):
     """nova's objects for one topology of a scenario (see module doc)."""
 
     def __init__(self, scenario, now):

@@ -121,6 +121,5 @@ class ConfigCachesFixture(fixtures.Fixture):
         for name in ('nova_vmw_sched.capacity._table_cache',
                      'nova_vmw_sched.request._alias_cache'):
             self.useFixture(fixtures.MonkeyPatch(name, {}))
-        for name in ('nova_vmw_sched.capacity._warned',
-                     'nova_vmw_sched.conf._warned'):
-            self.useFixture(fixtures.MonkeyPatch(name, set()))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.conf._warned', set()))

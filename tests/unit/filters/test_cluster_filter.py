@@ -261,7 +261,7 @@ class TestScaleGuard(ClusterFilterTestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.filters.cluster_filter._scale_warned', False))
+            'nova_vmw_sched.conf._warned', set()))
 
     def test_pinned_request_at_the_limit_warns_once(self):
         self.flags(max_placement_results=len(self.hosts), group='scheduler')
