@@ -383,7 +383,7 @@ class Capacity(Profile):
 
     The cold run fills the inventory cache through the real path
     (``PlacementSource`` -> ``SchedulerReportClient.get``); :meth:`warm`
-    refreshes it through its seam (``get_cache().refresh``), as the first
+    fills it through its seam (``get_cache().warm``), as the first
     request after a restart would.
     """
 
@@ -402,7 +402,7 @@ class Capacity(Profile):
     def warm(self, estate):
         inventory = optional_module('nova_vmw_sched.inventory')
         if inventory is not None:
-            inventory.get_cache().refresh(
+            inventory.get_cache().warm(
                 estate.context, [h.uuid for h in estate.hosts])
 
     def request(self, estate):

@@ -28,13 +28,17 @@ inventory (:class:`nova_vmw_sched.inventory.ClusterInventory`):
   0 for ``none``;
 * used ``U``: what nova's HostState counts as used (the cluster's instances
   plus those placed earlier in the same request), minus the inventory's
-  ``reserved``, which nova's resource tracker counts as used too.
+  ``reserved``, which nova's resource tracker counts as used too; or, if
+  larger, placement's usage of the cluster's resource provider at its last
+  read plus what nova counted since (:func:`usage`), which keeps counting
+  the instances nova's figure leaves out after a cluster changes service.
 
 An instance asking for ``D`` passes if ``D <= max_unit * min(1,
 allocation_ratio)`` (it fits the largest ESXi host) and ``U + D <= C - H``
 (the reserve is kept once it is placed). The headroom is the number of such
 instances that still fit: ``min over the resources of floor((C - H - U) /
-D)``, 0 if the instance does not fit the largest host.
+D)``, 0 if the instance does not fit the largest host. :func:`room` is
+that one rule; the filter, the weigher and the simulator all use it.
 """
 
 import math
@@ -315,13 +319,18 @@ def demand_of(spec_obj) -> Demand:
         return Demand()
 
 
-def usage(host_state, inventory) -> ty.Optional[tuple]:
+def usage(host_state, inventory, cache=None) -> ty.Optional[tuple]:
     """``(vcpus, memory_mb)`` the cluster's instances use; None if unknown.
 
-    nova's resource tracker starts ``vcpus_used`` and ``memory_mb_used`` at
-    the compute's ``reserved_host_cpus`` and ``reserved_host_memory_mb``,
-    which the vmwareapi driver also reports as the inventories' ``reserved``;
-    that is taken off here, as capacity already leaves it out.
+    nova's figure is the HostState's: its resource tracker starts
+    ``vcpus_used`` and ``memory_mb_used`` at the compute's
+    ``reserved_host_cpus`` and ``reserved_host_memory_mb``, which the
+    vmwareapi driver also reports as the inventories' ``reserved``; that is
+    taken off here, as capacity already leaves it out. With ``cache`` (an
+    :class:`nova_vmw_sched.inventory.InventoryCache`), placement's usage of
+    the cluster is taken into account too
+    (:meth:`~nova_vmw_sched.inventory.InventoryCache.usage`): it counts the
+    instances that nova's figure leaves out after a takeover.
     """
     try:
         vcpus = host_state.vcpus_used - inventory.reserved_vcpus
@@ -332,7 +341,15 @@ def usage(host_state, inventory) -> ty.Optional[tuple]:
             return None
     except (TypeError, AttributeError):
         return None
-    return (vcpus if vcpus > 0 else 0), (memory if memory > 0 else 0)
+    used = (vcpus if vcpus > 0 else 0), (memory if memory > 0 else 0)
+    if cache is not None:
+        rp_uuid = getattr(host_state, 'uuid', None)
+        if isinstance(rp_uuid, str):
+            try:
+                return cache.usage(rp_uuid, used)
+            except (TypeError, ValueError, OverflowError):
+                return used
+    return used
 
 
 class Refusal(ty.NamedTuple):
@@ -347,99 +364,96 @@ class Refusal(ty.NamedTuple):
     holdback: float = 0.0
 
 
-def refusal(inventory, policy, used, demand) -> ty.Optional[Refusal]:
-    """None if the cluster can take one instance of ``demand``."""
+class Room(ty.NamedTuple):
+    """What a cluster can still take of a flavor."""
+
+    #: how many more instances fit, the reserve kept (0 for a flavor
+    #: that asks for no vCPU and no memory)
+    count: int
+    #: why not even one fits; None if one does
+    refusal: ty.Optional[Refusal]
+
+
+def room(inventory, policy, used, demand, usable=None) -> Room:
+    """The capacity rule: the room a cluster has for ``demand``.
+
+    The one rule the capacity filter (``count >= 1``), the headroom weigher
+    (``count``) and the simulator (through them) apply.
+
+    :param used: ``(vcpus, memory_mb)``, as :func:`usage` gives it
+    :param usable: ``policy.usable(inventory)`` if the caller has it
+    """
     vcpus, memory_mb = demand
     if vcpus > inventory.fit_vcpus + _EPS:
-        return Refusal(FIT, VCPU, vcpus, inventory.fit_vcpus)
+        return Room(0, Refusal(FIT, VCPU, vcpus, inventory.fit_vcpus))
     if memory_mb > inventory.fit_memory_mb + _EPS:
-        return Refusal(FIT, MEMORY_MB, memory_mb, inventory.fit_memory_mb)
-    usable_vcpus, usable_memory_mb = policy.usable(inventory)
-    if not used[0] + vcpus <= usable_vcpus + _EPS:
-        return Refusal(RESERVE, VCPU, used[0] + vcpus, usable_vcpus,
-                       policy.holdback(inventory)[0])
-    if not used[1] + memory_mb <= usable_memory_mb + _EPS:
-        return Refusal(RESERVE, MEMORY_MB, used[1] + memory_mb,
-                       usable_memory_mb, policy.holdback(inventory)[1])
-    return None
+        return Room(0, Refusal(FIT, MEMORY_MB, memory_mb,
+                               inventory.fit_memory_mb))
+    if usable is None:
+        usable = policy.usable(inventory)
+    count = None
+    refused = None
+    for index, (asked, resource_class) in enumerate(
+            ((vcpus, VCPU), (memory_mb, MEMORY_MB))):
+        left = usable[index] - used[index] + _EPS
+        if asked > 0:
+            fits = math.floor(left / asked)
+        else:
+            # nothing asked of it: only a reserve already broken refuses
+            fits = None if left >= 0 else 0
+        if fits is None:
+            continue
+        if fits < 1 and refused is None:
+            refused = Refusal(RESERVE, resource_class, used[index] + asked,
+                              usable[index], policy.holdback(inventory)[index])
+        if count is None or fits < count:
+            count = fits
+    if count is None:
+        # a flavor that asks for nothing passes but counts no headroom
+        count = 0
+    return Room(max(0, count), refused)
+
+
+def refusal(inventory, policy, used, demand) -> ty.Optional[Refusal]:
+    """None if the cluster can take one instance of ``demand``."""
+    return room(inventory, policy, used, demand).refusal
 
 
 def headroom(inventory, policy, used, demand) -> int:
     """How many instances of ``demand`` the cluster can still take."""
-    vcpus, memory_mb = demand
-    if (vcpus > inventory.fit_vcpus + _EPS or
-            memory_mb > inventory.fit_memory_mb + _EPS):
-        return 0
-    usable_vcpus, usable_memory_mb = policy.usable(inventory)
-    count = None
-    if vcpus > 0:
-        count = math.floor((usable_vcpus - used[0]) / vcpus + _EPS)
-    if memory_mb > 0:
-        by_memory = math.floor((usable_memory_mb - used[1]) / memory_mb +
-                               _EPS)
-        if count is None or by_memory < count:
-            count = by_memory
-    if count is None or count < 0:
-        return 0
-    return count
+    return room(inventory, policy, used, demand).count
 
 
-def headrooms(host_states, inventories, demand, policies) -> list:
+def headrooms(host_states, inventories, demand, policies, cache=None) -> list:
     """:func:`headroom` of each host, in one loop (for the weigher).
 
     :param inventories: aligned with ``host_states``, as
         :meth:`nova_vmw_sched.inventory.InventoryCache.for_hosts` gives
         them
+    :param cache: the inventory cache, for placement's usage (:func:`usage`)
     :returns: for each host its headroom, or None if the host is not a
         VMware cluster or its inventory or usage is not known
     """
-    vcpus, memory_mb = demand
     default = policies.default
     per_cluster = bool(policies.overrides)
-    # (id(inventory), id(policy)) -> (usable vCPUs, usable MB), or None if
-    # one instance does not fit the largest host; the objects are alive for
-    # the whole loop (the cache, the list and the table hold them)
-    rooms = {}
+    # (id(inventory), id(policy)) -> usable (vCPUs, MB); the objects are
+    # alive for the whole loop (the cache, the list and the table hold them)
+    usables = {}
     result = []
     append = result.append
     for host_state, inv in zip(host_states, inventories):
         if inv is None or inv is inventory.NOT_A_CLUSTER:
             append(None)
             continue
+        used = usage(host_state, inv, cache)
+        if used is None:
+            append(None)
+            continue
         policy = (policies.for_cluster(cluster.cluster_of(host_state))
                   if per_cluster else default)
         key = (id(inv), id(policy))
-        room = rooms.get(key, rooms)
-        if room is rooms:
-            room = rooms[key] = (
-                None if (vcpus > inv.fit_vcpus + _EPS or
-                         memory_mb > inv.fit_memory_mb + _EPS)
-                else policy.usable(inv))
-        if room is None:
-            append(0)
-            continue
-        try:
-            used_vcpus = host_state.vcpus_used - inv.reserved_vcpus
-            used_memory = (host_state.total_usable_ram_mb -
-                           host_state.free_ram_mb - inv.reserved_memory_mb)
-            if not (used_vcpus >= 0 or used_vcpus < 0) or \
-                    not (used_memory >= 0 or used_memory < 0):
-                append(None)
-                continue
-        except (TypeError, AttributeError):
-            append(None)
-            continue
-        count = None
-        if vcpus > 0:
-            if used_vcpus < 0:
-                used_vcpus = 0
-            count = math.floor((room[0] - used_vcpus) / vcpus + _EPS)
-        if memory_mb > 0:
-            if used_memory < 0:
-                used_memory = 0
-            by_memory = math.floor((room[1] - used_memory) / memory_mb +
-                                   _EPS)
-            if count is None or by_memory < count:
-                count = by_memory
-        append(0 if count is None or count < 0 else count)
+        usable = usables.get(key)
+        if usable is None:
+            usable = usables[key] = policy.usable(inv)
+        append(room(inv, policy, used, demand, usable).count)
     return result

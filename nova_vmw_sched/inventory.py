@@ -10,7 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Placement inventories of clusters, cached for all requests.
+"""Placement inventories and usage of clusters, kept fresh off the request
+path.
 
 A cluster's ``VCPU`` and ``MEMORY_MB`` inventories carry what its compute
 node does not: ``max_unit`` (nova's vmwareapi driver reports the largest
@@ -21,35 +22,55 @@ provider (``GET /resource_providers/{uuid}/inventories``), through nova's
 scheduler report client.
 
 The process-wide :class:`InventoryCache` (:func:`get_cache`) is keyed by
-resource provider uuid (``HostState.uuid``, the compute node's uuid) and
-shared by all requests:
+resource provider uuid (``HostState.uuid``) and shared by all requests of a
+scheduler process. Requests only look values up; reading is done by the
+cache's own threads (started on first use in each process, after nova's
+service has forked its workers; they are green threads where nova runs on
+eventlet):
 
 * :meth:`InventoryCache.for_hosts` gives the inventory of each host of a
-  list, in one pass; it first reads (:meth:`InventoryCache.refresh`) the
-  inventories that are missing or older than ``[vmware_scheduler]
-  cluster_inventory_cache_ttl`` (default 300 s). Filters and weighers call
-  it once per request with all their candidate hosts, never per host. With
-  a warm cache it makes no call. Concurrent requests do not read the same
-  provider twice: the second waits for the first's answer.
-* :meth:`InventoryCache.get` is a dict lookup.
-* A failed call, or a provider without ``VCPU`` and ``MEMORY_MB``
-  inventory, keeps the last value read; a provider never read has none, and
-  :meth:`InventoryCache.why_missing` says why. Either way the provider is
-  asked again only after the TTL, and one WARNING is logged per failed read,
-  so at most one per provider per TTL. After three failed calls in a row in
-  one refresh, the rest of that refresh is skipped (placement is likely
-  down) and left to the next request.
+  list, in one pass, without any call for a cluster it has read before,
+  however old that value is. A cluster never read is read at once by the
+  pool (``[vmware_scheduler] cluster_inventory_refresh_workers`` threads,
+  these first reads before any refresh) and the request waits for it at
+  most ``cluster_inventory_first_read_wait`` seconds in all. What is not
+  read by then is *not known* for that request: the capacity filter refuses
+  it and the headroom weigher weighs it last, as for a failed read.
+* The refresher re-reads every entry about every
+  ``cluster_inventory_cache_ttl`` seconds (each entry ahead of that by up to
+  a tenth, the same share for an entry every time, so that entries read
+  together spread out). A failed read, or a provider without ``VCPU`` and
+  ``MEMORY_MB`` inventory, keeps the last value read; a provider never read
+  has none (:meth:`InventoryCache.why_missing` says why). Failed reads are
+  retried after ``cluster_inventory_retry_interval`` seconds, doubled after
+  each further failure up to the TTL, with one WARNING per failed read, so
+  one per cluster per back-off. An entry no request has asked for during
+  :data:`EVICT_AFTER` refresh periods is forgotten (a deleted cluster).
+* Usage: every ``cluster_usage_refresh_interval`` seconds the refresher
+  reads what placement counts as used on every provider with one call
+  (``GET /allocation_candidates?resources=MEMORY_MB:1``, whose provider
+  summaries carry each provider's usage). :meth:`InventoryCache.usage`
+  combines it with nova's own figure (the HostState's), which counts what
+  the scheduler placed since but not the instances of a cluster that still
+  name a service that no longer manages it (a takeover): the larger of
+  nova's figure and placement's figure plus what nova counted on top of
+  what it counted when it first saw that placement figure.
 
-The *source* is the seam: a callable ``source(context, rp_uuid)`` that
-returns placement's ``inventories`` dict (``{resource class: {"total": ...,
+The *sources* are the seams: ``source(context, rp_uuid)`` returns
+placement's ``inventories`` dict (``{resource class: {"total": ...,
 "reserved": ..., "max_unit": ..., "allocation_ratio": ...}}``), an empty
-dict for a provider without inventory, or raises. :class:`PlacementSource`
-is the default; :func:`set_source` swaps it, e.g. for a dry-run simulator
-that reads a scenario file or a :class:`CountingSource` that counts the
-calls for a benchmark. :meth:`InventoryCache.prime` fills the cache without
-any source.
+dict for a provider without inventory, or raises; ``usage_source(context)``
+returns ``{rp uuid: (vCPUs used, MB used)}`` or raises.
+:class:`PlacementSource` and :class:`PlacementUsageSource` are the
+defaults; :func:`set_source` and :func:`set_usage_source` swap them. A
+source whose ``inline`` attribute is true (:class:`StaticSource`, for the
+simulator and tests) is read on the calling thread, with no threads at
+all. :meth:`InventoryCache.prime` fills the cache without any source.
 """
 
+import os
+import queue
+import random
 import threading
 import time
 import typing as ty
@@ -67,15 +88,21 @@ CONF = nova.conf.CONF
 VCPU = 'VCPU'
 MEMORY_MB = 'MEMORY_MB'
 
-#: failed calls in a row after which one refresh gives up
-MAX_FAILURES_IN_A_ROW = 3
-#: how long a request waits for another request's read of a provider
-WAIT_SECONDS = 30.0
+#: refresh periods without a request asking for an entry before it is
+#: forgotten
+EVICT_AFTER = 3
+#: the largest share of the TTL by which an entry's refresh comes early
+JITTER = 0.1
+#: seconds between two looks of the refresher at the entries due
+TICK = 0.5
 
-_READ, _MISSING, _FAILED = 'read', 'missing', 'failed'
+_FIRST, _REFRESH = 0, 1
+#: usage figures are packed into one int: vCPUs << _SHIFT | MB
+_SHIFT = 40
+_MASK = (1 << _SHIFT) - 1
+
+
 _NEVER = float('-inf')
-#: reads of one refresh that share one clock reading
-_SHARE_CLOCK = 64
 
 
 class _NotACluster:
@@ -207,6 +234,8 @@ class InventoryUnavailable(Exception):
 class PlacementSource:
     """Read inventories from placement with nova's report client."""
 
+    inline = False
+
     def __init__(self, client=None):
         self._client = client
 
@@ -233,6 +262,8 @@ class CountingSource:
 
     def __init__(self, source):
         self.source = source
+        #: read on the calling thread, as the wrapped source is
+        self.inline = bool(getattr(source, 'inline', False))
         self._lock = threading.Lock()
         #: the uuids asked for, in order
         self.uuids = []
@@ -258,6 +289,9 @@ class StaticSource:
     exception instance is raised.
     """
 
+    #: answers from memory: read on the calling thread, no threads
+    inline = True
+
     def __init__(self, inventories=None):
         self.inventories = dict(inventories or {})
 
@@ -268,199 +302,516 @@ class StaticSource:
         return value
 
 
-class InventoryCache:
-    """Cluster inventories by resource provider uuid, shared by requests."""
+class PlacementUsageSource:
+    """Read every provider's usage from placement with one call.
 
-    def __init__(self, source=None, clock=time.monotonic):
+    Placement has no call for the usages of many providers, but the
+    provider summaries of allocation candidates carry, for each provider
+    with a megabyte of memory free, the usage of each of its resource
+    classes (all of them since microversion 1.27). A provider that is not
+    in the answer has no memory free: placement gives it to no request.
+    """
+
+    QUERY = '/allocation_candidates?resources=MEMORY_MB:1'
+    VERSION = '1.27'
+
+    def __init__(self, client=None):
+        self._client = client
+
+    def __call__(self, context):
+        from nova.scheduler.client import report
+        client = self._client or report.report_client_singleton()
+        resp = client.get(self.QUERY, version=self.VERSION,
+                          global_request_id=getattr(context, 'global_id',
+                                                    None))
+        if resp.status_code != 200:
+            raise InventoryUnavailable(
+                'placement answered %s: %s'
+                % (resp.status_code, (resp.text or '')[:200]))
+        return usages_from_summaries(resp.json().get('provider_summaries'))
+
+
+def usages_from_summaries(summaries) -> dict:
+    """``{rp uuid: (vCPUs used, MB used)}`` of placement's provider
+    summaries; providers with malformed figures are left out."""
+    result = {}
+    for rp_uuid, summary in (summaries or {}).items():
+        try:
+            resources = summary['resources']
+            vcpus = resources.get(VCPU, {}).get('used', 0)
+            memory_mb = resources[MEMORY_MB]['used']
+            result[rp_uuid] = (max(0, int(vcpus)), max(0, int(memory_mb)))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return result
+
+
+class _Entry:
+    """What the cache keeps of one provider (about 100 bytes)."""
+
+    __slots__ = ('value', 'error', 'idle', 'failures', 'used', 'gen',
+                 'base', 'base_gen')
+
+    def __init__(self):
+        #: the last good ClusterInventory read, or None
+        self.value = None
+        #: why the last read gave no value, or None
+        self.error = None
+        #: refresh periods since a request last asked for it
+        self.idle = 0
+        #: failed reads in a row
+        self.failures = 0
+        #: placement's usage at the last usage read (packed), or None
+        self.used = None
+        #: the usage read it came from
+        self.gen = None
+        #: nova's usage (packed), the lowest seen since that usage read
+        self.base = None
+        #: the usage read ``base`` belongs to
+        self.base_gen = None
+
+
+def _pack(vcpus, memory_mb):
+    return (int(vcpus) << _SHIFT) | (int(memory_mb) & _MASK)
+
+
+def _unpack(value):
+    return value >> _SHIFT, value & _MASK
+
+
+def _share(rp_uuid):
+    """The fixed share of the TTL by which ``rp_uuid`` is refreshed early."""
+    return JITTER * ((hash(rp_uuid) & 0xffff) / 65536.0)
+
+
+class InventoryCache:
+    """Cluster inventories and usage by resource provider uuid, shared by
+    requests and kept fresh by background threads."""
+
+    def __init__(self, source=None, clock=time.monotonic, usage_source=None):
         self.source = source if source is not None else PlacementSource()
+        #: None: no usage reads (nova's figure alone)
+        self.usage_source = usage_source
         self._clock = clock
         self._lock = threading.Lock()
-        #: {uuid: ClusterInventory}, the last good value read
-        self._values = {}
-        #: {uuid: clock time of the last read, good or not}
-        self._checked = {}
-        #: {uuid: why the last read gave no value}
-        self._errors = {}
-        #: {uuid: threading.Event} of reads under way
+        #: {uuid: _Entry}
+        self._entries = {}
+        #: {whole second: [uuid due then]}
+        self._buckets = {}
+        #: {uuid: threading.Event} of first reads under way
         self._inflight = {}
+        self._usage_due = _NEVER
+        self._usage_warned_at = _NEVER
+        #: the process the threads run in; None: not started
+        self._pid = None
+        self._queue = None
+        self._stop = None
+        self._workers = []
+        self._seq = 0
 
     # -- per host: no I/O -----------------------------------------------------
 
     def get(self, rp_uuid) -> ty.Optional[ClusterInventory]:
         """The last inventory read for ``rp_uuid``; None if there is none."""
         try:
-            return self._values.get(rp_uuid)
+            entry = self._entries.get(rp_uuid)
         except TypeError:  # unhashable garbage
             return None
+        return None if entry is None else entry.value
 
     def why_missing(self, rp_uuid):
         """Why :meth:`get` gives None for ``rp_uuid``, for log messages."""
         if rp_uuid is None:
             return 'the host has no compute node uuid'
         try:
-            error = self._errors.get(rp_uuid)
+            entry = self._entries.get(rp_uuid)
         except TypeError:
             return 'the host has no valid compute node uuid'
-        return error or 'its inventory has not been read from placement'
+        if entry is not None and entry.error:
+            return entry.error
+        if rp_uuid in self._inflight:
+            return ('its inventory is being read from placement and was not '
+                    'read within [vmware_scheduler] '
+                    'cluster_inventory_first_read_wait')
+        return 'its inventory has not been read from placement'
+
+    def usage(self, rp_uuid, nova_used):
+        """``(vCPUs, MB)`` used on a cluster: nova's and placement's figure.
+
+        :param nova_used: what nova's HostState counts as used (the
+            instances of the cluster's service host on it, plus those the
+            scheduler placed since its last update), less the inventory's
+            reserved amounts
+        :returns: per resource the larger of ``nova_used`` and placement's
+            usage at the last usage read plus what nova counted on top of
+            the lowest figure it had since then; ``nova_used`` when
+            placement's usage of the cluster is not known
+        """
+        try:
+            entry = self._entries.get(rp_uuid)
+        except TypeError:
+            return nova_used
+        if entry is None or entry.used is None:
+            return nova_used
+        vcpus, memory_mb = nova_used
+        gen = entry.gen
+        if entry.base_gen is not gen:
+            entry.base, entry.base_gen = _pack(vcpus, memory_mb), gen
+            base_vcpus, base_mb = vcpus, memory_mb
+        else:
+            base_vcpus, base_mb = _unpack(entry.base)
+            if vcpus < base_vcpus or memory_mb < base_mb:
+                # nova counts less (an update from the compute, a delete):
+                # what it counts from here on comes on top of that
+                base_vcpus = min(base_vcpus, vcpus)
+                base_mb = min(base_mb, memory_mb)
+                entry.base = _pack(base_vcpus, base_mb)
+        used_vcpus, used_mb = _unpack(entry.used)
+        return (max(vcpus, used_vcpus + max(0, vcpus - base_vcpus)),
+                max(memory_mb, used_mb + max(0, memory_mb - base_mb)))
 
     # -- per request ----------------------------------------------------------
 
-    def for_hosts(self, context, host_states, ttl=None):
+    def for_hosts(self, context, host_states, wait=None):
         """The inventory of each host's cluster, in one pass over the hosts.
 
-        Reads the missing and stale ones first (:meth:`refresh`), all in
-        one go. Gives, aligned with ``host_states``, :data:`NOT_A_CLUSTER`
-        for a node that is not a VMware cluster, None for a cluster whose
-        inventory is not known (:meth:`why_missing` says why), else its
-        :class:`ClusterInventory`.
+        Makes no call. Clusters never read are read first by the pool, and
+        waited for up to ``wait`` seconds in all (``[vmware_scheduler]
+        cluster_inventory_first_read_wait`` when None). Gives, aligned with
+        ``host_states``, :data:`NOT_A_CLUSTER` for a node that is not a
+        VMware cluster, None for a cluster whose inventory is not known
+        (:meth:`why_missing` says why), else its :class:`ClusterInventory`.
         """
-        if ttl is None:
-            ttl = _ttl()
-        limit = self._clock() - ttl
         cluster_of = cluster.cluster_of
-        checked_at = self._checked.get
-        value_of = self._values.get
+        entry_of = self._entries.get
+        inflight = self._inflight
         result = []
-        stale = []
+        append = result.append
+        unread = []
         for host_state in host_states:
             if cluster_of(host_state) is None:
-                result.append(NOT_A_CLUSTER)
+                append(NOT_A_CLUSTER)
                 continue
             rp_uuid = getattr(host_state, 'uuid', None)
             if not isinstance(rp_uuid, str):
-                result.append(None)
-            elif checked_at(rp_uuid, _NEVER) <= limit:
-                stale.append((len(result), rp_uuid))
-                result.append(None)
-            else:
-                result.append(value_of(rp_uuid))
-        if stale:
-            self.refresh(context, [u for _i, u in stale], ttl)
-            for index, rp_uuid in stale:
-                result[index] = value_of(rp_uuid)
+                append(None)
+                continue
+            entry = entry_of(rp_uuid)
+            if entry is None or (entry.value is None and rp_uuid in inflight):
+                unread.append((len(result), rp_uuid))
+                append(None)
+                continue
+            if entry.idle:
+                entry.idle = 0
+            append(entry.value)
+        self._start()
+        if unread:
+            self.warm(context, [u for _i, u in unread], wait)
+            for index, rp_uuid in unread:
+                result[index] = self.get(rp_uuid)
         return result
 
-    def refresh(self, context, rp_uuids, ttl=None):
-        """Read the inventories of ``rp_uuids`` that are missing or stale.
+    def warm(self, context, rp_uuids, wait=None):
+        """Read the providers of ``rp_uuids`` that were never read, first.
 
-        :param ttl: seconds; ``[vmware_scheduler]
-            cluster_inventory_cache_ttl`` when None
-        :returns: the number of reads made
+        Waits for them (and for those another request is reading) up to
+        ``wait`` seconds in all (``cluster_inventory_first_read_wait`` when
+        None); with an inline source they are read here.
+
+        :returns: the number of reads it started
         """
-        if ttl is None:
-            ttl = _ttl()
-        now = self._clock()
-        checked = self._checked
-        # read if checked at or before this (never checked: -inf)
-        limit = now - ttl
-        checked_at = checked.get
-        stale = [u for u in rp_uuids
-                 if isinstance(u, str) and checked_at(u, _NEVER) <= limit]
-        if not stale:
-            return 0
-        stale = list(dict.fromkeys(stale))
+        if wait is None:
+            wait = vmw_conf.read_option(CONF, 'cluster_inventory_first_read_wait')
         mine, theirs = [], []
         with self._lock:
-            for u in stale:
-                if checked.get(u, _NEVER) > limit:
-                    continue  # read by another request meanwhile
-                event = self._inflight.get(u)
-                if event is not None:
-                    theirs.append(event)
-                else:
-                    self._inflight[u] = threading.Event()
-                    mine.append(u)
-        reads = 0
-        failures = 0
-        try:
-            for index, u in enumerate(mine):
-                reads += 1
-                if index % _SHARE_CLOCK == 0:
-                    now = self._clock()
-                if self._read(context, u, ttl, now) == _FAILED:
-                    failures += 1
-                else:
-                    failures = 0
-                if failures >= MAX_FAILURES_IN_A_ROW and index + 1 < len(mine):
-                    LOG.debug('%(count)d placement reads of inventories '
-                              'failed in a row; leaving %(left)d clusters '
-                              'to a later request',
-                              {'count': failures,
-                               'left': len(mine) - index - 1})
-                    break
-        finally:
-            with self._lock:
-                for u in mine:
-                    self._inflight.pop(u).set()
-                if not self._inflight:
-                    # a dict keeps its size when emptied
-                    self._inflight = {}
-        for event in theirs:
-            event.wait(WAIT_SECONDS)
-        return reads
+            for rp_uuid in dict.fromkeys(
+                    u for u in rp_uuids if isinstance(u, str)):
+                entry = self._entries.get(rp_uuid)
+                if entry is None:
+                    self._entries[rp_uuid] = _Entry()
+                    self._inflight[rp_uuid] = threading.Event()
+                    mine.append(rp_uuid)
+                elif rp_uuid in self._inflight:
+                    theirs.append(self._inflight[rp_uuid])
+        if self._inline():
+            for rp_uuid in mine:
+                self._read(context, rp_uuid)
+            return len(mine)
+        self._start()
+        events = [self._inflight.get(u) for u in mine] + theirs
+        for rp_uuid in mine:
+            self._put(_FIRST, rp_uuid, context)
+        deadline = time.monotonic() + wait
+        for event in events:
+            if event is None:
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0 or not event.wait(left):
+                break
+        return len(mine)
 
-    def _read(self, context, rp_uuid, ttl, now):
-        """Read one provider; say whether it was _READ, _MISSING, _FAILED.
+    # -- reading ----------------------------------------------------------------
 
-        ``now`` is the time of the read, taken once per
-        :data:`_SHARE_CLOCK` reads, so that they share one float.
-        """
+    def _inline(self):
+        return bool(getattr(self.source, 'inline', False))
+
+    def _read(self, context, rp_uuid):
+        """Read one provider, store the outcome, schedule its next read."""
         try:
             raw = self.source(context, rp_uuid)
         except Exception as e:
             error = 'reading its inventory from placement failed: %s' % (
                 str(e) or type(e).__name__)
-            value, outcome = None, _FAILED
+            value = None
         else:
             value = from_placement(raw or {})
             error = None if value is not None else (
                 'placement has no valid VCPU and MEMORY_MB inventory for it')
-            outcome = _MISSING
+        ttl = vmw_conf.read_option(CONF, 'cluster_inventory_cache_ttl')
         with self._lock:
-            self._checked[rp_uuid] = now
-            if value is not None:
-                self._values[rp_uuid] = value
-                self._errors.pop(rp_uuid, None)
-                return _READ
-            self._errors[rp_uuid] = error
-            last = self._values.get(rp_uuid)
-        LOG.warning('Resource provider %(uuid)s: %(error)s; %(outcome)s '
-                    'until it is read again in %(ttl)s seconds.',
-                    {'uuid': rp_uuid, 'error': error, 'ttl': ttl,
-                     'outcome': ('keeping the inventory read before'
-                                 if last is not None else
-                                 'the capacity filter refuses its cluster '
-                                 'and the headroom weigher gives it no room')})
-        return outcome
+            entry = self._entries.get(rp_uuid)
+            event = self._inflight.pop(rp_uuid, None)
+            if entry is not None:
+                if value is not None:
+                    entry.value, entry.error, entry.failures = value, None, 0
+                    delay = ttl * (1.0 - _share(rp_uuid))
+                else:
+                    entry.error = error
+                    entry.failures += 1
+                    retry = vmw_conf.read_option(
+                        CONF, 'cluster_inventory_retry_interval')
+                    delay = min(ttl, retry * 2 ** min(entry.failures - 1, 30))
+                self._schedule(rp_uuid, self._clock() + delay)
+            last = None if entry is None else entry.value
+        if event is not None:
+            event.set()
+        if value is None and entry is not None:
+            LOG.warning('Resource provider %(uuid)s: %(error)s; %(outcome)s '
+                        'until it is read again in %(delay)s seconds.',
+                        {'uuid': rp_uuid, 'error': error,
+                         'delay': round(delay, 1),
+                         'outcome': ('keeping the inventory read before'
+                                     if last is not None else
+                                     'the capacity filter refuses its '
+                                     'cluster and the headroom weigher '
+                                     'weighs it last')})
+        return value is not None
+
+    def _schedule(self, rp_uuid, when):
+        """Put ``rp_uuid`` into the bucket of ``when`` (lock held)."""
+        self._buckets.setdefault(int(when), []).append(rp_uuid)
+
+    def run_due(self, now=None):
+        """Start the reads of the entries due by ``now``; forget idle ones.
+
+        The refresher calls it every :data:`TICK` seconds; with an inline
+        source the reads are made here.
+
+        :returns: the number of reads started
+        """
+        if now is None:
+            now = self._clock()
+        due = []
+        with self._lock:
+            if not self._buckets:
+                return 0
+            for second in [s for s in self._buckets if s <= now]:
+                for rp_uuid in self._buckets.pop(second):
+                    entry = self._entries.get(rp_uuid)
+                    if entry is None:
+                        continue
+                    if entry.idle >= EVICT_AFTER:
+                        del self._entries[rp_uuid]
+                        continue
+                    entry.idle += 1
+                    due.append(rp_uuid)
+        if self._inline():
+            for rp_uuid in due:
+                self._read(None, rp_uuid)
+        else:
+            for rp_uuid in due:
+                self._put(_REFRESH, rp_uuid, None)
+        return len(due)
+
+    def refresh_usage(self, context=None):
+        """Read placement's usage of every provider once, if a usage source
+        is set; on failure keep the last figures (one WARNING per failed
+        read).
+
+        :returns: True if the usage was read
+        """
+        source = self.usage_source
+        if source is None:
+            return False
+        try:
+            usages = source(context)
+        except Exception as e:
+            LOG.warning('Reading the usage of clusters from placement '
+                        'failed: %(error)s; the capacity filter and the '
+                        'headroom weigher keep the figures read before '
+                        '(or nova\'s own where there are none).',
+                        {'error': str(e) or type(e).__name__})
+            return False
+        gen = object()
+        get = usages.get
+        with self._lock:
+            for rp_uuid, entry in self._entries.items():
+                used = get(rp_uuid)
+                entry.used = None if used is None else _pack(*used)
+                entry.gen = gen
+        return True
+
+    # -- the threads --------------------------------------------------------------
+
+    def _start(self):
+        """Start the refresher and the pool in this process, once."""
+        pid = os.getpid()
+        if self._pid == pid or self._inline():
+            return
+        with self._lock:
+            if self._pid == pid:
+                return
+            if self._pid is not None:
+                # forked: the parent's threads are not here, nor are its
+                # reads under way
+                for rp_uuid in list(self._inflight):
+                    entry = self._entries.get(rp_uuid)
+                    if entry is not None and entry.value is None:
+                        del self._entries[rp_uuid]
+                self._inflight = {}
+            self._pid = pid
+            self._queue = queue.PriorityQueue()
+            self._stop = threading.Event()
+            self._workers = []
+            stop, work = self._stop, self._queue
+            thread = threading.Thread(target=self._refresher, args=(stop,),
+                                      name='vmw-inventory-refresher',
+                                      daemon=True)
+            thread.start()
+            self._workers.append(thread)
+            self._grow(work, stop)
+
+    def _grow(self, work, stop):
+        """Start workers up to ``cluster_inventory_refresh_workers``."""
+        size = vmw_conf.read_option(CONF, 'cluster_inventory_refresh_workers')
+        while len(self._workers) - 1 < size:
+            index = len(self._workers) - 1
+            thread = threading.Thread(target=self._worker,
+                                      args=(index, work, stop),
+                                      name='vmw-inventory-reader-%d' % index,
+                                      daemon=True)
+            thread.start()
+            self._workers.append(thread)
+
+    def _put(self, priority, rp_uuid, context):
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+            work = self._queue
+        if work is not None:
+            work.put((priority, seq, rp_uuid, context))
+
+    def _refresher(self, stop):
+        while not stop.is_set():
+            try:
+                self.run_due()
+                now = self._clock()
+                if self.usage_source is not None and now >= self._usage_due:
+                    interval = vmw_conf.read_option(
+                        CONF, 'cluster_usage_refresh_interval')
+                    if interval > 0:
+                        self._usage_due = now + interval
+                        self.refresh_usage()
+                    else:
+                        self._usage_due = now + TICK * 10
+                        self._forget_usage()
+                with self._lock:
+                    if not stop.is_set():
+                        self._grow(self._queue, stop)
+            except Exception:  # never let the refresher die
+                LOG.exception('The inventory refresher failed; going on')
+            stop.wait(TICK)
+
+    def _forget_usage(self):
+        with self._lock:
+            for entry in self._entries.values():
+                entry.used = None
+
+    def _worker(self, index, work, stop):
+        while not stop.is_set():
+            try:
+                item = work.get(timeout=TICK * 2)
+            except queue.Empty:
+                continue
+            if index >= vmw_conf.read_option(
+                    CONF, 'cluster_inventory_refresh_workers'):
+                work.put(item)  # the pool shrank: leave it to the others
+                with self._lock:
+                    if self._workers and self._workers[-1] is \
+                            threading.current_thread():
+                        self._workers.pop()
+                        return
+                continue
+            _priority, _seq, rp_uuid, context = item
+            try:
+                self._read(context, rp_uuid)
+            except Exception:
+                LOG.exception('Reading the inventory of %s failed', rp_uuid)
+
+    def stop(self, timeout=5.0):
+        """Stop the threads (tests); they start again on the next use."""
+        with self._lock:
+            stop, workers = self._stop, list(self._workers)
+            self._pid = None
+            self._queue = None
+            self._workers = []
+            for event in self._inflight.values():
+                event.set()
+            self._inflight = {}
+        if stop is not None:
+            stop.set()
+        for thread in workers:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
 
     # -- seams ----------------------------------------------------------------
 
-    def prime(self, rp_uuid, inventories):
-        """Store ``inventories`` (placement's format) as just read.
+    def prime(self, rp_uuid, inventories, used=None):
+        """Store ``inventories`` (placement's format) as just read, and
+        ``used`` (``(vCPUs, MB)``) as placement's usage if given.
 
         :raises ValueError: if they lack a valid VCPU and MEMORY_MB
         """
         value = from_placement(inventories)
         if value is None:
             raise ValueError('no valid VCPU and MEMORY_MB inventory')
+        ttl = vmw_conf.read_option(CONF, 'cluster_inventory_cache_ttl')
         with self._lock:
-            self._values[rp_uuid] = value
-            self._checked[rp_uuid] = self._clock()
-            self._errors.pop(rp_uuid, None)
+            entry = self._entries.get(rp_uuid)
+            if entry is None:
+                entry = self._entries[rp_uuid] = _Entry()
+                self._schedule(rp_uuid, self._clock() +
+                               ttl * (1.0 - _share(rp_uuid)))
+            entry.value, entry.error, entry.failures = value, None, 0
+            if used is not None:
+                entry.used, entry.gen = _pack(*used), object()
 
     def clear(self):
         """Forget everything (tests, simulators)."""
         with self._lock:
-            self._values.clear()
-            self._checked.clear()
-            self._errors.clear()
+            self._entries.clear()
+            self._buckets.clear()
+            for event in self._inflight.values():
+                event.set()
+            self._inflight = {}
+            self._usage_due = _NEVER
 
     def __len__(self):
-        return len(self._values)
+        return sum(1 for e in list(self._entries.values())
+                   if e.value is not None)
 
-
-def _ttl():
-    return vmw_conf.read_option(CONF, 'cluster_inventory_cache_ttl')
+    def __contains__(self, rp_uuid):
+        return rp_uuid in self._entries
 
 
 def request_context(spec_obj):
@@ -472,7 +823,7 @@ def request_context(spec_obj):
     return context
 
 
-_cache = InventoryCache()
+_cache = InventoryCache(usage_source=PlacementUsageSource())
 
 
 def get_cache() -> InventoryCache:
@@ -487,4 +838,11 @@ def set_source(source):
     cache.
     """
     old, _cache.source = _cache.source, source
+    return old
+
+
+def set_usage_source(source):
+    """Make ``source`` the process-wide cache's usage source (None: nova's
+    figure alone); return the old one."""
+    old, _cache.usage_source = _cache.usage_source, source
     return old

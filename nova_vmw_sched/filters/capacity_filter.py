@@ -28,14 +28,19 @@ Reads ``[vmware_scheduler] cluster_failover_policy`` (default
 ``cluster_failover_cpu_percentage`` and
 ``cluster_failover_memory_percentage`` (default 25 each),
 ``cluster_failover_overrides`` (per cluster, by reference or alias from
-``cluster_aliases``) and ``cluster_inventory_cache_ttl`` (default 300 s).
-The rules are in :mod:`nova_vmw_sched.capacity`.
+``cluster_aliases``) and the options of the inventory cache
+(``cluster_inventory_*``, ``cluster_usage_refresh_interval``). The rule is
+:func:`nova_vmw_sched.capacity.room`.
 
-Inventories come from :mod:`nova_vmw_sched.inventory`'s shared cache: the
-ones missing or older than the TTL are read from placement once per request
-for all candidate clusters, before any host is checked. A cluster whose
-inventory was never read (placement failed, or it has none) fails; after a
-failed re-read the last inventory read is used.
+Inventories and placement's usage come from :mod:`nova_vmw_sched.inventory`'s
+shared cache, which its own threads keep fresh: a request makes no call for
+a cluster read before. A cluster never read is read at once and waited for
+up to ``cluster_inventory_first_read_wait`` seconds (all such clusters of the
+request together); a cluster whose inventory is still not known (not read
+in time, placement failed, or it has none) fails. After a failed re-read the
+last inventory read is used. Usage is the larger of nova's figure and
+placement's (:func:`nova_vmw_sched.capacity.usage`), so the instances of a
+cluster that changed service still count.
 
 Nodes that are not VMware clusters (KVM, ironic) pass. Rebuilds are not
 filtered: a rebuild keeps the instance's flavor and host.
@@ -90,11 +95,11 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
         if inv is None:
             return 'no inventory known (%s)' % (
                 prepared.cache.why_missing(rp_uuid))
-        used = capacity.usage(host_state, inv)
+        used = capacity.usage(host_state, inv, prepared.cache)
         if used is None:
             return 'usage not known'
         policy = prepared.policies.for_cluster(cluster.cluster_of(host_state))
-        refused = capacity.refusal(inv, policy, used, prepared.demand)
+        refused = capacity.room(inv, policy, used, prepared.demand).refusal
         if refused is None:
             return 'rejected'
         if refused.rule == capacity.FIT:
@@ -130,7 +135,7 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
                        'cluster': cluster.cluster_of(host_state),
                        'why': prepared.cache.why_missing(rp_uuid)})
             return False
-        used = capacity.usage(host_state, inv)
+        used = capacity.usage(host_state, inv, prepared.cache)
         if used is None:
             LOG.debug('%(host_state)s fails: its usage is not known',
                       {'host_state': host_state})
@@ -138,7 +143,7 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
         policies = prepared.policies
         policy = (policies.for_cluster(cluster.cluster_of(host_state))
                   if policies.overrides else policies.default)
-        refused = capacity.refusal(inv, policy, used, prepared.demand)
+        refused = capacity.room(inv, policy, used, prepared.demand).refusal
         if refused is None:
             return True
         if LOG.isEnabledFor(logging.DEBUG):

@@ -21,9 +21,10 @@ flavor does not fit the cluster's largest ESXi host.
 Reads ``[vmware_scheduler] cluster_headroom_weight_multiplier`` (default
 1.0: spread to the clusters with the most room; negative: pack), which the
 host aggregate metadata key of the same name overrides, and the reserve
-options the filter reads. Inventories come from the shared cache of
-:mod:`nova_vmw_sched.inventory`, refreshed once per request for the hosts
-weighed (a no-op after the filter has run).
+options the filter reads. Inventories and placement's usage come from the
+shared cache of :mod:`nova_vmw_sched.inventory`, kept fresh in the
+background; a cluster never read is read first and waited for up to
+``cluster_inventory_first_read_wait`` (shared with the filter).
 
 A cluster without room for the instance (headroom 0), a cluster whose
 inventory or usage is not known and a node that is not a VMware cluster
@@ -66,11 +67,12 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
         configured = self._multiplier.refresh()
         if not configured and not _in_aggregate_metadata(hosts):
             return [0.0] * len(hosts)
-        inventories = inventory.get_cache().for_hosts(
+        cache = inventory.get_cache()
+        inventories = cache.for_hosts(
             inventory.request_context(weight_properties), hosts)
         demand = capacity.demand_of(weight_properties)
         policies = capacity.reserve_policies(CONF)
-        raw = capacity.headrooms(hosts, inventories, demand, policies)
+        raw = capacity.headrooms(hosts, inventories, demand, policies, cache)
         if all(raw):
             return [float(r) for r in raw]
         # No room, or room unknown, weighs last: 0 when spreading, the
@@ -83,12 +85,13 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
 
     def _weigh_object(self, host_state, weight_properties):
         """Raw metric: instances of the flavor that still fit; 0 if unknown."""
+        cache = inventory.get_cache()
         inv = inventory.NOT_A_CLUSTER
         if cluster.cluster_of(host_state) is not None:
-            inv = inventory.get_cache().get(getattr(host_state, 'uuid', None))
+            inv = cache.get(getattr(host_state, 'uuid', None))
         [headroom] = capacity.headrooms(
             [host_state], [inv], capacity.demand_of(weight_properties),
-            capacity.reserve_policies(CONF))
+            capacity.reserve_policies(CONF), cache)
         return float(headroom or 0)
 
 

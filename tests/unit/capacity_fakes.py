@@ -103,6 +103,7 @@ class CacheFixture(fixtures.Fixture):
         self.source = inventory.CountingSource(self.static)
         self.cache = inventory.InventoryCache(self.source,
                                               clock=lambda: self.now)
+        self.addCleanup(self.cache.stop)
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.inventory._cache', self.cache))
 

@@ -76,6 +76,7 @@ class TestFromPlacement(test.NoDBTestCase):
 
 
 class TestInventoryCache(test.NoDBTestCase):
+    """The cache with an inline source: reads on the calling thread."""
 
     def setUp(self):
         super().setUp()
@@ -91,60 +92,100 @@ class TestInventoryCache(test.NoDBTestCase):
         return [line for line in self.stdlog.logger.output.splitlines()
                 if 'WARNING' in line and rp_uuid in line]
 
-    def test_cold_reads_each_provider_once(self):
+    def _hosts(self, *uuids):
+        return [fakes.host_state(fakes.node('domain-c%d' % n), uuid=u)
+                for n, u in enumerate(uuids, 1)]
+
+    def test_first_reads_each_provider_once(self):
         self.assertIsNone(self.cache.get(U1))
-        self.assertEqual(3, self.cache.refresh(
+        self.assertEqual(3, self.cache.warm(
             self.ctx, [U1, U2, U3, U1, None, 42]))
         self.assertEqual([U1, U2, U3], self.fix.source.uuids)
         self.assertEqual(1024, self.cache.get(U1).memory_mb.max_unit)
         self.assertEqual(4096, self.cache.get(U3).memory_mb.max_unit)
+        self.assertEqual(0, self.cache.warm(self.ctx, [U1, U2]))
 
-    def test_warm_makes_no_call(self):
-        self.cache.refresh(self.ctx, [U1, U2])
-        self.fix.advance(299)
-        self.assertEqual(0, self.cache.refresh(self.ctx, [U1, U2]))
-        self.assertEqual(2, self.fix.source.calls)
-
-    def test_reads_again_after_ttl(self):
-        self.cache.refresh(self.ctx, [U1, U2])
+    def test_requests_never_refresh(self):
+        hosts = self._hosts(U1, U2)
+        self.cache.for_hosts(self.ctx, hosts)
         self.fix.set(U1, fakes.inventories(memory_max=512))
-        self.fix.advance(300)
-        self.assertEqual(2, self.cache.refresh(self.ctx, [U1, U2]))
-        self.assertEqual(512, self.cache.get(U1).memory_mb.max_unit)
+        self.fix.advance(10 * 300)
+        # long past the TTL: still the value read, and no call
+        self.assertEqual(1024, self.cache.for_hosts(
+            self.ctx, hosts)[0].memory_mb.max_unit)
+        self.assertEqual(2, self.fix.source.calls)
+        # the refresher reads both again; the next request sees it
+        self.assertEqual(2, self.cache.run_due())
+        self.assertEqual(512, self.cache.for_hosts(
+            self.ctx, hosts)[0].memory_mb.max_unit)
+
+    def test_refresh_comes_within_the_last_tenth_of_the_ttl(self):
+        uuids = ['00000000-0000-4000-8000-%012d' % n for n in range(200)]
+        for u in uuids:
+            self.fix.set(u, fakes.inventories())
+        self.cache.warm(self.ctx, uuids)
+        self.fix.advance(300 * 0.9 - 1)
+        self.assertEqual(0, self.cache.run_due())
+        self.fix.advance(1 + 300 * 0.05)
+        early = self.cache.run_due()
+        self.fix.advance(300 * 0.05)
+        late = self.cache.run_due()
+        # each entry once, spread over the window rather than all at once
+        self.assertEqual(200, early + late)
+        self.assertGreater(early, 0)
+        self.assertGreater(late, 0)
+        self.assertEqual(400, self.fix.source.calls)
 
     def test_ttl_from_config(self):
         self.flags(cluster_inventory_cache_ttl=10, group='vmware_scheduler')
-        self.cache.refresh(self.ctx, [U1])
-        self.fix.advance(9)
-        self.assertEqual(0, self.cache.refresh(self.ctx, [U1]))
-        self.fix.advance(1)
-        self.assertEqual(1, self.cache.refresh(self.ctx, [U1]))
+        self.cache.warm(self.ctx, [U1])
+        self.fix.advance(8)
+        self.assertEqual(0, self.cache.run_due())
+        self.fix.advance(3)
+        self.assertEqual(1, self.cache.run_due())
 
-    def test_ttl_zero_reads_every_time(self):
-        self.cache.refresh(self.ctx, [U1], ttl=0)
-        self.assertEqual(1, self.cache.refresh(self.ctx, [U1], ttl=0))
-
-    def test_missing_provider_has_no_value_and_warns_once_per_ttl(self):
-        for _ in range(3):
-            self.cache.refresh(self.ctx, [U4])
+    def test_missing_provider_retried_with_back_off(self):
+        self.flags(cluster_inventory_retry_interval=10,
+                   group='vmware_scheduler')
+        self.cache.warm(self.ctx, [U4])
         self.assertIsNone(self.cache.get(U4))
-        self.assertEqual(1, self.fix.source.calls)
         self.assertIn('placement has no valid VCPU and MEMORY_MB inventory',
                       self.cache.why_missing(U4))
         [warning] = self._warnings(U4)
         self.assertIn('the capacity filter refuses its cluster', warning)
-        self.fix.advance(300)
-        self.cache.refresh(self.ctx, [U4])
-        self.assertEqual(2, self.fix.source.calls)
-        self.assertEqual(2, len(self._warnings(U4)))
+        # requests do not read it again, nor wait for it
+        hosts = self._hosts(U4)
+        self.assertEqual([None], self.cache.for_hosts(self.ctx, hosts))
+        self.assertEqual(1, self.fix.source.calls)
+        # retried after 10 s, then 20 s, then 40 s: one WARNING each
+        for delay in (10, 20, 40):
+            self.fix.advance(delay - 1)
+            self.assertEqual(0, self.cache.run_due())
+            self.fix.advance(1)
+            self.assertEqual(1, self.cache.run_due())
+        self.assertEqual(4, len(self._warnings(U4)))
+        self.fix.set(U4, fakes.inventories(vcpu_max=4))
+        self.fix.advance(80)
+        self.cache.run_due()
+        self.assertEqual(4, self.cache.for_hosts(
+            self.ctx, hosts)[0].vcpu.max_unit)
+
+    def test_back_off_is_capped_at_the_ttl(self):
+        self.flags(cluster_inventory_cache_ttl=30,
+                   cluster_inventory_retry_interval=20,
+                   group='vmware_scheduler')
+        self.cache.warm(self.ctx, [U4])
+        self.fix.advance(20)
+        self.assertEqual(1, self.cache.run_due())
+        self.fix.advance(30)  # not 40
+        self.assertEqual(1, self.cache.run_due())
 
     def test_failure_keeps_last_value(self):
-        self.cache.refresh(self.ctx, [U1])
+        self.cache.warm(self.ctx, [U1])
         last = self.cache.get(U1)
         self.fix.set(U1, RuntimeError('placement is down'))
         self.fix.advance(300)
-        self.cache.refresh(self.ctx, [U1])
-        self.cache.refresh(self.ctx, [U1])
+        self.cache.run_due()
         self.assertIs(last, self.cache.get(U1))
         self.assertEqual(2, self.fix.source.calls)
         [warning] = self._warnings(U1)
@@ -154,19 +195,19 @@ class TestInventoryCache(test.NoDBTestCase):
         # and the next good read replaces it
         self.fix.set(U1, fakes.inventories(memory_max=64))
         self.fix.advance(300)
-        self.cache.refresh(self.ctx, [U1])
+        self.cache.run_due()
         self.assertEqual(64, self.cache.get(U1).memory_mb.max_unit)
 
     def test_inventory_gone_keeps_last_value(self):
-        self.cache.refresh(self.ctx, [U1])
+        self.cache.warm(self.ctx, [U1])
         self.fix.set(U1, {})
         self.fix.advance(300)
-        self.cache.refresh(self.ctx, [U1])
+        self.cache.run_due()
         self.assertEqual(1024, self.cache.get(U1).memory_mb.max_unit)
 
     def test_failure_without_last_value(self):
         self.fix.set(U5, inventory.InventoryUnavailable('503'))
-        self.cache.refresh(self.ctx, [U5])
+        self.cache.warm(self.ctx, [U5])
         self.assertIsNone(self.cache.get(U5))
         self.assertEqual(
             'reading its inventory from placement failed: 503',
@@ -181,49 +222,19 @@ class TestInventoryCache(test.NoDBTestCase):
                          self.cache.why_missing(U1))
         self.assertIsNone(self.cache.get([]))
 
-    def test_gives_up_after_failures_in_a_row(self):
-        uuids = ['00000000-0000-4000-8000-%012d' % n for n in range(10)]
-        for u in uuids:
-            self.fix.set(u, RuntimeError('connection refused'))
-        self.assertEqual(3, self.cache.refresh(self.ctx, uuids))
-        # the others are left to the next request, the failed ones to the
-        # next period
-        self.assertEqual(3, self.cache.refresh(self.ctx, uuids))
-        self.assertEqual(uuids[:6], self.fix.source.uuids)
-
-    def test_missing_inventory_is_no_failure_in_a_row(self):
-        uuids = ['00000000-0000-4000-8000-%012d' % n for n in range(10)]
-        self.assertEqual(10, self.cache.refresh(self.ctx, uuids))
-
-    def test_concurrent_requests_read_once(self):
-        entered = threading.Event()
-        release = threading.Event()
-
-        def slow(context, rp_uuid):
-            entered.set()
-            release.wait(10)
-            return fakes.inventories()
-
-        self.fix.static = slow
-        self.fix.source.source = slow
-        results = []
-        first = threading.Thread(target=lambda: results.append(
-            self.cache.refresh(self.ctx, [U1, U2])))
-        first.start()
-        self.assertTrue(entered.wait(10))
-        second = threading.Thread(target=lambda: results.append(
-            self.cache.refresh(self.ctx, [U2, U1])))
-        second.start()
-        time.sleep(0.2)
-        # the second request waits for the first's reads, and makes none
-        self.assertTrue(second.is_alive())
-        self.assertEqual(1, self.fix.source.calls)
-        release.set()
-        first.join(10)
-        second.join(10)
-        self.assertEqual(2, self.fix.source.calls)
-        self.assertEqual([2, 0], results)
+    def test_idle_entries_are_forgotten(self):
+        hosts = self._hosts(U1, U2)
+        self.cache.for_hosts(self.ctx, hosts)
+        for _ in range(inventory.EVICT_AFTER + 1):
+            # a request asks for U1 in every period, none for U2
+            self.cache.for_hosts(self.ctx, hosts[:1])
+            self.fix.advance(300)
+            self.cache.run_due()
         self.assertIsNotNone(self.cache.get(U1))
+        self.assertNotIn(U2, self.cache)
+        self.assertEqual(1, len(self.cache))
+        # asked again: a first read
+        self.cache.for_hosts(self.ctx, hosts)
         self.assertIsNotNone(self.cache.get(U2))
 
     def test_for_hosts_one_pass(self):
@@ -246,27 +257,216 @@ class TestInventoryCache(test.NoDBTestCase):
         self.assertEqual(4, self.fix.source.calls)
         self.assertEqual('NOT_A_CLUSTER', repr(inventory.NOT_A_CLUSTER))
 
-    def test_for_hosts_reads_stale_after_ttl(self):
-        hosts = [fakes.host_state(fakes.node('domain-c1'), uuid=U1)]
-        self.cache.for_hosts(self.ctx, hosts)
-        self.fix.set(U1, fakes.inventories(memory_max=8))
-        self.fix.advance(299)
-        self.assertEqual(1024, self.cache.for_hosts(
-            self.ctx, hosts)[0].memory_mb.max_unit)
-        self.fix.advance(1)
-        self.assertEqual(8, self.cache.for_hosts(
-            self.ctx, hosts)[0].memory_mb.max_unit)
-        self.assertEqual(2, self.fix.source.calls)
-
     def test_prime_and_clear(self):
         self.cache.prime(U4, fakes.inventories(vcpu_max=8))
         self.assertEqual(8, self.cache.get(U4).vcpu.max_unit)
-        self.assertEqual(0, self.cache.refresh(self.ctx, [U4]))
+        self.assertEqual(0, self.cache.warm(self.ctx, [U4]))
         self.assertRaises(ValueError, self.cache.prime, U4, {})
         self.assertEqual(1, len(self.cache))
         self.cache.clear()
         self.assertIsNone(self.cache.get(U4))
-        self.assertEqual(1, self.cache.refresh(self.ctx, [U4]))
+        self.assertEqual(1, self.cache.warm(self.ctx, [U4]))
+
+
+class TestUsage(test.NoDBTestCase):
+    """Placement's usage combined with nova's figure."""
+
+    def setUp(self):
+        super().setUp()
+        vmw_conf.register_opts(CONF)
+        self.fix = self.useFixture(fakes.CacheFixture({
+            U1: fakes.inventories()}))
+        self.cache = self.fix.cache
+        self.placement = {}
+        self.cache.usage_source = lambda context: dict(self.placement)
+        self.cache.warm(None, [U1])
+
+    def test_without_a_usage_read_nova_counts(self):
+        self.assertEqual((2, 4096), self.cache.usage(U1, (2, 4096)))
+        self.assertEqual((2, 4096), self.cache.usage(U4, (2, 4096)))
+        self.assertEqual((2, 4096), self.cache.usage([], (2, 4096)))
+
+    def test_the_larger_figure_counts(self):
+        self.placement[U1] = (4, 8192)
+        self.assertTrue(self.cache.refresh_usage())
+        self.assertEqual((4, 8192), self.cache.usage(U1, (0, 0)))
+        self.cache.refresh_usage()
+        self.assertEqual((6, 10240), self.cache.usage(U1, (6, 10240)))
+        # a delete: nova counts less; placement's figure stays the floor
+        self.assertEqual((4, 8192), self.cache.usage(U1, (3, 4096)))
+
+    def test_after_a_takeover_what_nova_counts_since_adds_up(self):
+        # four 2 GB instances name the old service; placement has them
+        self.placement[U1] = (4, 8192)
+        self.cache.refresh_usage()
+        self.assertEqual((4, 8192), self.cache.usage(U1, (4, 8192)))
+        # the new service's resource tracker leaves them out
+        self.assertEqual((4, 8192), self.cache.usage(U1, (0, 0)))
+        # the scheduler places two more: nova counts them, so do we
+        self.assertEqual((5, 10240), self.cache.usage(U1, (1, 2048)))
+        self.assertEqual((6, 12288), self.cache.usage(U1, (2, 4096)))
+        # the next read of placement has them all
+        self.placement[U1] = (6, 12288)
+        self.cache.refresh_usage()
+        self.assertEqual((6, 12288), self.cache.usage(U1, (2, 4096)))
+        self.assertEqual((7, 14336), self.cache.usage(U1, (3, 6144)))
+
+    def test_provider_not_in_the_answer_falls_back_to_nova(self):
+        self.placement[U1] = (4, 8192)
+        self.cache.refresh_usage()
+        del self.placement[U1]
+        self.cache.refresh_usage()
+        self.assertEqual((1, 1), self.cache.usage(U1, (1, 1)))
+
+    def test_failed_read_keeps_the_last_figures(self):
+        self.placement[U1] = (4, 8192)
+        self.cache.refresh_usage()
+
+        def down(context):
+            raise inventory.InventoryUnavailable('503')
+
+        self.cache.usage_source = down
+        self.assertFalse(self.cache.refresh_usage())
+        self.assertEqual((4, 8192), self.cache.usage(U1, (0, 0)))
+        self.assertIn('Reading the usage of clusters from placement failed',
+                      self.stdlog.logger.output)
+
+    def test_no_usage_source(self):
+        self.cache.usage_source = None
+        self.assertFalse(self.cache.refresh_usage())
+
+    def test_prime_with_usage(self):
+        self.cache.prime(U2, fakes.inventories(), used=(3, 3072))
+        self.assertEqual((3, 3072), self.cache.usage(U2, (1, 1024)))
+
+    def test_summaries(self):
+        self.assertEqual(
+            {U1: (3, 1024), U2: (0, 512)},
+            inventory.usages_from_summaries({
+                U1: {'resources': {'VCPU': {'used': 3, 'capacity': 8},
+                                   'MEMORY_MB': {'used': 1024}}},
+                U2: {'resources': {'MEMORY_MB': {'used': 512}}},
+                U3: {'resources': {'VCPU': {'used': 1}}},
+                U4: {'resources': {'MEMORY_MB': {'used': 'x'}}},
+                U5: None}))
+        self.assertEqual({}, inventory.usages_from_summaries(None))
+
+
+class _Threaded:
+    """A source read by the cache's threads (not inline)."""
+
+    inline = False
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.lock = threading.Lock()
+        self.uuids = []
+
+    def __call__(self, context, rp_uuid):
+        with self.lock:
+            self.uuids.append(rp_uuid)
+        return self.answer(context, rp_uuid)
+
+
+class TestThreads(test.NoDBTestCase):
+    """The refresher and the pool, on real threads and the real clock."""
+
+    def setUp(self):
+        super().setUp()
+        vmw_conf.register_opts(CONF)
+        self.release = threading.Event()
+        self.answers = {U1: fakes.inventories(memory_max=1024),
+                        U2: fakes.inventories(memory_max=2048)}
+
+        def answer(context, rp_uuid):
+            self.release.wait(10)
+            return self.answers.get(rp_uuid, {})
+
+        self.source = _Threaded(answer)
+        self.cache = inventory.InventoryCache(self.source)
+        self.addCleanup(self.cache.stop)
+        self.addCleanup(self.release.set)
+        self.hosts = [fakes.host_state(fakes.node('domain-c1'), uuid=U1),
+                      fakes.host_state(fakes.node('domain-c2'), uuid=U2)]
+
+    def _until(self, predicate, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def test_first_read_wait_is_bounded(self):
+        start = time.monotonic()
+        got = self.cache.for_hosts(None, self.hosts, wait=0.3)
+        waited = time.monotonic() - start
+        self.assertEqual([None, None], got)
+        self.assertGreaterEqual(waited, 0.29)
+        self.assertLess(waited, 3.0)
+        self.assertIn('cluster_inventory_first_read_wait',
+                      self.cache.why_missing(U1))
+        # the reads go on; a later request finds them, with no new call
+        self.release.set()
+        self.assertTrue(self._until(lambda: self.cache.get(U2) is not None))
+        self.assertEqual(2048, self.cache.for_hosts(
+            None, self.hosts, wait=0)[1].memory_mb.max_unit)
+        self.assertEqual(sorted([U1, U2]), sorted(self.source.uuids))
+
+    def test_first_read_answers_within_the_wait(self):
+        self.release.set()
+        got = self.cache.for_hosts(None, self.hosts, wait=5)
+        self.assertEqual([1024, 2048], [g.memory_mb.max_unit for g in got])
+
+    def test_concurrent_requests_read_once(self):
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(
+            self.cache.for_hosts(None, self.hosts, wait=10)))
+            for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        self.release.set()
+        for thread in threads:
+            thread.join(10)
+        self.assertEqual(4, len(results))
+        for got in results:
+            self.assertEqual([1024, 2048],
+                             [g.memory_mb.max_unit for g in got])
+        self.assertEqual(sorted([U1, U2]), sorted(self.source.uuids))
+
+    def test_background_refresh(self):
+        self.flags(cluster_inventory_cache_ttl=1, group='vmware_scheduler')
+        self.release.set()
+        self.cache.for_hosts(None, self.hosts, wait=5)
+        self.answers[U1] = fakes.inventories(memory_max=16)
+        # no request reads; the refresher does, within the TTL and a tick
+        self.assertTrue(self._until(
+            lambda: self.cache.get(U1).memory_mb.max_unit == 16, 5))
+        self.assertGreater(len(self.source.uuids), 2)
+
+    def test_usage_read_in_the_background(self):
+        self.flags(cluster_usage_refresh_interval=1,
+                   group='vmware_scheduler')
+        self.release.set()
+        calls = []
+
+        def usages(context):
+            calls.append(1)
+            return {U1: (2, 2048)}
+
+        self.cache.usage_source = usages
+        self.cache.for_hosts(None, self.hosts, wait=5)
+        self.assertTrue(self._until(lambda: len(calls) >= 2, 5))
+        self.assertEqual((2, 2048), self.cache.usage(U1, (0, 0)))
+
+    def test_stop_and_start_again(self):
+        self.release.set()
+        self.cache.for_hosts(None, self.hosts, wait=5)
+        self.cache.stop()
+        self.cache.clear()
+        got = self.cache.for_hosts(None, self.hosts, wait=5)
+        self.assertEqual([1024, 2048], [g.memory_mb.max_unit for g in got])
 
 
 class TestSources(test.NoDBTestCase):
@@ -316,8 +516,9 @@ class TestSources(test.NoDBTestCase):
         old = inventory.set_source(counting)
         self.addCleanup(inventory.set_source, old)
         self.assertIs(counting, inventory.get_cache().source)
-        inventory.get_cache().refresh(None, [U1, U2])
+        inventory.get_cache().warm(None, [U1, U2])
         self.assertEqual(2, counting.calls)
+        self.assertTrue(counting.inline)
         counting.reset()
         self.assertEqual(0, counting.calls)
 

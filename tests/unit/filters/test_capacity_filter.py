@@ -200,8 +200,12 @@ class CapacityFilterTestCase(test.NoDBTestCase):
         self._passing([self.a], spec)
         self.fix.set(A, RuntimeError('placement is down'))
         self.fix.advance(301)
+        # requests never read a cluster read before; the refresher does
         self.assertEqual([self.a], self._passing([self.a], spec))
+        self.assertEqual(1, self.fix.source.calls)
+        self.assertEqual(1, self.fix.cache.run_due())
         self.assertEqual(2, self.fix.source.calls)
+        self.assertEqual([self.a], self._passing([self.a], spec))
 
     def test_odd_host_data_never_raises(self):
         no_uuid = fakes.host_state(fakes.node('domain-c4'))
@@ -236,7 +240,7 @@ class CapacityFilterTestCase(test.NoDBTestCase):
         self.assertTrue(self.filt.check(
             fakes.host_state('compute1', uuid=KVM), prepared))
         self.assertEqual(0, self.fix.source.calls)
-        self.fix.cache.refresh(None, [A])
+        self.fix.cache.warm(None, [A])
         self.assertTrue(self.filt.check(self.a, prepared))
 
     def test_host_passes(self):

@@ -68,7 +68,7 @@ class HeadroomWeigherTestCase(test.NoDBTestCase):
                          .cluster_headroom_weight_multiplier)
 
     def test_raw_metric_is_instances_that_fit(self):
-        self.fix.cache.refresh(None, [A, B, C])
+        self.fix.cache.warm(None, [A, B, C])
         self.assertEqual([12.0, 8.0, 2.0], [
             self.weigher._weigh_object(h, self.spec) for h in self.hosts])
         spec = fakes.request_spec(vcpus=1, memory_mb=16385)
