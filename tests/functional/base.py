@@ -43,6 +43,7 @@ from nova.tests.functional import integrated_helpers
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import inventory
 from nova_vmw_sched.simulate import defaults
 from tests.functional import fake_driver
 
@@ -472,7 +473,20 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         paste = _find_api_paste()
         if paste:
             self.flags(api_paste_config=paste, group='wsgi')
+        # Each test has its own inventory cache (and its threads), reading
+        # this test's placement.
+        self.inventory_cache = self.make_inventory_cache()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.inventory._cache', self.inventory_cache))
         super().setUp()
+        # stopped before nova's services and placement go away
+        self.addCleanup(self.inventory_cache.stop)
+
+    def make_inventory_cache(self):
+        """The process-wide inventory cache for this test: the real one."""
+        return inventory.InventoryCache(
+            inventory.PlacementSource(),
+            usage_source=inventory.PlacementUsageSource())
 
     def in_both_topologies(self, scenario, topologies=None):
         """Run ``scenario(estate)`` in each topology; assert equal outcomes.

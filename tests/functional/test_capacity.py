@@ -19,7 +19,7 @@ unit tests prove the filter's own rule. The failover reserve is the
 filter's alone: placement would fill each cluster to its total.
 """
 
-import fixtures
+import time
 
 from nova_vmw_sched import inventory
 from tests.functional import base
@@ -87,10 +87,12 @@ class TestClusterCapacity(base.ClusterTestCase):
         self.flags(instances=-1, cores=-1, ram=-1, group='quota')
         self.clock = _Clock()
         self.source = _HidingSource()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.inventory._cache',
-            inventory.InventoryCache(self.source, clock=self.clock)))
         super().setUp()
+
+    def make_inventory_cache(self):
+        # a clock of the test's own: no refresh comes due unless it moves;
+        # usage is nova's figure alone (TestCapacityAfterTakeover has both)
+        return inventory.InventoryCache(self.source, clock=self.clock)
 
     def _reads(self, estate):
         """Placement reads of inventories for this estate's clusters."""
@@ -200,11 +202,14 @@ class TestClusterCapacity(base.ClusterTestCase):
             out = [estate.boot(c2, name='c2-a')[0],
                    estate.boot(c2, name='c2-b')[0],
                    estate.boot(c1, name='c1-a')[0]]
-            # after the TTL placement fails for c1: its last inventory
-            # read is used
+            # a TTL later placement fails for c1: the refresher's read fails
+            # and the last inventory read is kept; c2 is retried as well
+            # (its back-off is long over) and fails again
             self.source.hidden[c1_uuid] = inventory.InventoryUnavailable(
                 'placement answered 503')
+            reads = len(self.source.reads)
             self.clock.now += 300
+            self._wait_for(lambda: len(self.source.reads) >= reads + 2)
             out.append(estate.boot(c1, name='c1-b')[0])
             log = self.stdlog.logger.output
             return (out,
@@ -215,10 +220,70 @@ class TestClusterCapacity(base.ClusterTestCase):
                               'keeping the inventory read before' % c1_uuid),
                     self._reads(estate))
 
-        # c2: one WARNING per TTL, not per request; reads: c2 once (the
-        # second boot finds it in the cache), c1 twice
-        self.assertEqual(([NVH, NVH, 'c1', 'c1'], 1, 1, 3),
+        # c2: one WARNING per failed read, not per request: the second boot
+        # neither reads it nor waits (it is in its back-off); c1 read twice,
+        # by its first request and by the refresher
+        self.assertEqual(([NVH, NVH, 'c1', 'c1'], 2, 1, 4),
                          self.in_both_topologies(scenario))
+
+    def _wait_for(self, predicate, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            self.assertLess(time.monotonic(), deadline, 'timed out')
+            time.sleep(0.05)
+
+
+class TestCapacityAfterTakeover(base.ClusterTestCase):
+    """The failover reserve holds after a cluster changes service.
+
+    c1 has three 4352 MB ESXi hosts; one host failure held back leaves
+    8704 MB, four 2048 MB instances. After the takeover of failover.rst the
+    new service's resource tracker no longer counts the four instances,
+    which still name the dead service; placement's usage does.
+    """
+
+    CLUSTERS = dict(
+        {'c%d' % n: fake_driver.ClusterSpec() for n in range(2, 6)},
+        c1=fake_driver.ClusterSpec(hosts=(Esxi(16, 4352),) * 3))
+    FAILOVER_POLICY = None  # the option's default, host_failures = 1
+    ENABLED_FILTERS = base.ENABLED_FILTERS + ['VMwareClusterCapacityFilter']
+
+    def _fill_take_over_and_boot(self):
+        def scenario(estate):
+            flavor = estate.flavor('two', memory_mb=2048,
+                                   pin=estate.pin('c1'))
+            out = [estate.boot(flavor, name='vm%d' % n)[0]
+                   for n in range(3)]
+            # failover.rst: force the dead service down, take its clusters
+            # over with a running standby, leave the dead one disabled
+            dead = estate.service_of('c1')
+            estate.set_service(dead, forced_down=True)
+            standby = '%s-standby' % estate.name
+            estate.start_service(standby, ['c5'])
+            for label in estate.services[dead]:
+                estate.take_over(label, standby)
+            estate.set_service(dead, disabled=True)
+            # at least one usage read after the takeover
+            time.sleep(2.5)
+            # the fourth fills c1 up to its reserve; nova counts it, on top
+            # of placement's figure of the three before
+            out.extend(estate.boot(flavor, name='after%d' % n)[0]
+                       for n in range(3))
+            return out
+
+        return self.in_both_topologies(scenario)
+
+    def test_reserve_still_refuses_after_takeover(self):
+        self.flags(cluster_usage_refresh_interval=1,
+                   group='vmware_scheduler')
+        self.assertEqual(['c1'] * 4 + [NVH, NVH],
+                         self._fill_take_over_and_boot())
+
+    def test_without_usage_reads_the_reserve_is_overbooked(self):
+        # what nova's figure alone does (cluster_usage_refresh_interval = 0)
+        self.flags(cluster_usage_refresh_interval=0,
+                   group='vmware_scheduler')
+        self.assertEqual(['c1'] * 6, self._fill_take_over_and_boot())
 
 
 class TestHeadroomWeigher(base.ClusterTestCase):
