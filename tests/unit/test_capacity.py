@@ -204,6 +204,44 @@ class TestRules(test.NoDBTestCase):
             i, NONE, (0, 0), capacity.Demand(3, 1)))
 
 
+class TestOneRule(test.NoDBTestCase):
+    """room() is the rule: the filter's pass and the weigher's count agree."""
+
+    def test_refused_exactly_when_no_room(self):
+        rng = random.Random(11)
+        for _ in range(3000):
+            i = inv(vcpus=rng.choice((8, 16, 48, 64)),
+                    vcpu_max=rng.choice((4, 8, 16)),
+                    cpu_ratio=rng.choice((0.5, 1.0, 1.5, 4.0)),
+                    memory_mb=rng.choice((4096, 16384, 65536)),
+                    memory_max=rng.choice((2048, 4096, 16384)))
+            policy = rng.choice((NONE, F1, P(capacity.PERCENTAGE,
+                                              cpu_percentage=25,
+                                              memory_percentage=40)))
+            used = (rng.randint(0, 80), rng.randint(0, 70000))
+            demand = capacity.Demand(rng.randint(1, 20),
+                                     rng.randint(1, 20000))
+            found = capacity.room(i, policy, used, demand)
+            self.assertEqual(found.refusal is None, found.count >= 1,
+                             (i, policy, used, demand, found))
+            self.assertEqual(found.refusal,
+                             capacity.refusal(i, policy, used, demand))
+            self.assertEqual(found.count,
+                             capacity.headroom(i, policy, used, demand))
+
+    def test_reasons(self):
+        i = inv()
+        self.assertEqual(capacity.FIT, capacity.room(
+            i, NONE, (0, 0), capacity.Demand(17, 1)).refusal.rule)
+        refused = capacity.room(i, F1, (48, 0), capacity.Demand(1, 1))
+        self.assertEqual((0, capacity.RESERVE, capacity.VCPU),
+                         (refused.count, refused.refusal.rule,
+                          refused.refusal.resource_class))
+        # a flavor that asks for nothing passes but counts no headroom
+        self.assertEqual(capacity.Room(0, None), capacity.room(
+            i, NONE, (0, 0), capacity.Demand(0, 0)))
+
+
 class TestHeadroomsInOneLoop(test.NoDBTestCase):
     """headrooms() is headroom() for a list of hosts."""
 
