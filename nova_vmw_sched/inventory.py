@@ -831,6 +831,17 @@ def get_cache() -> InventoryCache:
     return _cache
 
 
+def set_cache(cache):
+    """Make ``cache`` the process-wide cache; return the old one.
+
+    A simulator gives each simulation a cache of its own (inline source,
+    no usage source), so that no entry of one estate is seen by another.
+    """
+    global _cache
+    old, _cache = _cache, cache
+    return old
+
+
 def set_source(source):
     """Make ``source`` the process-wide cache's source; return the old one.
 

@@ -522,6 +522,14 @@ class TestSources(test.NoDBTestCase):
         counting.reset()
         self.assertEqual(0, counting.calls)
 
+    def test_set_cache(self):
+        mine = inventory.InventoryCache(inventory.StaticSource(
+            {U1: fakes.inventories()}))
+        old = inventory.set_cache(mine)
+        self.addCleanup(inventory.set_cache, old)
+        self.assertIs(mine, inventory.get_cache())
+        self.assertIsNot(old, mine)
+
     def test_request_context(self):
         spec = fakes.request_spec()
         ctx = nova_context.get_admin_context()
