@@ -34,7 +34,8 @@ eventlet):
   pool (``[vmware_scheduler] cluster_inventory_refresh_workers`` threads,
   these first reads before any refresh) and the request waits for it at
   most ``cluster_inventory_first_read_wait`` seconds in all. What is not
-  read by then is *not known* for that request: the capacity filter refuses
+  read by then is *not known* for that request (a request that needs fewer
+  clusters read goes first): the capacity filter refuses
   it and the headroom weigher weighs it last, as for a failed read.
 * The refresher re-reads every entry about every
   ``cluster_inventory_cache_ttl`` seconds (each entry ahead of that by up to
@@ -400,6 +401,8 @@ class InventoryCache:
         self._buckets = {}
         #: {uuid: threading.Event} of first reads under way
         self._inflight = {}
+        #: uuids a worker is reading now
+        self._reading = set()
         self._usage_due = _NEVER
         self._usage_warned_at = _NEVER
         #: the process the threads run in; None: not started
@@ -532,15 +535,19 @@ class InventoryCache:
                     self._inflight[rp_uuid] = threading.Event()
                     mine.append(rp_uuid)
                 elif rp_uuid in self._inflight:
-                    theirs.append(self._inflight[rp_uuid])
+                    theirs.append((rp_uuid, self._inflight[rp_uuid]))
         if self._inline():
             for rp_uuid in mine:
                 self._read(context, rp_uuid)
             return len(mine)
         self._start()
-        events = [self._inflight.get(u) for u in mine] + theirs
-        for rp_uuid in mine:
-            self._put(_FIRST, rp_uuid, context)
+        events = [self._inflight.get(u) for u in mine] + [e for _u, e in theirs]
+        # A request that needs few clusters goes before one that needs many
+        # (a pinned flavor before the first unpinned request after a
+        # restart), also for the reads another request queued.
+        priority = (_FIRST, len(mine) + len(theirs))
+        for rp_uuid in mine + [u for u, _e in theirs]:
+            self._put(priority, rp_uuid, context)
         deadline = time.monotonic() + wait
         for event in events:
             if event is None:
@@ -630,7 +637,7 @@ class InventoryCache:
                 self._read(None, rp_uuid)
         else:
             for rp_uuid in due:
-                self._put(_REFRESH, rp_uuid, None)
+                self._put((_REFRESH, 0), rp_uuid, None)
         return len(due)
 
     def refresh_usage(self, context=None):
@@ -752,11 +759,20 @@ class InventoryCache:
                         self._workers.pop()
                         return
                 continue
-            _priority, _seq, rp_uuid, context = item
+            priority, _seq, rp_uuid, context = item
+            with self._lock:
+                if rp_uuid in self._reading or (
+                        priority[0] == _FIRST and
+                        rp_uuid not in self._inflight):
+                    continue  # read (or being read) for another request
+                self._reading.add(rp_uuid)
             try:
                 self._read(context, rp_uuid)
             except Exception:
                 LOG.exception('Reading the inventory of %s failed', rp_uuid)
+            finally:
+                with self._lock:
+                    self._reading.discard(rp_uuid)
 
     def stop(self, timeout=5.0):
         """Stop the threads (tests); they start again on the next use."""

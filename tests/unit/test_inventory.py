@@ -435,6 +435,30 @@ class TestThreads(test.NoDBTestCase):
                              [g.memory_mb.max_unit for g in got])
         self.assertEqual(sorted([U1, U2]), sorted(self.source.uuids))
 
+    def test_a_request_needing_few_reads_goes_first(self):
+        self.flags(cluster_inventory_refresh_workers=1,
+                   group='vmware_scheduler')
+        many = ['00000000-0000-4000-8000-%012d' % n for n in range(100, 160)]
+        big = threading.Thread(target=self.cache.warm,
+                               args=(None, many), kwargs={'wait': 10})
+        big.start()
+        time.sleep(0.2)  # the one worker is blocked on the first read
+        # a pinned request: its cluster is one of the many, and one more
+        small = threading.Thread(target=self.cache.warm,
+                                 args=(None, [many[-1], U1]),
+                                 kwargs={'wait': 10})
+        small.start()
+        time.sleep(0.2)
+        self.release.set()
+        small.join(10)
+        big.join(10)
+        order = self.source.uuids
+        self.assertLess(order.index(U1), 5, order[:10])
+        self.assertLess(order.index(many[-1]), 5, order[:10])
+        # nothing read twice
+        self.assertEqual(len(order), len(set(order)))
+        self.assertEqual(61, len(order))
+
     def test_background_refresh(self):
         self.flags(cluster_inventory_cache_ttl=1, group='vmware_scheduler')
         self.release.set()
