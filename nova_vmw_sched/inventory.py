@@ -404,7 +404,6 @@ class InventoryCache:
         #: uuids a worker is reading now
         self._reading = set()
         self._usage_due = _NEVER
-        self._usage_warned_at = _NEVER
         #: the process the threads run in; None: not started
         self._pid = None
         self._queue = None
