@@ -199,6 +199,8 @@ class Placed(ty.NamedTuple):
     tied: int = 0
     #: why the instance found no cluster
     failure: ty.Optional[str] = None
+    #: the labels of those other candidates
+    ties: tuple = ()
 
 
 class Result:
@@ -499,10 +501,10 @@ class Simulation:
         if chosen not in hosts[:TOP]:
             top.insert(0, candidate(chosen))
         best = top[0].weight
-        tied = sum(1 for w in (weighing.objs or ())
-                   if w.weight == best and w.obj is not chosen)
+        ties = tuple(self._label(w.obj) for w in (weighing.objs or ())
+                     if w.weight == best and w.obj is not chosen)
         return Placed(name, self._label(chosen), chosen.host, tuple(top),
-                      tied)
+                      len(ties), ties=ties)
 
     def _emptied(self, num, result, spec=None, candidates=()):
         why = 'no cluster is a placement candidate'
