@@ -15,14 +15,15 @@
 A :class:`Simulation` is one setup (filters, weighers, options) on one
 topology of a scenario. Its filters and weighers are loaded by
 :class:`SimHostManager`, nova's ``HostManager`` minus the database reads.
-For each request, :meth:`Simulation.step` does what nova's
-``SchedulerManager._schedule`` does: placement's allocation candidates
-first, then for each instance nova's ``_get_sorted_hosts`` (the filter
-handler for that instance index, then the weigher handler), the claim
-against placement in weight order and nova's ``_consume_selected_host``.
-A request is all or nothing: when an instance finds no cluster the claims
-and consumption of its siblings are undone, as nova's ``NoValidHost``
-leaves the estate.
+For each request, :meth:`Simulation.step` asks the estate's placement
+for the allocation candidates and hands them to nova's own
+``SchedulerManager._schedule`` (:class:`SimScheduler`): nova filters and
+weighs for each instance index, claims in weight order, consumes the
+chosen host, raises ``NoValidHost`` (after giving back the claims) when an
+instance finds no cluster, and filters once more for the alternates. The
+database and placement calls it makes are answered by the estate. A
+request is all or nothing: after ``NoValidHost`` the consumed HostStates
+are restored, as nova's next database read would give them.
 
 Simulations share nova's ``CONF`` and the plugins' seams, so
 :meth:`Simulation.active` sets them for one simulation at a time; several
@@ -38,6 +39,7 @@ import typing as ty
 from oslo_utils import timeutils
 
 import nova.conf
+from nova import exception as nova_exception
 from nova.scheduler import filters as nova_filters
 from nova.scheduler import host_manager
 from nova.scheduler import manager as nova_manager
@@ -58,6 +60,8 @@ from nova_vmw_sched.simulate import topology as topology_mod
 CONF = nova.conf.CONF
 PLACEMENT = 'placement'
 NO_VALID_HOST = 'NoValidHost'
+#: the placement microversion of the allocation requests handed to nova
+ALLOCATION_REQUEST_VERSION = '1.36'
 #: candidates kept per instance for the report
 TOP = 3
 #: consumed HostState fields that a failed request restores
@@ -139,9 +143,10 @@ class SimHostManager(host_manager.HostManager):
     probe of :mod:`.explain`.
     """
 
-    def __init__(self, label, sink):
+    def __init__(self, label, sink, estate):
         # HostManager.__init__ up to the weighers; what follows there reads
         # the database (cells, aggregates, instances).
+        self.estate = estate
         self.filter_handler = nova_filters.HostFilterHandler()
         filter_classes = self.filter_handler.get_matching_classes(
             CONF.filter_scheduler.available_filters)
@@ -162,6 +167,12 @@ class SimHostManager(host_manager.HostManager):
         self.weighing = explain.WeighingRecord()
         self.weighers = [explain.probe_weigher(w, self.weighing)
                          for w in self.weighers]
+
+    def get_host_states_by_uuids(self, context, compute_uuids, spec_obj):
+        """The estate's HostStates of these compute nodes, in file order
+        (what nova reads from its cells' databases)."""
+        wanted = set(compute_uuids or ())
+        return (h for h in self.estate.hosts if h.uuid in wanted)
 
 
 # -- results ------------------------------------------------------------------
@@ -188,6 +199,8 @@ class Placed(ty.NamedTuple):
     tied: int = 0
     #: why the instance found no cluster
     failure: ty.Optional[str] = None
+    #: the labels of those other candidates
+    ties: tuple = ()
 
 
 class Result:
@@ -239,11 +252,16 @@ class Simulation:
         self.random = random.Random(seed)
         self.estate = estate_mod.Estate(self.scenario, self.now)
         self.source = inventory.StaticSource(self.estate.inventories)
+        # a cache of its own: no entry of another estate (or of a scheduler
+        # running in the same process) is seen; inline, so no threads
+        self.inventory_cache = inventory.InventoryCache(self.source)
         self._result = None
         self._instance = 0
+        self._alternates = False
         with self.active():
             try:
-                self.host_manager = SimHostManager(self._label, self._sink)
+                self.host_manager = SimHostManager(self._label, self._sink,
+                                                   self.estate)
             except Exception as e:  # SchedulerHostFilterNotFound, bad opts
                 raise SimulationError('%s setup: %s' % (setup.name, e))
             limit = CONF.scheduler.max_placement_results
@@ -301,7 +319,7 @@ class Simulation:
             with _overrides(extra):
                 membership.source = self.estate
                 pin_explain.lookup = self.estate
-                saved_inventory = inventory.set_source(self.source)
+                saved_inventory = inventory.set_cache(self.inventory_cache)
                 timeutils.set_time_override(self.now)
                 random.setstate(self.random.getstate())
                 try:
@@ -310,7 +328,7 @@ class Simulation:
                     self.random.setstate(random.getstate())
                     random.setstate(saved_random)
                     timeutils.clear_time_override()
-                    inventory.set_source(saved_inventory)
+                    inventory.set_cache(saved_inventory)
                     membership.source = saved_source
                     pin_explain.lookup = saved_lookup
 
@@ -320,6 +338,10 @@ class Simulation:
         return self.estate.label_of.get(id(host_state), host_state.nodename)
 
     def _sink(self, host_state, by, reason):
+        if self._alternates:
+            # nova filters again for the alternates once every instance
+            # has its host: not a rejection of any instance
+            return
         label = self._label(host_state)
         if label not in self._result.rejected:
             self._result.rejected[label] = Rejection(self._instance, by,
@@ -363,7 +385,7 @@ class Simulation:
                 estate.record(name, uuid, host, request.group,
                               request.flavor)
         else:
-            self._undo(consumed, demand)
+            self._undo(consumed)
         self._result = None
         return result
 
@@ -404,12 +426,19 @@ class Simulation:
             estate.moved(uuid, source, consumed[0][0], old_flavor,
                          new_flavor)
         else:
-            self._undo(consumed, demand)
+            self._undo(consumed)
         self._result = None
         return result
 
     def _schedule(self, result, spec, names, uuids, demand):
-        """nova's ``SchedulerManager._schedule`` for these instances.
+        """Run nova's ``SchedulerManager._schedule`` for these instances.
+
+        Placement's answer to ``GET /allocation_candidates`` comes from the
+        estate; nova's own ``_schedule`` then filters, weighs, claims,
+        consumes, checks that every instance found a host (cleaning up its
+        claims when not) and picks the alternates. :class:`SimScheduler`
+        only answers its database and placement calls and notes what it
+        chose.
 
         :returns: ``[(host state, uuid, saved fields)]`` of the instances
             claimed; ``result.ok`` when all were
@@ -420,50 +449,31 @@ class Simulation:
             estate.hosts, demand, CONF.scheduler.max_placement_results)
         for host, reason in refused.items():
             self._sink(host, PLACEMENT, reason)
-        candidates = list(hosts)
-        for host in candidates:
-            host.allocation_candidates = [
-                estate.placement.allocation_request(host.uuid, demand)]
-        scheduler = _Scheduler(self.host_manager)
-        consumed = []
-        for num, (name, uuid) in enumerate(zip(names, uuids)):
-            self._instance = num
-            for probe in self.host_manager.enabled_filters:
-                probe.last = None
-            spec.instance_uuid = uuid
-            spec.obj_reset_changes(['instance_uuid'])
-            self.host_manager.weighing.clear()
-            hosts = nova_manager.SchedulerManager._get_sorted_hosts(
-                scheduler, spec, hosts, num)
-            if not hosts:
-                result.instances.append(Placed(
-                    name, None, None,
-                    failure=self._emptied(num, result, spec, candidates)))
-                break
-            chosen = None
+        alloc_reqs = {h.uuid: [estate.placement.allocation_request(h.uuid,
+                                                                   demand)]
+                      for h in hosts}
+        summaries = {h.uuid: {} for h in hosts}
+        scheduler = SimScheduler(self, names)
+        try:
+            scheduler._schedule(
+                estate.context, spec, uuids, alloc_reqs, summaries,
+                ALLOCATION_REQUEST_VERSION, return_alternates=True)
+            result.ok = True
+        except nova_exception.NoValidHost:
+            result.ok = False
+            num = len(scheduler.consumed)
+            if scheduler.sorted:
+                failure = ('no candidate left whose placement claim '
+                           'succeeds')
+            else:
+                failure = self._emptied(num, result, spec, hosts)
+            result.instances.append(Placed(names[num], None, None,
+                                           failure=failure))
+        finally:
+            self._alternates = False
             for host in hosts:
-                if not host.allocation_candidates:
-                    continue
-                if estate.placement.claim(host.uuid, demand):
-                    estate.claims[uuid] = host.uuid
-                    chosen = host
-                    break
-                self._sink(host, PLACEMENT, 'claim failed: %s' % (
-                    estate.placement.why_not(host.uuid, demand)))
-            if chosen is None:
-                result.instances.append(Placed(
-                    name, None, None, failure='no candidate left whose '
-                    'placement claim succeeds'))
-                break
-            result.instances.append(self._placed(name, chosen, hosts))
-            consumed.append((chosen, uuid, {f: getattr(chosen, f, None)
-                                            for f in _CONSUMED}))
-            nova_manager.SchedulerManager._consume_selected_host(
-                chosen, spec, instance_uuid=uuid)
-        result.ok = len(consumed) == len(names)
-        for host in candidates:
-            host.allocation_candidates = []
-        return consumed
+                host.allocation_candidates = []
+        return scheduler.consumed
 
     def _listed(self, spec):
         """The cluster labels the request's pin lists, in its order."""
@@ -494,10 +504,10 @@ class Simulation:
         if chosen not in hosts[:TOP]:
             top.insert(0, candidate(chosen))
         best = top[0].weight
-        tied = sum(1 for w in (weighing.objs or ())
-                   if w.weight == best and w.obj is not chosen)
+        ties = tuple(self._label(w.obj) for w in (weighing.objs or ())
+                     if w.weight == best and w.obj is not chosen)
         return Placed(name, self._label(chosen), chosen.host, tuple(top),
-                      tied)
+                      len(ties), ties=ties)
 
     def _emptied(self, num, result, spec=None, candidates=()):
         why = 'no cluster is a placement candidate'
@@ -519,13 +529,15 @@ class Simulation:
                     % result.beyond_limit)
         return why
 
-    def _undo(self, consumed, demand):
+    def _undo(self, consumed):
+        """What nova's database gives the next request after NoValidHost:
+        the HostStates as they were (nova's ``_ensure_sufficient_hosts``
+        marks them for a refresh; its ``_cleanup_allocations`` has given
+        the claims back to placement already)."""
         for host, uuid, saved in reversed(consumed):
             for field, value in saved.items():
                 setattr(host, field, value)
             host.instances.pop(uuid, None)
-            self.estate.claims.pop(uuid, None)
-            self.estate.placement.release(host.uuid, demand)
 
 
 class _Collect(logging.Handler):
@@ -543,11 +555,84 @@ class _Collect(logging.Handler):
             pass
 
 
-class _Scheduler:
-    """What nova's ``SchedulerManager._get_sorted_hosts`` reads of self."""
+class SimScheduler(nova_manager.SchedulerManager):
+    """nova's SchedulerManager with the estate for database and placement.
 
-    def __init__(self, host_manager):
-        self.host_manager = host_manager
+    Only the calls ``_schedule`` makes outside the scheduler are answered
+    here: the host states (:meth:`SimHostManager.get_host_states_by_uuids`)
+    and placement's claims and their cleanup (:class:`_PlacementClient`).
+    ``_get_sorted_hosts`` and ``_consume_selected_host`` are nova's, with
+    notes taken around them for the report.
+    """
+
+    def __init__(self, simulation, names):
+        # SchedulerManager.__init__ connects to placement and RPC and loads a
+        # HostManager that reads the database: none of that is needed by
+        # _schedule, which reads only self.host_manager and
+        # self.placement_client.
+        self.host_manager = simulation.host_manager
+        self.simulation = simulation
+        self.names = names
+        self.client = _PlacementClient(simulation)
+        #: [(host state, uuid, fields before consumption)]
+        self.consumed = []
+        #: what the last _get_sorted_hosts returned
+        self.sorted = None
+
+    @property
+    def placement_client(self):
+        return self.client
+
+    def _get_sorted_hosts(self, spec_obj, host_states, index):
+        sim = self.simulation
+        sim._instance = index
+        sim._alternates = len(self.consumed) == len(self.names)
+        for probe in self.host_manager.enabled_filters:
+            probe.last = None
+        self.host_manager.weighing.clear()
+        self.sorted = super()._get_sorted_hosts(spec_obj, host_states, index)
+        return self.sorted
+
+    def _consume_selected_host(self, selected_host, spec_obj,
+                               instance_uuid=None):
+        sim = self.simulation
+        num = len(self.consumed)
+        sim._result.instances.append(
+            sim._placed(self.names[num], selected_host, self.sorted))
+        self.consumed.append((selected_host, instance_uuid, {
+            f: getattr(selected_host, f, None) for f in _CONSUMED}))
+        nova_manager.SchedulerManager._consume_selected_host(
+            selected_host, spec_obj, instance_uuid=instance_uuid)
+
+
+class _PlacementClient:
+    """The placement calls of nova's ``_schedule``, against the estate."""
+
+    def __init__(self, simulation):
+        self.simulation = simulation
+        #: {instance uuid: (rp uuid, resources)} claimed by this request
+        self.claimed = {}
+
+    def claim_resources(self, context, consumer_uuid, alloc_request,
+                        project_id, user_id, allocation_request_version=None,
+                        consumer_generation=None):
+        sim = self.simulation
+        estate = sim.estate
+        (rp_uuid, alloc), = alloc_request['allocations'].items()
+        resources = alloc['resources']
+        if estate.placement.claim(rp_uuid, resources):
+            estate.claims[consumer_uuid] = rp_uuid
+            self.claimed[consumer_uuid] = (rp_uuid, resources)
+            return True
+        sim._sink(estate.state_by_uuid[rp_uuid], PLACEMENT,
+                  'claim failed: %s' % estate.placement.why_not(
+                      rp_uuid, resources))
+        return False
+
+    def delete_allocation_for_instance(self, context, uuid, force=False):
+        rp_uuid, resources = self.claimed.pop(uuid)
+        self.simulation.estate.claims.pop(uuid, None)
+        self.simulation.estate.placement.release(rp_uuid, resources)
 
 
 def run_together(simulations, requests, progress=None):

@@ -92,6 +92,8 @@ class Estate(membership.SettledSource):
         #: HostStates in cluster order; {id(HostState): cluster label}
         self.hosts = []
         self.label_of = {}
+        #: {compute node uuid: HostState}
+        self.state_by_uuid = {}
         self.service_of = {}
         self._build()
 
@@ -134,6 +136,7 @@ class Estate(membership.SettledSource):
             state.update(compute, dict(services[host]), [], inst_dict)
             self.hosts.append(state)
             self.label_of[id(state)] = c.label
+            self.state_by_uuid[rp_uuid] = state
 
     def _service(self, index, service):
         seen = self.now if service.state == 'up' else self.now - DOWN_FOR

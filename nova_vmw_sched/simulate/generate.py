@@ -194,3 +194,97 @@ def _requests(rng, count, flavors, groups, instances):
                 apps, min(2, len(apps)))}
         result.append(request)
     return result
+
+
+def generate_reproducible(clusters, requests, seed=0):
+    """A small scenario that nova's functional harness can also build.
+
+    What ``tests/functional`` cannot reproduce is left out: one vCenter
+    whose morefs are ``domain-c1``, ``domain-c2``, ...; no usage, reserve
+    or instance before the first request (the harness's fake driver starts
+    empty and reports no reserve); no vSphere HA policy; every service up
+    and enabled; the default allocation ratios; ``[filter_scheduler]
+    io_ops_weight_multiplier = 0`` (nova counts a build among a host's io
+    ops until nova-compute's next resource audit, so that weigher depends
+    on timing). Clusters differ in size
+    (and by a few MB more), so that weights seldom tie. Requests boot 1 to
+    3 instances, some in a server group of any policy, some pinned to
+    clusters (full node names or a bare moref), some with
+    ``same_host``/``different_host`` hints naming earlier instances.
+    """
+    data = generate_reproducible_data(clusters, requests, seed)
+    return scenario_mod.from_data(
+        data, 'reproducible:%d:%d:%d' % (clusters, requests, seed))
+
+
+def generate_reproducible_data(clusters, requests, seed=0):
+    """The scenario of :func:`generate_reproducible` as YAML data."""
+    rng = random.Random('nova-vmw-sched/reproducible/%d/%d/%d'
+                        % (clusters, requests, seed))
+    vcenter = str(scenario_mod.uuid_lib.uuid5(
+        scenario_mod.VCENTER_NAMESPACE, 'vc1'))
+    morefs = ['domain-c%d' % n for n in range(1, clusters + 1)]
+    specs = {}
+    for index, moref in enumerate(morefs):
+        memory = rng.choice((4096, 6144, 8192)) + 7 * index
+        specs[moref] = {
+            'hosts': [{'cpus': rng.choice((4, 8, 16)), 'memory_mb': memory,
+                       'count': rng.randint(1, 3)}],
+            'disk_gb': rng.choice((200, 500, 1000)) + index,
+            'reserved': {'vcpus': 0, 'memory_mb': 0, 'disk_gb': 0},
+        }
+    flavors = {
+        'tiny': {'vcpus': 1, 'memory_mb': 512, 'disk_gb': 1},
+        'small': {'vcpus': 2, 'memory_mb': 1024, 'disk_gb': 10},
+        'medium': {'vcpus': 4, 'memory_mb': 2048, 'disk_gb': 20},
+        'large': {'vcpus': 8, 'memory_mb': 5120, 'disk_gb': 40},
+    }
+    picks = rng.sample(morefs, min(len(morefs), rng.randint(1, 2)))
+    flavors['pinned'] = {
+        'vcpus': 1, 'memory_mb': 1024, 'disk_gb': 1,
+        'extra_specs': {'vmware:cluster': ','.join(
+            '%s.%s' % (m, vcenter) for m in picks)}}
+    flavors['pinned-moref'] = {
+        'vcpus': 1, 'memory_mb': 512, 'disk_gb': 1,
+        'extra_specs': {'vmware:cluster': rng.choice(morefs)}}
+    groups = {}
+    for n, policy in enumerate(rng.sample(POLICIES, 2)):
+        groups['g%d' % n] = {'policy': policy}
+    result = []
+    names = []
+    for n in range(requests):
+        request = {'name': 'r%d' % (n + 1), 'flavor': rng.choice(
+            list(flavors))}
+        roll = rng.random()
+        count = 1
+        if roll < 0.45:
+            request['group'] = rng.choice(list(groups))
+            count = rng.randint(1, 3)
+        elif roll < 0.6:
+            count = rng.randint(2, 3)
+        elif roll < 0.7 and names:
+            request['hints'] = {'same_host': rng.choice(names)}
+        elif roll < 0.8 and names:
+            request['hints'] = {'different_host': rng.sample(
+                names, min(2, len(names)))}
+        if count > 1:
+            request['count'] = count
+            names += ['r%d-%d' % (n + 1, i) for i in range(1, count + 1)]
+        else:
+            names.append('r%d' % (n + 1))
+        result.append(request)
+    return {
+        'version': scenario_mod.FORMAT_VERSION,
+        'description': 'reproducible: %d clusters, %d requests, seed %d'
+                       % (clusters, requests, seed),
+        # nova's io ops of a host count its builds until nova-compute's
+        # next resource audit, a matter of timing: not weighed here
+        'config': {'filter_scheduler': {'io_ops_weight_multiplier': 0.0},
+                   'vmware_scheduler': {
+                       'cluster_headroom_weight_multiplier': 0.0}},
+        'vcenters': {'vc1': {'uuid': vcenter, 'clusters': specs}},
+        'services': {'svc1': {'clusters': ['vc1/%s' % m for m in morefs]}},
+        'flavors': flavors,
+        'server_groups': groups,
+        'requests': result,
+    }

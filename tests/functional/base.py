@@ -237,6 +237,12 @@ class Estate:
         A server that ends in ERROR because no host was valid gives
         ``NoValidHost``; any other error fails the test.
         """
+        return [self.outcome(s) for s in self.boot_servers(
+            flavor_id, name, group, hints, min_count)]
+
+    def boot_servers(self, flavor_id, name='vm', group=None, hints=None,
+                     min_count=None):
+        """Boot and wait; return the servers, ordered by name."""
         request = self.create_request(flavor_id, name, group, hints)
         if min_count:
             request['server'].update(min_count=min_count,
@@ -251,7 +257,7 @@ class Estate:
                 key=lambda s: s['name'])
         else:
             servers = [created]
-        return [self.outcome(self.wait(s)) for s in servers]
+        return [self.wait(s) for s in servers]
 
     def post(self, flavor_id, name, group=None, hints=None):
         """Post one server create request; return the server (BUILD)."""
@@ -448,6 +454,27 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             fake_driver.VMwareClusterFakeDriver))
         self.useFixture(fixtures.MockPatchObject(
             fake_driver.VMwareClusterFakeDriver, 'estate', {}))
+        self.scheduler_flags()
+        paste = _find_api_paste()
+        if paste:
+            self.flags(api_paste_config=paste, group='wsgi')
+        # Each test has its own inventory cache (and its threads), reading
+        # this test's placement.
+        self.inventory_cache = self.make_inventory_cache()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.inventory._cache', self.inventory_cache))
+        super().setUp()
+        # stopped before nova's services and placement go away
+        self.addCleanup(self.inventory_cache.stop)
+
+    def make_inventory_cache(self):
+        """The process-wide inventory cache for this test: the real one."""
+        return inventory.InventoryCache(
+            inventory.PlacementSource(),
+            usage_source=inventory.PlacementUsageSource())
+
+    def scheduler_flags(self):
+        """Set the scheduler options of the test case (again)."""
         self.flags(available_filters=self.AVAILABLE_FILTERS,
                    enabled_filters=self.ENABLED_FILTERS,
                    weight_classes=self.WEIGHT_CLASSES,
@@ -470,23 +497,6 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # nova-compute's late group check counts members per service host.
         self.flags(disable_group_policy_check_upcall=True,
                    group='workarounds')
-        paste = _find_api_paste()
-        if paste:
-            self.flags(api_paste_config=paste, group='wsgi')
-        # Each test has its own inventory cache (and its threads), reading
-        # this test's placement.
-        self.inventory_cache = self.make_inventory_cache()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.inventory._cache', self.inventory_cache))
-        super().setUp()
-        # stopped before nova's services and placement go away
-        self.addCleanup(self.inventory_cache.stop)
-
-    def make_inventory_cache(self):
-        """The process-wide inventory cache for this test: the real one."""
-        return inventory.InventoryCache(
-            inventory.PlacementSource(),
-            usage_source=inventory.PlacementUsageSource())
 
     def in_both_topologies(self, scenario, topologies=None):
         """Run ``scenario(estate)`` in each topology; assert equal outcomes.

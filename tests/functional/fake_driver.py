@@ -76,6 +76,10 @@ class VMwareClusterFakeDriver(fake.MediumFakeDriver):
             # the resource tracker counts usage from the instances itself
             'vcpus_used': 0, 'memory_mb_used': 0, 'local_gb_used': 0,
             'hypervisor_type': 'VMware vCenter Server',
+            # nova's fake driver reports 0, which makes every HostState's
+            # free disk 0; the vmwareapi driver reports none, so free disk
+            # is local_gb minus what the resource tracker counts
+            'disk_available_least': spec.disk_gb,
         })
         return resources
 

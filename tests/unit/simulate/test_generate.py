@@ -50,6 +50,23 @@ class TestGenerate(test.NoDBTestCase):
                             for r in generated.requests))
         self.assertTrue(any(r.count > 1 for r in generated.requests))
 
+    def test_reproducible_leaves_out_what_the_harness_lacks(self):
+        one = generate.generate_reproducible_data(4, 5, seed=2)
+        self.assertEqual(one, generate.generate_reproducible_data(4, 5, 2))
+        generated = generate.generate_reproducible(4, 5, seed=2)
+        self.assertEqual('reproducible:4:5:2', generated.source)
+        self.assertEqual(['domain-c1', 'domain-c2', 'domain-c3',
+                          'domain-c4'],
+                         [c.moref for c in generated.clusters])
+        self.assertEqual({}, generated.instances)
+        for c in generated.clusters:
+            self.assertEqual(scenario.Amounts(), c.used)
+            self.assertEqual(scenario.Amounts(), c.reserved)
+            self.assertIsNone(c.ha_policy)
+        self.assertEqual(1, len(generated.services))
+        self.assertEqual(0.0, generated.config['filter_scheduler'][
+            'io_ops_weight_multiplier'])
+
 
 class TestTopology(test.NoDBTestCase):
 
