@@ -78,7 +78,7 @@ def ttl_for(clusters, quick=False):
     """The short TTL of the expiry run: longer for more clusters, so that
     the read rate stays within what the pool serves."""
     if quick:
-        return 3
+        return 2
     return max(10, int(math.ceil(clusters / 2000.0)))
 
 
