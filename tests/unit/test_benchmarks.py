@@ -138,6 +138,8 @@ class TestBenchmarkSuite(test.NoDBTestCase):
         # in the window of two TTLs, and the usage call was made
         self.assertGreaterEqual(e['inventory_calls'], SIZES[-1])
         self.assertGreater(r['bytes_per_cluster'], 0)
+        self.assertGreater(r['bytes_per_cluster_with_identities'],
+                           r['bytes_per_cluster'])
         checks = {c['target']: c for c in report['targets']
                   if c['target'].startswith('latency_')}
         self.assertEqual({'latency_steady', 'latency_expiry',
