@@ -69,6 +69,8 @@ import time
 import tracemalloc
 import warnings
 
+from benchmarks import latency as latency_mod
+
 FULL_SIZES = (1000, 10000, 50000)
 QUICK_SIZES = (1000,)
 #: wall: time.perf_counter_ns (the default); cpu: time.thread_time_ns, the
@@ -100,6 +102,11 @@ TARGETS = [
                  'membership'),
     ('capacity_warm', 'zero placement calls on a warm capacity cache'),
 ]
+# issue 12 item 7 (benchmarks/latency.py)
+TARGETS += latency_mod.TARGETS
+LATENCY_SIZES = (10000, 50000)
+QUICK_LATENCY_SIZES = (1000,)
+LATENCY_REQUESTS = 10
 FILTER_FLOOR_RATIO = 1.5
 GROWTH_LIMIT = 1.2
 BYTES_PER_CLUSTER = 256
@@ -821,6 +828,7 @@ def render(report):
         'cold run;',
         '  c/host: remote calls per host; calls at %s clusters' % sizes[-1],
     ])
+    out.extend(render_latency(report.get('latency') or {}))
     out.append('')
     out.append('targets')
     by_target = collections.OrderedDict()
@@ -867,6 +875,33 @@ def render(report):
     return '\n'.join(out) + '\n'
 
 
+def render_latency(results):
+    """The lines of the 2 ms placement benchmark (item 7)."""
+    if not results:
+        return []
+    out = ['', 'placement at %.0f ms per call (item 7; capacity filter + '
+           'headroom weigher through nova\'s handlers)' % (
+               latency_mod.LATENCY * 1000)]
+    out.append('  %8s %9s %9s %8s %8s %9s %7s %9s %9s %7s %6s' % (
+        'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
+        'worst s', 'TTL s', 'calls/TTL', 'limit', 'usage', 'B/cl'))
+    for size, r in sorted(results.items(), key=lambda kv: int(kv[0])):
+        s, e = r['steady'], r['expiry']
+        out.append('  %8s %9.2f %9.2f %8.2f %8.3f %9.3f %7d %9d %9d %7d %6.0f'
+                   % (size, s['base_ms'], s['slow_ms'], s['added_ms'],
+                      r['cold']['seconds'], e['worst_seconds'], r['ttl'],
+                      e['calls_per_ttl'], e['limit_per_ttl'],
+                      e['usage_calls'], r['bytes_per_cluster']))
+    out.append('  medians of %s requests; worst of the requests run back to '
+               'back for 2 TTLs; cold: first request on an empty cache '
+               '(first-read wait %s s); workers scaled to the short TTL: %s'
+               % (r['requests'], r['first_read_wait'], ', '.join(
+                   '%s at %s' % (x['workers'], k)
+                   for k, x in sorted(results.items(),
+                                      key=lambda kv: int(kv[0])))))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog='python -m benchmarks.run',
@@ -889,6 +924,10 @@ def main(argv=None):
                              'other processes held the CPU (busy machine)')
     parser.add_argument('--json', help='write the report as JSON here')
     parser.add_argument('--report', help='write the text report here')
+    parser.add_argument('--latency-sizes',
+                        help='comma-separated cluster counts of the 2 ms '
+                             'placement benchmark (default 10000,50000; '
+                             '--quick: 1000; empty: skip it)')
     parser.add_argument('--no-simulate', action='store_true',
                         help='skip nova-vmw-sched simulate at scale (%d '
                              'clusters, %d requests; --quick: %d, %d)'
@@ -905,6 +944,10 @@ def main(argv=None):
              if args.sizes else list(QUICK_SIZES if args.quick
                                      else FULL_SIZES))
     sizes = sorted(set(sizes))
+    latency_sizes = sorted(set(
+        [int(x) for x in args.latency_sizes.split(',') if x.strip()]
+        if args.latency_sizes is not None else
+        (QUICK_LATENCY_SIZES if args.quick else LATENCY_SIZES)))
     if min(sizes) < 2:
         parser.error('sizes must be at least 2')
     layouts = [x.strip() for x in args.layouts.split(',') if x.strip()]
@@ -952,8 +995,19 @@ def main(argv=None):
                               'profile': p.profile.description}
                     for p in plugins},
         'estate_bytes_per_cluster': {},
-        'estates': {}, 'runs': {}, 'notes': notes,
+        'estates': {}, 'runs': {}, 'notes': notes, 'latency': {},
     }
+    report['settings']['latency_sizes'] = latency_sizes
+
+    def measure_latency(estate):
+        log('%s, %d clusters: 2 ms placement (item 7)' % (
+            estate.layout, estate.size))
+        t0 = time.perf_counter()
+        r = report['latency'][str(estate.size)] = latency_mod.measure(
+            estate, log, requests=LATENCY_REQUESTS, quick=args.quick)
+        r['layout'] = estate.layout
+        r['seconds'] = round(time.perf_counter() - t0, 1)
+
     sample = min(sizes[0], 1000)
     for layout in layouts:
         report['estate_bytes_per_cluster'][layout] = \
@@ -986,6 +1040,8 @@ def main(argv=None):
             try:
                 report['runs'][layout][str(size)] = measure_estate(
                     estate, plugins, rounds, log, companion)
+                if layout == layouts[0] and size in latency_sizes:
+                    measure_latency(estate)
             finally:
                 gc.unfreeze()
                 if companion is None and len(sizes) > 1:
@@ -997,6 +1053,14 @@ def main(argv=None):
             meta['load_after'] = round(os.getloadavg()[0], 2)
         del companion
         gc.collect()
+    for size in latency_sizes:
+        if str(size) not in report['latency']:
+            log('%s, %d clusters: building' % (layouts[0], size))
+            estate = estate_mod.build(layouts[0], size,
+                                      instances_per_cluster=ipc)
+            measure_latency(estate)
+            del estate
+            gc.collect()
     loads = [m[k] for e in report['estates'].values() for m in e.values()
              for k in ('load_before', 'load_after')]
     if max(loads) > BUSY_LOAD:
@@ -1019,6 +1083,7 @@ def main(argv=None):
     report['growth_vs_floor'] = growth_table(report['runs'], layouts, sizes,
                                              'ratio_to_floor')
     report['targets'] = check_targets(report['runs'], layouts, sizes)
+    report['targets'] += latency_mod.check(report['latency'])
     clusters, requests = (QUICK_SIMULATE_SCALE if args.quick
                           else SIMULATE_SCALE)
     report['simulate'] = ({'skipped': True, 'reason': '--no-simulate'}

@@ -50,6 +50,7 @@ class TestBenchmarkSuite(test.NoDBTestCase):
         proc = subprocess.run(
             [sys.executable, '-m', 'benchmarks.run', '--quick',
              '--sizes', ','.join(map(str, SIZES)), '--repeats', '1',
+             '--latency-sizes', str(SIZES[-1]),
              '--no-simulate', '--json', json_path, '--report', text_path],
             cwd=TOP, capture_output=True, text=True, timeout=240)
         self.assertEqual(0, proc.returncode,
@@ -61,6 +62,7 @@ class TestBenchmarkSuite(test.NoDBTestCase):
         self.check_machine_and_settings(report)
         self.check_every_plugin_measured(report)
         self.check_growth_targets_and_simulate(report)
+        self.check_latency(report, text)
         self.assertIn('targets', text)
         self.assertIn('VMwareClusterFilter', text)
         self.assertEqual(text, proc.stdout)
@@ -119,6 +121,80 @@ class TestBenchmarkSuite(test.NoDBTestCase):
                 self.assertIn(key, check)
         self.assertEqual({'skipped': True, 'reason': '--no-simulate'},
                          report['simulate'])
+
+    def check_latency(self, report, text):
+        """Item 7: the 2 ms placement figures and their five targets."""
+        r = report['latency'][str(SIZES[-1])]
+        self.assertEqual(SIZES[-1], r['clusters'])
+        self.assertEqual(2.0, r['latency_ms'])
+        for key in ('base_ms', 'slow_ms', 'added_ms', 'calls_during'):
+            self.assertIn(key, r['steady'])
+        # a warm cache makes no call during requests
+        self.assertEqual(0, r['steady']['calls_during'])
+        self.assertGreater(r['cold']['seconds'], 0)
+        e = r['expiry']
+        self.assertGreater(e['requests'], 0)
+        # the stand-in was called: every entry was re-read at least once
+        # in the window of two TTLs, and the usage call was made
+        self.assertGreaterEqual(e['inventory_calls'], SIZES[-1])
+        self.assertGreater(r['bytes_per_cluster'], 0)
+        self.assertGreater(r['bytes_per_cluster_with_identities'],
+                           r['bytes_per_cluster'])
+        checks = {c['target']: c for c in report['targets']
+                  if c['target'].startswith('latency_')}
+        self.assertEqual({'latency_steady', 'latency_expiry',
+                          'latency_cold', 'latency_calls',
+                          'latency_memory'}, set(checks))
+        self.assertEqual(e['worst_seconds'] <= r['first_read_wait'],
+                         checks['latency_expiry']['met'])
+        self.assertIn('placement at 2 ms per call', text)
+
+
+class TestLatencyTargets(test.NoDBTestCase):
+    """benchmarks.latency.check: each target met and missed."""
+
+    def result(self, **changes):
+        r = {'first_read_wait': 5.0, 'ttl': 10,
+             'steady': {'base_ms': 10.0, 'slow_ms': 10.5, 'added_ms': 0.5,
+                        'calls_during': 0},
+             'cold': {'seconds': 5.0, 'passed': 10},
+             'expiry': {'worst_seconds': 0.1, 'requests': 5,
+                        'window_seconds': 20, 'median_ms': 10.0,
+                        'calls_per_ttl': 1000, 'limit_per_ttl': 1100,
+                        'usage_calls': 1, 'usage_limit': 1,
+                        'calls_per_minute_at_300s': 200,
+                        'limit_per_minute_at_300s': 222},
+             'bytes_per_cluster': 200}
+        for path, value in changes.items():
+            where = r
+            keys = path.split('__')
+            for key in keys[:-1]:
+                where = where[key]
+            where[keys[-1]] = value
+        return r
+
+    def checks(self, **changes):
+        sys.path.insert(0, TOP)
+        self.addCleanup(sys.path.remove, TOP)
+        from benchmarks import latency
+        return {c['target']: c['met']
+                for c in latency.check({'1000': self.result(**changes)})}
+
+    def test_all_met(self):
+        self.assertEqual({True}, set(self.checks().values()))
+
+    def test_each_missed(self):
+        for target, change in (
+                ('latency_steady', {'steady__added_ms': 1.5}),
+                ('latency_expiry', {'expiry__worst_seconds': 5.2}),
+                ('latency_cold', {'cold__seconds': 5.1}),
+                ('latency_calls', {'expiry__calls_per_ttl': 1101}),
+                ('latency_calls', {'expiry__usage_calls': 2}),
+                ('latency_memory', {'bytes_per_cluster': 257})):
+            met = self.checks(**change)
+            self.assertFalse(met[target], change)
+            self.assertEqual({True}, {v for k, v in met.items()
+                                      if k != target}, change)
 
 
 class TestSimulateHook(test.NoDBTestCase):
