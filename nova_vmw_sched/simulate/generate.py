@@ -279,9 +279,7 @@ def generate_reproducible_data(clusters, requests, seed=0):
                        % (clusters, requests, seed),
         # nova's io ops of a host count its builds until nova-compute's
         # next resource audit, a matter of timing: not weighed here
-        'config': {'filter_scheduler': {'io_ops_weight_multiplier': 0.0},
-                   'vmware_scheduler': {
-                       'cluster_headroom_weight_multiplier': 0.0}},
+        'config': {'filter_scheduler': {'io_ops_weight_multiplier': 0.0}},
         'vcenters': {'vc1': {'uuid': vcenter, 'clusters': specs}},
         'services': {'svc1': {'clusters': ['vc1/%s' % m for m in morefs]}},
         'flavors': flavors,
