@@ -151,6 +151,21 @@ class Estate:
                 ctxt, self.test.host_mappings[new_host].cell_mapping) as cctx:
             compute.manager.update_available_resource(cctx)
 
+    def fail_over(self, label, standby_labels=('c5',)):
+        """failover.rst steps 1 and 3: the service of cluster ``label`` is
+        forced down and a running standby (started here with
+        ``standby_labels``) takes all its clusters over.
+
+        :returns: ``(dead host, standby host)``
+        """
+        dead = self.service_of(label)
+        self.set_service(dead, forced_down=True)
+        standby = '%s-standby' % self.name
+        self.start_service(standby, list(standby_labels))
+        for taken in self.services[dead]:
+            self.take_over(taken, standby)
+        return dead, standby
+
     def add_stale_record(self, label, ghost_host):
         """A second, stale compute node record of cluster ``label``.
 

@@ -256,12 +256,7 @@ class TestCapacityAfterTakeover(base.ClusterTestCase):
                    for n in range(3)]
             # failover.rst: force the dead service down, take its clusters
             # over with a running standby, leave the dead one disabled
-            dead = estate.service_of('c1')
-            estate.set_service(dead, forced_down=True)
-            standby = '%s-standby' % estate.name
-            estate.start_service(standby, ['c5'])
-            for label in estate.services[dead]:
-                estate.take_over(label, standby)
+            dead, _standby = estate.fail_over('c1')
             estate.set_service(dead, disabled=True)
             # at least one usage read after the takeover
             time.sleep(2.5)

@@ -152,12 +152,7 @@ class TestTakeoverProcedure(base.ClusterTestCase):
             flavor = estate.flavor('small', memory_mb=512,
                                    pin=estate.pin('c1'))
             first = estate.boot(flavor, name='vm')[0]
-            dead = estate.service_of('c1')
-            estate.set_service(dead, forced_down=True)
-            standby = '%s-standby' % estate.name
-            estate.start_service(standby, ['c5'])
-            for label in estate.services[dead]:
-                estate.take_over(label, standby)
+            dead, standby = estate.fail_over('c1')
             # the dead service no longer has a compute node record ...
             hypervisors = self.admin_api.api_get(
                 '/os-hypervisors/detail').body['hypervisors']
