@@ -314,7 +314,10 @@ class SameHostHint(_Membership):
 
 
 class FakePlacement(_Installed):
-    """Answers the report client's GETs of inventories from the estates.
+    """Answers the report client's GETs of inventories from the estates,
+    and the usage call of the inventory cache
+    (``GET /allocation_candidates?resources=MEMORY_MB:1``) with each
+    compute node's ``vcpus_used`` and ``memory_mb_used``.
 
     A cluster of N ESXi hosts of 64 cores and 1 TB: ``VCPU`` total N*64,
     ``max_unit`` 64, ratio 4; ``MEMORY_MB`` total N*1 TB, ``max_unit``
@@ -324,6 +327,7 @@ class FakePlacement(_Installed):
     def __init__(self):
         super().__init__(self._install, self._uninstall)
         self._inventories = {}
+        self._usages = {}
 
     def _install(self):
         calls.COUNTER.placement_responder = self
@@ -333,8 +337,24 @@ class FakePlacement(_Installed):
 
     def changed(self):
         self._inventories = {}
-        for inventories in self.data.values():
+        self._usages = {}
+        for inventories, usages in self.data.values():
             self._inventories.update(inventories)
+            self._usages.update(usages)
+
+    @staticmethod
+    def usages(estate):
+        """``{rp uuid: (vCPUs used, MB used)}`` of the estate's nodes."""
+        return {c.uuid: (c.vcpus_used, c.memory_mb_used)
+                for c in estate.computes}
+
+    @staticmethod
+    def summaries(usages):
+        """Placement's ``provider_summaries`` for ``usages``."""
+        return {uuid: {'resources': {
+            'VCPU': {'capacity': 0, 'used': v},
+            'MEMORY_MB': {'capacity': 0, 'used': m}}}
+            for uuid, (v, m) in usages.items()}
 
     @staticmethod
     def inventories(estate):
@@ -354,6 +374,10 @@ class FakePlacement(_Installed):
 
     def __call__(self, method, url, *args, **kwargs):
         parts = str(url).split('?')[0].strip('/').split('/')
+        if method == 'get' and parts[0] == 'allocation_candidates':
+            return _Response(200, {
+                'allocation_requests': [],
+                'provider_summaries': self.summaries(self._usages)})
         if (method == 'get' and len(parts) == 3 and
                 parts[0] == 'resource_providers' and
                 parts[2] == 'inventories' and
@@ -388,11 +412,12 @@ class Capacity(Profile):
     """
 
     description = ('flavor 262144 MB, 32 vCPU, 200 GB; placement answers '
-                   'GET inventories from the estate')
+                   'GET inventories and usage from the estate')
     tags = frozenset({'capacity'})
 
     def setup(self, estate):
-        _PLACEMENT.add(estate, FakePlacement.inventories(estate))
+        _PLACEMENT.add(estate, (FakePlacement.inventories(estate),
+                                FakePlacement.usages(estate)))
 
     def reset(self):
         inventory = optional_module('nova_vmw_sched.inventory')

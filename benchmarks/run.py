@@ -882,23 +882,29 @@ def render_latency(results):
     out = ['', 'placement at %.0f ms per call (item 7; capacity filter + '
            'headroom weigher through nova\'s handlers)' % (
                latency_mod.LATENCY * 1000)]
-    out.append('  %8s %9s %9s %8s %8s %9s %7s %9s %9s %7s %6s' % (
+    out.append('  %8s %9s %9s %8s %7s %8s %8s %8s %8s %9s %6s %6s' % (
         'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
-        'worst s', 'TTL s', 'calls/TTL', 'limit', 'usage', 'B/cl'))
+        'expiry s', 'reread s', 'calls/mn', 'limit', 'refresh+', 'usage',
+        'B/cl'))
     for size, r in sorted(results.items(), key=lambda kv: int(kv[0])):
-        s, e = r['steady'], r['expiry']
-        out.append('  %8s %9.2f %9.2f %8.2f %8.3f %9.3f %7d %9d %9d %7d %6.0f'
-                   % (size, s['base_ms'], s['slow_ms'], s['added_ms'],
-                      r['cold']['seconds'], e['worst_seconds'], r['ttl'],
-                      e['calls_per_ttl'], e['limit_per_ttl'],
-                      e['usage_calls'], r['bytes_per_cluster']))
-    out.append('  medians of %s requests; worst of the requests run back to '
-               'back for 2 TTLs; cold: first request on an empty cache '
-               '(first-read wait %s s); workers scaled to the short TTL: %s'
-               % (r['requests'], r['first_read_wait'], ', '.join(
-                   '%s at %s' % (x['workers'], k)
-                   for k, x in sorted(results.items(),
-                                      key=lambda kv: int(kv[0])))))
+        b, s, e, f = r['base'], r['steady'], r['expiry'], r['refresh']
+        out.append('  %8s %9.2f %9.2f %8.2f %7.3f %8.3f %8.1f %8d %8d '
+                   '%9.2f %6d %6.0f'
+                   % (size, b['wall_ms'], s['wall_ms'], s['added_ms'],
+                      r['cold']['seconds'], e['worst_wall_seconds'],
+                      e['window_seconds'], f['calls_per_minute'],
+                      f['limit_per_minute'], f['added_ms'],
+                      f['usage_calls'], r['bytes_per_cluster']))
+    out.append('  production defaults (TTL %s s, %s workers, usage every %s '
+               's); medians of %s requests; added: median wait (wall - CPU) '
+               'beyond the inline one, no read due; cold: first request on '
+               'an empty cache (first-read wait %s s); expiry: the worst '
+               'request while every entry is re-read at once (reread: how '
+               'long that took); calls per minute and refresh+ (added wait '
+               'ms): requests back to back while entries are refreshed at '
+               'their even rate'
+               % (r['ttl'], r['workers'], r['usage_interval'], r['requests'],
+                  r['first_read_wait']))
     return out
 
 

@@ -38,9 +38,11 @@ eventlet):
   clusters read goes first): the capacity filter refuses
   it and the headroom weigher weighs it last, as for a failed read.
 * The refresher re-reads every entry about every
-  ``cluster_inventory_cache_ttl`` seconds (each entry ahead of that by up to
-  a tenth, the same share for an entry every time, so that entries read
-  together spread out). A failed read, or a provider without ``VCPU`` and
+  ``cluster_inventory_cache_ttl`` seconds: the first time anywhere within
+  the TTL after the entry's first read, later up to a tenth of the TTL
+  early (each by a share fixed for the entry), so that the entries a
+  restart reads together are refreshed at an even rate of ``clusters /
+  TTL`` per second, never all at once. A failed read, or a provider without ``VCPU`` and
   ``MEMORY_MB`` inventory, keeps the last value read; a provider never read
   has none (:meth:`InventoryCache.why_missing` says why). Failed reads are
   retried after ``cluster_inventory_retry_interval`` seconds, doubled after
@@ -96,6 +98,9 @@ EVICT_AFTER = 3
 JITTER = 0.1
 #: seconds between two looks of the refresher at the entries due
 TICK = 0.5
+#: seconds of a request's own work per host, as the pool estimates it when
+#: it steps aside for a request whose first-read wait ran out
+STEP_ASIDE_PER_HOST = 50e-6
 
 _FIRST, _REFRESH = 0, 1
 #: usage figures are packed into one int: vCPUs << _SHIFT | MB
@@ -386,6 +391,44 @@ def _share(rp_uuid):
     return JITTER * ((hash(rp_uuid) & 0xffff) / 65536.0)
 
 
+def _phase(rp_uuid):
+    """The fixed share of the TTL, in [0, 1), by which the first refresh
+    of ``rp_uuid`` after its first read comes early."""
+    return ((hash(rp_uuid) >> 16) & 0xffff) / 65536.0
+
+
+def _refresh_delay(rp_uuid, ttl, first):
+    """Seconds from a good read of ``rp_uuid`` to its next read.
+
+    After the first read of an entry, anywhere in the TTL (by a share fixed
+    for each entry, :func:`_phase`): the thousands of entries a restart
+    reads within seconds are then refreshed at an even rate of
+    ``clusters / TTL`` per second from the start, rather than all together
+    one TTL later; after that, up to :data:`JITTER` of the TTL early
+    (:func:`_share`), so that they stay spread.
+    """
+    if first:
+        return ttl * (1.0 - _phase(rp_uuid))
+    return ttl * (1.0 - _share(rp_uuid))
+
+
+class _Waiter:
+    """A request waiting for the first reads of ``left`` providers."""
+
+    __slots__ = ('left', 'done')
+
+    def __init__(self):
+        self.left = 0
+        self.done = threading.Event()
+
+
+def _release(inflight):
+    """Wake every request waiting for a read of ``inflight``."""
+    for waiters in inflight.values():
+        for waiter in waiters:
+            waiter.done.set()
+
+
 class InventoryCache:
     """Cluster inventories and usage by resource provider uuid, shared by
     requests and kept fresh by background threads."""
@@ -400,11 +443,16 @@ class InventoryCache:
         self._entries = {}
         #: {whole second: [uuid due then]}
         self._buckets = {}
-        #: {uuid: threading.Event} of first reads under way
+        #: {uuid: [_Waiter]} of first reads under way
         self._inflight = {}
         #: uuids a worker is reading now
         self._reading = set()
+        #: {uuid: the best priority of its first read in the queue}
+        self._queued = {}
         self._usage_due = _NEVER
+        #: monotonic time until which the pool makes no read (it steps
+        #: aside for a request whose first-read wait ran out)
+        self._aside_until = _NEVER
         #: the process the threads run in; None: not started
         self._pid = None
         self._queue = None
@@ -509,52 +557,72 @@ class InventoryCache:
             append(entry.value)
         self._start()
         if unread:
-            self.warm(context, [u for _i, u in unread], wait)
+            self.warm(context, [u for _i, u in unread], wait,
+                      hosts=len(result))
             for index, rp_uuid in unread:
                 result[index] = self.get(rp_uuid)
         return result
 
-    def warm(self, context, rp_uuids, wait=None):
+    def warm(self, context, rp_uuids, wait=None, hosts=0):
         """Read the providers of ``rp_uuids`` that were never read, first.
 
         Waits for them (and for those another request is reading) up to
         ``wait`` seconds in all (``cluster_inventory_first_read_wait`` when
         None); with an inline source they are read here.
 
+        :param hosts: the number of hosts the request goes on to filter or
+            weigh: if the wait runs out, the pool makes no read for about
+            the time that work takes (:data:`STEP_ASIDE_PER_HOST` each, at
+            most ``wait``), so that the request, which has waited its
+            share, is not slowed further by the pool's threads taking
+            Python's GIL; the reads go on after that
         :returns: the number of reads it started
         """
+        started = time.monotonic()
         if wait is None:
             wait = vmw_conf.read_option(CONF, 'cluster_inventory_first_read_wait')
         mine, theirs = [], []
+        waiter = _Waiter()
         with self._lock:
+            inflight = self._inflight
             for rp_uuid in dict.fromkeys(
                     u for u in rp_uuids if isinstance(u, str)):
                 entry = self._entries.get(rp_uuid)
                 if entry is None:
                     self._entries[rp_uuid] = _Entry()
-                    self._inflight[rp_uuid] = threading.Event()
+                    inflight[rp_uuid] = [waiter]
                     mine.append(rp_uuid)
-                elif rp_uuid in self._inflight:
-                    theirs.append((rp_uuid, self._inflight[rp_uuid]))
+                elif rp_uuid in inflight:
+                    inflight[rp_uuid].append(waiter)
+                    theirs.append(rp_uuid)
+            waiter.left = len(mine) + len(theirs)
+            # A request that needs few clusters goes before one that needs
+            # many (a pinned flavor before the first unpinned request after
+            # a restart), also for the reads another request queued; a
+            # read already queued at that priority or better is not queued
+            # again (requests that keep meeting the same unread clusters
+            # do not grow the queue).
+            priority = (_FIRST, len(mine) + len(theirs))
+            queued = self._queued
+            put = []
+            if not self._inline():
+                for rp_uuid in mine + theirs:
+                    if queued.get(rp_uuid, (_REFRESH, 0)) > priority and \
+                            rp_uuid not in self._reading:
+                        queued[rp_uuid] = priority
+                        put.append(rp_uuid)
         if self._inline():
             for rp_uuid in mine:
                 self._read(context, rp_uuid)
             return len(mine)
         self._start()
-        events = [self._inflight.get(u) for u in mine] + [e for _u, e in theirs]
-        # A request that needs few clusters goes before one that needs many
-        # (a pinned flavor before the first unpinned request after a
-        # restart), also for the reads another request queued.
-        priority = (_FIRST, len(mine) + len(theirs))
-        for rp_uuid in mine + [u for u, _e in theirs]:
-            self._put(priority, rp_uuid, context)
-        deadline = time.monotonic() + wait
-        for event in events:
-            if event is None:
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0 or not event.wait(left):
-                break
+        self._put_many(priority, put, context)
+        # the time spent queueing the reads counts in the wait
+        left = started + wait - time.monotonic()
+        if waiter.left and not waiter.done.wait(max(0.0, left)) and hosts:
+            aside = time.monotonic() + min(wait, hosts * STEP_ASIDE_PER_HOST)
+            if aside > self._aside_until:
+                self._aside_until = aside
         return len(mine)
 
     # -- reading ----------------------------------------------------------------
@@ -577,11 +645,18 @@ class InventoryCache:
         ttl = vmw_conf.read_option(CONF, 'cluster_inventory_cache_ttl')
         with self._lock:
             entry = self._entries.get(rp_uuid)
-            event = self._inflight.pop(rp_uuid, None)
+            waiters = self._inflight.pop(rp_uuid, None) or ()
+            if not self._inflight:
+                self._inflight = {}  # a dict keeps its size once emptied
+            done = []
+            for waiter in waiters:
+                waiter.left -= 1
+                if waiter.left <= 0:
+                    done.append(waiter)
             if entry is not None:
                 if value is not None:
+                    delay = _refresh_delay(rp_uuid, ttl, entry.value is None)
                     entry.value, entry.error, entry.failures = value, None, 0
-                    delay = ttl * (1.0 - _share(rp_uuid))
                 else:
                     entry.error = error
                     entry.failures += 1
@@ -590,8 +665,8 @@ class InventoryCache:
                     delay = min(ttl, retry * 2 ** min(entry.failures - 1, 30))
                 self._schedule(rp_uuid, self._clock() + delay)
             last = None if entry is None else entry.value
-        if event is not None:
-            event.set()
+        for waiter in done:
+            waiter.done.set()
         if value is None and entry is not None:
             LOG.warning('Resource provider %(uuid)s: %(error)s; %(outcome)s '
                         'until it is read again in %(delay)s seconds.',
@@ -686,6 +761,7 @@ class InventoryCache:
                     if entry is not None and entry.value is None:
                         del self._entries[rp_uuid]
                 self._inflight = {}
+                self._queued = {}
             self._pid = pid
             self._queue = queue.PriorityQueue()
             self._stop = threading.Event()
@@ -711,12 +787,20 @@ class InventoryCache:
             self._workers.append(thread)
 
     def _put(self, priority, rp_uuid, context):
+        self._put_many(priority, [rp_uuid], context)
+
+    def _put_many(self, priority, rp_uuids, context):
+        if not rp_uuids:
+            return
         with self._lock:
-            self._seq += 1
             seq = self._seq
+            self._seq += len(rp_uuids)
             work = self._queue
         if work is not None:
-            work.put((priority, seq, rp_uuid, context))
+            put = work.put
+            for rp_uuid in rp_uuids:
+                seq += 1
+                put((priority, seq, rp_uuid, context))
 
     def _refresher(self, stop):
         while not stop.is_set():
@@ -759,8 +843,15 @@ class InventoryCache:
                         self._workers.pop()
                         return
                 continue
+            aside = self._aside_until - time.monotonic()
+            if aside > 0:
+                stop.wait(aside)
             priority, _seq, rp_uuid, context = item
             with self._lock:
+                if priority[0] == _FIRST:
+                    self._queued.pop(rp_uuid, None)
+                    if not self._queued:
+                        self._queued = {}  # free the emptied dict's table
                 if rp_uuid in self._reading or (
                         priority[0] == _FIRST and
                         rp_uuid not in self._inflight):
@@ -781,9 +872,9 @@ class InventoryCache:
             self._pid = None
             self._queue = None
             self._workers = []
-            for event in self._inflight.values():
-                event.set()
+            _release(self._inflight)
             self._inflight = {}
+            self._queued = {}
         if stop is not None:
             stop.set()
         for thread in workers:
@@ -807,7 +898,7 @@ class InventoryCache:
             if entry is None:
                 entry = self._entries[rp_uuid] = _Entry()
                 self._schedule(rp_uuid, self._clock() +
-                               ttl * (1.0 - _share(rp_uuid)))
+                               _refresh_delay(rp_uuid, ttl, True))
             entry.value, entry.error, entry.failures = value, None, 0
             if used is not None:
                 entry.used, entry.gen = _pack(*used), object()
@@ -817,10 +908,15 @@ class InventoryCache:
         with self._lock:
             self._entries.clear()
             self._buckets.clear()
-            for event in self._inflight.values():
-                event.set()
+            _release(self._inflight)
             self._inflight = {}
+            self._queued = {}
             self._usage_due = _NEVER
+
+    def pending(self):
+        """Reads queued or under way in this process (benchmarks, tests)."""
+        work = self._queue
+        return (work.qsize() if work is not None else 0) + len(self._reading)
 
     def __len__(self):
         return sum(1 for e in list(self._entries.values())

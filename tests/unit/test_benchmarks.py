@@ -127,16 +127,25 @@ class TestBenchmarkSuite(test.NoDBTestCase):
         r = report['latency'][str(SIZES[-1])]
         self.assertEqual(SIZES[-1], r['clusters'])
         self.assertEqual(2.0, r['latency_ms'])
-        for key in ('base_ms', 'slow_ms', 'added_ms', 'calls_during'):
+        # the production defaults
+        self.assertEqual((300, 4, 30),
+                         (r['ttl'], r['workers'], r['usage_interval']))
+        for key in ('wall_ms', 'cpu_ms', 'wait_ms', 'added_ms',
+                    'calls_during'):
             self.assertIn(key, r['steady'])
         # a warm cache makes no call during requests
         self.assertEqual(0, r['steady']['calls_during'])
         self.assertGreater(r['cold']['seconds'], 0)
         e = r['expiry']
         self.assertGreater(e['requests'], 0)
-        # the stand-in was called: every entry was re-read at least once
-        # in the window of two TTLs, and the usage call was made
+        # every entry was re-read once the clock moved a TTL ahead, by the
+        # cache's threads, none by a request
+        self.assertTrue(e['all_read'])
         self.assertGreaterEqual(e['inventory_calls'], SIZES[-1])
+        self.assertEqual(0, e['calls_on_request_thread'])
+        f = r['refresh']
+        self.assertGreater(f['requests'], 0)
+        self.assertEqual(0, f['calls_on_request_thread'])
         self.assertGreater(r['bytes_per_cluster'], 0)
         self.assertGreater(r['bytes_per_cluster_with_identities'],
                            r['bytes_per_cluster'])
@@ -145,8 +154,9 @@ class TestBenchmarkSuite(test.NoDBTestCase):
         self.assertEqual({'latency_steady', 'latency_expiry',
                           'latency_cold', 'latency_calls',
                           'latency_memory'}, set(checks))
-        self.assertEqual(e['worst_seconds'] <= r['first_read_wait'],
-                         checks['latency_expiry']['met'])
+        self.assertEqual(
+            e['worst_beyond_cpu_seconds'] <= r['first_read_wait'],
+            checks['latency_expiry']['met'])
         self.assertIn('placement at 2 ms per call', text)
 
 
@@ -154,16 +164,18 @@ class TestLatencyTargets(test.NoDBTestCase):
     """benchmarks.latency.check: each target met and missed."""
 
     def result(self, **changes):
-        r = {'first_read_wait': 5.0, 'ttl': 10,
-             'steady': {'base_ms': 10.0, 'slow_ms': 10.5, 'added_ms': 0.5,
+        r = {'first_read_wait': 5.0, 'ttl': 300, 'clusters': 1000,
+             'base': {'wall_ms': 10.0, 'wait_ms': 0.1},
+             'steady': {'wall_ms': 10.5, 'wait_ms': 0.6, 'added_ms': 0.5,
                         'calls_during': 0},
-             'cold': {'seconds': 5.0, 'passed': 10},
-             'expiry': {'worst_seconds': 0.1, 'requests': 5,
-                        'window_seconds': 20, 'median_ms': 10.0,
-                        'calls_per_ttl': 1000, 'limit_per_ttl': 1100,
-                        'usage_calls': 1, 'usage_limit': 1,
-                        'calls_per_minute_at_300s': 200,
-                        'limit_per_minute_at_300s': 222},
+             'cold': {'seconds': 5.5, 'cpu_seconds': 0.5, 'passed': 10},
+             'expiry': {'worst_wall_seconds': 0.1, 'requests': 5,
+                        'window_seconds': 20, 'all_read': True,
+                        'worst_beyond_cpu_seconds': 0.09,
+                        'calls_on_request_thread': 0},
+             'refresh': {'calls_per_minute': 200, 'limit_per_minute': 220,
+                         'usage_calls': 1, 'usage_limit': 1,
+                         'window_seconds': 20, 'added_ms': 3.0},
              'bytes_per_cluster': 200}
         for path, value in changes.items():
             where = r
@@ -186,10 +198,13 @@ class TestLatencyTargets(test.NoDBTestCase):
     def test_each_missed(self):
         for target, change in (
                 ('latency_steady', {'steady__added_ms': 1.5}),
-                ('latency_expiry', {'expiry__worst_seconds': 5.2}),
-                ('latency_cold', {'cold__seconds': 5.1}),
-                ('latency_calls', {'expiry__calls_per_ttl': 1101}),
-                ('latency_calls', {'expiry__usage_calls': 2}),
+                ('latency_steady', {'steady__calls_during': 1}),
+                ('latency_expiry', {'expiry__worst_beyond_cpu_seconds': 5.2}),
+                ('latency_expiry', {'expiry__calls_on_request_thread': 1}),
+                ('latency_cold', {'cold__seconds': 5.52}),
+                ('latency_cold', {'cold__cpu_seconds': 0.48}),
+                ('latency_calls', {'refresh__calls_per_minute': 221}),
+                ('latency_calls', {'refresh__usage_calls': 2}),
                 ('latency_memory', {'bytes_per_cluster': 257})):
             met = self.checks(**change)
             self.assertFalse(met[target], change)

@@ -119,26 +119,42 @@ class TestInventoryCache(test.NoDBTestCase):
         self.assertEqual(512, self.cache.for_hosts(
             self.ctx, hosts)[0].memory_mb.max_unit)
 
-    def test_refresh_comes_within_the_last_tenth_of_the_ttl(self):
-        uuids = ['00000000-0000-4000-8000-%012d' % n for n in range(200)]
+    def test_first_refresh_spread_over_the_ttl_later_ones_in_its_last_tenth(
+            self):
+        uuids = ['00000000-0000-4000-8000-%012d' % n for n in range(400)]
         for u in uuids:
             self.fix.set(u, fakes.inventories())
         self.cache.warm(self.ctx, uuids)
+        # read together, refreshed at an even rate over the next TTL: each
+        # quarter of it re-reads about a quarter of the entries
+        quarters = []
+        for _ in range(4):
+            self.fix.advance(300 / 4.0)
+            quarters.append(self.cache.run_due())
+        self.assertEqual(400, sum(quarters))
+        for count in quarters:
+            self.assertGreater(count, 50)
+            self.assertLess(count, 150)
+        self.assertEqual(800, self.fix.source.calls)
+        # from then on each one once per TTL (up to a tenth of it early)
+        self.fix.advance(300)
+        self.assertEqual(400, self.cache.run_due())
+        self.assertEqual(1200, self.fix.source.calls)
+
+    def test_later_refreshes_within_the_last_tenth_of_the_ttl(self):
+        self.cache.warm(self.ctx, [U1])
+        self.fix.advance(300)
+        self.assertEqual(1, self.cache.run_due())   # the first refresh
         self.fix.advance(300 * 0.9 - 1)
         self.assertEqual(0, self.cache.run_due())
-        self.fix.advance(1 + 300 * 0.05)
-        early = self.cache.run_due()
-        self.fix.advance(300 * 0.05)
-        late = self.cache.run_due()
-        # each entry once, spread over the window rather than all at once
-        self.assertEqual(200, early + late)
-        self.assertGreater(early, 0)
-        self.assertGreater(late, 0)
-        self.assertEqual(400, self.fix.source.calls)
+        self.fix.advance(300 * 0.1 + 1)
+        self.assertEqual(1, self.cache.run_due())
 
     def test_ttl_from_config(self):
         self.flags(cluster_inventory_cache_ttl=10, group='vmware_scheduler')
         self.cache.warm(self.ctx, [U1])
+        self.fix.advance(10)
+        self.assertEqual(1, self.cache.run_due())
         self.fix.advance(8)
         self.assertEqual(0, self.cache.run_due())
         self.fix.advance(3)
@@ -458,6 +474,58 @@ class TestThreads(test.NoDBTestCase):
         # nothing read twice
         self.assertEqual(len(order), len(set(order)))
         self.assertEqual(61, len(order))
+
+    def test_requests_meeting_the_same_unread_clusters_queue_them_once(self):
+        self.flags(cluster_inventory_refresh_workers=1,
+                   group='vmware_scheduler')
+        many = ['00000000-0000-4000-8000-%012d' % n for n in range(200, 230)]
+        self.cache.warm(None, many, wait=0)
+        self.assertTrue(self._until(lambda: len(self.source.uuids) == 1))
+        # the one worker is blocked on the first read; 29 are queued
+        queued = self.cache._queue.qsize()
+        self.assertEqual(29, queued)
+        for _ in range(5):
+            self.cache.warm(None, many, wait=0)
+            self.cache.for_hosts(None, self.hosts[:0], wait=0)
+        self.assertEqual(queued, self.cache._queue.qsize())
+        # a request that needs fewer of them does move them ahead
+        self.cache.warm(None, many[-2:], wait=0)
+        self.assertEqual(queued + 2, self.cache._queue.qsize())
+        self.release.set()
+        self.assertTrue(self._until(
+            lambda: all(self.cache.get(u) is not None or
+                        u not in self.cache._inflight for u in many)))
+        self.assertEqual(sorted(many), sorted(self.source.uuids))
+
+    def test_pool_steps_aside_for_a_request_whose_wait_ran_out(self):
+        self.flags(cluster_inventory_refresh_workers=1,
+                   group='vmware_scheduler')
+        # a wait that runs out, for a request that goes on to filter 2,000
+        # hosts: the pool makes no read for 2,000 x 50 us (< the wait)
+        before = time.monotonic()
+        self.cache.warm(None, [U1, U2], wait=0.2, hosts=2000)
+        after = time.monotonic()
+        self.assertGreaterEqual(after - before, 0.19)
+        aside = self.cache._aside_until
+        self.assertGreaterEqual(aside, before + 0.2 + 0.1 - 0.01)
+        self.assertLessEqual(aside, after + 0.1)
+        # never longer than the wait
+        time.sleep(max(0.0, aside - time.monotonic()) + 0.01)
+        self.cache.warm(None, [U3], wait=0.05, hosts=10 ** 6)
+        self.assertLessEqual(self.cache._aside_until,
+                             time.monotonic() + 0.05)
+        # the reads go on once the pool is back
+        self.release.set()
+        self.assertTrue(self._until(lambda: self.cache.get(U2) is not None))
+
+    def test_no_step_aside_when_the_reads_come_in_time(self):
+        self.release.set()
+        self.cache.warm(None, [U1, U2], wait=5, hosts=10 ** 6)
+        self.assertEqual(float('-inf'), self.cache._aside_until)
+        # nor for a warm without a request behind it
+        self.release.clear()
+        self.cache.warm(None, [U3], wait=0.05)
+        self.assertEqual(float('-inf'), self.cache._aside_until)
 
     def test_background_refresh(self):
         self.flags(cluster_inventory_cache_ttl=1, group='vmware_scheduler')
