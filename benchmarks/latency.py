@@ -323,6 +323,9 @@ def measure(estate, log, requests=10, quick=False):
         source=inventory.StaticSource(inventories),
         usage_source=lambda context: usages, clock=clock)
     old_cache = inventory.set_cache(cache)
+    # the process-wide cache's threads (started by the plugin runs) would
+    # compete for the GIL with every request measured here
+    old_cache.stop()
     old_responder = calls.COUNTER.placement_responder
     me = threading.get_ident()
     try:

@@ -436,6 +436,10 @@ class Capacity(Profile):
 
     def teardown(self, estate):
         _PLACEMENT.discard(estate)
+        inventory = optional_module('nova_vmw_sched.inventory')
+        if inventory is not None:
+            # its refresher would go on reading a placement no longer here
+            inventory.get_cache().stop()
 
 
 def guess(class_name):

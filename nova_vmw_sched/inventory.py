@@ -36,7 +36,10 @@ eventlet):
   most ``cluster_inventory_first_read_wait`` seconds in all. What is not
   read by then is *not known* for that request (a request that needs fewer
   clusters read goes first): the capacity filter refuses
-  it and the headroom weigher weighs it last, as for a failed read.
+  it and the headroom weigher weighs it last, as for a failed read. When
+  the wait runs out, the pool makes no read for about the time the request
+  takes to go through its hosts (:data:`STEP_ASIDE_PER_HOST` each, at most
+  the wait), so as not to slow it further by taking the GIL.
 * The refresher re-reads every entry about every
   ``cluster_inventory_cache_ttl`` seconds: the first time anywhere within
   the TTL after the entry's first read, later up to a tenth of the TTL

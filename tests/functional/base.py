@@ -73,6 +73,8 @@ class Estate:
         self.test = test
         self.name = name
         self.vcenter = str(uuid.uuid4())
+        #: {vCenter name: uuid} of labels ``<vCenter name>/<moref>``
+        self.vcenters = {}
         self.clusters = clusters
         #: {service host: (labels)}
         self.services = {
@@ -83,8 +85,17 @@ class Estate:
     # -- naming --------------------------------------------------------------
 
     def node(self, label):
-        """The node name of cluster ``label`` (``c1`` -> domain-c1.<vc>)."""
+        """The node name of cluster ``label``: ``c1`` -> domain-c1.<vc>;
+        ``<vCenter name>/<moref>`` -> <moref>.<that vCenter's uuid> (each
+        name a uuid of its own, for estates of several vCenters)."""
+        if '/' in label:
+            name, moref = label.split('/', 1)
+            return '%s.%s' % (moref, self.vcenter_of(name))
         return 'domain-%s.%s' % (label, self.vcenter)
+
+    def vcenter_of(self, name):
+        """The uuid this estate gives the vCenter called ``name``."""
+        return self.vcenters.setdefault(name, str(uuid.uuid4()))
 
     def pin(self, *labels):
         """A ``vmware:cluster`` value listing these clusters by node name."""
@@ -92,9 +103,13 @@ class Estate:
 
     def label_of(self, nodename):
         found = cluster.parse_nodename(nodename)
-        if found is None or found.vcenter_uuid != self.vcenter:
-            return 'foreign:%s' % nodename
-        return found.moref[len('domain-'):]
+        if found is not None:
+            if found.vcenter_uuid == self.vcenter:
+                return found.moref[len('domain-'):]
+            for name, vc_uuid in self.vcenters.items():
+                if found.vcenter_uuid == vc_uuid:
+                    return '%s/%s' % (name, found.moref)
+        return 'foreign:%s' % nodename
 
     def service_of(self, label):
         for host, labels in self.services.items():
@@ -256,9 +271,18 @@ class Estate:
             flavor_id, name, group, hints, min_count)]
 
     def boot_servers(self, flavor_id, name='vm', group=None, hints=None,
-                     min_count=None):
-        """Boot and wait; return the servers, ordered by name."""
+                     min_count=None, on=None):
+        """Boot and wait; return the servers, ordered by name.
+
+        :param on: a cluster label: the server is forced onto it (the
+            admin's ``availability_zone`` ``nova:<host>:<node>``, which
+            nova schedules without filters), as an instance that was there
+            before
+        """
         request = self.create_request(flavor_id, name, group, hints)
+        if on is not None:
+            request['server']['availability_zone'] = 'nova:%s:%s' % (
+                self.service_of(on), self.node(on))
         if min_count:
             request['server'].update(min_count=min_count,
                                      max_count=min_count,

@@ -31,8 +31,14 @@ and the rest of that scenario is not compared (the estates differ from
 there on).
 """
 
+import math
+
+import yaml
+
+from nova_vmw_sched.cmd import main as cli
 from nova_vmw_sched.simulate import engine
 from nova_vmw_sched.simulate import generate
+from nova_vmw_sched.simulate import scenario as scenario_mod
 from nova_vmw_sched.simulate import topology as topology_mod
 from tests.functional import base
 from tests.functional import fake_driver
@@ -52,13 +58,13 @@ def _label(sim_label):
     return sim_label.split('/domain-', 1)[1]
 
 
-class TestSimulateAgreesWithNova(base.ClusterTestCase):
-    """The simulator's decisions are nova's own, scenario by scenario."""
+class _Differential(base.ClusterTestCase):
+    """Run a scenario through the simulator and through nova."""
 
     # the simulator's scenario keeps the option's default failover policy
     FAILOVER_POLICY = None
 
-    def simulate(self, scenario, topology):
+    def simulate(self, scenario, topology, label=_label):
         """The simulator's outcome of every request: [(names, clusters)]."""
         sim = engine.Simulation(scenario, engine.configured(True), topology)
         out = []
@@ -70,9 +76,9 @@ class TestSimulateAgreesWithNova(base.ClusterTestCase):
             tie = None
             for placed in result.instances:
                 if placed.ties and tie is None:
-                    tie = (placed.name, {_label(placed.cluster)} |
-                           {_label(t) for t in placed.ties})
-            out.append((names, tuple(_label(p.cluster)
+                    tie = (placed.name, {label(placed.cluster)} |
+                           {label(t) for t in placed.ties})
+            out.append((names, tuple(label(p.cluster)
                                      for p in result.instances), tie))
         # the simulator's CONF overrides end with it: set the test's again
         self.scheduler_flags()
@@ -110,42 +116,202 @@ class TestSimulateAgreesWithNova(base.ClusterTestCase):
 
         def run(estate):
             flavors, groups = self.build(estate, scenario)
-            uuids = {}
-            landed = []
-            for request, (names, want, tie) in zip(
-                    scenario.requests, expected[estate.name]):
-                hints = {}
-                if request.same_host:
-                    hints['same_host'] = [uuids[n] for n in request.same_host]
-                if request.different_host:
-                    hints['different_host'] = [
-                        uuids[n] for n in request.different_host]
-                servers = estate.boot_servers(
-                    flavors[request.flavor], name=request.name,
-                    group=groups.get(request.group), hints=hints or None,
-                    min_count=request.count if request.count > 1 else None)
-                got = tuple(estate.outcome(s) for s in servers)
-                for name, server in zip(names, servers):
-                    uuids[name] = server['id']
-                where = 'seed %d, %s, request %s' % (seed, estate.name,
-                                                     request.name)
-                if tie is not None:
-                    # compared up to the tie, which nova may break otherwise
-                    index = names.index(tie[0])
-                    self.assertEqual(want[:index], got[:index], where)
-                    self.assertIn(got[index], tie[1], where)
-                    self.compared += index + 1
-                    landed.append(got[:index])
-                    break
-                self.assertEqual(want, got, where)
-                self.compared += len(names)
-                landed.append(got)
-            return landed
+            return self.requests(estate, scenario, flavors, groups,
+                                 expected[estate.name], {}, seed)
 
         self.in_both_topologies(run, (
             ('shared', (labels,)), ('split', tuple((l,) for l in labels))))
         # a scenario that placed nothing would prove nothing
         self.assertGreater(self.compared, 0)
+
+    def requests(self, estate, scenario, flavors, groups, expected, uuids,
+                 seed):
+        """Run the scenario's requests in ``estate``; compare each with the
+        simulator's ``expected`` outcome; the clusters they landed on."""
+        landed = []
+        for request, (names, want, tie) in zip(
+                scenario.requests, expected):
+            hints = {}
+            if request.same_host:
+                hints['same_host'] = [uuids[n] for n in request.same_host]
+            if request.different_host:
+                hints['different_host'] = [
+                    uuids[n] for n in request.different_host]
+            servers = estate.boot_servers(
+                flavors[request.flavor], name=request.name,
+                group=groups.get(request.group), hints=hints or None,
+                min_count=request.count if request.count > 1 else None)
+            got = tuple(estate.outcome(s) for s in servers)
+            for name, server in zip(names, servers):
+                uuids[name] = server['id']
+            where = 'seed %s, %s, request %s' % (seed, estate.name,
+                                                 request.name)
+            if tie is not None:
+                # compared up to the tie, which nova may break otherwise
+                index = names.index(tie[0])
+                self.assertEqual(want[:index], got[:index], where)
+                self.assertIn(got[index], tie[1], where)
+                self.compared += index + 1
+                landed.append(got[:index])
+                break
+            self.assertEqual(want, got, where)
+            self.compared += len(names)
+            landed.append(got)
+        return landed
+
+
+class TestSimulateAgreesWithNova(_Differential):
+    """The simulator's decisions are nova's own, scenario by scenario (a
+    ``test_seed_NN`` per seed, added below)."""
+
+
+def shipped_as_boots(path=cli.DEFAULT_SCENARIO):
+    """The shipped scenario in the form both sides can build: (scenario,
+    {cluster label: filler flavor}); see :func:`shipped_data`."""
+    data, fillers = shipped_data(path)
+    return scenario_mod.from_data(data, path), fillers
+
+
+def shipped_data(path=cli.DEFAULT_SCENARIO):
+    """The shipped scenario as data (dicts and lists), in the form both
+    sides can build, and {cluster label: filler flavor}.
+
+    nova's harness cannot start a cluster with usage and no instances, so
+    each cluster's ``used`` becomes instances that were there before
+    ("fillers": as few as fit, each on one ESXi host, of one flavor per
+    cluster, so the usage is rounded up to a multiple of that flavor);
+    ``used.instances`` is the number of fillers. Each cluster reserves
+    nothing (the fake driver reports no reserved amounts) and has a 10 TB
+    datastore; ``[filter_scheduler] io_ops_weight_multiplier`` is 0, as in
+    the generated scenarios. Everything else is the shipped file: two
+    vCenters with a
+    moref in both, a shared service and per-cluster ones, a disabled and a
+    down service, a host in maintenance, HA policies, aliases, pinned
+    flavors, server groups with members, hints.
+    """
+    with open(path, encoding='utf-8') as f:
+        data = yaml.safe_load(f)
+    fillers = {}
+    instances = {}
+    for vc_name, vc in data['vcenters'].items():
+        for moref, c in vc['clusters'].items():
+            label = '%s/%s' % (vc_name, moref)
+            used = c.pop('used', None) or {}
+            c['reserved'] = {'vcpus': 0, 'memory_mb': 0, 'disk_gb': 0}
+            c['disk_gb'] = 10240
+            vcpus, memory_mb = used.get('vcpus', 0), used.get('memory_mb', 0)
+            if not (vcpus or memory_mb):
+                continue
+            up = [h for h in c['hosts'] if not h.get('maintenance')]
+            count = max(1, math.ceil(vcpus / max(h['cpus'] for h in up)),
+                        math.ceil(memory_mb / max(h['memory_mb']
+                                                  for h in up)))
+            flavor = 'filler-%s-%s' % (vc_name, moref)
+            data['flavors'][flavor] = {
+                'vcpus': max(1, math.ceil(vcpus / count)),
+                'memory_mb': max(1, math.ceil(memory_mb / count)),
+                'disk_gb': 1}
+            fillers[label] = flavor
+            for n in range(count):
+                instances['%s-%d' % (flavor, n)] = {
+                    'cluster': label, 'flavor': flavor}
+    instances.update(data.get('instances') or {})
+    data['instances'] = instances
+    # as in the generated scenarios: nova counts a build among a host's io
+    # ops until the next resource audit, which the simulator cannot time
+    data.setdefault('config', {}).setdefault('filter_scheduler', {})[
+        'io_ops_weight_multiplier'] = 0.0
+    return data, fillers
+
+
+class TestShippedScenarioAgreesWithNova(_Differential):
+    """The scenario ``nova-vmw-sched simulate`` runs by default, through
+    the simulator and through nova's real services (see
+    :func:`shipped_as_boots` for what is changed to boot it)."""
+
+    def test_shipped_scenario(self):
+        scenario, _fillers = shipped_as_boots()
+
+        def label(sim_label):
+            return sim_label   # vc-east/domain-c7: a moref in two vCenters
+
+        self.CLUSTERS = {
+            c.label: fake_driver.ClusterSpec(
+                hosts=tuple(fake_driver.EsxiHost(h.cpus, h.memory_mb)
+                            for h in c.hosts if not h.maintenance
+                            for _ in range(h.count)),
+                disk_gb=c.disk_gb)
+            for c in scenario.clusters}
+        regrouped = {
+            'shared': topology_mod.regroup(scenario,
+                                           topology_mod.PER_VCENTER),
+            'split': topology_mod.regroup(scenario,
+                                          topology_mod.PER_CLUSTER)}
+        expected = {
+            'shared': self.simulate(scenario, topology_mod.PER_VCENTER,
+                                    label),
+            'split': self.simulate(scenario, topology_mod.PER_CLUSTER,
+                                   label)}
+        uuid_of = {c.vcenter_uuid: c.vcenter for c in scenario.clusters}
+        self.compared = 0
+
+        def local(estate, value):
+            """A value of the file with its vCenter uuids the estate's."""
+            if isinstance(value, dict):
+                return {k: local(estate, v) for k, v in value.items()}
+            if isinstance(value, str):
+                for vc_uuid, name in uuid_of.items():
+                    value = value.replace(vc_uuid, estate.vcenter_of(name))
+            return value
+
+        def run(estate):
+            for group, options in scenario.config.items():
+                self.flags(group=group, **local(estate, options))
+            self.flags(cluster_failover_overrides={
+                estate.node(c.label): c.ha_policy
+                for c in scenario.clusters if c.ha_policy},
+                group='vmware_scheduler')
+            flavors = {
+                name: estate.flavor(
+                    name, memory_mb=f.memory_mb, vcpus=f.vcpus,
+                    disk=f.disk_gb, extra_specs=local(
+                        estate, dict(f.extra_specs)))
+                for name, f in scenario.flavors.items()}
+            groups = {name: estate.group(name, g.policy,
+                                         dict(g.rules) or None)
+                      for name, g in scenario.groups.items()}
+            uuids = {}
+            # the instances that were there before, forced onto their
+            # clusters (nova schedules a forced boot without filters)
+            for name, inst in scenario.instances.items():
+                [server] = estate.boot_servers(
+                    flavors[inst.flavor], name=name,
+                    group=groups.get(inst.group), on=inst.cluster)
+                self.assertEqual(inst.cluster, estate.outcome(server), name)
+                uuids[name] = server['id']
+            # then the services' states (the fillers of the down service's
+            # cluster were booted while it was up)
+            hosts = list(estate.services)
+            for host, service in zip(hosts,
+                                     regrouped[estate.name].services):
+                self.assertEqual(service.clusters, estate.services[host])
+                if service.disabled or service.state != 'up':
+                    estate.set_service(
+                        host, disabled=service.disabled or None,
+                        forced_down=service.state != 'up' or None)
+            return self.requests(estate, scenario, flavors, groups,
+                                 expected[estate.name], uuids, 'shipped')
+
+        outcome = self.in_both_topologies(run, tuple(
+            (name, tuple(s.clusters for s in regrouped[name].services))
+            for name in ('shared', 'split')))
+        # every request of the file was compared, and some landed
+        self.assertEqual(len(scenario.requests), len(outcome))
+        self.assertGreater(self.compared, 0)
+        landed = {c for request in outcome for c in request if c != NVH}
+        # both vCenters' domain-c7 are told apart
+        self.assertTrue({'vc-east/domain-c7', 'vc-west/domain-c7'} & landed,
+                        outcome)
 
 
 def _add_seed_tests():
