@@ -99,8 +99,15 @@ MEMORY_MB = 'MEMORY_MB'
 EVICT_AFTER = 3
 #: the largest share of the TTL by which an entry's refresh comes early
 JITTER = 0.1
-#: seconds between two looks of the refresher at the entries due
+#: the fewest seconds between two looks of the refresher at the entries
+#: due
 TICK = 0.5
+#: the most seconds between two looks (when nothing falls due sooner): an
+#: idle refresher wakes up this seldom, and idle readers never, so that
+#: they do not take the GIL from requests for nothing
+IDLE_TICK = 2.0
+#: what :meth:`InventoryCache.stop` queues to end each reader
+_SENTINEL = ((-1, 0), 0, None, None)
 #: seconds of a request's own work per host, as the pool estimates it when
 #: it steps aside for a request whose first-read wait ran out
 STEP_ASIDE_PER_HOST = 50e-6
@@ -824,7 +831,19 @@ class InventoryCache:
                         self._grow(self._queue, stop)
             except Exception:  # never let the refresher die
                 LOG.exception('The inventory refresher failed; going on')
-            stop.wait(TICK)
+            stop.wait(self._next_look())
+
+    def _next_look(self):
+        """Seconds until the refresher's next look: when the next entry or
+        the usage falls due, at least :data:`TICK`, at most
+        :data:`IDLE_TICK`."""
+        now = self._clock()
+        soonest = self._usage_due if self.usage_source is not None \
+            else float('inf')
+        with self._lock:
+            if self._buckets:
+                soonest = min(soonest, min(self._buckets))
+        return min(IDLE_TICK, max(TICK, soonest - now))
 
     def _forget_usage(self):
         with self._lock:
@@ -833,10 +852,9 @@ class InventoryCache:
 
     def _worker(self, index, work, stop):
         while not stop.is_set():
-            try:
-                item = work.get(timeout=TICK * 2)
-            except queue.Empty:
-                continue
+            item = work.get()   # no timeout: an idle reader never wakes up
+            if item[2] is None:  # stop()
+                return
             if index >= vmw_conf.read_option(
                     CONF, 'cluster_inventory_refresh_workers'):
                 work.put(item)  # the pool shrank: leave it to the others
@@ -872,6 +890,7 @@ class InventoryCache:
         """Stop the threads (tests); they start again on the next use."""
         with self._lock:
             stop, workers = self._stop, list(self._workers)
+            work = self._queue
             self._pid = None
             self._queue = None
             self._workers = []
@@ -880,6 +899,9 @@ class InventoryCache:
             self._queued = {}
         if stop is not None:
             stop.set()
+        if work is not None:
+            for _thread in workers:
+                work.put(_SENTINEL)
         for thread in workers:
             if thread is not threading.current_thread():
                 thread.join(timeout)
