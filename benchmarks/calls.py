@@ -44,6 +44,10 @@ from oslo_db.sqlalchemy import enginefacade
 from nova.scheduler.client import report
 
 _PLACEMENT_METHODS = ('get', 'put', 'post', 'delete')
+#: the names of the inventory cache's threads
+#: (nova_vmw_sched.inventory): their calls are counted apart
+BACKGROUND_THREADS = 'vmw-inventory-'
+
 _UUID = re.compile(r'[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}')
 
 
@@ -57,7 +61,11 @@ class Counter:
 
     def reset(self):
         self.db = 0
+        #: placement calls made on a request's thread
         self.placement = 0
+        #: placement calls made by the inventory cache's own threads (its
+        #: refresher and readers): not a request's calls
+        self.placement_background = 0
         #: lookups through a seam a profile installed in place of the
         #: database (e.g. ``membership.source``): each is a database query
         #: in production
@@ -70,6 +78,7 @@ class Counter:
 
     def snapshot(self):
         return {'db': self.db, 'placement': self.placement,
+                'placement_background': self.placement_background,
                 'lookups': self.lookups,
                 'db_names': dict(self.db_names),
                 'placement_names': dict(self.placement_names),
@@ -166,17 +175,24 @@ def install():
 
         def counting(self, url, *args, _method=method, _original=original,
                      **kwargs):
-            counter.placement += 1
-            counter.placement_names['%s %s' % (
-                _method.upper(),
-                _UUID.sub('{uuid}', str(url).split('?')[0]))] += 1
+            background = threading.current_thread().name.startswith(
+                BACKGROUND_THREADS)
+            if background:
+                counter.placement_background += 1
+            else:
+                counter.placement += 1
+                counter.placement_names['%s %s' % (
+                    _method.upper(),
+                    _UUID.sub('{uuid}', str(url).split('?')[0]))] += 1
             try:
                 if counter.placement_responder is not None:
                     return counter.placement_responder(
                         _method, url, *args, **kwargs)
                 return _original(self, url, *args, **kwargs)
             except Exception as e:
-                counter._error('placement %s %s' % (_method.upper(), url), e)
+                if not background:  # the cache logs its own failures
+                    counter._error('placement %s %s' % (_method.upper(),
+                                                        url), e)
                 raise
 
         counting.__name__ = method

@@ -363,7 +363,7 @@ def usages_from_summaries(summaries) -> dict:
 
 
 class _Entry:
-    """What the cache keeps of one provider (the cache: 212-246 bytes per
+    """What the cache keeps of one provider (the cache: 196-208 bytes per
     cluster in the benchmark, with the dict and refresh buckets)."""
 
     __slots__ = ('value', 'error', 'idle', 'failures', 'used', 'gen',
