@@ -23,11 +23,8 @@ class _Counter(testtools.StreamResult):
             self.status_of[test_id] = test_status
 
 
-#: the stestr repositories of ``tox -e py3`` (one per concurrency backend),
-#: then stestr's default one (the other tox environments)
-REPOSITORIES = (('native threads', '.stestr-threads'),
-                ('eventlet', '.stestr-eventlet'),
-                (None, '.stestr'))
+#: stestr's default repository (``tox -e py3``, on eventlet)
+REPOSITORIES = ((None, '.stestr'),)
 
 
 def count(repository):
@@ -53,8 +50,6 @@ def main():
     for backend, repository in REPOSITORIES:
         if not os.path.isdir(repository):
             continue
-        if backend is None and seen:
-            continue  # tox -e py3 ran: its repositories are the run
         figures = count(repository)
         if figures is None:
             continue
