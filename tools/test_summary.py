@@ -23,8 +23,9 @@ class _Counter(testtools.StreamResult):
             self.status_of[test_id] = test_status
 
 
-#: stestr's default repository (``tox -e py3``, on eventlet)
-REPOSITORIES = ((None, '.stestr'),)
+#: (backend, directory holding a ``.stestr`` repository): stestr's default
+#: one (``tox -e py3``, on eventlet)
+REPOSITORIES = ((None, '.'),)
 
 
 def count(repository):
@@ -48,7 +49,7 @@ def main():
     totals = [0, 0, 0]
     seen = 0
     for backend, repository in REPOSITORIES:
-        if not os.path.isdir(repository):
+        if not os.path.isdir(os.path.join(repository, '.stestr')):
             continue
         figures = count(repository)
         if figures is None:
