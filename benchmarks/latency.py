@@ -226,11 +226,6 @@ class _Plugins:
         return done
 
 
-def _usages(estate):
-    from benchmarks import profiles
-    return profiles.FakePlacement.usages(estate)
-
-
 def _ms(seconds):
     return round(seconds * 1000, 2)
 
@@ -305,7 +300,7 @@ def measure(estate, log, requests=10, quick=False):
     size = len(estate.hosts)
     uuids = [h.uuid for h in estate.hosts]
     inventories = profiles.FakePlacement.inventories(estate)
-    usages = _usages(estate)
+    usages = profiles.FakePlacement.usages(estate)
     plugins = _Plugins(estate)
     wait = option('cluster_inventory_first_read_wait')
     ttl = option('cluster_inventory_cache_ttl')

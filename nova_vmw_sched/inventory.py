@@ -45,10 +45,11 @@ eventlet):
   the TTL after the entry's first read, later up to a tenth of the TTL
   early (each by a share fixed for the entry), so that the entries a
   restart reads together are refreshed at an even rate of ``clusters /
-  TTL`` per second, never all at once. A failed read, or a provider without ``VCPU`` and
-  ``MEMORY_MB`` inventory, keeps the last value read; a provider never read
-  has none (:meth:`InventoryCache.why_missing` says why). Failed reads are
-  retried after ``cluster_inventory_retry_interval`` seconds, doubled after
+  TTL`` per second, never all at once. A failed read, or a provider
+  without ``VCPU`` and ``MEMORY_MB`` inventory, keeps the last value read;
+  a provider never read has none (:meth:`InventoryCache.why_missing` says
+  why). Failed reads are retried after ``cluster_inventory_retry_interval``
+  seconds, doubled after
   each further failure up to the TTL, with one WARNING per failed read, so
   one per cluster per back-off. An entry no request has asked for during
   :data:`EVICT_AFTER` refresh periods is forgotten (a deleted cluster).
@@ -593,6 +594,7 @@ class InventoryCache:
             wait = vmw_conf.read_option(CONF, 'cluster_inventory_first_read_wait')
         mine, theirs = [], []
         waiter = _Waiter()
+        inline = self._inline()
         with self._lock:
             inflight = self._inflight
             for rp_uuid in dict.fromkeys(
@@ -615,13 +617,13 @@ class InventoryCache:
             priority = (_FIRST, len(mine) + len(theirs))
             queued = self._queued
             put = []
-            if not self._inline():
+            if not inline:
                 for rp_uuid in mine + theirs:
                     if queued.get(rp_uuid, (_REFRESH, 0)) > priority and \
                             rp_uuid not in self._reading:
                         queued[rp_uuid] = priority
                         put.append(rp_uuid)
-        if self._inline():
+        if inline:
             for rp_uuid in mine:
                 self._read(context, rp_uuid)
             return len(mine)
@@ -721,8 +723,7 @@ class InventoryCache:
             for rp_uuid in due:
                 self._read(None, rp_uuid)
         else:
-            for rp_uuid in due:
-                self._put((_REFRESH, 0), rp_uuid, None)
+            self._put_many((_REFRESH, 0), due, None)
         return len(due)
 
     def refresh_usage(self, context=None):
@@ -795,9 +796,6 @@ class InventoryCache:
                                       daemon=True)
             thread.start()
             self._workers.append(thread)
-
-    def _put(self, priority, rp_uuid, context):
-        self._put_many(priority, [rp_uuid], context)
 
     def _put_many(self, priority, rp_uuids, context):
         if not rp_uuids:
