@@ -258,8 +258,9 @@ class TestCapacityAfterTakeover(base.ClusterTestCase):
             # over with a running standby, leave the dead one disabled
             dead, _standby = estate.fail_over('c1')
             estate.set_service(dead, disabled=True)
-            # at least one usage read after the takeover
-            time.sleep(2.5)
+            # at least one usage read made wholly after the takeover (the
+            # read started before may still be on its way)
+            self._wait_for_usage_reads(2)
             # the fourth fills c1 up to its reserve; nova counts it, on top
             # of placement's figure of the three before
             out.extend(estate.boot(flavor, name='after%d' % n)[0]
@@ -267,6 +268,34 @@ class TestCapacityAfterTakeover(base.ClusterTestCase):
             return out
 
         return self.in_both_topologies(scenario)
+
+    def make_inventory_cache(self):
+        """The real cache, its usage reads counted."""
+        self.usage_reads = 0
+        usage_source = inventory.PlacementUsageSource()
+
+        def counted(context):
+            found = usage_source(context)
+            self.usage_reads += 1
+            return found
+
+        return inventory.InventoryCache(inventory.PlacementSource(),
+                                        usage_source=counted)
+
+    def _wait_for_usage_reads(self, count, timeout=30.0):
+        """Wait until ``count`` more usage reads have ended; with usage
+        reads off (interval 0), wait two of the refresher's idle looks."""
+        if base.CONF.vmware_scheduler.cluster_usage_refresh_interval <= 0:
+            time.sleep(2 * inventory.IDLE_TICK)
+            return
+        target = self.usage_reads + count
+        deadline = time.monotonic() + timeout
+        while self.usage_reads < target:
+            if time.monotonic() > deadline:
+                self.fail('%d usage reads in %.0f s, not %d'
+                          % (self.usage_reads - target + count, timeout,
+                             count))
+            time.sleep(0.05)
 
     def test_reserve_still_refuses_after_takeover(self):
         self.flags(cluster_usage_refresh_interval=1,

@@ -115,8 +115,8 @@ class TestColdMigration(base.ClusterTestCase):
                                    pin=estate.pin('c1', 'c3', 'c4'))
             first = estate.boot(flavor, name='vm', group=group)[0]
             other = estate.boot(flavor, name='other', group=group)[0]
-            server = self._live_migrate(estate.server('vm'),
-                                        api=self.admin_api)
+            # self.api is the admin API in ProviderUsageBaseTestCase
+            server = self._live_migrate(estate.server('vm'))
             migration = estate.migrations(server)[0]
             providers = {self._get_provider_uuid_by_host(estate.node(label)):
                          label for label in estate.clusters}

@@ -171,7 +171,7 @@ def main():
     # tests/__init__ (imported first) applied nova's concurrency backend:
     # native threads when OS_NOVA_DISABLE_EVENTLET_PATCHING=1, as
     # tests.unit.test_concurrency starts this program
-    from nova import monkey_patch
+    from nova_vmw_sched import compat
     import nova.conf
     from tests.unit import test_membership  # noqa: registers nova's test opts
     from nova import objects
@@ -187,7 +187,7 @@ def main():
     serial, concurrent = run(threads=int(sys.argv[1]) if len(sys.argv) > 1
                              else 8)
     print('RESULT ' + json.dumps({
-        'eventlet': bool(monkey_patch.MONKEY_PATCHED),
+        'eventlet': compat.eventlet_patched(),
         'serial': serial, 'concurrent': concurrent}))
 
 
