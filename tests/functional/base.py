@@ -26,6 +26,7 @@ Outcomes name clusters by label (``c1`` is moref ``domain-c1``), so that
 runs with different vCenter uuids compare equal.
 """
 
+import faulthandler
 import os
 import sys
 import threading
@@ -43,11 +44,13 @@ from nova import test as nova_test
 from nova.tests.functional import integrated_helpers
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import compat
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import inventory
 from nova_vmw_sched.simulate import defaults
 from tests.functional import fake_bus
 from tests.functional import fake_driver
+from tests.functional import threads_harness
 
 CONF = nova.conf.CONF
 
@@ -524,6 +527,19 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     WEIGHT_CLASSES = WEIGHT_CLASSES
 
     def setUp(self):
+        self._watchdog()
+        if not compat.eventlet_patched():
+            if not compat.harness_supports_native_threads():
+                self.skipTest(
+                    "nova's functional harness of this release does not run "
+                    "on native threads (its SQLite databases are in memory, "
+                    "one connection shared by all threads; nova 34's are "
+                    "files in WAL mode with one writer at a time): run it on "
+                    "eventlet (OS_NOVA_DISABLE_EVENTLET_PATCHING unset)")
+            # before nova's fixtures create their cell lock (threads_harness)
+            harness = self.useFixture(threads_harness.NativeThreadsHarness())
+        else:
+            harness = None
         vmw_conf.register_opts(CONF)
         # RPC listeners woken by messages, not every 50 ms (fake_bus)
         self.useFixture(fake_bus.EventDrivenFakeBus())
@@ -542,8 +558,31 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.inventory._cache', self.inventory_cache))
         super().setUp()
+        if harness is not None and not harness.created:
+            self.fail("nova's CellDatabases fixture did not take the "
+                      "reader-preferring lock (tests/functional/"
+                      "threads_harness.py): nova's harness has changed")
         # stopped before nova's services and placement go away
         self.addCleanup(self.inventory_cache.stop)
+
+    def _watchdog(self):
+        """End the test process, with every thread's stack on stderr, if
+        this test (cleanups included) is still running a minute after
+        ``OS_TEST_TIMEOUT``.
+
+        nova's timeout fixture raises in the test's main thread; a test
+        stuck where that cannot reach (a cleanup, a lock in C) would
+        otherwise hold the whole run until CI gives up. Registered first,
+        so cancelled last.
+        """
+        try:
+            timeout = int(os.environ.get('OS_TEST_TIMEOUT', 0))
+        except ValueError:
+            timeout = 0
+        if timeout <= 0:
+            return
+        faulthandler.dump_traceback_later(timeout + 60, exit=True)
+        self.addCleanup(faulthandler.cancel_dump_traceback_later)
 
     def make_inventory_cache(self):
         """The process-wide inventory cache for this test: the real one."""

@@ -14,6 +14,7 @@
 runs this module once per supported release (tox -e py3-nova31, -nova33,
 -nova34)."""
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -55,6 +56,16 @@ def _probe(value):
     if done.returncode:
         raise AssertionError(done.stderr[-2000:])
     return done.stdout.split()[-2:]
+
+
+class TestHarness(testtools.TestCase):
+
+    def test_native_threads_harness_from_nova_34(self):
+        # the table of doc/source/install.rst: nova 34's functional harness
+        # runs on native threads, nova 31's and 33's do not
+        major = int(importlib.metadata.version('nova').split('.')[0])
+        self.assertEqual(major >= 34,
+                         compat.harness_supports_native_threads())
 
 
 class TestMonkeyPatch(testtools.TestCase):
