@@ -590,6 +590,38 @@ Related options:
 * ``[workarounds] disable_group_policy_check_upcall``
 """),
     cfg.FloatOpt(
+        'placement_sync_interval',
+        mutable=True,
+        default=60.0,
+        min=0.0,
+        max=3600.0,
+        help="""
+Seconds between two runs of the placement keeper in each nova-scheduler
+process.
+
+The keeper holds the vSphere HA reserve of every VMware cluster in
+placement, as allocations of its own, so that placement's atomic claim
+keeps the reserve when requests race, in one scheduler or in several; and
+it puts every compute node of a service host into the placement aggregates
+of the nova host aggregates of that host (nova mirrors only the first node
+of a host), so that availability zones and aggregate-based tenant isolation
+reach every cluster of a shared service. A change of nova's aggregates,
+clusters or reserve policy reaches placement within one interval (plus the
+time of one run). Each run reads placement and nova's databases and writes
+only what differs.
+
+Possible values:
+
+* A number of seconds from 0 to 3600. 0 turns the keeper off: nothing is
+  written to placement, and ``nova-vmw-sched sync-placement`` is the only
+  way to bring placement in line.
+
+Related options:
+
+* ``cluster_failover_policy``
+* ``[filter_scheduler] enabled_filters``
+"""),
+    cfg.FloatOpt(
         'server_group_wait_interval',
         mutable=True,
         default=0.2,

@@ -1,0 +1,228 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The one component that keeps the package's state in placement.
+
+It has duties, each a function ``duty(context, client, dry_run=False)``
+that reads what nova and placement hold, works out what placement should
+hold, writes only what differs and returns one line per change made (or,
+with ``dry_run``, that it would make). Every duty follows the same rules:
+
+* it converges by itself: the keeper runs each duty every
+  ``[vmware_scheduler] placement_sync_interval`` seconds in every
+  nova-scheduler process that loaded the package's filters;
+* it is idempotent: what it writes is a function of what nova and placement
+  hold, so several scheduler processes write the same thing, and a second
+  run right after the first writes nothing;
+* placement's generation conflicts are retried (:func:`retrying`), a few
+  times, then left to the next run;
+* nothing is written when nothing differs;
+* ``nova-vmw-sched sync-placement`` runs the same duties once, for an audit
+  (``--dry-run``) or an immediate repair.
+
+The duties: :func:`nova_vmw_sched.reserve.sync` (the vSphere HA reserve of
+each cluster, held as allocations) and
+:func:`nova_vmw_sched.aggregates.sync` (placement aggregates per cluster).
+"""
+
+import os
+import threading
+import time
+
+from oslo_log import log as logging
+
+import nova.conf
+from nova import context as nova_context
+
+from nova_vmw_sched import conf as vmw_conf
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+#: a generation conflict is tried again this many times within one run
+CONFLICT_RETRIES = 4
+
+
+class Conflict(Exception):
+    """placement answered 409: another writer changed the data first."""
+
+
+def retrying(write, what):
+    """Call ``write()`` until it does not raise :class:`Conflict`.
+
+    ``write`` re-reads what it needs each time. After
+    :data:`CONFLICT_RETRIES` conflicts the change is left to the next run.
+
+    :returns: what ``write`` returns, or None if every try conflicted
+    """
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            return write()
+        except Conflict as e:
+            LOG.debug('Placement conflict on %(what)s (try %(n)d): %(e)s',
+                      {'what': what, 'n': attempt + 1, 'e': e})
+    LOG.warning('Gave up on %(what)s after %(n)d placement conflicts; the '
+                'next run of the keeper tries again.',
+                {'what': what, 'n': CONFLICT_RETRIES + 1})
+    return None
+
+
+def duties():
+    """``[(name, duty)]``, in the order they run."""
+    # imported here: the duties import the modules that import this one
+    from nova_vmw_sched import aggregates
+    from nova_vmw_sched import reserve
+    return [('reserves', reserve.sync), ('aggregates', aggregates.sync)]
+
+
+def run_once(context=None, client=None, dry_run=False, only=None):
+    """Run every duty (or those named in ``only``) once.
+
+    :returns: ``{duty name: [change lines]}``
+    :raises: whatever a duty raises (placement or a database unreachable)
+    """
+    if context is None:
+        context = nova_context.get_admin_context()
+    if client is None:
+        from nova.scheduler.client import report
+        client = report.report_client_singleton()
+    done = {}
+    for name, duty in duties():
+        if only and name not in only:
+            continue
+        done[name] = duty(context, client, dry_run=dry_run)
+    return done
+
+
+class Keeper:
+    """Runs the duties in a background thread of this process."""
+
+    def __init__(self, run=run_once, clock=time.monotonic):
+        self._run = run
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pid = None
+        self._stop = None
+        self._thread = None
+        self._wake = threading.Event()
+        #: completed runs (tests wait on it)
+        self.runs = 0
+        self._ran = threading.Condition()
+
+    def start(self):
+        """Start the thread in this process, once (again after a fork)."""
+        if vmw_conf.read_option(CONF, 'placement_sync_interval') <= 0:
+            return
+        pid = os.getpid()
+        if self._pid == pid:
+            return
+        with self._lock:
+            if self._pid == pid:
+                return
+            self._pid = pid
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._loop, args=(self._stop,),
+                name='vmw-placement-keeper', daemon=True)
+            self._thread.start()
+
+    def poke(self):
+        """Run the duties now rather than at the end of the interval."""
+        self._wake.set()
+
+    def stop(self, timeout=10.0):
+        with self._lock:
+            stop, thread = self._stop, self._thread
+            self._pid = self._stop = self._thread = None
+        if stop is not None:
+            stop.set()
+            self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def wait_for_runs(self, count, timeout):
+        """Wait until ``count`` runs have completed; True if they have."""
+        deadline = self._clock() + timeout
+        with self._ran:
+            while self.runs < count:
+                left = deadline - self._clock()
+                if left <= 0:
+                    return False
+                self._ran.wait(min(left, 0.5))
+        return True
+
+    def _loop(self, stop):
+        while not stop.is_set():
+            try:
+                changes = self._run()
+                for name, lines in changes.items():
+                    for line in lines:
+                        LOG.info('Placement keeper (%(duty)s): %(line)s',
+                                 {'duty': name, 'line': line})
+            except Exception as e:
+                # placement or a database down: the next run tries again
+                LOG.warning('Placement keeper run failed: %s', e)
+            with self._ran:
+                self.runs += 1
+                self._ran.notify_all()
+            interval = vmw_conf.read_option(CONF, 'placement_sync_interval')
+            if interval <= 0:
+                break
+            self._wake.wait(interval)
+            self._wake.clear()
+
+
+_keeper = Keeper()
+
+
+def get_keeper():
+    return _keeper
+
+
+def set_keeper(keeper):
+    """Replace the process's keeper (tests, the simulator); returns the old.
+    ``None`` stands for one that never starts."""
+    global _keeper
+    old, _keeper = _keeper, keeper if keeper is not None else _Off()
+    return old
+
+
+class _Off:
+    runs = 0
+
+    def start(self):
+        pass
+
+    def poke(self):
+        pass
+
+    def stop(self, timeout=0):
+        pass
+
+
+def _after_fork_in_child():
+    # nova-scheduler with [scheduler] workers > 1 loads the filters in the
+    # parent and forks: the parent's thread is not in the child
+    if getattr(_keeper, '_pid', None) not in (None, os.getpid()):
+        _keeper._pid = None
+        ensure_started()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def ensure_started():
+    """Called by the filters when nova's HostManager loads them."""
+    try:
+        _keeper.start()
+    except Exception as e:  # never keep the scheduler from starting
+        LOG.warning('Could not start the placement keeper: %s', e)
