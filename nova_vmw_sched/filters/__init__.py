@@ -28,6 +28,7 @@ from nova.scheduler import utils as scheduler_utils
 
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import explain
+from nova_vmw_sched import keeper
 from nova_vmw_sched import membership
 from nova_vmw_sched import view
 
@@ -149,7 +150,12 @@ class _FilterLoader(loadables.BaseLoader):
 
 
 def all_filters():
-    """All filter classes of nova_vmw_sched, for ``available_filters``."""
+    """All filter classes of nova_vmw_sched, for ``available_filters``.
+
+    nova's HostManager calls it when nova-scheduler starts: the process's
+    placement keeper (:mod:`nova_vmw_sched.keeper`) starts with it.
+    """
+    keeper.ensure_started()
     classes = {}
     for cls in _FilterLoader().get_all_classes():
         if cls.__module__.startswith(__name__ + '.'):

@@ -47,6 +47,7 @@ from nova_vmw_sched import cluster
 from nova_vmw_sched import compat
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import inventory
+from nova_vmw_sched import keeper
 from nova_vmw_sched.simulate import defaults
 from tests.functional import fake_bus
 from tests.functional import fake_driver
@@ -523,6 +524,8 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     #: ESXi host, where the default (hold back one host) would hold back
     #: everything: the HA reserve is test_capacity's business.
     FAILOVER_POLICY = 'none'
+    #: [vmware_scheduler] placement_sync_interval in these tests
+    KEEPER_INTERVAL = 2.0
     ENABLED_FILTERS = ENABLED_FILTERS
     WEIGHT_CLASSES = WEIGHT_CLASSES
 
@@ -557,13 +560,41 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.inventory_cache = self.make_inventory_cache()
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.inventory._cache', self.inventory_cache))
+        # Each test has its own placement keeper, started when nova's
+        # scheduler loads the filters (as in nova-scheduler), running every
+        # KEEPER_INTERVAL seconds.
+        self.flags(placement_sync_interval=self.KEEPER_INTERVAL,
+                   group='vmware_scheduler')
+        self.keeper = keeper.Keeper()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.keeper._keeper', self.keeper))
         super().setUp()
+        # stopped before nova's services and placement go away
+        self.addCleanup(self.keeper.stop)
         if harness is not None and not harness.created:
             self.fail("nova's CellDatabases fixture did not take the "
                       "reader-preferring lock (tests/functional/"
                       "threads_harness.py): nova's harness has changed")
         # stopped before nova's services and placement go away
         self.addCleanup(self.inventory_cache.stop)
+
+    def converge(self, timeout=30.0):
+        """Run the placement keeper now and wait until a run that started
+        after this call has completed (the one under way may have started
+        before)."""
+        target = self.keeper.runs + 2
+        self.keeper.poke()
+        if not self.keeper.wait_for_runs(target, timeout):
+            self.fail('the placement keeper did not complete a run in %s s'
+                      % timeout)
+
+    def wait_until(self, condition, timeout=30.0, what='condition'):
+        """Wait until ``condition()`` is true; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail('%s not met within %s s' % (what, timeout))
+            time.sleep(0.05)
 
     def _watchdog(self):
         """End the test process, with every thread's stack on stderr, if
