@@ -87,6 +87,7 @@ from oslo_log import log as logging
 import nova.conf
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import keeper
 from nova_vmw_sched import conf as vmw_conf
 
 LOG = logging.getLogger(__name__)
@@ -345,7 +346,15 @@ class PlacementUsageSource:
             raise InventoryUnavailable(
                 'placement answered %s: %s'
                 % (resp.status_code, (resp.text or '')[:200]))
-        return usages_from_summaries(resp.json().get('provider_summaries'))
+        usages = usages_from_summaries(resp.json().get('provider_summaries'))
+        # placement counts the HA reserve the keeper holds there as used;
+        # the capacity rule counts the instances and holds the reserve back
+        for rp_uuid, (vcpus, memory_mb) in usages.items():
+            held_vcpus, held_mb = keeper.held(rp_uuid)
+            if held_vcpus or held_mb:
+                usages[rp_uuid] = (max(0, vcpus - held_vcpus),
+                                   max(0, memory_mb - held_mb))
+        return usages
 
 
 def usages_from_summaries(summaries) -> dict:

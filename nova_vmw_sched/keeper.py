@@ -52,6 +52,10 @@ CONF = nova.conf.CONF
 CONFLICT_RETRIES = 4
 
 
+class PlacementError(Exception):
+    """placement refused or failed a read or a write."""
+
+
 class Conflict(Exception):
     """placement answered 409: another writer changed the data first."""
 
@@ -74,6 +78,24 @@ def retrying(write, what):
                 'next run of the keeper tries again.',
                 {'what': what, 'n': CONFLICT_RETRIES + 1})
     return None
+
+
+#: {rp uuid: (vCPUs, MB)} of HA reserve this process last found held in
+#: placement (nova_vmw_sched.reserve); placement's usage includes it
+_held: dict = {}
+
+
+def set_held(rp_uuid, amounts):
+    if any(amounts):
+        _held[rp_uuid] = tuple(amounts)
+    else:
+        _held.pop(rp_uuid, None)
+
+
+def held(rp_uuid):
+    """``(vCPUs, MB)`` of the HA reserve held in placement for a cluster,
+    as this process's keeper last read or wrote it."""
+    return _held.get(rp_uuid, (0, 0))
 
 
 def duties():
