@@ -27,6 +27,11 @@ import threading
 
 import fixtures
 
+from nova import context as nova_context
+from nova import objects
+from nova import test as nova_test
+from nova.tests import fixtures as nova_fixtures
+
 from nova_vmw_sched import reserve
 from tests.functional import base
 from tests.functional import fake_driver
@@ -131,6 +136,16 @@ class _RaceCase(base.ClusterTestCase):
         self.converge()
         self.wait_until(all_held, what='the HA reserve held in placement')
 
+    def nova_used_mb(self, estate):
+        """Memory nova's compute node records of the estate count used."""
+        ctxt = nova_context.get_admin_context()
+        nodes = {estate.node(label) for label in estate.clusters}
+        with nova_context.target_cell(
+                ctxt, self.cell_mappings[nova_test.CELL1_NAME]) as cctxt:
+            return sum(cn.memory_mb_used
+                       for cn in objects.ComputeNodeList.get_all(cctxt)
+                       if cn.hypervisor_hostname in nodes)
+
     def within_reserve(self, estate, labels):
         """True if no cluster's instances use more than C - H."""
         return all(self.allocations(estate, label)[0] <= USABLE_MB
@@ -196,10 +211,13 @@ class TestReserveRaces(_RaceCase):
                 for n in range(12):
                     server = estate.server('any-%d-%d' % (attempt, n))
                     self.admin_api.delete_server(server['id'])
+                # room again in placement and in nova's compute node
+                # records (which the scheduler's HostState reads)
                 self.wait_until(
-                    lambda: sum(self.allocations(estate, label)[0]
-                                for label in LABELS) == 2048 * (1 + 2 + 3 + 4),
-                    what='the deleted servers gone from placement')
+                    lambda: (sum(self.allocations(estate, label)[0]
+                                 for label in LABELS) == 2048 * 10 and
+                             self.nova_used_mb(estate) == 2048 * 10),
+                    what='the deleted servers gone')
             return out
 
         self.assertEqual([(10, True)] * REPEAT,
@@ -285,9 +303,30 @@ class TestReserveAcrossSchedulers(_RaceCase):
         # A second nova-scheduler service: its own SchedulerManager,
         # HostManager and HostState objects; requests are shared out between
         # the two by the message bus.
-        self.second = self.start_service('scheduler')
+        # (nova's start_service allows one scheduler: its fixture directly)
+        self.second = self.useFixture(nova_fixtures.ServiceFixture(
+            'scheduler', host='scheduler-2')).service
         self.assertIsNot(self.second.manager.host_manager,
-                         self.scheduler.manager.host_manager)
+                         self.scheduler_service.manager.host_manager)
+        # The fake message bus hands every request to the first listener
+        # that wakes, always the same one: the first manager passes every
+        # other request to the second, so that both schedule half.
+        first, second = self.scheduler_service.manager, self.second.manager
+        self.served = {'first': 0, 'second': 0}
+        originals = {'first': first.select_destinations,
+                     'second': second.select_destinations}
+        turn = [0]
+        lock = threading.Lock()
+
+        def select_destinations(*args, **kwargs):
+            with lock:
+                which = ('first', 'second')[turn[0] % 2]
+                turn[0] += 1
+                self.served[which] += 1
+            return originals[which](*args, **kwargs)
+
+        first.select_destinations = select_destinations
+        self.addCleanup(delattr, first, 'select_destinations')
 
     def test_last_room_two_schedulers(self):
         def scenario(estate):
@@ -298,6 +337,8 @@ class TestReserveAcrossSchedulers(_RaceCase):
             return out
 
         self.assertEqual([(1, 3)] * REPEAT, self.in_both_topologies(scenario))
+        # both schedulers took requests
+        self.assertEqual(self.served['first'], self.served['second'])
 
 
 class TestWithoutTheKeeper(_RaceCase):
