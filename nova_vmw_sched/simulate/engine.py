@@ -296,6 +296,8 @@ class Simulation:
                             if (group, k) not in self.setup.options}
             for option, value in settings.items():
                 options[(group, option)] = value
+        # a dry run writes nothing to placement: no keeper
+        options[('vmware_scheduler', 'placement_sync_interval')] = 0
         return options
 
     @contextlib.contextmanager
