@@ -159,16 +159,18 @@ class TestAvailabilityZone(AggregateTestCase):
             # a zone of one host ends with it: another keeps it there
             estate.start_service('%s-spare' % estate.name, ['c5'])
             agg, zone = self.zone(estate)
+            before = self.members(estate, agg, ALL)
             gone = estate.service_of('c1')
             self.admin_api.remove_host_from_aggregate(agg['id'], gone)
             stay = [label for label in ALL
                     if estate.service_of(label) != gone]
             self.wait_for_members(estate, agg, stay + ['c5'])
-            return [self.boot_in(estate, zone, self.pinned(estate, label),
-                                 'vm-%s' % label) == label
-                    for label in ALL] == [label in stay for label in ALL]
+            landed = [self.boot_in(estate, zone, self.pinned(estate, label),
+                                   'vm-%s' % label) == label
+                      for label in ALL]
+            return before, landed == [label in stay for label in ALL]
 
-        self.assertTrue(self.in_both_topologies(scenario))
+        self.assertEqual((ALL, True), self.in_both_topologies(scenario))
 
     def test_cluster_added_to_a_running_service_joins(self):
         def scenario(estate):
