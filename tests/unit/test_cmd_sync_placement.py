@@ -13,7 +13,6 @@
 """``nova-vmw-sched sync-placement``: arguments and exit status."""
 
 import io
-from unittest import mock
 
 from keystoneauth1 import exceptions as ks_exc
 from nova import test
