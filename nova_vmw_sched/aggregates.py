@@ -54,6 +54,10 @@ class PlacementError(Exception):
     """placement answered a request with an unexpected status."""
 
 
+class CellDatabaseError(Exception):
+    """A cell's database did not answer."""
+
+
 def _check(resp, what):
     if resp.status_code != 200:
         raise PlacementError('%s: placement answered %s: %s' % (
@@ -72,7 +76,7 @@ def compute_nodes(context):
     nodes = {}
     for cell_uuid, result in results.items():
         if nova_context.is_cell_failure_sentinel(result):
-            raise RuntimeError('cell %s did not answer: %s' % (
+            raise CellDatabaseError('cell %s did not answer: %s' % (
                 cell_uuid, getattr(result, 'message', result)))
         for node in result:
             nodes[node.uuid] = node

@@ -96,6 +96,8 @@ def cause(error):
                  else 'placement: ')
     elif name == 'PlacementError':
         where = 'placement: '
+    elif name == 'CellDatabaseError':
+        where = 'database unreachable: '
     elif module.startswith(('oslo_db', 'sqlalchemy', 'pymysql')):
         where = 'database: '
     elif module.startswith('oslo_config'):

@@ -176,3 +176,23 @@ class TestSync(test.NoDBTestCase):
         self.assertEqual([], aggregates.sync(None, client))
         nodes.assert_not_called()
         client.get.assert_not_called()
+
+
+class TestComputeNodes(test.NoDBTestCase):
+
+    @mock.patch('nova.context.scatter_gather_all_cells')
+    def test_a_cell_that_does_not_answer_stops_the_run(self, gather):
+        from nova import context as nova_context
+        gather.return_value = {
+            'cell1': [types.SimpleNamespace(uuid='rp1', host='h1')],
+            'cell2': nova_context.did_not_respond_sentinel}
+        self.assertRaises(aggregates.CellDatabaseError,
+                          aggregates.compute_nodes, None)
+
+    @mock.patch('nova.context.scatter_gather_all_cells')
+    def test_nodes_of_every_cell(self, gather):
+        gather.return_value = {
+            'cell1': [types.SimpleNamespace(uuid='rp1', host='h1')],
+            'cell2': [types.SimpleNamespace(uuid='rp2', host='h2')]}
+        self.assertEqual(['rp1', 'rp2'],
+                         sorted(aggregates.compute_nodes(None)))

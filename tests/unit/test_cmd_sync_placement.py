@@ -91,3 +91,10 @@ class TestSetup(test.NoDBTestCase):
                                 '/nonexistent/nova.conf')
         self.assertEqual('--config-file /nonexistent/nova.conf: no such '
                          'file', str(exc))
+
+    def test_cause_of_a_cell_database(self):
+        from nova_vmw_sched import aggregates
+        self.assertEqual(
+            'database unreachable: CellDatabaseError: cell c did not answer',
+            sync_placement.cause(aggregates.CellDatabaseError(
+                'cell c did not answer')))
