@@ -11,12 +11,171 @@
 #    under the License.
 
 """Placement aggregates per cluster (a duty of :mod:`nova_vmw_sched.keeper`).
+
+nova's host aggregates hold service hosts; when a host joins one, nova-api
+puts only the host's FIRST compute node into the placement aggregate of the
+same uuid, and takes only that node out when the host leaves. Availability
+zones, ``[scheduler] limit_tenants_to_placement_aggregate`` and
+``[scheduler] enable_isolated_aggregate_filtering`` ask placement for
+members of those aggregates, so every other cluster of a shared service
+would be out of reach.
+
+:func:`sync` makes every compute node of every host of a nova host
+aggregate a member of that aggregate's placement aggregate, and takes a
+compute node out of it when its host is no longer in the nova aggregate.
+It touches only placement aggregates whose uuid is a nova host aggregate's
+and only providers that are nova compute nodes (a sharing provider an
+operator put into such an aggregate stays); a provider's other aggregates
+are kept. A node whose provider does not exist yet is left to the next run.
+
+Reads: nova's aggregates (API database), the compute nodes of every cell
+(one query per cell), one ``GET /resource_providers?member_of=`` per nova
+aggregate, and the aggregates of each provider that must change. Writes:
+one ``PUT /resource_providers/{uuid}/aggregates`` per provider that must
+change, none when nothing differs.
 """
+
+import collections
+
+from oslo_log import log as logging
+
+from nova import context as nova_context
+from nova import objects
+
+from nova_vmw_sched import keeper
+
+LOG = logging.getLogger(__name__)
+
+#: provider aggregates with the provider's generation
+VERSION = '1.19'
+
+
+class PlacementError(Exception):
+    """placement answered a request with an unexpected status."""
+
+
+class CellDatabaseError(Exception):
+    """A cell's database did not answer."""
+
+
+def _check(resp, what):
+    if resp.status_code != 200:
+        raise PlacementError('%s: placement answered %s: %s' % (
+            what, resp.status_code, getattr(resp, 'text', '')[:200]))
+    return resp.json()
+
+
+def compute_nodes(context):
+    """``{provider uuid: compute node}`` of every cell.
+
+    :raises: if a cell does not answer (a node missing here would never be
+        added, and one that left its host would never be taken out)
+    """
+    results = nova_context.scatter_gather_all_cells(
+        context, objects.ComputeNodeList.get_all)
+    nodes = {}
+    for cell_uuid, result in results.items():
+        if nova_context.is_cell_failure_sentinel(result):
+            raise CellDatabaseError('cell %s did not answer: %s' % (
+                cell_uuid, getattr(result, 'message', result)))
+        for node in result:
+            nodes[node.uuid] = node
+    return nodes
+
+
+def plan(aggregates, nodes, members):
+    """What must change: ``{provider uuid: (to add, to remove)}``.
+
+    :param aggregates: nova host aggregates (``.uuid``, ``.hosts``)
+    :param nodes: ``{provider uuid: compute node}`` (``.host``)
+    :param members: ``{aggregate uuid: set of provider uuids}``, placement's
+        members of each nova aggregate's placement aggregate
+    """
+    by_host = collections.defaultdict(set)
+    for rp_uuid, node in nodes.items():
+        by_host[node.host].add(rp_uuid)
+    changes = collections.defaultdict(lambda: (set(), set()))
+    for agg in aggregates:
+        wanted = set()
+        for host in agg.hosts or ():
+            wanted |= by_host.get(host, set())
+        have = members.get(agg.uuid, set())
+        for rp_uuid in wanted - have:
+            changes[rp_uuid][0].add(agg.uuid)
+        # only compute nodes leave: a sharing provider stays
+        for rp_uuid in (have - wanted) & set(nodes):
+            changes[rp_uuid][1].add(agg.uuid)
+    return dict(changes)
+
+
+def members(client, aggregates):
+    """``{aggregate uuid: set of provider uuids}`` as placement has them."""
+    found = {}
+    for agg in aggregates:
+        body = _check(client.get(
+            '/resource_providers?member_of=%s' % agg.uuid, version=VERSION),
+            'members of aggregate %s' % agg.uuid)
+        found[agg.uuid] = {rp['uuid'] for rp in body['resource_providers']}
+    return found
+
+
+def _line(verb, rp_uuid, node, agg):
+    return '%s provider %s (%s, host %s) %s aggregate %s (%s)' % (
+        verb, rp_uuid, node.hypervisor_hostname, node.host,
+        'to' if verb == 'add' else 'from', agg.uuid, agg.name)
+
+
+def _update(client, rp_uuid, node, add, remove, by_uuid, dry_run):
+    """Change one provider's aggregates with one write; the lines done.
+
+    Reads the provider's aggregates afresh on every try, so that a try
+    after a conflict writes only what still differs.
+    """
+    url = '/resource_providers/%s/aggregates' % rp_uuid
+
+    def write():
+        resp = client.get(url, version=VERSION)
+        if resp.status_code == 404:
+            LOG.debug('Provider %(rp)s of %(node)s not in placement yet',
+                      {'rp': rp_uuid, 'node': node.hypervisor_hostname})
+            return []
+        body = _check(resp, 'aggregates of provider %s' % rp_uuid)
+        old = set(body['aggregates'])
+        new = (old | add) - remove
+        lines = [_line('add', rp_uuid, node, by_uuid[a])
+                 for a in sorted(new - old)]
+        lines += [_line('remove', rp_uuid, node, by_uuid[a])
+                  for a in sorted(old - new)]
+        if not lines or dry_run:
+            return lines
+        resp = client.put(url, {
+            'aggregates': sorted(new),
+            'resource_provider_generation':
+                body['resource_provider_generation']}, version=VERSION)
+        if resp.status_code == 409:
+            raise keeper.Conflict(getattr(resp, 'text', '409'))
+        _check(resp, 'setting aggregates of provider %s' % rp_uuid)
+        return lines
+
+    return keeper.retrying(write, 'aggregates of provider %s' % rp_uuid) \
+        or []
 
 
 def sync(context, client, dry_run=False):
     """Bring placement's aggregates in line with nova's host aggregates.
 
     :returns: one line per change made (or, with ``dry_run``, to be made)
+    :raises: when placement or a database does not answer
     """
-    return []
+    aggregates = objects.AggregateList.get_all(context)
+    if not aggregates:
+        return []
+    nodes = compute_nodes(context)
+    by_uuid = {agg.uuid: agg for agg in aggregates}
+    changes = plan(aggregates, nodes, members(client, aggregates))
+    lines = []
+    for rp_uuid in sorted(changes):
+        add, remove = changes[rp_uuid]
+        lines += _update(client, rp_uuid, nodes[rp_uuid], add, remove,
+                         by_uuid, dry_run)
+    return lines

@@ -12,8 +12,10 @@
 
 """``nova-vmw-sched``: the command line (see ``doc/source/cli.rst``).
 
-Exit status: 0 done; 1 ``--compare-topologies`` found a request that ends
-differently in another topology; 2 bad usage, scenario or configuration.
+Exit status of ``simulate``: 0 done; 1 ``--compare-topologies`` found a
+request that ends differently in another topology; 2 bad usage, scenario or
+configuration. ``sync-placement``: see
+:mod:`nova_vmw_sched.cmd.sync_placement`.
 """
 
 import argparse
@@ -22,6 +24,8 @@ import os
 import sys
 import time
 import warnings
+
+from nova_vmw_sched.cmd import sync_placement
 
 DEFAULT_SCENARIO = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'simulate', 'data', 'default.yaml')
@@ -94,6 +98,7 @@ def _parser():
                      'pinned NoValidHost')
     sim.add_argument('--no-progress', action='store_true',
                      help='no progress line on stderr')
+    sync_placement.add_parser(commands)
     return parser
 
 
@@ -271,6 +276,9 @@ def main(argv=None, out=None):
                 warnings.simplefilter('ignore')
             if args.command == 'simulate':
                 return simulate(args, out)
+            if args.command == 'sync-placement':
+                _log_to_stderr()
+                return sync_placement.run(args, out)
     except _Usage as e:
         # Every line of the message names its source (FILE: field: problem
         # for a scenario); prefix each the same way.
