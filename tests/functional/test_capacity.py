@@ -233,7 +233,7 @@ class TestClusterCapacity(base.ClusterTestCase):
             time.sleep(0.05)
 
 
-class TestCapacityAfterTakeover(base.ClusterTestCase):
+class _TakeoverCase(base.ClusterTestCase):
     """The failover reserve holds after a cluster changes service.
 
     c1 has three 4352 MB ESXi hosts; one host failure held back leaves
@@ -302,6 +302,26 @@ class TestCapacityAfterTakeover(base.ClusterTestCase):
                    group='vmware_scheduler')
         self.assertEqual(['c1'] * 4 + [NVH, NVH],
                          self._fill_take_over_and_boot())
+
+
+
+class TestCapacityAfterTakeover(_TakeoverCase):
+    """With the placement keeper (the default)."""
+
+    def test_without_usage_reads_placement_keeps_the_reserve(self):
+        # nova's figure alone lets the filter pass (see the class below),
+        # but the reserve the keeper holds in placement refuses the claims
+        self.flags(cluster_usage_refresh_interval=0,
+                   group='vmware_scheduler')
+        self.converge()
+        self.assertEqual(['c1'] * 4 + [NVH, NVH],
+                         self._fill_take_over_and_boot())
+
+
+class TestCapacityAfterTakeoverWithoutKeeper(_TakeoverCase):
+    """The same with the placement keeper off: only the filter's figures."""
+
+    KEEPER_INTERVAL = 0
 
     def test_without_usage_reads_the_reserve_is_overbooked(self):
         # what nova's figure alone does (cluster_usage_refresh_interval = 0)
