@@ -50,17 +50,13 @@ LOG = logging.getLogger(__name__)
 VERSION = '1.19'
 
 
-class PlacementError(Exception):
-    """placement answered a request with an unexpected status."""
-
-
 class CellDatabaseError(Exception):
     """A cell's database did not answer."""
 
 
 def _check(resp, what):
     if resp.status_code != 200:
-        raise PlacementError('%s: placement answered %s: %s' % (
+        raise keeper.PlacementError('%s: placement answered %s: %s' % (
             what, resp.status_code, getattr(resp, 'text', '')[:200]))
     return resp.json()
 

@@ -18,6 +18,7 @@ from unittest import mock
 from nova import test
 
 from nova_vmw_sched import aggregates
+from nova_vmw_sched import keeper
 
 
 def agg(uuid, *hosts, name=None):
@@ -146,7 +147,7 @@ class TestUpdate(test.NoDBTestCase):
     def test_error_raises(self):
         client = FakeClient({'rp2': set()})
         client.put = lambda *a, **kw: Response(500, 'boom')
-        self.assertRaises(aggregates.PlacementError, self.update, client,
+        self.assertRaises(keeper.PlacementError, self.update, client,
                           add=['A'])
 
 
