@@ -15,6 +15,9 @@ against a stand-in of placement that keeps allocations and generations and
 checks capacity and max_unit as placement does."""
 
 import copy
+import random
+import threading
+import time
 import uuid
 
 import fixtures
@@ -303,3 +306,87 @@ class TestSync(testtools.TestCase):
     def test_placement_error_raises(self):
         self.placement.get = lambda *a, **k: _Response(503, 'down')
         self.assertRaises(keeper.PlacementError, self.sync)
+
+
+class TestStress(testtools.TestCase):
+    """Many threads through one set of plugin instances (nova's filter
+    handler, the real capacity filter and shared HostStates), random
+    flavors near the reserve, claims in the placement stand-in: no cluster
+    past its reserve once the keeper holds it there."""
+
+    CLUSTERS = 8
+    THREADS = 16
+    REQUESTS = 12
+
+    def setUp(self):
+        super().setUp()
+        from nova.scheduler import filters as nova_filters
+
+        from nova_vmw_sched.filters import capacity_filter
+        from tests.unit import capacity_fakes
+        vmw_conf.register_opts(CONF)
+        self.useFixture(capacity_fakes.ConfigCachesFixture())
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.reserve._right', {}))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.keeper._held', {}))
+        CONF.set_override('enabled_filters',
+                          ['VMwareClusterCapacityFilter'],
+                          group='filter_scheduler')
+        self.addCleanup(CONF.clear_override, 'enabled_filters',
+                        group='filter_scheduler')
+        self.placement = FakePlacement()
+        self.lock = threading.Lock()
+        self.states = []
+        invs = {}
+        for n in range(self.CLUSTERS):
+            name = capacity_fakes.node('domain-c%d' % n)
+            rp = self.placement.add(name, _inventories())
+            invs[rp] = _inventories()
+            self.states.append(capacity_fakes.host_state(
+                name, vcpus=48, memory_mb=3 * 4352, uuid=rp))
+        self.useFixture(capacity_fakes.CacheFixture(invs))
+        self.handler = nova_filters.HostFilterHandler()
+        self.filters = [capacity_filter.VMwareClusterCapacityFilter()]
+        self.make_spec = capacity_fakes.request_spec
+
+    def _claim(self, rp, memory_mb):
+        with self.lock:  # placement's claim is atomic
+            return self.placement.claim(rp, memory_mb)
+
+    def _schedule(self, rng, errors):
+        for _ in range(self.REQUESTS):
+            memory_mb = rng.choice((1024, 2048, 3072, 4096))
+            spec = self.make_spec(vcpus=1, memory_mb=memory_mb)
+            try:
+                hosts = list(self.handler.get_filtered_objects(
+                    self.filters, self.states, spec))
+                time.sleep(0)  # let other requests filter before we claim
+                rng.shuffle(hosts)
+                for host in hosts:
+                    if self._claim(host.uuid, memory_mb):
+                        host.consume_from_request(spec)
+                        break
+            except Exception as e:
+                errors.append(e)
+
+    def test_no_reserve_overrun(self):
+        reserve.sync(nova_context.get_admin_context(), self.placement)
+        errors = []
+        threads = [threading.Thread(target=self._schedule,
+                                    args=(random.Random(seed), errors))
+                   for seed in range(self.THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        claimed = 0
+        for rp in self.placement.providers:
+            held = keeper.held(rp)[1]
+            instances = self.placement.used(rp, 'MEMORY_MB') - held
+            self.assertEqual(4352, held)
+            self.assertLessEqual(instances, 3 * 4352 - 4352)
+            claimed += instances
+        # the clusters were filled near their reserve, not left empty
+        self.assertGreater(claimed, self.CLUSTERS * (8704 - 4096))
