@@ -241,6 +241,10 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run):
             'placement refused the HA reserve of %s: %s %s'
             % (name, resp.status_code, resp.text[:300]))
     keeper.set_held(rp_uuid, held_total(found.wanted))
+    # placement bumps the generation once per write: one more than read
+    # is this write alone; any other write since makes it differ (re-read)
+    _right[rp_uuid] = (answer.get('resource_provider_generation', -2) + 1,
+                       policy)
     return line
 
 

@@ -255,8 +255,14 @@ class TestSync(testtools.TestCase):
         self.assertEqual(4352, self.placement.used(self.rp, 'MEMORY_MB'))
         self.assertEqual(64, self.placement.used(self.rp, 'VCPU'))
         self.assertEqual((64, 4352), keeper.held(self.rp))
-        # the next two runs: one re-read after our own write, then none
+        # the next runs read nothing but the listing: the generation is
+        # the one our write made
+        reads = []
+        get = self.placement.get
+        self.placement.get = lambda url, **kw: reads.append(url) or get(
+            url, **kw)
         self.assertEqual([], self.sync())
+        self.assertEqual(['/resource_providers'], reads)
         self.assertEqual([], self.sync())
         self.assertEqual(1, self.placement.writes)
 
