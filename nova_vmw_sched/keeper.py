@@ -92,6 +92,10 @@ def set_held(rp_uuid, amounts):
         _held.pop(rp_uuid, None)
 
 
+def clear_held():
+    _held.clear()
+
+
 def held(rp_uuid):
     """``(vCPUs, MB)`` of the HA reserve held in placement for a cluster,
     as this process's keeper last read or wrote it."""

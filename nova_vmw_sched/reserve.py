@@ -35,6 +35,9 @@ placement, and the reserve grows back as instances leave. With
 enabled_filters``, the desired reserve is 0: the keeper removes what it
 held.
 
+Without the capacity filter, a run asks placement once whether the
+reserve's project holds anything at all, and reads no cluster if not.
+
 A provider whose generation has not changed since the keeper last found its
 reserve right (placement bumps it with every change of its inventories or
 allocations), under the same policy, is not read again: one run costs one
@@ -174,9 +177,14 @@ def sync(context, client, dry_run=False):
 
     :returns: one line per provider changed (or, with ``dry_run``, to be)
     """
+    policies = capacity.reserve_policies(CONF) if enabled() else None
+    if policies is None and not _any_held(client, context):
+        # the common case without the capacity filter: one call, no reads
+        # of each cluster
+        keeper.clear_held()
+        return []
     resp = _get(client, '/resource_providers', '1.14', context)
     providers = resp.json()['resource_providers']
-    policies = capacity.reserve_policies(CONF) if enabled() else None
     lines = []
     for provider in providers:
         name = provider.get('name')
@@ -246,6 +254,13 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run):
     _right[rp_uuid] = (answer.get('resource_provider_generation', -2) + 1,
                        policy)
     return line
+
+
+def _any_held(client, context):
+    """True if the reserve's project holds anything anywhere."""
+    usages = _get(client, '/usages?project_id=%s' % PROJECT, '1.9',
+                  context).json().get('usages') or {}
+    return any(usages.values())
 
 
 def _describe(by_index):

@@ -99,6 +99,17 @@ class FakePlacement:
                                 if rp in by_rp},
                 'resource_provider_generation':
                     self.providers[rp]['generation']})
+        if parts[0].startswith('usages'):
+            project = parts[0].partition('project_id=')[2]
+            return _Response(200, {'usages': {
+                rc: sum(res.get(rc, 0)
+                        for c, by_rp in self.allocations.items()
+                        if project == reserve.PROJECT and
+                        any(reserve._index_of(
+                            c, uuid.UUID(reserve.consumer_uuid(rp, 0))
+                            .bytes[:12]) is not None for rp in by_rp)
+                        for res in by_rp.values())
+                for rc in ('VCPU', 'MEMORY_MB')}})
         if parts[0] == 'allocations':
             return _Response(200, {
                 'allocations': {}, 'consumer_generation':
@@ -308,6 +319,16 @@ class TestSync(testtools.TestCase):
         self.sync()
         self.assertEqual(4352, self.placement.used(self.rp, 'MEMORY_MB') -
                          3 * 2048)
+
+    def test_without_the_filter_nothing_is_read(self):
+        CONF.set_override('enabled_filters', ['ComputeFilter'],
+                          group='filter_scheduler')
+        reads = []
+        get = self.placement.get
+        self.placement.get = lambda url, **kw: reads.append(url) or get(
+            url, **kw)
+        self.assertEqual([], self.sync())
+        self.assertEqual(['/usages?project_id=%s' % reserve.PROJECT], reads)
 
     def test_placement_error_raises(self):
         self.placement.get = lambda *a, **k: _Response(503, 'down')
