@@ -349,11 +349,14 @@ class PlacementUsageSource:
         usages = usages_from_summaries(resp.json().get('provider_summaries'))
         # placement counts the HA reserve the keeper holds there as used;
         # the capacity rule counts the instances and holds the reserve back
-        for rp_uuid, (vcpus, memory_mb) in usages.items():
-            held_vcpus, held_mb = keeper.held(rp_uuid)
-            if held_vcpus or held_mb:
-                usages[rp_uuid] = (max(0, vcpus - held_vcpus),
-                                   max(0, memory_mb - held_mb))
+        # (not known yet after a start: left out, nova's figure counts)
+        for rp_uuid, (vcpus, memory_mb) in list(usages.items()):
+            held = keeper.held(rp_uuid)
+            if held is None:
+                del usages[rp_uuid]
+            elif held[0] or held[1]:
+                usages[rp_uuid] = (max(0, vcpus - held[0]),
+                                   max(0, memory_mb - held[1]))
         return usages
 
 

@@ -83,23 +83,38 @@ def retrying(write, what):
 #: {rp uuid: (vCPUs, MB)} of HA reserve this process last found held in
 #: placement (nova_vmw_sched.reserve); placement's usage includes it
 _held: dict = {}
+#: a run of the reserve duty has looked at every cluster (or found that
+#: nothing is held anywhere) in this process
+_complete = [False]
 
 
 def set_held(rp_uuid, amounts):
-    if any(amounts):
-        _held[rp_uuid] = tuple(amounts)
-    else:
-        _held.pop(rp_uuid, None)
+    _held[rp_uuid] = tuple(amounts)
 
 
 def clear_held():
     _held.clear()
 
 
+def mark_complete():
+    _complete[0] = True
+
+
 def held(rp_uuid):
     """``(vCPUs, MB)`` of the HA reserve held in placement for a cluster,
-    as this process's keeper last read or wrote it."""
-    return _held.get(rp_uuid, (0, 0))
+    as this process's keeper last read or wrote it.
+
+    None while the keeper of this process runs but has not yet looked at
+    the cluster (after a start, until its first run ends): placement's
+    usage of the cluster cannot be told from its reserve then. ``(0, 0)``
+    where no keeper runs in this process.
+    """
+    amounts = _held.get(rp_uuid)
+    if amounts is not None:
+        return amounts
+    if _complete[0] or not _keeper.running():
+        return (0, 0)
+    return None
 
 
 def duties():
@@ -160,6 +175,12 @@ class Keeper:
                 target=self._loop, args=(self._stop,),
                 name='vmw-placement-keeper', daemon=True)
             self._thread.start()
+
+    def running(self):
+        """True if the thread runs in this process."""
+        thread = self._thread
+        return (self._pid == os.getpid() and thread is not None and
+                thread.is_alive())
 
     def poke(self):
         """Run the duties now rather than at the end of the interval."""
@@ -224,6 +245,9 @@ def set_keeper(keeper):
 
 class _Off:
     runs = 0
+
+    def running(self):
+        return False
 
     def start(self):
         pass

@@ -182,6 +182,7 @@ def sync(context, client, dry_run=False):
         # the common case without the capacity filter: one call, no reads
         # of each cluster
         keeper.clear_held()
+        keeper.mark_complete()
         return []
     resp = _get(client, '/resource_providers', '1.14', context)
     providers = resp.json()['resource_providers']
@@ -203,6 +204,7 @@ def sync(context, client, dry_run=False):
             'the HA reserve of %s' % name)
         if line:
             lines.append(line)
+    keeper.mark_complete()
     return lines
 
 
