@@ -337,32 +337,59 @@ class Estate:
         :returns: the landing cluster label of each, in the order of
             ``names``
         """
-        barrier = threading.Barrier(len(names))
-        created = [None] * len(names)
-        failed = []
-        requests = [self.create_request(flavor_id, name, group, hints)
-                    for name in names]
+        created = self.post_at_once(
+            [self.create_request(flavor_id, name, group, hints)
+             for name in names])
+        if before_wait is not None:
+            before_wait(created)
+        return [self.outcome(self.wait(server, timeout=60))
+                for server in created]
 
-        def post(index, name):
+    def post_at_once(self, requests):
+        """Post the create request bodies ``requests`` at the same moment,
+        each from its own thread; the waiting is the caller's (in its own
+        thread: nova's harness gives database access to the test's).
+
+        :returns: what the API answered to each, in order: the server, or
+            for a multi-create (``min_count``) its reservation
+        """
+        barrier = threading.Barrier(len(requests))
+        created = [None] * len(requests)
+        failed = []
+
+        def post(index):
             try:
                 barrier.wait(timeout=30)
                 created[index] = self.test.admin_api.post_server(
                     requests[index])
             except Exception as e:  # reported by the test thread
-                failed.append('%s: %r' % (name, e))
+                failed.append('request %d: %r' % (index, e))
 
-        threads = [threading.Thread(target=post, args=(i, n))
-                   for i, n in enumerate(names)]
+        threads = [threading.Thread(target=post, args=(i,))
+                   for i in range(len(requests))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(60)
         if failed:
             self.test.fail('posting failed: %s' % '; '.join(failed))
-        if before_wait is not None:
-            before_wait(created)
-        return [self.outcome(self.wait(server, timeout=60))
-                for server in created]
+        return created
+
+    def multi_request(self, flavor_id, name, count):
+        """The body of a multi-create of ``count`` (all or nothing)."""
+        request = self.create_request(flavor_id, name)
+        request['server'].update(min_count=count, max_count=count,
+                                 return_reservation_id=True)
+        return request
+
+    def outcomes_of_reservation(self, reservation_id):
+        """Wait for the servers of a multi-create; their outcomes, in name
+        order."""
+        servers = sorted(
+            self.test.admin_api.get_servers(
+                search_opts={'reservation_id': reservation_id}),
+            key=lambda s: s['name'])
+        return [self.outcome(self.wait(s, timeout=60)) for s in servers]
 
     def server(self, name):
         """The server called ``name`` in this estate."""

@@ -234,19 +234,16 @@ class TestReserveRaces(_RaceCase):
                 flavor = estate.flavor('multi-' + label, memory_mb=1024,
                                        pin=estate.pin(label))
                 estate.boot(flavor, name='pre-' + label)
-                results = {}
-
-                def multi():
-                    results['multi'] = estate.boot(
-                        flavor, name='multi-' + label, min_count=6)
                 # the first claim of the six and the two singles' claims
                 self.gate.arm(3)
-                thread = threading.Thread(target=multi)
-                thread.start()
-                singles = estate.boot_at_once(
-                    flavor, ['single-%s-%d' % (label, n) for n in range(2)])
-                thread.join(120)
-                six = results['multi']
+                reservation, *singles = estate.post_at_once(
+                    [estate.multi_request(flavor, 'multi-' + label, 6)] +
+                    [estate.create_request(flavor, 'single-%s-%d' % (label, n))
+                     for n in range(2)])
+                six = estate.outcomes_of_reservation(
+                    reservation['reservation_id'])
+                singles = [estate.outcome(estate.wait(s, timeout=60))
+                           for s in singles]
                 if six == [label] * 6:
                     expected = sorted([label, NVH])
                 else:
@@ -259,39 +256,40 @@ class TestReserveRaces(_RaceCase):
         self.assertEqual([(True, True)] * REPEAT,
                          self.in_both_topologies(scenario))
 
+class TestRoomElsewhere(_RaceCase):
+    """(f), with a sixth, larger cluster that always has the most room."""
+
+    CLUSTERS = dict(_RaceCase.CLUSTERS,
+                    c6=fake_driver.ClusterSpec(hosts=(Esxi(16, 4352),) * 7))
+    TOPOLOGIES = (
+        ('shared', (LABELS + ('c6',),)),
+        ('split', tuple((label,) for label in LABELS + ('c6',))),
+    )
+
     def test_other_request_has_room_elsewhere(self):
-        # (f) c1 has room for one; a request pinned to c1 and one that
-        # prefers c1 but may use c2 race: both ACTIVE
+        # c<n> has room for one; a request pinned to it and an unpinned
+        # one, which c<n> also passes, race: both ACTIVE, the pinned one on
+        # c<n>, the other elsewhere (the headroom weigher ranks the last
+        # room lowest, the larger c6 highest); no request waits
         def scenario(estate):
-            self.wait_for_reserves(estate)
+            self.wait_for_reserves(estate, LABELS)
+            anywhere = estate.flavor('anywhere', memory_mb=2048)
             out = []
-            for index, label in enumerate(LABELS):
-                other = LABELS[(index + 1) % len(LABELS)]
+            for label in LABELS:
                 only = estate.flavor('only-' + label, memory_mb=2048,
                                      pin=estate.pin(label))
-                either = estate.flavor('either-' + label, memory_mb=2048,
-                                       pin=estate.pin(label, other))
                 estate.boot(only, name='pre-' + label, min_count=3)
-                results = {}
-
-                def post_either():
-                    results['either'] = estate.boot(
-                        either, name='either-' + label)[0]
                 self.gate.arm(2)
-                thread = threading.Thread(target=post_either)
-                thread.start()
-                got = estate.boot(only, name='only-' + label)[0]
-                thread.join(120)
-                out.append((got != NVH or results['either'] == label,
-                            results['either'] != NVH))
-                for name in ('only-' + label, 'either-' + label):
-                    server = estate.server(name)
-                    self.admin_api.delete_server(server['id'])
-                    self._wait_until_deleted(server)
+                posted = estate.post_at_once(
+                    [estate.create_request(anywhere, 'any-' + label),
+                     estate.create_request(only, 'only-' + label)])
+                elsewhere, got = [estate.outcome(estate.wait(s, timeout=60))
+                                  for s in posted]
+                out.append((got, elsewhere))
             self.assertTrue(self.within_reserve(estate, LABELS))
             return out
 
-        self.assertEqual([(True, True)] * REPEAT,
+        self.assertEqual([(label, 'c6') for label in LABELS],
                          self.in_both_topologies(scenario))
 
 
