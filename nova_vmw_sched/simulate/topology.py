@@ -21,7 +21,8 @@ A cluster keeps the state of the service that manages it in the file (up or
 down, enabled or disabled, its availability zone): a service's state is not
 part of the topology. So in ``per-vcenter`` the clusters of a vCenter share
 one service per distinct state; with all services up, enabled and in one
-zone, that is one service per vCenter. Cluster order, and so placement's candidate order, never changes.
+zone, that is one service per vCenter. Cluster order, and so placement's
+candidate order, never changes.
 """
 
 from nova_vmw_sched.simulate import scenario as scenario_mod
