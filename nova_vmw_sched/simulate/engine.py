@@ -19,11 +19,11 @@ For each request, :meth:`Simulation.step` runs nova's request filter
 ``map_az_to_placement_aggregate`` (a requested availability zone becomes
 placement ``member_of`` the zone's aggregates, read from the estate), asks
 the estate's placement for the allocation candidates and hands them to
-nova's own
-``SchedulerManager._schedule`` (:class:`SimScheduler`): nova filters and
-weighs for each instance index, claims in weight order, consumes the
-chosen host, raises ``NoValidHost`` (after giving back the claims) when an
-instance finds no cluster, and filters once more for the alternates. The
+nova's own ``SchedulerManager._schedule`` (:class:`SimScheduler`): nova
+filters and weighs for each instance index, claims in weight order,
+consumes the chosen host, raises ``NoValidHost`` (after giving back the
+claims) when an instance finds no cluster, and filters once more for the
+alternates. The
 database and placement calls it makes are answered by the estate. A
 request is all or nothing: after ``NoValidHost`` the consumed HostStates
 are restored, as nova's next database read would give them.
@@ -477,10 +477,11 @@ class Simulation:
                     estate.hosts, demand,
                     CONF.scheduler.max_placement_results, member_of)
         for host, reason in refused.items():
-            if member_of and estate.first_node_only and any(
-                    a.availability_zone == result.zone
-                    for a in host.aggregates) and \
-                    reason == estate.placement.outside(host.uuid, member_of):
+            # the zone's own service host, its other nodes not mirrored
+            if member_of and estate.first_node_only and reason == \
+                    estate.placement.outside(host.uuid, member_of) and any(
+                        a.availability_zone == result.zone
+                        for a in host.aggregates):
                 reason += (' (stock nova: nova-api put only the first '
                            'compute node of service host %s into it)'
                            % host.host)
