@@ -15,12 +15,15 @@
 A :class:`Simulation` is one setup (filters, weighers, options) on one
 topology of a scenario. Its filters and weighers are loaded by
 :class:`SimHostManager`, nova's ``HostManager`` minus the database reads.
-For each request, :meth:`Simulation.step` asks the estate's placement
-for the allocation candidates and hands them to nova's own
-``SchedulerManager._schedule`` (:class:`SimScheduler`): nova filters and
-weighs for each instance index, claims in weight order, consumes the
-chosen host, raises ``NoValidHost`` (after giving back the claims) when an
-instance finds no cluster, and filters once more for the alternates. The
+For each request, :meth:`Simulation.step` runs nova's request filter
+``map_az_to_placement_aggregate`` (a requested availability zone becomes
+placement ``member_of`` the zone's aggregates, read from the estate), asks
+the estate's placement for the allocation candidates and hands them to
+nova's own ``SchedulerManager._schedule`` (:class:`SimScheduler`): nova
+filters and weighs for each instance index, claims in weight order,
+consumes the chosen host, raises ``NoValidHost`` (after giving back the
+claims) when an instance finds no cluster, and filters once more for the
+alternates. The
 database and placement calls it makes are answered by the estate. A
 request is all or nothing: after ``NoValidHost`` the consumed HostStates
 are restored, as nova's next database read would give them.
@@ -40,9 +43,11 @@ from oslo_utils import timeutils
 
 import nova.conf
 from nova import exception as nova_exception
+from nova import objects
 from nova.scheduler import filters as nova_filters
 from nova.scheduler import host_manager
 from nova.scheduler import manager as nova_manager
+from nova.scheduler import request_filter
 from nova.scheduler import weights as nova_weights
 
 from nova_vmw_sched import cluster as cluster_mod
@@ -221,6 +226,8 @@ class Result:
         self.listed = ()
         #: the package's log lines while it was scheduled (``verbose``)
         self.log = []
+        #: the availability zone asked for (a move: the instance's)
+        self.zone = None
 
     @property
     def outcome(self):
@@ -250,7 +257,11 @@ class Simulation:
         self.scenario = topology_mod.regroup(scenario, topology)
         self.now = now or timeutils.utcnow().replace(microsecond=0)
         self.random = random.Random(seed)
-        self.estate = estate_mod.Estate(self.scenario, self.now)
+        # stock nova mirrors only the first node of a host into the
+        # placement aggregate of the host's zone; the package's keeper
+        # mirrors every node
+        self.estate = estate_mod.Estate(
+            self.scenario, self.now, first_node_only=setup.name == 'stock')
         self.source = inventory.StaticSource(self.estate.inventories)
         # a cache of its own: no entry of another estate (or of a scheduler
         # running in the same process) is seen; inline, so no threads
@@ -308,6 +319,8 @@ class Simulation:
         saved_source = membership.source
         saved_lookup = pin_explain.lookup
         saved_random = random.getstate()
+        saved_aggregates = objects.AggregateList.__dict__['get_by_metadata']
+        estate = self.estate
         with _overrides(self._options()):
             ha = {c.nodename: c.ha_policy for c in self.scenario.clusters
                   if c.ha_policy}
@@ -321,6 +334,10 @@ class Simulation:
             with _overrides(extra):
                 membership.source = self.estate
                 pin_explain.lookup = self.estate
+                # nova's request filter reads the zones' aggregates
+                objects.AggregateList.get_by_metadata = classmethod(
+                    lambda cls, context, key=None, value=None:
+                    estate.aggregates_by_metadata(context, key, value))
                 saved_inventory = inventory.set_cache(self.inventory_cache)
                 timeutils.set_time_override(self.now)
                 random.setstate(self.random.getstate())
@@ -331,6 +348,7 @@ class Simulation:
                     random.setstate(saved_random)
                     timeutils.clear_time_override()
                     inventory.set_cache(saved_inventory)
+                    objects.AggregateList.get_by_metadata = saved_aggregates
                     membership.source = saved_source
                     pin_explain.lookup = saved_lookup
 
@@ -385,7 +403,7 @@ class Simulation:
         if result.ok:
             for (host, uuid, _saved), name in zip(consumed, names):
                 estate.record(name, uuid, host, request.group,
-                              request.flavor)
+                              request.flavor, request.availability_zone)
         else:
             self._undo(consumed)
         self._result = None
@@ -447,9 +465,26 @@ class Simulation:
         """
         estate = self.estate
         result.listed = self._listed(spec)
-        hosts, refused, result.beyond_limit = estate.placement.candidates(
-            estate.hosts, demand, CONF.scheduler.max_placement_results)
+        result.zone = spec.availability_zone
+        member_of = self._member_of(spec)
+        if member_of is None:
+            hosts, result.beyond_limit = [], 0
+            refused = {h: 'no service is in availability zone %s' % (
+                result.zone) for h in estate.hosts}
+        else:
+            hosts, refused, result.beyond_limit = \
+                estate.placement.candidates(
+                    estate.hosts, demand,
+                    CONF.scheduler.max_placement_results, member_of)
         for host, reason in refused.items():
+            # the zone's own service host, its other nodes not mirrored
+            if member_of and estate.first_node_only and reason == \
+                    estate.placement.outside(host.uuid, member_of) and any(
+                        a.availability_zone == result.zone
+                        for a in host.aggregates):
+                reason += (' (stock nova: nova-api put only the first '
+                           'compute node of service host %s into it)'
+                           % host.host)
             self._sink(host, PLACEMENT, reason)
         alloc_reqs = {h.uuid: [estate.placement.allocation_request(h.uuid,
                                                                    demand)]
@@ -476,6 +511,26 @@ class Simulation:
             for host in hosts:
                 host.allocation_candidates = []
         return scheduler.consumed
+
+    def _member_of(self, spec):
+        """The placement aggregates the request must be ``member_of``.
+
+        nova's own request filter decides (``map_az_to_placement_aggregate``,
+        with the estate's aggregates): ``[{aggregate uuid}]``, each set any
+        of which will do; ``()`` without a zone; None for a zone no service
+        is in (nova-api refuses such a request with 400 Bad Request; the
+        simulator fails it with NoValidHost).
+        """
+        if not spec.availability_zone:
+            return ()
+        request_filter.map_az_to_placement_aggregate(self.estate.context,
+                                                     spec)
+        dest = spec.requested_destination if (
+            'requested_destination' in spec) else None
+        if dest is None or not dest.obj_attr_is_set('aggregates') or \
+                not dest.aggregates:
+            return None
+        return [set(a.split(',')) for a in dest.aggregates]
 
     def _listed(self, spec):
         """The cluster labels the request's pin lists, in its order."""
@@ -513,6 +568,15 @@ class Simulation:
 
     def _emptied(self, num, result, spec=None, candidates=()):
         why = 'no cluster is a placement candidate'
+        if result.zone and not candidates and all(
+                r.by == PLACEMENT and 'availability zone' in r.reason
+                for r in result.rejected.values()):
+            why = ('no cluster is a placement candidate in availability '
+                   'zone %s' % result.zone)
+            if result.zone not in self.estate.zones:
+                why = ('no service is in availability zone %s (nova-api '
+                       'refuses such a request with 400 Bad Request)'
+                       % result.zone)
         ignored = set(getattr(spec, 'ignore_hosts', None) or ())
         if candidates and all(h.host in ignored for h in candidates):
             why = ('no cluster is a placement candidate but those of service '

@@ -25,6 +25,12 @@
   ``_get_instance_info`` gives them;
 * :class:`nova_vmw_sched.simulate.placement.Placement` with every cluster's
   inventories and usage;
+* a host aggregate per availability zone of the scenario, holding the
+  services of that zone (each HostState gets its service's), and its
+  placement aggregate (the same uuid) with every cluster of those services
+  as member, as the package's keeper makes it, or with ``first_node_only``
+  (stock nova: nova-api mirrors ``nodes[0]`` of a host) only the first
+  cluster the scenario lists under each service;
 * the answers of the seams: :meth:`Estate.nodes_of` and
   :meth:`Estate.allocations_of` (the claims of the request being
   simulated) for :data:`nova_vmw_sched.membership.source` and
@@ -67,8 +73,9 @@ def uuid_for(kind, name):
 class Estate(membership.SettledSource):
     """nova's objects for one topology of a scenario (see module doc)."""
 
-    def __init__(self, scenario, now):
+    def __init__(self, scenario, now, first_node_only=False):
         self.scenario = scenario
+        self.first_node_only = first_node_only
         self.now = now
         self.context = nova_context.get_admin_context()
         self.placement = placement_mod.Placement()
@@ -81,9 +88,12 @@ class Estate(membership.SettledSource):
         #: {group name: [member uuid]}
         self.members = {g: [] for g in scenario.groups}
         #: {instance uuid: flavor name (None if the scenario gives none)},
-        #: {instance uuid: group name}
+        #: {instance uuid: group name}, {instance uuid: zone it asked for}
         self.flavor_of = {}
         self.group_of = {}
+        self.zone_of = {}
+        #: {zone: objects.Aggregate} with availability_zone metadata
+        self.zones = {}
         #: the id of each flavor, as nova's flavors table gives it
         self.flavor_ids = {name: i for i, name in
                            enumerate(scenario.flavors, start=1)}
@@ -106,19 +116,31 @@ class Estate(membership.SettledSource):
         for inst in scenario.instances.values():
             by_cluster.setdefault(inst.cluster, []).append(inst)
         services = {}
+        #: {cluster label: placement aggregate uuids}
+        members = {}
         for index, service in enumerate(scenario.services):
             services[service.name] = self._service(index, service)
             self.instances[service.name] = {}
             for label in service.clusters:
                 self.service_of[label] = service.name
+            zone = service.availability_zone
+            if zone is None:
+                continue
+            agg = self._zone(zone)
+            agg.hosts.append(service.name)
+            mirrored = (service.clusters[:1] if self.first_node_only
+                        else service.clusters)
+            for label in mirrored:
+                members[label] = {agg.uuid}
+        zone_of = {s.name: s.availability_zone for s in scenario.services}
         for index, c in enumerate(scenario.clusters):
             host = self.service_of[c.label]
             inst_dict = self.instances[host]
             used = {placement_mod.VCPU: c.used.vcpus,
                     placement_mod.MEMORY_MB: c.used.memory_mb,
                     placement_mod.DISK_GB: c.used.disk_gb}
-            members = by_cluster.get(c.label, ())
-            for inst in members:
+            placed = by_cluster.get(c.label, ())
+            for inst in placed:
                 uuid = self._add_instance(inst.name, c.label, host,
                                           c.nodename, inst.group,
                                           inst.flavor)
@@ -129,14 +151,29 @@ class Estate(membership.SettledSource):
                         used[rc] += amount
             rp_uuid = uuid_for('cluster', c.label)
             inventories = placement_mod.inventories_of(c)
-            self.placement.add(rp_uuid, inventories, used)
+            self.placement.add(rp_uuid, inventories, used,
+                               members.get(c.label, ()))
             compute = self._compute(index, rp_uuid, c, host, services[host],
-                                    used, c.used.instances + len(members))
+                                    used, c.used.instances + len(placed))
             state = host_manager.HostState(host, c.nodename, CELL_UUID)
-            state.update(compute, dict(services[host]), [], inst_dict)
+            zone = zone_of[host]
+            state.update(compute, dict(services[host]),
+                         [self.zones[zone]] if zone else [], inst_dict)
             self.hosts.append(state)
             self.label_of[id(state)] = c.label
             self.state_by_uuid[rp_uuid] = state
+
+    def _zone(self, zone):
+        """The host aggregate of availability zone ``zone``."""
+        agg = self.zones.get(zone)
+        if agg is None:
+            agg = self.zones[zone] = objects.Aggregate(
+                self.context, id=len(self.zones) + 1,
+                uuid=uuid_for('aggregate', zone), name=zone, hosts=[],
+                metadata={'availability_zone': zone})
+            self.placement.aggregate_names[agg.uuid] = (
+                'availability zone %s' % zone)
+        return agg
 
     def _service(self, index, service):
         seen = self.now if service.state == 'up' else self.now - DOWN_FOR
@@ -228,6 +265,14 @@ class Estate(membership.SettledSource):
                                 service.get('disabled_reason')))
         return records
 
+    def aggregates_by_metadata(self, context, key=None, value=None):
+        """``objects.AggregateList.get_by_metadata`` over the estate's
+        aggregates (its zones), for nova's request filter."""
+        return objects.AggregateList(objects=[
+            agg for agg in self.zones.values()
+            if (key is None or key in agg.metadata) and
+            (value is None or value in agg.metadata.values())])
+
     @property
     def inventories(self):
         """``{rp uuid: inventories}`` for the inventory source."""
@@ -299,6 +344,10 @@ class Estate(membership.SettledSource):
             project_id=PROJECT, user_id=USER)
         spec.num_instances = len(instance_uuids)
         spec.is_bfv = False
+        # a move keeps the zone its boot asked for (nova's RequestSpec)
+        spec.availability_zone = (self.zone_of.get(instance_uuids[0])
+                                  if request.is_move else
+                                  request.availability_zone)
         return spec
 
     def _group(self, name, new_uuids):
@@ -311,11 +360,13 @@ class Estate(membership.SettledSource):
             policies=[group.policy], rules=dict(group.rules),
             members=members + list(new_uuids), hosts=hosts)
 
-    def record(self, name, uuid, host_state, group, flavor):
+    def record(self, name, uuid, host_state, group, flavor, zone=None):
         """An instance the scheduler placed, as nova-compute reports it."""
         label = self.label_of[id(host_state)]
         self._add_instance(name, label, host_state.host,
                            host_state.nodename, group, flavor)
+        if zone is not None:
+            self.zone_of[uuid] = zone
         # nova's scheduler put a uuid-only stub there for group requests
         host_state.instances[uuid] = self._instance(
             uuid, host_state.host, host_state.nodename)

@@ -27,6 +27,10 @@ the scenario; ``DISK_GB`` only when the scenario gives ``disk_gb``.
 * nova's request filter ``compute_status_filter`` asks only for providers
   without the trait ``COMPUTE_STATUS_DISABLED``, which nova-compute sets
   on the nodes of a disabled service: those are no candidates either.
+* ``member_of``: the placement aggregates nova's request filter
+  ``map_az_to_placement_aggregate`` requires for a requested availability
+  zone (each entry a set of aggregate uuids, any of which will do; every
+  entry must be met): a provider outside them is no candidate.
 * :meth:`Placement.claim` is the scheduler's claim of one instance's
   allocation, checked against the usage of the moment.
 """
@@ -93,10 +97,15 @@ class Placement:
         self.usage = {}
         #: {rp uuid: ((resource class, max_unit, capacity), ...)}
         self._limits = {}
+        #: {rp uuid: {placement aggregate uuid}}
+        self.aggregates = {}
+        #: {placement aggregate uuid: what it is, for the reasons}
+        self.aggregate_names = {}
 
-    def add(self, rp_uuid, inventories, used):
+    def add(self, rp_uuid, inventories, used, aggregates=()):
         self.inventories[rp_uuid] = inventories
         self.usage[rp_uuid] = dict(used)
+        self.aggregates[rp_uuid] = set(aggregates)
         self._limits[rp_uuid] = tuple(
             (rc, r['max_unit'],
              (r['total'] - r['reserved']) * r['allocation_ratio'])
@@ -125,7 +134,19 @@ class Placement:
                            record['allocation_ratio']))
         return None
 
-    def candidates(self, hosts, demand, limit):
+    def outside(self, rp_uuid, member_of) -> ty.Optional[str]:
+        """Why the provider is not ``member_of`` these aggregates; None if
+        it is."""
+        mine = self.aggregates.get(rp_uuid, set())
+        for wanted in member_of:
+            if not mine & set(wanted):
+                return ('not in the placement aggregate of %s: nova asks '
+                        'placement for member_of it' % ' or '.join(
+                            self.aggregate_names.get(u, u)
+                            for u in sorted(wanted)))
+        return None
+
+    def candidates(self, hosts, demand, limit, member_of=()):
         """Split ``hosts`` as ``GET /allocation_candidates`` would.
 
         :returns: ``(candidates, {host: reason}, beyond_limit)``: the hosts
@@ -136,7 +157,9 @@ class Placement:
         refused = {}
         beyond = 0
         for host in hosts:
-            reason = disabled_reason(host) or self.why_not(host.uuid, demand)
+            reason = (disabled_reason(host) or
+                      self.outside(host.uuid, member_of) or
+                      self.why_not(host.uuid, demand))
             if reason is not None:
                 refused[host] = reason
             elif len(found) < limit:

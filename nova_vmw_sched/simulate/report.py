@@ -51,6 +51,8 @@ def _request_line(result, scenario):
             flavor = scenario.flavors[request.flavor]
             what += ' to %s (%d vCPU, %d MB)' % (
                 flavor.name, flavor.vcpus, flavor.memory_mb)
+        if result.zone:
+            what += '; availability zone %s' % result.zone
         return '[%d] %s: %s' % (result.index + 1, request.name, what)
     flavor = scenario.flavors[request.flavor]
     parts = ['%d x %s (%d vCPU, %d MB)' % (
@@ -65,6 +67,8 @@ def _request_line(result, scenario):
         names = getattr(request, hint)
         if names:
             parts.append('%s=%s' % (hint, ','.join(names)))
+    if result.zone:
+        parts.append('availability zone %s' % result.zone)
     return '[%d] %s: %s' % (result.index + 1, request.name, '; '.join(parts))
 
 
@@ -246,7 +250,8 @@ class JsonReport:
                 'action': result.request.action,
                 'flavor': result.request.flavor,
                 'count': result.request.count,
-                'group': result.request.group}
+                'group': result.request.group,
+                'availability_zone': result.zone}
         if result.request.is_move:
             item['instance'] = result.request.instance
         item.update(_result_json(result))

@@ -102,6 +102,8 @@ class Service(ty.NamedTuple):
     state: str = 'up'
     disabled: bool = False
     disabled_reason: ty.Optional[str] = None
+    #: the availability zone of its host aggregate; None: nova's default
+    availability_zone: ty.Optional[str] = None
 
 
 class Flavor(ty.NamedTuple):
@@ -145,6 +147,9 @@ class Request(ty.NamedTuple):
     different_host: tuple = ()
     action: str = 'boot'
     instance: ty.Optional[str] = None
+    #: the zone a boot asks for (``openstack server create
+    #: --availability-zone``)
+    availability_zone: ty.Optional[str] = None
 
     @property
     def is_move(self):

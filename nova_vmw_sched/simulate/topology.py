@@ -18,10 +18,11 @@
 * ``per-vcenter``: all clusters of a vCenter under one service.
 
 A cluster keeps the state of the service that manages it in the file (up or
-down, enabled or disabled): a service's state is not part of the topology.
-So in ``per-vcenter`` the clusters of a vCenter share one service per
-distinct state; with all services up and enabled, that is one service per
-vCenter. Cluster order, and so placement's candidate order, never changes.
+down, enabled or disabled, its availability zone): a service's state is not
+part of the topology. So in ``per-vcenter`` the clusters of a vCenter share
+one service per distinct state; with all services up, enabled and in one
+zone, that is one service per vCenter. Cluster order, and so placement's
+candidate order, never changes.
 """
 
 from nova_vmw_sched.simulate import scenario as scenario_mod
@@ -33,14 +34,16 @@ ALL = (AS_WRITTEN, PER_CLUSTER, PER_VCENTER)
 
 
 def _state(service):
-    return (service.state, service.disabled)
+    return (service.state, service.disabled, service.availability_zone)
 
 
 def _suffix(state):
-    up, disabled = state
+    up, disabled, zone = state
     parts = [] if up == 'up' else [up]
     if disabled:
         parts.append('disabled')
+    if zone is not None:
+        parts.append(zone)
     return ''.join('-' + p for p in parts)
 
 
@@ -68,11 +71,11 @@ def regroup(scenario, topology):
     services = []
     names = set()
     for key, labels in groups.items():
-        name, (state, disabled) = key
+        name, (state, disabled, zone) = key
         while name in names:
             name += '_'
         names.add(name)
         services.append(scenario_mod.Service(
             name, tuple(labels), state=state, disabled=disabled,
-            disabled_reason=reasons[key]))
+            disabled_reason=reasons[key], availability_zone=zone))
     return scenario.with_services(services)

@@ -141,6 +141,24 @@ class Checker:
             return default
         return value
 
+    def zone(self, value, path):
+        """An availability zone name as nova-api takes it: printable, at
+        most 255 characters, no ':' (nova reads ``zone:host:node``), no
+        whitespace at either end."""
+        name = self.text(value, path)
+        if name is None:
+            return None
+        if ':' in name:
+            self.bad(path, 'bad availability zone %r (nova reserves ":" '
+                     'for zone:host:node)' % name)
+        elif (len(name) > 255 or not name.isprintable() or
+              name != name.strip()):
+            self.bad(path, 'bad availability zone %r (1 to 255 printable '
+                     'characters, no whitespace at either end)' % name)
+        else:
+            return name
+        return None
+
     def reference(self, value, path, known, what):
         """A name that must be a key of ``known``."""
         name = self.text(value, path)
@@ -340,8 +358,8 @@ class Checker:
         for name, item in self.named(value, 'services', 'service').items():
             path = _join('services', name)
             item = self.mapping(item, path, (
-                'clusters', 'state', 'disabled', 'disabled_reason'),
-                required=('clusters',))
+                'clusters', 'state', 'disabled', 'disabled_reason',
+                'availability_zone'), required=('clusters',))
             if item is None:
                 continue
             labels = []
@@ -376,7 +394,10 @@ class Checker:
                                       _join(path, 'disabled')),
                 disabled_reason=self.text(
                     item.get('disabled_reason', _MISSING),
-                    _join(path, 'disabled_reason'))))
+                    _join(path, 'disabled_reason')),
+                availability_zone=self.zone(
+                    item.get('availability_zone', _MISSING),
+                    _join(path, 'availability_zone'))))
         for label in by_label:
             if label not in owner and by_label:
                 self.bad('services', 'cluster %s is not managed by any '
@@ -499,7 +520,7 @@ class Checker:
             path = _join('requests', index)
             item = self.mapping(item, path, (
                 'name', 'action', 'flavor', 'instance', 'group', 'count',
-                'hints'))
+                'hints', 'availability_zone'))
             if item is None:
                 continue
             name = self.text(item.get('name', _MISSING), _join(path, 'name'),
@@ -528,7 +549,10 @@ class Checker:
                 self.integer(item.get('count', _MISSING),
                              _join(path, 'count'), 1, MAX_COUNT, default=1),
                 *self.hints(item.get('hints', _MISSING),
-                            _join(path, 'hints'), known))
+                            _join(path, 'hints'), known),
+                availability_zone=self.zone(
+                    item.get('availability_zone', _MISSING),
+                    _join(path, 'availability_zone')))
             for instance_name in request.instance_names:
                 if instance_name in known:
                     self.bad(_join(path, 'name'), 'instance name %r is '
@@ -542,11 +566,12 @@ class Checker:
 
     def move(self, item, path, name, action, flavors, known, flavor_of):
         """A request that moves one existing instance."""
-        for field in ('group', 'count', 'hints'):
+        for field in ('group', 'count', 'hints', 'availability_zone'):
             if field in item:
                 self.bad(_join(path, field), 'a move takes the instance\'s '
                          'own %s; only a boot sets it' % (
-                             'server group' if field == 'group' else field))
+                             'server group' if field == 'group' else
+                             field.replace('_', ' ')))
         instance = self.text(item.get('instance', _MISSING),
                              _join(path, 'instance'))
         if instance is None:

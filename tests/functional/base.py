@@ -277,15 +277,18 @@ class Estate:
             flavor_id, name, group, hints, min_count)]
 
     def boot_servers(self, flavor_id, name='vm', group=None, hints=None,
-                     min_count=None, on=None):
+                     min_count=None, on=None, zone=None):
         """Boot and wait; return the servers, ordered by name.
 
         :param on: a cluster label: the server is forced onto it (the
             admin's ``availability_zone`` ``nova:<host>:<node>``, which
             nova schedules without filters), as an instance that was there
             before
+        :param zone: the availability zone the request asks for
         """
         request = self.create_request(flavor_id, name, group, hints)
+        if zone is not None:
+            request['server']['availability_zone'] = zone
         if on is not None:
             request['server']['availability_zone'] = 'nova:%s:%s' % (
                 self.service_of(on), self.node(on))

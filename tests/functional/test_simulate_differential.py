@@ -31,6 +31,7 @@ and the rest of that scenario is not compared (the estates differ from
 there on).
 """
 
+import copy
 import math
 
 import yaml
@@ -125,9 +126,12 @@ class _Differential(base.ClusterTestCase):
         self.assertGreater(self.compared, 0)
 
     def requests(self, estate, scenario, flavors, groups, expected, uuids,
-                 seed):
+                 seed, zones=None):
         """Run the scenario's requests in ``estate``; compare each with the
-        simulator's ``expected`` outcome; the clusters they landed on."""
+        simulator's ``expected`` outcome; the clusters they landed on.
+
+        :param zones: {scenario zone: the estate's zone of that name}
+        """
         landed = []
         for request, (names, want, tie) in zip(
                 scenario.requests, expected):
@@ -140,7 +144,8 @@ class _Differential(base.ClusterTestCase):
             servers = estate.boot_servers(
                 flavors[request.flavor], name=request.name,
                 group=groups.get(request.group), hints=hints or None,
-                min_count=request.count if request.count > 1 else None)
+                min_count=request.count if request.count > 1 else None,
+                zone=(zones or {}).get(request.availability_zone))
             got = tuple(estate.outcome(s) for s in servers)
             for name, server in zip(names, servers):
                 uuids[name] = server['id']
@@ -311,6 +316,115 @@ class TestShippedScenarioAgreesWithNova(_Differential):
         landed = {c for request in outcome for c in request if c != NVH}
         # both vCenters' domain-c7 are told apart
         self.assertTrue({'vc-east/domain-c7', 'vc-west/domain-c7'} & landed,
+                        outcome)
+
+
+#: availability zones: a shared service of three clusters in az-east, one of
+#: two in az-west; clusters differ in size (and by a few MB) so that
+#: weights do not tie
+ZONES = {
+    'version': 1,
+    'description': 'two zones, each of one service of several clusters',
+    'config': {'filter_scheduler': {'io_ops_weight_multiplier': 0.0}},
+    'vcenters': {'vc1': {'clusters': {
+        'domain-c%d' % n: {
+            'hosts': [{'cpus': 16, 'memory_mb': memory + 7 * n}],
+            'disk_gb': 1000 + n,
+            'reserved': {'vcpus': 0, 'memory_mb': 0, 'disk_gb': 0}}
+        for n, memory in ((1, 8192), (2, 12288), (3, 16384), (4, 10240),
+                          (5, 14336))}}},
+    'services': {
+        'east': {'clusters': ['vc1/domain-c1', 'vc1/domain-c2',
+                              'vc1/domain-c3'],
+                 'availability_zone': 'az-east'},
+        'west': {'clusters': ['vc1/domain-c4', 'vc1/domain-c5'],
+                 'availability_zone': 'az-west'}},
+    'flavors': {'big': {'vcpus': 2, 'memory_mb': 6000, 'disk_gb': 1},
+                'small': {'vcpus': 1, 'memory_mb': 1024, 'disk_gb': 1}},
+    'requests': [
+        {'name': 'e1', 'flavor': 'big', 'count': 2,
+         'availability_zone': 'az-east'},
+        {'name': 'e2', 'flavor': 'big', 'availability_zone': 'az-east'},
+        {'name': 'e3', 'flavor': 'big', 'availability_zone': 'az-east'},
+        # one big fits in az-east now: the request of two fails
+        {'name': 'e4', 'flavor': 'big', 'count': 2,
+         'availability_zone': 'az-east'},
+        {'name': 'w1', 'flavor': 'small', 'availability_zone': 'az-west'},
+        {'name': 'any', 'flavor': 'small'},
+        {'name': 'w2', 'flavor': 'big', 'availability_zone': 'az-west'},
+    ],
+}
+
+
+class TestZonesAgreeWithNova(_Differential):
+    """Requests naming an availability zone: the simulator's member_of
+    (every cluster of a zone's services, the package's setup) against
+    nova's request filter and placement with the package's keeper."""
+
+    def test_zones(self):
+        scenario = scenario_mod.from_data(copy.deepcopy(ZONES), 'zones')
+        self.CLUSTERS = {
+            _label(c.label): fake_driver.ClusterSpec(
+                hosts=tuple(fake_driver.EsxiHost(h.cpus, h.memory_mb)
+                            for h in c.hosts for _ in range(h.count)),
+                disk_gb=c.disk_gb)
+            for c in scenario.clusters}
+        regrouped = {
+            'shared': topology_mod.regroup(scenario,
+                                           topology_mod.PER_VCENTER),
+            'split': topology_mod.regroup(scenario,
+                                          topology_mod.PER_CLUSTER)}
+        expected = {
+            'shared': self.simulate(scenario, topology_mod.PER_VCENTER),
+            'split': self.simulate(scenario, topology_mod.PER_CLUSTER)}
+        for group, options in scenario.config.items():
+            self.flags(group=group, **options)
+        # the simulator's [vmware_scheduler] placement_sync_interval = 0 (a
+        # dry run keeps no placement) ended the keeper's loop: start it again
+        self.flags(placement_sync_interval=self.KEEPER_INTERVAL,
+                   group='vmware_scheduler')
+        self.keeper.stop()
+        self.keeper.start()
+        self.compared = 0
+
+        def run(estate):
+            flavors, groups = self.build(estate, scenario)
+            # the zones of this estate (the other's aggregates stay)
+            zones = {}
+            for host, service in zip(list(estate.services),
+                                     regrouped[estate.name].services):
+                self.assertEqual(
+                    tuple(_label(c) for c in service.clusters),
+                    estate.services[host])
+                zone = service.availability_zone
+                if zone not in zones:
+                    zones[zone] = self.admin_api.post_aggregate(
+                        {'aggregate': {
+                            'name': '%s-%s' % (estate.name, zone),
+                            'availability_zone': '%s-%s' % (estate.name,
+                                                            zone)}})
+                self.admin_api.add_host_to_aggregate(zones[zone]['id'], host)
+            # every cluster of a host into the placement aggregate
+            self.converge()
+            return self.requests(
+                estate, scenario, flavors, groups, expected[estate.name],
+                {}, 'zones', {z: agg['availability_zone']
+                              for z, agg in zones.items()})
+
+        outcome = self.in_both_topologies(run, tuple(
+            (name, tuple(tuple(_label(c) for c in s.clusters)
+                         for s in regrouped[name].services))
+            for name in ('shared', 'split')))
+        # every instance of every request, in both topologies, no tie
+        self.assertEqual(2 * 9, self.compared)
+        self.assertEqual(len(scenario.requests), len(outcome))
+        east = {'c1', 'c2', 'c3'}
+        for landed in outcome[:3]:
+            self.assertTrue(set(landed) <= east, outcome)
+        # all three clusters of the shared service are used in its zone
+        self.assertEqual(east, {c for r in outcome[:3] for c in r})
+        self.assertEqual((NVH, NVH), outcome[3])
+        self.assertTrue(set(outcome[4] + outcome[6]) <= {'c4', 'c5'},
                         outcome)
 
 
