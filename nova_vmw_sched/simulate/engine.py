@@ -54,6 +54,7 @@ from nova_vmw_sched import cluster as cluster_mod
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import explain as pin_explain
 from nova_vmw_sched import inventory
+from nova_vmw_sched import keeper
 from nova_vmw_sched import membership
 from nova_vmw_sched import request as vmw_request
 from nova_vmw_sched.simulate import defaults
@@ -307,8 +308,6 @@ class Simulation:
                             if (group, k) not in self.setup.options}
             for option, value in settings.items():
                 options[(group, option)] = value
-        # a dry run writes nothing to placement: no keeper
-        options[('vmware_scheduler', 'placement_sync_interval')] = 0
         return options
 
     @contextlib.contextmanager
@@ -339,6 +338,9 @@ class Simulation:
                     lambda cls, context, key=None, value=None:
                     estate.aggregates_by_metadata(context, key, value))
                 saved_inventory = inventory.set_cache(self.inventory_cache)
+                # a dry run writes nothing to placement: no keeper starts
+                # when nova's HostManager loads the filters here
+                saved_keeper = keeper.set_keeper(None)
                 timeutils.set_time_override(self.now)
                 random.setstate(self.random.getstate())
                 try:
@@ -347,6 +349,7 @@ class Simulation:
                     self.random.setstate(random.getstate())
                     random.setstate(saved_random)
                     timeutils.clear_time_override()
+                    keeper.set_keeper(saved_keeper)
                     inventory.set_cache(saved_inventory)
                     objects.AggregateList.get_by_metadata = saved_aggregates
                     membership.source = saved_source
