@@ -91,7 +91,8 @@ minimum is 0) and multiplies them by the weigher's multiplier, so two
 neighbours in the list differ by ``multiplier / N``. The default, 1000, is
 far above what nova's weighers that spread or stack by usage add with
 their default multipliers (at most 9 in all), so the list order wins over
-free RAM, CPU and disk for lists of up to 100 clusters, while nova's build-failure and cross-cell weighers
+free RAM, CPU and disk for lists of up to 100 clusters, while nova's
+build-failure and cross-cell weighers
 (multiplier 1000000) still win over it. 0 turns the preference off, so
 nova's other weighers choose among the listed clusters.
 
