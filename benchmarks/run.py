@@ -876,11 +876,11 @@ def render(report):
 
 
 def render_latency(results):
-    """The lines of the 2 ms placement benchmark (item 7)."""
+    """The lines of the 2 ms placement benchmark."""
     if not results:
         return []
-    out = ['', 'placement at %.0f ms per call (item 7; capacity filter + '
-           'headroom weigher through nova\'s handlers)' % (
+    out = ['', 'placement at %.0f ms per call (capacity filter + headroom '
+           'weigher through nova\'s handlers)' % (
                latency_mod.LATENCY * 1000)]
     out.append('  %8s %9s %9s %8s %7s %8s %8s %8s %8s %9s %6s %6s' % (
         'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
@@ -1006,7 +1006,7 @@ def main(argv=None):
     report['settings']['latency_sizes'] = latency_sizes
 
     def measure_latency(estate):
-        log('%s, %d clusters: 2 ms placement (item 7)' % (
+        log('%s, %d clusters: 2 ms placement' % (
             estate.layout, estate.size))
         t0 = time.perf_counter()
         r = report['latency'][str(estate.size)] = latency_mod.measure(

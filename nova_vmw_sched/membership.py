@@ -439,9 +439,10 @@ class Members:
         return other.order < mine.order
 
     def _wait(self, context, where, waiting):
-        vmw_conf.register_opts(CONF)  # once; a no-op afterwards
-        timeout = CONF.vmware_scheduler.server_group_wait_timeout
-        interval = CONF.vmware_scheduler.server_group_wait_interval
+        # a bad value: read_option warns once and gives the default (the
+        # hard policies still refuse if members are in flight after it)
+        timeout = vmw_conf.read_option(CONF, 'server_group_wait_timeout')
+        interval = vmw_conf.read_option(CONF, 'server_group_wait_interval')
         started = time.monotonic()
         deadline = started + timeout
         LOG.debug('Waiting up to %(timeout)s s for %(what)s still being '

@@ -43,8 +43,9 @@ class VMwareClusterPreferenceWeigher(weights.BaseHostWeigher):
     def __init__(self):
         super().__init__()
         vmw_conf.register_opts(CONF)
+        # a bad value: read_option warns once and gives the default
         self._multiplier = vmw_weights.OncePerWeighing(
-            lambda: CONF.vmware_scheduler[MULTIPLIER])
+            lambda: vmw_conf.read_option(CONF, MULTIPLIER))
 
     def weight_multiplier(self, host_state):
         return scheduler_utils.get_weight_multiplier(

@@ -85,8 +85,9 @@ class _ClusterGroupWeigher(weights.BaseHostWeigher):
         # nova instantiates only enabled filters: if every enabled name
         # resolves to nova's class, none of ours runs the check.
         vmw_filters.check_shadowing()
+        # a bad value: read_option warns once and gives the default
         self._multiplier = vmw_weights.OncePerWeighing(
-            lambda: CONF.vmware_scheduler[self.option])
+            lambda: vmw_conf.read_option(CONF, self.option))
 
     def weight_multiplier(self, host_state):
         return scheduler_utils.get_weight_multiplier(
