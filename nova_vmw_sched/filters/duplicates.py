@@ -87,12 +87,5 @@ class VMwareClusterDuplicateFilter(vmw_filters.RequestScopedFilter):
     def check(self, host_state, losers):
         winner = losers.get(id(host_state))
         if winner is None:
-            return True
-        LOG.debug('%(host_state)s fails: stale duplicate of the record '
-                  'under %(host)s', {'host_state': host_state,
-                                     'host': winner.host})
-        return False
-
-    def reason(self, host_state, losers):
-        return 'stale duplicate record (the one under %s is used)' % (
-            losers[id(host_state)].host)
+            return None
+        return 'stale duplicate of the record under %s' % winner.host

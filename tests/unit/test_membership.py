@@ -245,6 +245,12 @@ class FilterTestCase(GroupTestCase):
         return self.run_filters(self.filter, hosts or self.hosts, spec_obj,
                                 index)
 
+    def reasons(self, spec_obj, hosts=None):
+        """``{node: what check() gives}``: None or the reason it fails."""
+        hosts = hosts or self.hosts
+        prepared = self.filter.prepare_hosts(spec_obj, hosts)
+        return {h.nodename: self.filter.check(h, prepared) for h in hosts}
+
 
 class TestMembers(GroupTestCase):
 

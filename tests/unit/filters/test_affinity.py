@@ -47,6 +47,15 @@ class AffinityTestCase(fakes.FilterTestCase):
 
 class TestAffinity(AffinityTestCase):
 
+    def test_reasons(self):
+        self.source.nodes = {uuids.m1: node(1)}
+        spec_obj = spec(group('affinity', [uuids.m1, uuids.new],
+                              hosts=['svc1']), instance_uuid=uuids.new)
+        why = ('affinity: no group member on its cluster (members are on '
+               '%s)' % node(1))
+        self.assertEqual({node(1): None, node(2): why, node(3): why},
+                         self.reasons(spec_obj))
+
     def test_before_any_member_has_a_node_all_pass(self):
         # members exist but were never scheduled, or are deleted
         self.source.nodes = {uuids.m1: None}

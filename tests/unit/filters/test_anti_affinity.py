@@ -33,6 +33,15 @@ class AntiAffinityTestCase(fakes.FilterTestCase):
 
 class TestAntiAffinity(AntiAffinityTestCase):
 
+    def test_reasons(self):
+        self.source.nodes = {uuids.m1: node(1)}
+        spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.new],
+                              hosts=['svc1']), instance_uuid=uuids.new)
+        self.assertEqual(
+            {node(1): 'anti-affinity: 1 group member(s) on its cluster, at '
+                      'most 1 allowed',
+             node(2): None, node(3): None}, self.reasons(spec_obj))
+
     def test_member_blocks_its_cluster_not_the_sibling(self):
         self.source.nodes = {uuids.m1: node(1)}
         spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.new],

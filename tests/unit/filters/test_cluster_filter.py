@@ -199,6 +199,33 @@ class TestClusterFilter(ClusterFilterTestCase):
         # unpinned requests leave the service to ComputeFilter
         self.assertEqual(3, len(self.passing(spec(), hosts=hosts)))
 
+    def test_reasons(self):
+        now = timeutils.utcnow()
+        hosts = self.hosts[:2] + self.hosts[-2:]
+        prepared = self.filter.prepare(spec('domain-c7'))
+        self.assertEqual(
+            [None, 'not a VMware cluster that vmware:cluster=domain-c7 lists',
+             'not a VMware cluster that vmware:cluster=domain-c7 lists',
+             'not a VMware cluster that vmware:cluster=domain-c7 lists'],
+            [self.filter.check(h, prepared) for h in hosts])
+        for disabled, down, why in (
+                (True, False, 'service svc1 is disabled (maintenance)'),
+                (False, True, 'service svc1 is down')):
+            hosts[0].service = {
+                'host': 'svc1', 'disabled': disabled,
+                'disabled_reason': 'maintenance' if disabled else None,
+                'forced_down': False, 'created_at': now,
+                'last_seen_up': now - datetime.timedelta(
+                    seconds=3600 if down else 0)}
+            self.assertEqual(why, self.filter.check(hosts[0], prepared))
+        prepared = self.filter.prepare(spec('domain-c7,,'))
+        self.assertEqual(
+            'vmware:cluster=domain-c7,, cannot be used (element 2: empty '
+            'cluster reference)', self.filter.check(hosts[0], prepared))
+        prepared = self.filter.prepare(spec())
+        self.assertEqual([None] * 4,
+                         [self.filter.check(h, prepared) for h in hosts])
+
     def test_rebuild_is_not_filtered(self):
         rebuild = {'_nova_check_type': ['rebuild']}
         everything = [n for _, n in self.NODES]

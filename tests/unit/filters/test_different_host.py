@@ -33,6 +33,12 @@ class TestDifferentHost(fakes.FilterTestCase):
         self.source.nodes = {uuids.a: node(1), uuids.b: node(3),
                              uuids.building: None}
 
+    def test_reasons(self):
+        self.assertEqual(
+            {node(1): 'different_host: a hinted instance is on its cluster',
+             node(2): None, node(3): None},
+            self.reasons(spec(hints={'different_host': uuids.a})))
+
     def test_hint_as_single_value_or_list(self):
         self.assertEqual([node(2), node(3)], self.passing(spec(
             hints={'different_host': uuids.a})))

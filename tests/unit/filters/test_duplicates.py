@@ -113,10 +113,9 @@ class TestDuplicateFilter(test.NoDBTestCase):
         stale = host('old', C1, heartbeat_age=3600)
         live = host('new', C1)
         losers = self.filter.prepare_hosts(self.spec, [stale, live])
-        self.assertFalse(self.filter.check(stale, losers))
-        self.assertTrue(self.filter.check(live, losers))
-        self.assertEqual('stale duplicate record (the one under new is '
-                         'used)', self.filter.reason(stale, losers))
+        self.assertEqual('stale duplicate of the record under new',
+                         self.filter.check(stale, losers))
+        self.assertIsNone(self.filter.check(live, losers))
 
     def test_odd_host_data_never_raises(self):
         odd = host_manager.HostState('odd', C1, 'cell1')  # no service

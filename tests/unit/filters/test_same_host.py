@@ -33,6 +33,15 @@ class TestSameHost(fakes.FilterTestCase):
         self.source.nodes = {uuids.a: node(1), uuids.b: node(3),
                              uuids.building: None}
 
+    def test_reasons(self):
+        self.assertEqual(
+            {node(1): None,
+             node(2): 'same_host: none of the hinted instances is on its '
+                      'cluster',
+             node(3): 'same_host: none of the hinted instances is on its '
+                      'cluster'},
+            self.reasons(spec(hints={'same_host': uuids.a})))
+
     def test_hint_as_single_value_or_list(self):
         # the API's single string; nova stores it as a list of one
         self.assertEqual([node(1)], self.passing(spec(
