@@ -53,7 +53,7 @@ from nova_vmw_sched import membership
 from nova_vmw_sched import request as vmw_request
 from nova_vmw_sched.simulate import defaults
 from nova_vmw_sched.simulate import estate as estate_mod
-from nova_vmw_sched.simulate import explain
+from nova_vmw_sched.simulate import probes
 from nova_vmw_sched.simulate import placement as placement_mod
 from nova_vmw_sched.simulate import topology as topology_mod
 
@@ -140,7 +140,7 @@ class SimHostManager(host_manager.HostManager):
     ``_choose_host_filters`` for ``enabled_filters``, ``weight_classes``;
     filtering and weighing are its ``get_filtered_hosts`` and
     ``get_weighed_hosts``. Each filter and weigher is then wrapped in a
-    probe of :mod:`.explain`.
+    probe of :mod:`.probes`.
     """
 
     def __init__(self, sink, estate):
@@ -162,10 +162,10 @@ class SimHostManager(host_manager.HostManager):
                                           type(f).__name__)
                                for f in self.enabled_filters]
         self.weigher_names = [type(w).__name__ for w in self.weighers]
-        self.enabled_filters = [explain.probe_filter(f, sink)
+        self.enabled_filters = [probes.probe_filter(f, sink)
                                 for f in self.enabled_filters]
-        self.weighing = explain.WeighingRecord()
-        self.weighers = [explain.probe_weigher(w, self.weighing)
+        self.weighing = probes.WeighingRecord()
+        self.weighers = [probes.probe_weigher(w, self.weighing)
                          for w in self.weighers]
 
     def get_host_states_by_uuids(self, context, compute_uuids, spec_obj):

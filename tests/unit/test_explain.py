@@ -25,10 +25,10 @@ from nova.scheduler import host_manager
 from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
-from nova_vmw_sched.filters import anti_affinity
+from nova_vmw_sched.filters import anti_affinity_filter
 from nova_vmw_sched.filters import capacity_filter
-from nova_vmw_sched.filters import cluster_filter
-from nova_vmw_sched.simulate import explain as sim_explain
+from nova_vmw_sched.filters import pin_filter
+from nova_vmw_sched.simulate import probes
 from tests.unit import capacity_fakes
 
 CONF = nova.conf.CONF
@@ -83,8 +83,8 @@ class TestExplanation(test.NoDBTestCase):
         self.useFixture(fixtures.LogHandler(
             self.lines, name='nova_vmw_sched.explain', nuke_handlers=False))
         self.handler = nova_filters.HostFilterHandler()
-        self.filters = [cluster_filter.VMwareClusterFilter(),
-                        anti_affinity.ServerGroupAntiAffinityFilter()]
+        self.filters = [pin_filter.VMwareClusterFilter(),
+                        anti_affinity_filter.ServerGroupAntiAffinityFilter()]
 
     def spec(self, pin, group=True):
         extra = {'vmware:cluster': pin} if pin is not None else {}
@@ -175,7 +175,7 @@ class TestCapacityReasons(test.NoDBTestCase):
             small.uuid: capacity_fakes.inventories(),
             # one 16 GB host held back: 48 GB usable, 40 GB used
             full.uuid: capacity_fakes.inventories()}))
-        filters = [cluster_filter.VMwareClusterFilter(),
+        filters = [pin_filter.VMwareClusterFilter(),
                    capacity_filter.VMwareClusterCapacityFilter()]
         spec_obj = capacity_fakes.request_spec(memory_mb=20480)
         spec_obj.flavor.extra_specs = {'vmware:cluster': 'domain-c1'}
@@ -219,11 +219,11 @@ class TestOneReason(test.NoDBTestCase):
     def run_probed(self, filters, hosts, spec_obj):
         """The filters through nova's handler, as the simulator runs them.
         """
-        probes = [sim_explain.probe_filter(
+        probed = [probes.probe_filter(
             f, lambda *rejection: self.simulated.append(rejection))
             for f in filters]
         return nova_filters.HostFilterHandler().get_filtered_objects(
-            probes, hosts, spec_obj, 0)
+            probed, hosts, spec_obj, 0)
 
     def assertSaidEverywhere(self, filter_obj, host_state, reason):
         name = type(filter_obj).__name__
@@ -242,7 +242,7 @@ class TestOneReason(test.NoDBTestCase):
         spec_obj = capacity_fakes.request_spec(memory_mb=20480)
         spec_obj.flavor.extra_specs = {'vmware:cluster': 'domain-c1'}
         self.assertEqual([], self.run_probed(
-            [cluster_filter.VMwareClusterFilter(), filt], [small], spec_obj))
+            [pin_filter.VMwareClusterFilter(), filt], [small], spec_obj))
         reason = filt.check(small, filt.prepare_hosts(spec_obj, [small]))
         self.assertEqual(
             'the instance needs 20480 MEMORY_MB, more than the largest ESXi '
@@ -255,7 +255,7 @@ class TestOneReason(test.NoDBTestCase):
             'nova_vmw_sched.membership.source',
             _Source({MEMBER: node('domain-c3')})))
         used = host('svc-b', 'domain-c3')
-        filt = anti_affinity.ServerGroupAntiAffinityFilter()
+        filt = anti_affinity_filter.ServerGroupAntiAffinityFilter()
         spec_obj = objects.RequestSpec(
             flavor=objects.Flavor(
                 extra_specs={'vmware:cluster': 'domain-c3'}),
@@ -264,7 +264,7 @@ class TestOneReason(test.NoDBTestCase):
                 policy='anti-affinity', members=[MEMBER, ME], hosts=[],
                 rules={}))
         self.assertEqual([], self.run_probed(
-            [cluster_filter.VMwareClusterFilter(), filt], [used], spec_obj))
+            [pin_filter.VMwareClusterFilter(), filt], [used], spec_obj))
         reason = filt.check(used, filt.prepare_hosts(spec_obj, [used]))
         self.assertEqual('anti-affinity: 1 group member(s) on its cluster, '
                          'at most 1 allowed', reason)

@@ -17,7 +17,7 @@ from nova.scheduler.filters import affinity_filter as nova_affinity
 from nova.scheduler import manager
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vmw_sched.filters import anti_affinity
+from nova_vmw_sched.filters import anti_affinity_filter
 from tests.unit import test_membership as fakes
 
 node = fakes.node
@@ -28,7 +28,7 @@ spec = fakes.spec
 
 class AntiAffinityTestCase(fakes.FilterTestCase):
 
-    FILTER = anti_affinity.ServerGroupAntiAffinityFilter
+    FILTER = anti_affinity_filter.ServerGroupAntiAffinityFilter
 
 
 class TestAntiAffinity(AntiAffinityTestCase):
@@ -244,4 +244,4 @@ class TestAntiAffinityOddData(AntiAffinityTestCase):
         spec_obj = spec(group('anti-affinity', [uuids.m1]))
         spec_obj.instance_group._obj__rules = None
         self.assertEqual([node(2), node(3)], self.passing(spec_obj))
-        self.assertEqual(1, anti_affinity.max_per_unit(None))
+        self.assertEqual(1, anti_affinity_filter.max_per_unit(None))

@@ -16,7 +16,7 @@ from nova import objects
 from nova.scheduler.filters import affinity_filter as nova_affinity
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vmw_sched.filters import same_host
+from nova_vmw_sched.filters import same_host_filter
 from tests.unit import test_membership as fakes
 
 node = fakes.node
@@ -26,7 +26,7 @@ spec = fakes.spec
 
 class TestSameHost(fakes.FilterTestCase):
 
-    FILTER = same_host.SameHostFilter
+    FILTER = same_host_filter.SameHostFilter
 
     def setUp(self):
         super().setUp()

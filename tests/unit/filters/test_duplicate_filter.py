@@ -23,7 +23,7 @@ from nova.scheduler import host_manager
 from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
-from nova_vmw_sched.filters import duplicates
+from nova_vmw_sched.filters import duplicate_filter
 
 CONF = nova.conf.CONF
 VC = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
@@ -55,7 +55,7 @@ class TestDuplicateFilter(test.NoDBTestCase):
         super().setUp()
         vmw_conf.register_opts(CONF)
         self.handler = nova_filters.HostFilterHandler()
-        self.filter = duplicates.VMwareClusterDuplicateFilter()
+        self.filter = duplicate_filter.VMwareClusterDuplicateFilter()
         self.spec = objects.RequestSpec(scheduler_hints={})
 
     def passing(self, hosts):

@@ -16,7 +16,7 @@ from nova import objects
 from nova.scheduler.filters import affinity_filter as nova_affinity
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vmw_sched.filters import different_host
+from nova_vmw_sched.filters import different_host_filter
 from tests.unit import test_membership as fakes
 
 node = fakes.node
@@ -26,7 +26,7 @@ spec = fakes.spec
 
 class TestDifferentHost(fakes.FilterTestCase):
 
-    FILTER = different_host.DifferentHostFilter
+    FILTER = different_host_filter.DifferentHostFilter
 
     def setUp(self):
         super().setUp()

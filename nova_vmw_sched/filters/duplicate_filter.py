@@ -35,7 +35,7 @@ from nova import servicegroup
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
-from nova_vmw_sched.filters import cluster_filter
+from nova_vmw_sched.filters import pin_filter
 
 LOG = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class VMwareClusterDuplicateFilter(vmw_filters.RequestScopedFilter):
         return losers
 
     def _rank(self, host_state):
-        live = cluster_filter.service_problem(
+        live = pin_filter.service_problem(
             host_state, self.servicegroup_api) is None
         updated = getattr(host_state, 'updated', None)
         return (live, updated is not None, updated and updated.timestamp(),
