@@ -112,17 +112,19 @@ class RequestScopedFilter(filters.BaseHostFilter):
         check = self.check
         passed = []
         rejected = []
+        keep = passed.append
         for host in hosts:
             reason = check(host, prepared)
             if reason is None:
-                passed.append(host)
+                keep(host)
             else:
                 rejected.append((host, reason))
         if rejected:
             log = self._log
-            for host, reason in rejected:
-                log.debug('%(host_state)s fails: %(reason)s',
-                          {'host_state': host, 'reason': reason})
+            if log.isEnabledFor(std_logging.DEBUG):
+                for host, reason in rejected:
+                    log.debug('%(host_state)s fails: %(reason)s',
+                              {'host_state': host, 'reason': reason})
             explain.note(spec_obj, self, rejected, passed)
         return passed, rejected
 

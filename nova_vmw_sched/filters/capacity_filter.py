@@ -80,28 +80,28 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
             id(host): inv for host, inv in zip(host_states, inventories)})
 
     def check(self, host_state, prepared):
-        found = cluster.cluster_of(host_state)
-        if found is None:
-            return None
-        rp_uuid = getattr(host_state, 'uuid', None)
         if prepared.inventories is not None:
             inv = prepared.inventories.get(id(host_state))
+        elif cluster.cluster_of(host_state) is None:
+            inv = inventory.NOT_A_CLUSTER
         else:
-            inv = prepared.cache.get(rp_uuid)
+            inv = prepared.cache.get(getattr(host_state, 'uuid', None))
         if inv is inventory.NOT_A_CLUSTER:
             return None
         if inv is None:
             return 'no inventory of cluster %s is known (%s)' % (
-                found, prepared.cache.why_missing(rp_uuid))
+                cluster.cluster_of(host_state),
+                prepared.cache.why_missing(getattr(host_state, 'uuid', None)))
         used = capacity.usage(host_state, inv, prepared.cache)
         if used is None:
             return 'its usage is not known'
         policies = prepared.policies
-        policy = (policies.for_cluster(found)
+        policy = (policies.for_cluster(cluster.cluster_of(host_state))
                   if policies.overrides else policies.default)
         refused = capacity.room(inv, policy, used, prepared.demand).refusal
         if refused is None:
             return None
+        found = cluster.cluster_of(host_state)
         if refused.rule == capacity.FIT:
             return ('the instance needs %s %s, more than the largest ESXi '
                     'host of cluster %s offers (%s)'
