@@ -188,13 +188,13 @@ class _Plugins:
         from nova.scheduler import weights
 
         from nova_vmw_sched.filters import capacity_filter
-        from nova_vmw_sched.weights import headroom
+        from nova_vmw_sched.weights import headroom_weigher
 
         self.estate = estate
         self.filter_handler = filters.HostFilterHandler()
         self.weight_handler = weights.HostWeightHandler()
         self.filters = [capacity_filter.VMwareClusterCapacityFilter()]
-        self.weighers = [headroom.VMwareClusterHeadroomWeigher()]
+        self.weighers = [headroom_weigher.VMwareClusterHeadroomWeigher()]
         self.spec = estate.request(estate.flavor(
             memory_mb=262144, vcpus=32, root_gb=200))
 

@@ -105,24 +105,20 @@ def for_request(spec_obj, pin_request=None):
                              lambda: Explanation(pin_request))
 
 
-def note(spec_obj, filter_obj, hosts, passed, prepared):
-    """Record why ``filter_obj`` rejected listed hosts; speak if none left."""
+def note(spec_obj, filter_obj, rejected, passed):
+    """Record why ``filter_obj`` rejected listed hosts; speak if none left.
+
+    ``rejected`` is ``[(host_state, reason)]``, the reasons the filter's
+    ``check()`` returned (and logged at DEBUG).
+    """
     explanation = for_request(spec_obj)
     if explanation is None:
         return
     listed_ids = {id(h) for group in explanation.listed.values()
                   for h in group}
-    passed_ids = {id(h) for h in passed}
     name = type(filter_obj).__name__
-    for host_state in hosts:
-        key = id(host_state)
-        if key in listed_ids and key not in passed_ids:
-            try:
-                reason = str(prepared) if isinstance(
-                    prepared, view.Refused) else \
-                    filter_obj.reason(host_state, prepared)
-            except Exception:  # an explanation must never break a request
-                reason = 'rejected'
+    for host_state, reason in rejected:
+        if id(host_state) in listed_ids:
             explanation.add_reason(host_state, name, reason)
     if not passed:
         say(spec_obj, explanation)

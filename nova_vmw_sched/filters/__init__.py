@@ -19,6 +19,8 @@ Operators add them beside nova's own::
     available_filters = nova_vmw_sched.filters.all_filters
 """
 
+import logging as std_logging
+
 from oslo_log import log as logging
 
 import nova.conf
@@ -49,6 +51,8 @@ class RequestScopedFilter(filters.BaseHostFilter):
         super().__init__()
         vmw_conf.register_opts(CONF)
         check_shadowing()
+        # a rejection is logged under the filter's own module
+        self._log = std_logging.getLogger(type(self).__module__)
 
     def prepare(self, spec_obj):
         """Do the work that does not depend on the host; return its result.
@@ -63,18 +67,13 @@ class RequestScopedFilter(filters.BaseHostFilter):
         return self.prepare(spec_obj)
 
     def check(self, host_state, prepared):
-        """Return True if ``host_state`` passes, given ``prepare()``'s result.
+        """None if ``host_state`` passes, given ``prepare()``'s result; else
+        the reason it fails, one string for the DEBUG line, the
+        explanation and the simulator alike.
 
         Must not raise on odd host data.
         """
         raise NotImplementedError()
-
-    def reason(self, host_state, prepared):
-        """Why ``check()`` rejected ``host_state``, for the explanation.
-
-        Only asked for nodes of clusters a pinned request lists.
-        """
-        return 'rejected'
 
     def refuse(self, spec_obj, members, what):
         """Fail closed: every host fails because ``members`` has an error.
@@ -85,13 +84,19 @@ class RequestScopedFilter(filters.BaseHostFilter):
                           membership.instance_uuid(spec_obj))
         return view.Refused(members.error)
 
-    def filter_all(self, filter_obj_list, spec_obj):
+    def judge_all(self, filter_obj_list, spec_obj):
+        """``(passed, [(host_state, reason), ...])``: :meth:`filter_all`
+        with the reason of each host that fails.
+
+        Each rejection is logged at DEBUG and noted for the explanation of
+        a pinned request; the simulator reads the reasons from here.
+        """
+        hosts = list(filter_obj_list)
         # Overriding filter_all bypasses BaseHostFilter._filter_one, so the
         # rebuild rule it applies is applied here.
         if (not self.RUN_ON_REBUILD and
                 scheduler_utils.request_is_rebuild(spec_obj)):
-            return list(filter_obj_list)
-        hosts = list(filter_obj_list)
+            return hosts, []
         prepared = self.prepare_hosts(spec_obj, hosts)
         if isinstance(prepared, view.Refused):
             # a hard rule that cannot be judged fails closed; the filter
@@ -99,14 +104,32 @@ class RequestScopedFilter(filters.BaseHostFilter):
             LOG.debug('%(filter)s refuses all %(count)d host(s): %(reason)s',
                       {'filter': type(self).__name__, 'count': len(hosts),
                        'reason': prepared})
+            reason = str(prepared)
+            rejected = [(host, reason) for host in hosts]
             if hosts:
-                explain.note(spec_obj, self, hosts, [], prepared)
-            return []
+                explain.note(spec_obj, self, rejected, [])
+            return [], rejected
         check = self.check
-        passed = [host for host in hosts if check(host, prepared)]
-        if len(passed) != len(hosts):
-            explain.note(spec_obj, self, hosts, passed, prepared)
-        return passed
+        passed = []
+        rejected = []
+        keep = passed.append
+        for host in hosts:
+            reason = check(host, prepared)
+            if reason is None:
+                keep(host)
+            else:
+                rejected.append((host, reason))
+        if rejected:
+            log = self._log
+            if log.isEnabledFor(std_logging.DEBUG):
+                for host, reason in rejected:
+                    log.debug('%(host_state)s fails: %(reason)s',
+                              {'host_state': host, 'reason': reason})
+            explain.note(spec_obj, self, rejected, passed)
+        return passed, rejected
+
+    def filter_all(self, filter_obj_list, spec_obj):
+        return self.judge_all(filter_obj_list, spec_obj)[0]
 
     def host_passes(self, host_state, spec_obj):
         return bool(self.filter_all([host_state], spec_obj))

@@ -46,21 +46,15 @@ Nodes that are not VMware clusters (KVM, ironic) pass. Rebuilds are not
 filtered: a rebuild keeps the instance's flavor and host.
 """
 
-import logging
 import typing as ty
 
-from oslo_log import log as oslo_logging
-
 import nova.conf
-from nova.scheduler import utils as scheduler_utils
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
-from nova_vmw_sched import explain
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import inventory
 
-LOG = oslo_logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
 
@@ -71,109 +65,62 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
     # Not run once per request: each instance of a multi-create uses up
     # capacity that the next one must see.
 
-    def filter_all(self, filter_obj_list, spec_obj):
-        # One pass reads what the cache lacks and looks up each host's
-        # inventory; the checks after it make no call.
-        hosts = list(filter_obj_list)
-        if (not self.RUN_ON_REBUILD and
-                scheduler_utils.request_is_rebuild(spec_obj)):
-            return hosts
-        prepared = self.prepare(spec_obj)
-        inventories = prepared.cache.for_hosts(
-            inventory.request_context(spec_obj), hosts)
-        passes = self._passes
-        passed = [host for host, inv in zip(hosts, inventories)
-                  if passes(host, inv, prepared)]
-        if len(passed) != len(hosts):
-            explain.note(spec_obj, self, hosts, passed, prepared)
-        return passed
-
-    def reason(self, host_state, prepared):
-        """Why a listed cluster was refused, for the explanation line."""
-        rp_uuid = getattr(host_state, 'uuid', None)
-        inv = prepared.cache.get(rp_uuid)
-        if inv is None:
-            return 'no inventory known (%s)' % (
-                prepared.cache.why_missing(rp_uuid))
-        used = capacity.usage(host_state, inv, prepared.cache)
-        if used is None:
-            return 'usage not known'
-        policy = prepared.policies.for_cluster(cluster.cluster_of(host_state))
-        refused = capacity.room(inv, policy, used, prepared.demand).refusal
-        if refused is None:
-            return 'rejected'
-        if refused.rule == capacity.FIT:
-            return ('too small: needs %s %s, the largest ESXi host offers %s'
-                    % (_num(refused.amount), refused.resource_class,
-                       _num(refused.limit)))
-        return ('failover reserve reached: would use %s %s, more than %s '
-                '(capacity less %s held back, %s)'
-                % (_num(refused.amount), refused.resource_class,
-                   _num(refused.limit), _num(refused.holdback), policy))
-
     def prepare(self, spec_obj):
         return _Prepared(capacity.demand_of(spec_obj),
                          capacity.reserve_policies(CONF),
-                         inventory.get_cache())
+                         inventory.get_cache(), None)
+
+    def prepare_hosts(self, spec_obj, host_states):
+        # One pass reads what the cache lacks and looks up each host's
+        # inventory; the checks after it make no call.
+        prepared = self.prepare(spec_obj)
+        inventories = prepared.cache.for_hosts(
+            inventory.request_context(spec_obj), host_states)
+        return prepared._replace(inventories={
+            id(host): inv for host, inv in zip(host_states, inventories)})
 
     def check(self, host_state, prepared):
-        if cluster.cluster_of(host_state) is None:
+        if prepared.inventories is not None:
+            inv = prepared.inventories.get(id(host_state))
+        elif cluster.cluster_of(host_state) is None:
             inv = inventory.NOT_A_CLUSTER
         else:
             inv = prepared.cache.get(getattr(host_state, 'uuid', None))
-        return self._passes(host_state, inv, prepared)
-
-    @staticmethod
-    def _passes(host_state, inv, prepared):
         if inv is inventory.NOT_A_CLUSTER:
-            return True
+            return None
         if inv is None:
-            rp_uuid = getattr(host_state, 'uuid', None)
-            LOG.debug('%(host_state)s fails: no inventory of cluster '
-                      '%(cluster)s is known (%(why)s)',
-                      {'host_state': host_state,
-                       'cluster': cluster.cluster_of(host_state),
-                       'why': prepared.cache.why_missing(rp_uuid)})
-            return False
+            return 'no inventory of cluster %s is known (%s)' % (
+                cluster.cluster_of(host_state),
+                prepared.cache.why_missing(getattr(host_state, 'uuid', None)))
         used = capacity.usage(host_state, inv, prepared.cache)
         if used is None:
-            LOG.debug('%(host_state)s fails: its usage is not known',
-                      {'host_state': host_state})
-            return False
+            return 'its usage is not known'
         policies = prepared.policies
         policy = (policies.for_cluster(cluster.cluster_of(host_state))
                   if policies.overrides else policies.default)
         refused = capacity.room(inv, policy, used, prepared.demand).refusal
         if refused is None:
-            return True
-        if LOG.isEnabledFor(logging.DEBUG):
-            _log_refusal(host_state, cluster.cluster_of(host_state), policy,
-                         refused)
-        return False
+            return None
+        found = cluster.cluster_of(host_state)
+        if refused.rule == capacity.FIT:
+            return ('the instance needs %s %s, more than the largest ESXi '
+                    'host of cluster %s offers (%s)'
+                    % (_num(refused.amount), refused.resource_class, found,
+                       _num(refused.limit)))
+        return ('with the instance placed, cluster %s would use %s %s, more '
+                'than %s, its capacity less the failover reserve of %s (%s)'
+                % (found, _num(refused.amount), refused.resource_class,
+                   _num(refused.limit), _num(refused.holdback), policy))
 
 
 class _Prepared(ty.NamedTuple):
     demand: capacity.Demand
     policies: capacity.PolicyTable
     cache: inventory.InventoryCache
+    #: {id(host_state): inventory} read for this call's hosts, or None
+    inventories: ty.Optional[dict]
 
 
 def _num(value):
-    """A number for a log message: no '.0', at most one decimal."""
+    """A number for a reason: no '.0', at most one decimal."""
     return int(value) if value == int(value) else round(value, 1)
-
-
-def _log_refusal(host_state, found, policy, refused):
-    args = {'host_state': host_state, 'cluster': found,
-            'amount': _num(refused.amount), 'rc': refused.resource_class,
-            'limit': _num(refused.limit),
-            'holdback': _num(refused.holdback), 'policy': policy}
-    if refused.rule == capacity.FIT:
-        LOG.debug('%(host_state)s fails: the instance needs %(amount)s '
-                  '%(rc)s, more than the largest ESXi host of cluster '
-                  '%(cluster)s offers (%(limit)s)', args)
-    else:
-        LOG.debug('%(host_state)s fails: with the instance placed, cluster '
-                  '%(cluster)s would use %(amount)s %(rc)s, more than '
-                  '%(limit)s, its capacity less the failover reserve of '
-                  '%(holdback)s (%(policy)s)', args)

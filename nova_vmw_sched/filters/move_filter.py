@@ -73,13 +73,8 @@ class VMwareClusterMoveFilter(vmw_filters.RequestScopedFilter):
 
     def check(self, host_state, prepared):
         if prepared is None:
-            return True
+            return None
         source, why = prepared
         if source is None or cluster.host_key(host_state) != source:
-            return True
-        LOG.debug('%(host_state)s fails: %(why)s',
-                  {'host_state': host_state, 'why': why})
-        return False
-
-    def reason(self, host_state, prepared):
-        return prepared[1]
+            return None
+        return why

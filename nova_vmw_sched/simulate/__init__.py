@@ -22,7 +22,7 @@ filters and weighers (``nova-vmw-sched simulate``).
   :mod:`nova_vmw_sched.inventory`); :mod:`.placement` stands in for
   placement's allocation candidates and claims.
 * :mod:`.engine` loads the filters and weighers as nova's ``HostManager``
-  does and runs nova's per-instance loop; :mod:`.explain` records which
+  does and runs nova's per-instance loop; :mod:`.probes` records which
   filter removed each cluster and why, and each weigher's share.
 * :mod:`.report` prints the results.
 """

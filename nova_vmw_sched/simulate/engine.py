@@ -59,7 +59,7 @@ from nova_vmw_sched import membership
 from nova_vmw_sched import request as vmw_request
 from nova_vmw_sched.simulate import defaults
 from nova_vmw_sched.simulate import estate as estate_mod
-from nova_vmw_sched.simulate import explain
+from nova_vmw_sched.simulate import probes
 from nova_vmw_sched.simulate import placement as placement_mod
 from nova_vmw_sched.simulate import topology as topology_mod
 
@@ -146,10 +146,10 @@ class SimHostManager(host_manager.HostManager):
     ``_choose_host_filters`` for ``enabled_filters``, ``weight_classes``;
     filtering and weighing are its ``get_filtered_hosts`` and
     ``get_weighed_hosts``. Each filter and weigher is then wrapped in a
-    probe of :mod:`.explain`.
+    probe of :mod:`.probes`.
     """
 
-    def __init__(self, label, sink, estate):
+    def __init__(self, sink, estate):
         # HostManager.__init__ up to the weighers; what follows there reads
         # the database (cells, aggregates, instances).
         self.estate = estate
@@ -168,10 +168,10 @@ class SimHostManager(host_manager.HostManager):
                                           type(f).__name__)
                                for f in self.enabled_filters]
         self.weigher_names = [type(w).__name__ for w in self.weighers]
-        self.enabled_filters = [explain.probe_filter(f, label, sink)
+        self.enabled_filters = [probes.probe_filter(f, sink)
                                 for f in self.enabled_filters]
-        self.weighing = explain.WeighingRecord()
-        self.weighers = [explain.probe_weigher(w, self.weighing)
+        self.weighing = probes.WeighingRecord()
+        self.weighers = [probes.probe_weigher(w, self.weighing)
                          for w in self.weighers]
 
     def get_host_states_by_uuids(self, context, compute_uuids, spec_obj):
@@ -272,8 +272,7 @@ class Simulation:
         self._alternates = False
         with self.active():
             try:
-                self.host_manager = SimHostManager(self._label, self._sink,
-                                                   self.estate)
+                self.host_manager = SimHostManager(self._sink, self.estate)
             except Exception as e:  # SchedulerHostFilterNotFound, bad opts
                 raise SimulationError('%s setup: %s' % (setup.name, e))
             limit = CONF.scheduler.max_placement_results
@@ -711,27 +710,24 @@ def run_together(simulations, requests, progress=None):
         order of ``simulations``
     """
     total = len(requests)
-    try:
-        for index, request in enumerate(requests):
-            results = []
-            for sim in simulations:
-                with sim.active():
-                    try:
-                        results.append(sim.step(index, request))
-                    except Exception as e:
-                        # e.g. a weigher that reads the database
-                        raise SimulationError(
-                            'request %d (%s), %s setup, %s topology: %s: %s '
-                            '(filters and weighers that read nova\'s '
-                            'database or call another service cannot run '
-                            'in the simulator)'
-                            % (index + 1, request.name, sim.setup.name,
-                               sim.topology, type(e).__name__, e)) from e
-            if progress is not None:
-                progress(index + 1, total)
-            yield results
-    finally:
-        explain.detach()
+    for index, request in enumerate(requests):
+        results = []
+        for sim in simulations:
+            with sim.active():
+                try:
+                    results.append(sim.step(index, request))
+                except Exception as e:
+                    # e.g. a weigher that reads the database
+                    raise SimulationError(
+                        'request %d (%s), %s setup, %s topology: %s: %s '
+                        '(filters and weighers that read nova\'s '
+                        'database or call another service cannot run '
+                        'in the simulator)'
+                        % (index + 1, request.name, sim.setup.name,
+                           sim.topology, type(e).__name__, e)) from e
+        if progress is not None:
+            progress(index + 1, total)
+        yield results
 
 
 def simulate(scenario, setup=None, topology=topology_mod.AS_WRITTEN,

@@ -135,8 +135,8 @@ class TestPinnedListFailover(base.ClusterTestCase):
         self.assertIn('domain-c1.VC on HOST: VMwareClusterFilter: service '
                       'HOST is down', line)
         self.assertIn('domain-c3.VC on HOST: ServerGroupAntiAffinityFilter: '
-                      'group policy: anti-affinity, 1 member(s) on the '
-                      'cluster, at most 1', line)
+                      'anti-affinity: 1 group member(s) on its cluster, at '
+                      'most 1 allowed', line)
         self.assertIn('domain-c9: not a candidate (no compute node of that '
                       'cluster)', line)
 

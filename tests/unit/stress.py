@@ -73,14 +73,14 @@ def run(threads=8, requests=60, rounds=3, seed=7):
     from nova.scheduler import filters as nova_filters
     from nova.scheduler import weights as nova_weights
 
-    from nova_vmw_sched.filters import affinity
-    from nova_vmw_sched.filters import anti_affinity
-    from nova_vmw_sched.filters import cluster_filter
-    from nova_vmw_sched.filters import different_host
-    from nova_vmw_sched.filters import same_host
+    from nova_vmw_sched.filters import affinity_filter
+    from nova_vmw_sched.filters import anti_affinity_filter
+    from nova_vmw_sched.filters import pin_filter
+    from nova_vmw_sched.filters import different_host_filter
+    from nova_vmw_sched.filters import same_host_filter
     from nova_vmw_sched import membership
-    from nova_vmw_sched.weights import cluster_preference
-    from nova_vmw_sched.weights import soft_affinity
+    from nova_vmw_sched.weights import preference_weigher
+    from nova_vmw_sched.weights import soft_affinity_weigher
     from tests.unit import test_membership as fakes
 
     hosts = [fakes.host('svc%d' % (1 + (n - 1) // 4), fakes.node(n))
@@ -90,14 +90,14 @@ def run(threads=8, requests=60, rounds=3, seed=7):
     source = fakes.FakeSource()
     saved = membership.source
     membership.source = source
-    filters = [cluster_filter.VMwareClusterFilter(),
-               affinity.ServerGroupAffinityFilter(),
-               anti_affinity.ServerGroupAntiAffinityFilter(),
-               same_host.SameHostFilter(),
-               different_host.DifferentHostFilter()]
-    weighers = [soft_affinity.VMwareClusterSoftAffinityWeigher(),
-                soft_affinity.VMwareClusterSoftAntiAffinityWeigher(),
-                cluster_preference.VMwareClusterPreferenceWeigher()]
+    filters = [pin_filter.VMwareClusterFilter(),
+               affinity_filter.ServerGroupAffinityFilter(),
+               anti_affinity_filter.ServerGroupAntiAffinityFilter(),
+               same_host_filter.SameHostFilter(),
+               different_host_filter.DifferentHostFilter()]
+    weighers = [soft_affinity_weigher.VMwareClusterSoftAffinityWeigher(),
+                soft_affinity_weigher.VMwareClusterSoftAntiAffinityWeigher(),
+                preference_weigher.VMwareClusterPreferenceWeigher()]
     filter_handler = nova_filters.HostFilterHandler()
     weight_handler = nova_weights.HostWeightHandler()
     by_uuid = {h.nodename: h for h in hosts}

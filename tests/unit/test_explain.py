@@ -25,9 +25,10 @@ from nova.scheduler import host_manager
 from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
-from nova_vmw_sched.filters import anti_affinity
+from nova_vmw_sched.filters import anti_affinity_filter
 from nova_vmw_sched.filters import capacity_filter
-from nova_vmw_sched.filters import cluster_filter
+from nova_vmw_sched.filters import pin_filter
+from nova_vmw_sched.simulate import probes
 from tests.unit import capacity_fakes
 
 CONF = nova.conf.CONF
@@ -82,8 +83,8 @@ class TestExplanation(test.NoDBTestCase):
         self.useFixture(fixtures.LogHandler(
             self.lines, name='nova_vmw_sched.explain', nuke_handlers=False))
         self.handler = nova_filters.HostFilterHandler()
-        self.filters = [cluster_filter.VMwareClusterFilter(),
-                        anti_affinity.ServerGroupAntiAffinityFilter()]
+        self.filters = [pin_filter.VMwareClusterFilter(),
+                        anti_affinity_filter.ServerGroupAntiAffinityFilter()]
 
     def spec(self, pin, group=True):
         extra = {'vmware:cluster': pin} if pin is not None else {}
@@ -114,9 +115,9 @@ class TestExplanation(test.NoDBTestCase):
         self.assertIn('domain-c2 (%s) on svc-b: VMwareClusterFilter: '
                       'service svc-b is disabled (maintenance)'
                       % node('domain-c2'), line)
-        self.assertIn('%s on svc-b: ServerGroupAntiAffinityFilter: group '
-                      'policy: anti-affinity, 1 member(s) on the cluster, '
-                      'at most 1' % node('domain-c3'), line)
+        self.assertIn('%s on svc-b: ServerGroupAntiAffinityFilter: '
+                      'anti-affinity: 1 group member(s) on its cluster, at '
+                      'most 1 allowed' % node('domain-c3'), line)
         self.assertIn('domain-c9: not a candidate', line)
         self.assertNotIn('domain-c4', line)
 
@@ -174,7 +175,7 @@ class TestCapacityReasons(test.NoDBTestCase):
             small.uuid: capacity_fakes.inventories(),
             # one 16 GB host held back: 48 GB usable, 40 GB used
             full.uuid: capacity_fakes.inventories()}))
-        filters = [cluster_filter.VMwareClusterFilter(),
+        filters = [pin_filter.VMwareClusterFilter(),
                    capacity_filter.VMwareClusterCapacityFilter()]
         spec_obj = capacity_fakes.request_spec(memory_mb=20480)
         spec_obj.flavor.extra_specs = {'vmware:cluster': 'domain-c1'}
@@ -182,8 +183,9 @@ class TestCapacityReasons(test.NoDBTestCase):
                          get_filtered_objects(filters, [small, full],
                                               spec_obj, 0))
         self.assertIn(
-            'VMwareClusterCapacityFilter: too small: needs 20480 MEMORY_MB, '
-            'the largest ESXi host offers 16384', self.lines.lines[0])
+            'VMwareClusterCapacityFilter: the instance needs 20480 MEMORY_MB, '
+            'more than the largest ESXi host of cluster %s offers (16384)'
+            % capacity_fakes.node('domain-c1'), self.lines.lines[0])
 
         spec_obj = capacity_fakes.request_spec(memory_mb=10240)
         spec_obj.flavor.extra_specs = {'vmware:cluster': 'domain-c2'}
@@ -191,6 +193,79 @@ class TestCapacityReasons(test.NoDBTestCase):
                          get_filtered_objects(filters, [small, full],
                                               spec_obj, 0))
         self.assertIn(
-            'VMwareClusterCapacityFilter: failover reserve reached: would '
-            'use 51200 MEMORY_MB, more than 49152 (capacity less 16384 held '
-            'back', self.lines.lines[1])
+            'VMwareClusterCapacityFilter: with the instance placed, cluster '
+            '%s would use 51200 MEMORY_MB, more than 49152, its capacity '
+            'less the failover reserve of 16384 (host_failures=1)'
+            % capacity_fakes.node('domain-c2'), self.lines.lines[1])
+
+
+class TestOneReason(test.NoDBTestCase):
+    """The DEBUG line, the explanation line and the simulator show the
+    string the filter's check() returned."""
+
+    def setUp(self):
+        super().setUp()
+        vmw_conf.register_opts(CONF)
+        self.useFixture(capacity_fakes.ConfigCachesFixture())
+        self.lines = _Lines()
+        self.useFixture(fixtures.LogHandler(
+            self.lines, name='nova_vmw_sched.explain', nuke_handlers=False))
+        self.debug = self.useFixture(fixtures.FakeLogger(
+            name='nova_vmw_sched.filters', level=logging.DEBUG,
+            format='%(name)s %(message)s'))
+        #: what the simulator's probes report: [(host, filter, reason)]
+        self.simulated = []
+
+    def run_probed(self, filters, hosts, spec_obj):
+        """The filters through nova's handler, as the simulator runs them.
+        """
+        probed = [probes.probe_filter(
+            f, lambda *rejection: self.simulated.append(rejection))
+            for f in filters]
+        return nova_filters.HostFilterHandler().get_filtered_objects(
+            probed, hosts, spec_obj, 0)
+
+    def assertSaidEverywhere(self, filter_obj, host_state, reason):
+        name = type(filter_obj).__name__
+        self.assertIn('%s %s fails: %s' % (type(filter_obj).__module__,
+                                          host_state, reason),
+                      self.debug.output)
+        self.assertEqual(1, len(self.lines.lines), self.lines.lines)
+        self.assertIn('%s: %s' % (name, reason), self.lines.lines[0])
+        self.assertIn((host_state, name, reason), self.simulated)
+
+    def test_capacity_filter(self):
+        small = capacity_fakes.host_state(capacity_fakes.node('domain-c1'))
+        self.useFixture(capacity_fakes.CacheFixture({
+            small.uuid: capacity_fakes.inventories()}))
+        filt = capacity_filter.VMwareClusterCapacityFilter()
+        spec_obj = capacity_fakes.request_spec(memory_mb=20480)
+        spec_obj.flavor.extra_specs = {'vmware:cluster': 'domain-c1'}
+        self.assertEqual([], self.run_probed(
+            [pin_filter.VMwareClusterFilter(), filt], [small], spec_obj))
+        reason = filt.check(small, filt.prepare_hosts(spec_obj, [small]))
+        self.assertEqual(
+            'the instance needs 20480 MEMORY_MB, more than the largest ESXi '
+            'host of cluster %s offers (16384)'
+            % capacity_fakes.node('domain-c1'), reason)
+        self.assertSaidEverywhere(filt, small, reason)
+
+    def test_anti_affinity_filter(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_vmw_sched.membership.source',
+            _Source({MEMBER: node('domain-c3')})))
+        used = host('svc-b', 'domain-c3')
+        filt = anti_affinity_filter.ServerGroupAntiAffinityFilter()
+        spec_obj = objects.RequestSpec(
+            flavor=objects.Flavor(
+                extra_specs={'vmware:cluster': 'domain-c3'}),
+            scheduler_hints={}, instance_uuid=ME, num_instances=1,
+            instance_group=objects.InstanceGroup(
+                policy='anti-affinity', members=[MEMBER, ME], hosts=[],
+                rules={}))
+        self.assertEqual([], self.run_probed(
+            [pin_filter.VMwareClusterFilter(), filt], [used], spec_obj))
+        reason = filt.check(used, filt.prepare_hosts(spec_obj, [used]))
+        self.assertEqual('anti-affinity: 1 group member(s) on its cluster, '
+                         'at most 1 allowed', reason)
+        self.assertSaidEverywhere(filt, used, reason)

@@ -36,8 +36,8 @@ from nova import test
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
-from nova_vmw_sched.filters import cluster_filter
-from nova_vmw_sched.weights import cluster_preference
+from nova_vmw_sched.filters import pin_filter
+from nova_vmw_sched.weights import preference_weigher
 
 CONF = nova.conf.CONF
 KEY = 'vmware:cluster'
@@ -471,8 +471,8 @@ class TestFuzzPlugins(FuzzTestCase):
                    group='vmware_scheduler')
         self.filter_handler = nova_filters.HostFilterHandler()
         self.weight_handler = nova_weights.HostWeightHandler()
-        self.filter = cluster_filter.VMwareClusterFilter()
-        self.weigher = cluster_preference.VMwareClusterPreferenceWeigher()
+        self.filter = pin_filter.VMwareClusterFilter()
+        self.weigher = preference_weigher.VMwareClusterPreferenceWeigher()
 
     def _pool_ref(self):
         rng = self.rng

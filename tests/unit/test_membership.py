@@ -14,9 +14,9 @@
 failures.
 
 Also the fakes and the base test case of the server-group filter and
-weigher tests (``tests/unit/filters/test_*affinity.py``,
-``test_same_host.py``, ``test_different_host.py``,
-``tests/unit/weights/test_soft_affinity.py``): nova's real HostState,
+weigher tests (``tests/unit/filters/test_*affinity_filter.py``,
+``test_same_host_filter.py``, ``test_different_host_filter.py``,
+``tests/unit/weights/test_soft_affinity_weigher.py``): nova's real HostState,
 RequestSpec, InstanceGroup and handlers, and a fake of the one collaborator,
 the :data:`nova_vmw_sched.membership.source` of instance nodes.
 """
@@ -37,12 +37,12 @@ from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
-from nova_vmw_sched.filters import affinity
-from nova_vmw_sched.filters import anti_affinity
-from nova_vmw_sched.filters import different_host
-from nova_vmw_sched.filters import same_host
+from nova_vmw_sched.filters import affinity_filter
+from nova_vmw_sched.filters import anti_affinity_filter
+from nova_vmw_sched.filters import different_host_filter
+from nova_vmw_sched.filters import same_host_filter
 from nova_vmw_sched import membership
-from nova_vmw_sched.weights import soft_affinity
+from nova_vmw_sched.weights import soft_affinity_weigher
 
 CONF = nova.conf.CONF
 VC1 = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
@@ -245,6 +245,12 @@ class FilterTestCase(GroupTestCase):
         return self.run_filters(self.filter, hosts or self.hosts, spec_obj,
                                 index)
 
+    def reasons(self, spec_obj, hosts=None):
+        """``{node: what check() gives}``: None or the reason it fails."""
+        hosts = hosts or self.hosts
+        prepared = self.filter.prepare_hosts(spec_obj, hosts)
+        return {h.nodename: self.filter.check(h, prepared) for h in hosts}
+
 
 class TestMembers(GroupTestCase):
 
@@ -384,13 +390,13 @@ class TestFailClosed(GroupTestCase):
 
     def test_hard_filters_refuse_with_one_warning(self):
         cases = [
-            (anti_affinity.ServerGroupAntiAffinityFilter(),
+            (anti_affinity_filter.ServerGroupAntiAffinityFilter(),
              dict(instance_group=group('anti-affinity', [uuids.m1]))),
-            (affinity.ServerGroupAffinityFilter(),
+            (affinity_filter.ServerGroupAffinityFilter(),
              dict(instance_group=group('affinity', [uuids.m1]))),
-            (same_host.SameHostFilter(),
+            (same_host_filter.SameHostFilter(),
              dict(hints={'same_host': [uuids.m1]})),
-            (different_host.DifferentHostFilter(),
+            (different_host_filter.DifferentHostFilter(),
              dict(hints={'different_host': [uuids.m1]})),
         ]
         for fail in ('nodes_of', 'allocations_of'):
@@ -418,7 +424,7 @@ class TestFailClosed(GroupTestCase):
 
     def test_soft_weigher_fails_open(self):
         self._broken('nodes_of')
-        weigher = soft_affinity.VMwareClusterSoftAntiAffinityWeigher()
+        weigher = soft_affinity_weigher.VMwareClusterSoftAntiAffinityWeigher()
         spec_obj = spec(group('soft-anti-affinity', [uuids.m1]))
         weighed = self.weight_handler.get_weighed_objects(
             [weigher], list(self.hosts), spec_obj)
@@ -427,10 +433,10 @@ class TestFailClosed(GroupTestCase):
 
     def test_filters_without_a_group_or_hint_ask_nothing(self):
         broken = self._broken('nodes_of')
-        for filter_obj in (anti_affinity.ServerGroupAntiAffinityFilter(),
-                           affinity.ServerGroupAffinityFilter(),
-                           same_host.SameHostFilter(),
-                           different_host.DifferentHostFilter()):
+        for filter_obj in (anti_affinity_filter.ServerGroupAntiAffinityFilter(),
+                           affinity_filter.ServerGroupAffinityFilter(),
+                           same_host_filter.SameHostFilter(),
+                           different_host_filter.DifferentHostFilter()):
             self.assertEqual(3, len(self.run_filters(
                 filter_obj, self.hosts, spec())))
         self.assertEqual(0, broken.failures)
@@ -463,8 +469,8 @@ class TestInFlight(GroupTestCase):
         super().setUp()
         self.hosts = [host('svc1', node(n)) for n in (1, 2, 3)] + [
             host('svc2', node(4))]
-        self.anti = anti_affinity.ServerGroupAntiAffinityFilter()
-        self.aff = affinity.ServerGroupAffinityFilter()
+        self.anti = anti_affinity_filter.ServerGroupAntiAffinityFilter()
+        self.aff = affinity_filter.ServerGroupAffinityFilter()
         self.flags(server_group_wait_interval=0.01,
                    group='vmware_scheduler')
 
@@ -577,7 +583,7 @@ class TestInFlight(GroupTestCase):
         # a soft policy counts what it knows
         spec_obj = spec(group('soft-anti-affinity', [uuids.m1, uuids.me]),
                         instance_uuid=uuids.me)
-        weigher = soft_affinity.VMwareClusterSoftAntiAffinityWeigher()
+        weigher = soft_affinity_weigher.VMwareClusterSoftAntiAffinityWeigher()
         self.assertEqual(4, len(self.weight_handler.get_weighed_objects(
             [weigher], list(self.hosts), spec_obj)))
 
@@ -601,7 +607,7 @@ class TestInFlight(GroupTestCase):
         spec_obj = spec(hints={'same_host': [uuids.anchor]},
                         instance_uuid=uuids.me)
         self.assertEqual([node(4)], self.run_filters(
-            same_host.SameHostFilter(), self.hosts, spec_obj))
+            same_host_filter.SameHostFilter(), self.hosts, spec_obj))
 
     def test_a_member_that_fails_stops_the_wait(self):
         # its build request goes away without an allocation (NoValidHost:
@@ -636,7 +642,7 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
                 self.source.builds[u] = membership.Building(1, 'r1')
             spec_obj = spec(group('anti-affinity', instance_uuids),
                             num_instances=3)
-            anti = anti_affinity.ServerGroupAntiAffinityFilter()
+            anti = anti_affinity_filter.ServerGroupAntiAffinityFilter()
             landed = []
             for index, (instance_uuid, chosen) in enumerate(
                     zip(instance_uuids, (hosts[1], hosts[2], None))):
@@ -692,12 +698,12 @@ class TestOneLookupPerRequest(GroupTestCase):
         self.flags(soft_affinity_weight_multiplier=0.0,
                    soft_anti_affinity_weight_multiplier=0.0,
                    group='filter_scheduler')
-        self.filters = [affinity.ServerGroupAffinityFilter(),
-                        anti_affinity.ServerGroupAntiAffinityFilter(),
-                        same_host.SameHostFilter(),
-                        different_host.DifferentHostFilter()]
-        self.weighers = [soft_affinity.VMwareClusterSoftAffinityWeigher(),
-                         soft_affinity.VMwareClusterSoftAntiAffinityWeigher()]
+        self.filters = [affinity_filter.ServerGroupAffinityFilter(),
+                        anti_affinity_filter.ServerGroupAntiAffinityFilter(),
+                        same_host_filter.SameHostFilter(),
+                        different_host_filter.DifferentHostFilter()]
+        self.weighers = [soft_affinity_weigher.VMwareClusterSoftAffinityWeigher(),
+                         soft_affinity_weigher.VMwareClusterSoftAntiAffinityWeigher()]
         self.hosts = [host('svc1', node(n)) for n in (1, 2, 3, 4)] + [
             host('svc2', node(n)) for n in (5, 6)]
         self.source.nodes = {uuids.old: node(1), uuids.near: node(2),

@@ -232,16 +232,42 @@ class CapacityFilterTestCase(test.NoDBTestCase):
         self.assertTrue(self.filt.host_passes(full, spec))
         self.assertEqual(0, self.fix.source.calls)
 
+    def test_reasons(self):
+        # one check per rule: a pass gives None, a failure its reason
+        self.fix.cache.warm(None, [A, B])
+        prepared = self.filt.prepare(fakes.request_spec(vcpus=2,
+                                                        memory_mb=24576))
+        self.assertIsNone(self.filt.check(self.b, prepared))
+        self.assertEqual(
+            'the instance needs 24576 MEMORY_MB, more than the largest ESXi '
+            'host of cluster domain-c1.%s offers (16384)' % fakes.VC1,
+            self.filt.check(self.a, prepared))
+        full = fakes.host_state(fakes.node('domain-c2'), uuid=B,
+                                memory_mb_used=32768)
+        prepared = self.filt.prepare(fakes.request_spec(vcpus=1,
+                                                        memory_mb=16384))
+        self.assertIsNone(self.filt.check(self.a, prepared))
+        self.assertEqual(
+            'with the instance placed, cluster domain-c2.%s would use 49152 '
+            'MEMORY_MB, more than 32768, its capacity less the failover '
+            'reserve of 32768 (host_failures=1)' % fakes.VC1,
+            self.filt.check(full, prepared))
+        full.free_ram_mb = None
+        self.assertEqual('its usage is not known',
+                         self.filt.check(full, prepared))
+
     def test_check_is_pure(self):
         spec = fakes.request_spec(vcpus=1, memory_mb=1024)
         prepared = self.filt.prepare(spec)
         # nothing read yet: the check does not read either
-        self.assertFalse(self.filt.check(self.a, prepared))
-        self.assertTrue(self.filt.check(
+        self.assertEqual('no inventory of cluster domain-c1.%s is known (its '
+                         'inventory has not been read from placement)'
+                         % fakes.VC1, self.filt.check(self.a, prepared))
+        self.assertIsNone(self.filt.check(
             fakes.host_state('compute1', uuid=KVM), prepared))
         self.assertEqual(0, self.fix.source.calls)
         self.fix.cache.warm(None, [A])
-        self.assertTrue(self.filt.check(self.a, prepared))
+        self.assertIsNone(self.filt.check(self.a, prepared))
 
     def test_host_passes(self):
         spec = fakes.request_spec(vcpus=1, memory_mb=1024)

@@ -43,6 +43,18 @@ class TestMoveFilter(fakes.FilterTestCase):
         # the instance is on c1 of svc1 (with c2), flavor 1
         self.source.instances = {uuids.moving: (node(1), 1)}
 
+    def test_reasons(self):
+        self.assertEqual(
+            {node(1): 'source cluster of the move (a migration leaves its '
+                      'cluster)', node(2): None, node(3): None},
+            self.reasons(move()))
+        self.flags(allow_resize_to_same_host=False)
+        self.assertEqual(
+            {node(1): 'source cluster of the resize ([DEFAULT] '
+                      'allow_resize_to_same_host = False)',
+             node(2): None, node(3): None},
+            self.reasons(move(flavor_id=2)))
+
     def test_cold_migration_leaves_its_cluster_not_its_service(self):
         self.assertEqual([node(2), node(3)], self.passing(move()))
         # the same when nova left out hosts (live migration, evacuation)

@@ -21,13 +21,10 @@ hint, every node passes. If the instances cannot be located, every node
 fails, with one WARNING per request. Rebuilds are not filtered.
 """
 
-from oslo_log import log as logging
-
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import membership
 
-LOG = logging.getLogger(__name__)
 
 
 class DifferentHostFilter(vmw_filters.RequestScopedFilter):
@@ -49,10 +46,5 @@ class DifferentHostFilter(vmw_filters.RequestScopedFilter):
 
     def check(self, host_state, units):
         if not units or cluster.host_key(host_state) not in units:
-            return True
-        LOG.debug('%(host_state)s fails different_host: a hinted instance '
-                  'is on its cluster', {'host_state': host_state})
-        return False
-
-    def reason(self, host_state, units):
-        return 'different_host: a hinted instance is on the cluster'
+            return None
+        return 'different_host: a hinted instance is on its cluster'

@@ -29,7 +29,7 @@ from nova import test
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
 import nova_vmw_sched.weights
-from nova_vmw_sched.weights import cluster_preference
+from nova_vmw_sched.weights import preference_weigher
 
 CONF = nova.conf.CONF
 VC1 = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
@@ -73,7 +73,7 @@ class PreferenceWeigherTestCase(test.NoDBTestCase):
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.request._alias_cache', {}))
         self.handler = nova_weights.HostWeightHandler()
-        self.weigher = cluster_preference.VMwareClusterPreferenceWeigher()
+        self.weigher = preference_weigher.VMwareClusterPreferenceWeigher()
 
     def weighed(self, hosts, spec_obj, weighers=None):
         """[(nodename, weight)] best first, as nova's handler orders them."""
@@ -237,7 +237,7 @@ class TestAllWeighers(test.NoDBTestCase):
     def test_all_weighers(self):
         classes = nova_vmw_sched.weights.all_weighers()
         self.assertEqual(len(classes), len(set(classes)))
-        self.assertIn(cluster_preference.VMwareClusterPreferenceWeigher,
+        self.assertIn(preference_weigher.VMwareClusterPreferenceWeigher,
                       classes)
         self.assertEqual(self._defined_weighers(), set(classes))
         novas = set(nova_weights.all_weighers())
@@ -263,7 +263,7 @@ class TestHostManager(PreferenceWeigherTestCase):
             host_manager.HostManager, 'refresh_cells_caches'))
         self.useFixture(fixtures.MockPatchObject(
             host_manager.HostManager, '_init_aggregates'))
-        self.flags(weight_classes=['nova_vmw_sched.weights.cluster_preference.'
+        self.flags(weight_classes=['nova_vmw_sched.weights.preference_weigher.'
                                    'VMwareClusterPreferenceWeigher'],
                    enabled_filters=['VMwareClusterFilter'],
                    available_filters=['nova_vmw_sched.filters.all_filters'],
@@ -274,7 +274,7 @@ class TestHostManager(PreferenceWeigherTestCase):
         manager = host_manager.HostManager()
         [weigher] = manager.weighers
         self.assertIsInstance(
-            weigher, cluster_preference.VMwareClusterPreferenceWeigher)
+            weigher, preference_weigher.VMwareClusterPreferenceWeigher)
         hosts = [host(node(n)) for n in (1, 2, 3)]
         weighed = manager.get_weighed_hosts(hosts, spec('domain-c3,domain-c2'))
         self.assertEqual([node(3), node(2), node(1)],
@@ -287,4 +287,4 @@ class TestHostManager(PreferenceWeigherTestCase):
         manager = host_manager.HostManager()
         self.assertEqual(
             1, len([w for w in manager.weighers if isinstance(
-                w, cluster_preference.VMwareClusterPreferenceWeigher)]))
+                w, preference_weigher.VMwareClusterPreferenceWeigher)]))

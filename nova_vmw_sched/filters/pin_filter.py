@@ -129,29 +129,13 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
     def check(self, host_state, prepared):
         pin, explanation = prepared
         if not pin.pinned:
-            return True
+            return None
         if pin.error:
-            LOG.debug('%(host_state)s fails %(key)s=%(value)s: the value '
-                      'cannot be used (%(error)s)',
-                      {'host_state': host_state, 'error': pin.error,
-                       'key': request.CLUSTER_EXTRA_SPEC, 'value': pin.raw})
-            return False
+            return '%s=%s cannot be used (%s)' % (
+                request.CLUSTER_EXTRA_SPEC, pin.raw, pin.error)
         rank = pin.pin.rank(cluster.cluster_of(host_state))
         if rank is None:
-            LOG.debug('%(host_state)s fails %(key)s=%(value)s: not a listed '
-                      'VMware cluster',
-                      {'host_state': host_state,
-                       'key': request.CLUSTER_EXTRA_SPEC, 'value': pin.raw})
-            return False
+            return 'not a VMware cluster that %s=%s lists' % (
+                request.CLUSTER_EXTRA_SPEC, pin.raw)
         explanation.add_listed(rank, host_state)
-        problem = service_problem(host_state, self.servicegroup_api)
-        if problem:
-            LOG.debug('%(host_state)s fails %(key)s=%(value)s: %(problem)s',
-                      {'host_state': host_state, 'problem': problem,
-                       'key': request.CLUSTER_EXTRA_SPEC, 'value': pin.raw})
-            return False
-        return True
-
-    def reason(self, host_state, prepared):
-        return service_problem(host_state, self.servicegroup_api) or \
-            'rejected'
+        return service_problem(host_state, self.servicegroup_api)

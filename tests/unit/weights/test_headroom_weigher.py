@@ -19,7 +19,7 @@ from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
 import nova_vmw_sched.weights
-from nova_vmw_sched.weights import headroom
+from nova_vmw_sched.weights import headroom_weigher
 from tests.unit import capacity_fakes as fakes
 
 CONF = nova.conf.CONF
@@ -41,7 +41,7 @@ class HeadroomWeigherTestCase(test.NoDBTestCase):
         self.useFixture(fakes.ConfigCachesFixture())
         self.fix = self.useFixture(fakes.CacheFixture(INVENTORIES))
         self.handler = weights.HostWeightHandler()
-        self.weigher = headroom.VMwareClusterHeadroomWeigher()
+        self.weigher = headroom_weigher.VMwareClusterHeadroomWeigher()
         # headroom for 4 GB instances: 12, 8, 2
         self.hosts = [
             fakes.host_state(fakes.node('domain-c1'), uuid=A),
@@ -62,7 +62,7 @@ class HeadroomWeigherTestCase(test.NoDBTestCase):
                 for w in self._weighed(hosts, spec)]
 
     def test_declarations(self):
-        self.assertIn(headroom.VMwareClusterHeadroomWeigher,
+        self.assertIn(headroom_weigher.VMwareClusterHeadroomWeigher,
                       nova_vmw_sched.weights.all_weighers())
         self.assertEqual(1.0, CONF.vmware_scheduler
                          .cluster_headroom_weight_multiplier)

@@ -27,10 +27,10 @@ from nova.scheduler import manager
 from nova.scheduler import weights as nova_weights
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vmw_sched.filters import affinity
-from nova_vmw_sched.filters import anti_affinity
-from nova_vmw_sched.filters import different_host
-from nova_vmw_sched.filters import same_host
+from nova_vmw_sched.filters import affinity_filter
+from nova_vmw_sched.filters import anti_affinity_filter
+from nova_vmw_sched.filters import different_host_filter
+from nova_vmw_sched.filters import same_host_filter
 from tests.unit import test_membership as fakes
 
 CONF = nova.conf.CONF
@@ -42,10 +42,19 @@ spec = fakes.spec
 
 class AffinityTestCase(fakes.FilterTestCase):
 
-    FILTER = affinity.ServerGroupAffinityFilter
+    FILTER = affinity_filter.ServerGroupAffinityFilter
 
 
 class TestAffinity(AffinityTestCase):
+
+    def test_reasons(self):
+        self.source.nodes = {uuids.m1: node(1)}
+        spec_obj = spec(group('affinity', [uuids.m1, uuids.new],
+                              hosts=['svc1']), instance_uuid=uuids.new)
+        why = ('affinity: no group member on its cluster (members are on '
+               '%s)' % node(1))
+        self.assertEqual({node(1): None, node(2): why, node(3): why},
+                         self.reasons(spec_obj))
 
     def test_before_any_member_has_a_node_all_pass(self):
         # members exist but were never scheduled, or are deleted
@@ -203,7 +212,7 @@ class TestShadowing(fakes.GroupTestCase):
                    enabled_filters=self.ENABLED, group='filter_scheduler')
         self.assertIs(nova_affinity.ServerGroupAffinityFilter,
                       self._winners()['ServerGroupAffinityFilter'])
-        affinity.ServerGroupAffinityFilter()
+        affinity_filter.ServerGroupAffinityFilter()
         messages = sorted(r.getMessage() for r in self.errors.records)
         self.assertEqual(4, len(messages))
         for name, message in zip(
@@ -214,7 +223,7 @@ class TestShadowing(fakes.GroupTestCase):
                           message)
             self.assertIn('nova_vmw_sched.filters.all_filters after', message)
         # once per process, not once per filter
-        anti_affinity.ServerGroupAntiAffinityFilter()
+        anti_affinity_filter.ServerGroupAntiAffinityFilter()
         self.assertEqual(4, len(self.errors.records))
 
     def test_ours_listed_after_novas_is_quiet(self):
@@ -222,14 +231,14 @@ class TestShadowing(fakes.GroupTestCase):
                                       'nova_vmw_sched.filters.all_filters'],
                    enabled_filters=self.ENABLED, group='filter_scheduler')
         winners = self._winners()
-        self.assertIs(affinity.ServerGroupAffinityFilter,
+        self.assertIs(affinity_filter.ServerGroupAffinityFilter,
                       winners['ServerGroupAffinityFilter'])
-        self.assertIs(anti_affinity.ServerGroupAntiAffinityFilter,
+        self.assertIs(anti_affinity_filter.ServerGroupAntiAffinityFilter,
                       winners['ServerGroupAntiAffinityFilter'])
-        self.assertIs(same_host.SameHostFilter, winners['SameHostFilter'])
-        self.assertIs(different_host.DifferentHostFilter,
+        self.assertIs(same_host_filter.SameHostFilter, winners['SameHostFilter'])
+        self.assertIs(different_host_filter.DifferentHostFilter,
                       winners['DifferentHostFilter'])
-        affinity.ServerGroupAffinityFilter()
+        affinity_filter.ServerGroupAffinityFilter()
         self.assertEqual([], self.errors.records)
 
     def test_only_enabled_names_are_checked(self):
@@ -238,7 +247,7 @@ class TestShadowing(fakes.GroupTestCase):
                    enabled_filters=['ComputeFilter',
                                     'ServerGroupAntiAffinityFilter'],
                    group='filter_scheduler')
-        same_host.SameHostFilter()
+        same_host_filter.SameHostFilter()
         self.assertEqual(1, len(self.errors.records))
         self.assertIn('ServerGroupAntiAffinityFilter',
                       self.errors.records[0].getMessage())
@@ -268,8 +277,8 @@ class TestShadowing(fakes.GroupTestCase):
     def test_class_path_before_novas_list_is_reported(self):
         # the package's filter named by its path, but nova's list last
         self.flags(available_filters=[
-            'nova_vmw_sched.filters.same_host.SameHostFilter',
+            'nova_vmw_sched.filters.same_host_filter.SameHostFilter',
             'nova.scheduler.filters.all_filters'],
             enabled_filters=['SameHostFilter'], group='filter_scheduler')
-        same_host.SameHostFilter()
+        same_host_filter.SameHostFilter()
         self.assertEqual(1, len(self.errors.records))

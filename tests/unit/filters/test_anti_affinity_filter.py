@@ -17,7 +17,7 @@ from nova.scheduler.filters import affinity_filter as nova_affinity
 from nova.scheduler import manager
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vmw_sched.filters import anti_affinity
+from nova_vmw_sched.filters import anti_affinity_filter
 from tests.unit import test_membership as fakes
 
 node = fakes.node
@@ -28,10 +28,19 @@ spec = fakes.spec
 
 class AntiAffinityTestCase(fakes.FilterTestCase):
 
-    FILTER = anti_affinity.ServerGroupAntiAffinityFilter
+    FILTER = anti_affinity_filter.ServerGroupAntiAffinityFilter
 
 
 class TestAntiAffinity(AntiAffinityTestCase):
+
+    def test_reasons(self):
+        self.source.nodes = {uuids.m1: node(1)}
+        spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.new],
+                              hosts=['svc1']), instance_uuid=uuids.new)
+        self.assertEqual(
+            {node(1): 'anti-affinity: 1 group member(s) on its cluster, at '
+                      'most 1 allowed',
+             node(2): None, node(3): None}, self.reasons(spec_obj))
 
     def test_member_blocks_its_cluster_not_the_sibling(self):
         self.source.nodes = {uuids.m1: node(1)}
@@ -235,4 +244,4 @@ class TestAntiAffinityOddData(AntiAffinityTestCase):
         spec_obj = spec(group('anti-affinity', [uuids.m1]))
         spec_obj.instance_group._obj__rules = None
         self.assertEqual([node(2), node(3)], self.passing(spec_obj))
-        self.assertEqual(1, anti_affinity.max_per_unit(None))
+        self.assertEqual(1, anti_affinity_filter.max_per_unit(None))

@@ -21,7 +21,7 @@ from nova.scheduler import manager
 from nova.scheduler import weights as nova_weights
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vmw_sched.weights import soft_affinity
+from nova_vmw_sched.weights import soft_affinity_weigher
 from tests.unit import test_membership as fakes
 
 node = fakes.node
@@ -44,8 +44,8 @@ class SoftAffinityTestCase(fakes.GroupTestCase):
         self.errors = fakes.Records(logging.ERROR)
         self.useFixture(fixtures.LogHandler(
             self.errors, name='nova_vmw_sched', nuke_handlers=False))
-        self.affinity = soft_affinity.VMwareClusterSoftAffinityWeigher()
-        self.anti = soft_affinity.VMwareClusterSoftAntiAffinityWeigher()
+        self.affinity = soft_affinity_weigher.VMwareClusterSoftAffinityWeigher()
+        self.anti = soft_affinity_weigher.VMwareClusterSoftAntiAffinityWeigher()
         # c1 and c2 under svc1, c3 under svc2; two members on c1, one on c2
         self.hosts = [host('svc1', node(1)), host('svc1', node(2)),
                       host('svc2', node(3))]
@@ -201,8 +201,8 @@ class TestStockWeigherCheck(fakes.GroupTestCase):
             self.errors, name='nova_vmw_sched', nuke_handlers=False))
 
     def _load(self):
-        soft_affinity.VMwareClusterSoftAffinityWeigher()
-        soft_affinity.VMwareClusterSoftAntiAffinityWeigher()
+        soft_affinity_weigher.VMwareClusterSoftAffinityWeigher()
+        soft_affinity_weigher.VMwareClusterSoftAntiAffinityWeigher()
         return [r.getMessage() for r in self.errors.records]
 
     def test_error_when_stock_weighers_count(self):

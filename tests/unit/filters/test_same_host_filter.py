@@ -16,7 +16,7 @@ from nova import objects
 from nova.scheduler.filters import affinity_filter as nova_affinity
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vmw_sched.filters import same_host
+from nova_vmw_sched.filters import same_host_filter
 from tests.unit import test_membership as fakes
 
 node = fakes.node
@@ -26,12 +26,21 @@ spec = fakes.spec
 
 class TestSameHost(fakes.FilterTestCase):
 
-    FILTER = same_host.SameHostFilter
+    FILTER = same_host_filter.SameHostFilter
 
     def setUp(self):
         super().setUp()
         self.source.nodes = {uuids.a: node(1), uuids.b: node(3),
                              uuids.building: None}
+
+    def test_reasons(self):
+        self.assertEqual(
+            {node(1): None,
+             node(2): 'same_host: none of the hinted instances is on its '
+                      'cluster',
+             node(3): 'same_host: none of the hinted instances is on its '
+                      'cluster'},
+            self.reasons(spec(hints={'same_host': uuids.a})))
 
     def test_hint_as_single_value_or_list(self):
         # the API's single string; nova stores it as a list of one

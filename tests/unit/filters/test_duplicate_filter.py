@@ -23,7 +23,7 @@ from nova.scheduler import host_manager
 from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
-from nova_vmw_sched.filters import duplicates
+from nova_vmw_sched.filters import duplicate_filter
 
 CONF = nova.conf.CONF
 VC = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
@@ -55,7 +55,7 @@ class TestDuplicateFilter(test.NoDBTestCase):
         super().setUp()
         vmw_conf.register_opts(CONF)
         self.handler = nova_filters.HostFilterHandler()
-        self.filter = duplicates.VMwareClusterDuplicateFilter()
+        self.filter = duplicate_filter.VMwareClusterDuplicateFilter()
         self.spec = objects.RequestSpec(scheduler_hints={})
 
     def passing(self, hosts):
@@ -113,10 +113,9 @@ class TestDuplicateFilter(test.NoDBTestCase):
         stale = host('old', C1, heartbeat_age=3600)
         live = host('new', C1)
         losers = self.filter.prepare_hosts(self.spec, [stale, live])
-        self.assertFalse(self.filter.check(stale, losers))
-        self.assertTrue(self.filter.check(live, losers))
-        self.assertEqual('stale duplicate record (the one under new is '
-                         'used)', self.filter.reason(stale, losers))
+        self.assertEqual('stale duplicate of the record under new',
+                         self.filter.check(stale, losers))
+        self.assertIsNone(self.filter.check(live, losers))
 
     def test_odd_host_data_never_raises(self):
         odd = host_manager.HostState('odd', C1, 'cell1')  # no service

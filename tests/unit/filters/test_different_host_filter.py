@@ -16,7 +16,7 @@ from nova import objects
 from nova.scheduler.filters import affinity_filter as nova_affinity
 from oslo_utils.fixture import uuidsentinel as uuids
 
-from nova_vmw_sched.filters import different_host
+from nova_vmw_sched.filters import different_host_filter
 from tests.unit import test_membership as fakes
 
 node = fakes.node
@@ -26,12 +26,18 @@ spec = fakes.spec
 
 class TestDifferentHost(fakes.FilterTestCase):
 
-    FILTER = different_host.DifferentHostFilter
+    FILTER = different_host_filter.DifferentHostFilter
 
     def setUp(self):
         super().setUp()
         self.source.nodes = {uuids.a: node(1), uuids.b: node(3),
                              uuids.building: None}
+
+    def test_reasons(self):
+        self.assertEqual(
+            {node(1): 'different_host: a hinted instance is on its cluster',
+             node(2): None, node(3): None},
+            self.reasons(spec(hints={'different_host': uuids.a})))
 
     def test_hint_as_single_value_or_list(self):
         self.assertEqual([node(2), node(3)], self.passing(spec(

@@ -28,13 +28,10 @@ WARNING per request. Requests without such a group pass every node.
 Rebuilds are not filtered.
 """
 
-from oslo_log import log as logging
-
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import membership
 
-LOG = logging.getLogger(__name__)
 POLICY = 'anti-affinity'
 
 
@@ -63,19 +60,10 @@ class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
 
     def check(self, host_state, prepared):
         if prepared is None:
-            return True
+            return None
         counts, limit = prepared
         on_unit = counts.get(cluster.host_key(host_state), 0)
         if on_unit < limit:
-            return True
-        LOG.debug('%(host_state)s fails anti-affinity: %(count)d group '
-                  'member(s) on its cluster, at most %(limit)d allowed',
-                  {'host_state': host_state, 'count': on_unit,
-                   'limit': limit})
-        return False
-
-    def reason(self, host_state, prepared):
-        counts, limit = prepared
-        return ('group policy: anti-affinity, %d member(s) on the cluster, '
-                'at most %d' % (counts.get(cluster.host_key(host_state), 0),
-                                limit))
+            return None
+        return ('anti-affinity: %d group member(s) on its cluster, at most %d '
+                'allowed' % (on_unit, limit))

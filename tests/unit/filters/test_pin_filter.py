@@ -30,7 +30,7 @@ from oslo_utils import timeutils
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
 import nova_vmw_sched.filters
-from nova_vmw_sched.filters import cluster_filter
+from nova_vmw_sched.filters import pin_filter
 
 CONF = nova.conf.CONF
 VC1 = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
@@ -86,7 +86,7 @@ class ClusterFilterTestCase(test.NoDBTestCase):
         self.useFixture(fixtures.LogHandler(
             self.warnings, name='nova_vmw_sched', nuke_handlers=False))
         self.handler = nova_filters.HostFilterHandler()
-        self.filter = cluster_filter.VMwareClusterFilter()
+        self.filter = pin_filter.VMwareClusterFilter()
         self.hosts = [host_manager.HostState(host, node, 'cell1')
                       for host, node in self.NODES]
 
@@ -100,9 +100,9 @@ class ClusterFilterTestCase(test.NoDBTestCase):
 class TestClusterFilter(ClusterFilterTestCase):
 
     def test_declares_rebuild_and_once_per_request(self):
-        self.assertFalse(cluster_filter.VMwareClusterFilter.RUN_ON_REBUILD)
+        self.assertFalse(pin_filter.VMwareClusterFilter.RUN_ON_REBUILD)
         self.assertTrue(
-            cluster_filter.VMwareClusterFilter.run_filter_once_per_request)
+            pin_filter.VMwareClusterFilter.run_filter_once_per_request)
 
     def test_unpinned_passes_everything(self):
         self.assertEqual([n for _, n in self.NODES], self.passing(spec()))
@@ -199,6 +199,33 @@ class TestClusterFilter(ClusterFilterTestCase):
         # unpinned requests leave the service to ComputeFilter
         self.assertEqual(3, len(self.passing(spec(), hosts=hosts)))
 
+    def test_reasons(self):
+        now = timeutils.utcnow()
+        hosts = self.hosts[:2] + self.hosts[-2:]
+        prepared = self.filter.prepare(spec('domain-c7'))
+        self.assertEqual(
+            [None, 'not a VMware cluster that vmware:cluster=domain-c7 lists',
+             'not a VMware cluster that vmware:cluster=domain-c7 lists',
+             'not a VMware cluster that vmware:cluster=domain-c7 lists'],
+            [self.filter.check(h, prepared) for h in hosts])
+        for disabled, down, why in (
+                (True, False, 'service svc1 is disabled (maintenance)'),
+                (False, True, 'service svc1 is down')):
+            hosts[0].service = {
+                'host': 'svc1', 'disabled': disabled,
+                'disabled_reason': 'maintenance' if disabled else None,
+                'forced_down': False, 'created_at': now,
+                'last_seen_up': now - datetime.timedelta(
+                    seconds=3600 if down else 0)}
+            self.assertEqual(why, self.filter.check(hosts[0], prepared))
+        prepared = self.filter.prepare(spec('domain-c7,,'))
+        self.assertEqual(
+            'vmware:cluster=domain-c7,, cannot be used (element 2: empty '
+            'cluster reference)', self.filter.check(hosts[0], prepared))
+        prepared = self.filter.prepare(spec())
+        self.assertEqual([None] * 4,
+                         [self.filter.check(h, prepared) for h in hosts])
+
     def test_rebuild_is_not_filtered(self):
         rebuild = {'_nova_check_type': ['rebuild']}
         everything = [n for _, n in self.NODES]
@@ -281,9 +308,9 @@ class TestScaleGuard(ClusterFilterTestCase):
         self.flags(max_placement_results=2, group='scheduler')
         self.passing(spec())
         self.assertEqual([], self.warnings.records)
-        self.assertIsNone(cluster_filter.scale_warning(5, 0))
-        self.assertIsNone(cluster_filter.scale_warning(4, 5))
-        self.assertIsNotNone(cluster_filter.scale_warning(5, 5))
+        self.assertIsNone(pin_filter.scale_warning(5, 0))
+        self.assertIsNone(pin_filter.scale_warning(4, 5))
+        self.assertIsNotNone(pin_filter.scale_warning(5, 5))
 
 
 class TestAllFilters(test.NoDBTestCase):
@@ -305,7 +332,7 @@ class TestAllFilters(test.NoDBTestCase):
     def test_all_filters(self):
         classes = nova_vmw_sched.filters.all_filters()
         self.assertEqual(len(classes), len(set(classes)))
-        self.assertIn(cluster_filter.VMwareClusterFilter, classes)
+        self.assertIn(pin_filter.VMwareClusterFilter, classes)
         self.assertNotIn(nova_vmw_sched.filters.RequestScopedFilter, classes)
         self.assertEqual(self._defined_filters(), set(classes))
         for cls in classes:
@@ -345,12 +372,12 @@ class TestHostManager(ClusterFilterTestCase):
 
     def test_class_map(self):
         manager = host_manager.HostManager()
-        self.assertIs(cluster_filter.VMwareClusterFilter,
+        self.assertIs(pin_filter.VMwareClusterFilter,
                       manager.filter_cls_map['VMwareClusterFilter'])
         self.assertIs(compute_filter.ComputeFilter,
                       manager.filter_cls_map['ComputeFilter'])
         [enabled] = manager.enabled_filters
-        self.assertIsInstance(enabled, cluster_filter.VMwareClusterFilter)
+        self.assertIsInstance(enabled, pin_filter.VMwareClusterFilter)
 
     def test_filtered_hosts(self):
         manager = host_manager.HostManager()

@@ -35,7 +35,7 @@ from nova import servicegroup
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
-from nova_vmw_sched.filters import cluster_filter
+from nova_vmw_sched.filters import pin_filter
 
 LOG = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class VMwareClusterDuplicateFilter(vmw_filters.RequestScopedFilter):
         return losers
 
     def _rank(self, host_state):
-        live = cluster_filter.service_problem(
+        live = pin_filter.service_problem(
             host_state, self.servicegroup_api) is None
         updated = getattr(host_state, 'updated', None)
         return (live, updated is not None, updated and updated.timestamp(),
@@ -87,12 +87,5 @@ class VMwareClusterDuplicateFilter(vmw_filters.RequestScopedFilter):
     def check(self, host_state, losers):
         winner = losers.get(id(host_state))
         if winner is None:
-            return True
-        LOG.debug('%(host_state)s fails: stale duplicate of the record '
-                  'under %(host)s', {'host_state': host_state,
-                                     'host': winner.host})
-        return False
-
-    def reason(self, host_state, losers):
-        return 'stale duplicate record (the one under %s is used)' % (
-            losers[id(host_state)].host)
+            return None
+        return 'stale duplicate of the record under %s' % winner.host

@@ -22,13 +22,10 @@ in nova). If the instances cannot be located, every node fails, with one
 WARNING per request. Rebuilds are not filtered.
 """
 
-from oslo_log import log as logging
-
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import membership
 
-LOG = logging.getLogger(__name__)
 
 
 class SameHostFilter(vmw_filters.RequestScopedFilter):
@@ -49,10 +46,5 @@ class SameHostFilter(vmw_filters.RequestScopedFilter):
 
     def check(self, host_state, units):
         if units is None or cluster.host_key(host_state) in units:
-            return True
-        LOG.debug('%(host_state)s fails same_host: none of the hinted '
-                  'instances is on its cluster', {'host_state': host_state})
-        return False
-
-    def reason(self, host_state, units):
-        return 'same_host: no hinted instance on the cluster'
+            return None
+        return 'same_host: none of the hinted instances is on its cluster'

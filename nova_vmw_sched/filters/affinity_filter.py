@@ -28,13 +28,10 @@ members cannot be located, every node fails, with one WARNING per request.
 Requests without such a group pass every node. Rebuilds are not filtered.
 """
 
-from oslo_log import log as logging
-
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import membership
 
-LOG = logging.getLogger(__name__)
 POLICY = 'affinity'
 
 
@@ -54,13 +51,6 @@ class ServerGroupAffinityFilter(vmw_filters.RequestScopedFilter):
 
     def check(self, host_state, units):
         if units is None or cluster.host_key(host_state) in units:
-            return True
-        LOG.debug('%(host_state)s fails affinity: no group member on its '
-                  'cluster (members are on %(units)s)',
-                  {'host_state': host_state,
-                   'units': ', '.join(sorted(map(str, units)))})
-        return False
-
-    def reason(self, host_state, units):
-        return ('group policy: affinity, members are on %s'
-                % ', '.join(sorted(map(str, units))))
+            return None
+        return ('affinity: no group member on its cluster (members are on '
+                '%s)' % ', '.join(sorted(map(str, units))))
