@@ -34,8 +34,8 @@ from oslo_utils.fixture import uuidsentinel as uuids
 import nova_vmw_sched
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import membership
-from nova_vmw_sched.weights import cluster_preference
-from nova_vmw_sched.weights import soft_affinity
+from nova_vmw_sched.weights import preference_weigher
+from nova_vmw_sched.weights import soft_affinity_weigher
 from tests.unit import test_membership as fakes
 
 #: a value oslo.config refuses for each option, by type
@@ -164,9 +164,9 @@ class TestWeigherMultipliers(BadValueTestCase):
     request."""
 
     def test_cluster_preference(self):
-        weigher = cluster_preference.VMwareClusterPreferenceWeigher()
+        weigher = preference_weigher.VMwareClusterPreferenceWeigher()
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.weights.cluster_preference.CONF',
+            'nova_vmw_sched.weights.preference_weigher.CONF',
             self.conf_with(cluster_preference_weight_multiplier='-3')))
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.request._alias_cache', {}))
@@ -191,10 +191,10 @@ class TestWeigherMultipliers(BadValueTestCase):
         source.nodes = {uuids.m1: fakes.node(1)}
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.membership.source', source))
-        affinity = soft_affinity.VMwareClusterSoftAffinityWeigher()
-        anti = soft_affinity.VMwareClusterSoftAntiAffinityWeigher()
+        affinity = soft_affinity_weigher.VMwareClusterSoftAffinityWeigher()
+        anti = soft_affinity_weigher.VMwareClusterSoftAntiAffinityWeigher()
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.weights.soft_affinity.CONF',
+            'nova_vmw_sched.weights.soft_affinity_weigher.CONF',
             self.conf_with(cluster_soft_affinity_weight_multiplier='many',
                            cluster_soft_anti_affinity_weight_multiplier='-2')))
         for weigher, name, policy, best in (
@@ -221,7 +221,7 @@ class TestServerGroupWait(BadValueTestCase, fakes.GroupTestCase):
     def setUp(self):
         super().setUp()
         self.hosts = [fakes.host('svc1', fakes.node(n)) for n in (1, 2, 3)]
-        self.anti = fakes.anti_affinity.ServerGroupAntiAffinityFilter()
+        self.anti = fakes.anti_affinity_filter.ServerGroupAntiAffinityFilter()
 
     def _in_flight(self, after):
         source = fakes.EventuallyAllocated(uuids.m1, self.hosts[2].uuid,
