@@ -171,11 +171,11 @@ class InventoryCache:
         with self._lock:
             new = [u for u in dict.fromkeys(rp_uuids)
                    if isinstance(u, str) and u not in self._entries]
-            for rp_uuid in new:
-                self._add(rp_uuid)
+            for rp_uuid in new:  # pending before it is seen (for_hosts)
                 if pool is not None:
                     self._pending[rp_uuid] = pool.submit(
                         self._read, context, rp_uuid)
+                self._add(rp_uuid)
             waits = [self._pending[u] for u in rp_uuids
                      if isinstance(u, str) and u in self._pending]
         for rp_uuid in new if inline else ():
@@ -198,12 +198,12 @@ class InventoryCache:
             value, error = None, 'reading its inventory from placement ' \
                 'failed: %s' % (str(e) or type(e).__name__)
         with self._lock:
-            self._pending.pop(rp_uuid, None)
             entry = self._entries.get(rp_uuid)
+            if entry is not None and value is not None:
+                entry.value, entry.error = value, None
+                self._retry.pop(rp_uuid, None)
+            self._pending.pop(rp_uuid, None)  # after the value: for_hosts
             if entry is None or value is not None:
-                if entry is not None:
-                    entry.value, entry.error = value, None
-                    self._retry.pop(rp_uuid, None)
                 return
             entry.error = error
             failures = self._retry.get(rp_uuid, (0, 0))[1] + 1
@@ -301,7 +301,7 @@ class InventoryCache:
             return self._pool
 
     def _refresher(self, stop):
-        while not stop.is_set():
+        while not stop.is_set() and stop is self._stop:
             try:
                 self.run_due()
                 interval = _option('cluster_usage_refresh_interval')
