@@ -68,15 +68,16 @@ import tracemalloc
 
 #: seconds per placement call
 LATENCY = 0.002
-#: the issue's limits
-ADDED_LATENCY_MS = 1.0
+#: the issue's limits (issue 24: the added latency at most 1 % of the
+#: plugins' own request time)
+ADDED_LATENCY_SHARE = 0.01
 CALLS_FACTOR = 1.1
 BYTES_PER_CLUSTER = 256
 
 TARGETS = [
-    ('latency_steady', 'capacity filter + headroom weigher add at most 1 ms '
-                       'per request beyond their CPU cost (2 ms placement, '
-                       'warm cache, no read due)'),
+    ('latency_steady', 'capacity filter + headroom weigher wait at most 1 % '
+                       'of their request time more than with an inline '
+                       'source (2 ms placement, warm cache, no read due)'),
     ('latency_expiry', 'no request waits longer than '
                        'cluster_inventory_first_read_wait beyond its CPU '
                        'cost when every entry expires at once'),
@@ -169,12 +170,15 @@ class SlowPlacement:
                 'allocation_requests': [],
                 'provider_summaries': profiles.FakePlacement.summaries(
                     self.usages)})
+        inventory = (method == 'get' and len(path) == 3 and
+                     path[0] == 'resource_providers' and
+                     path[2] == 'inventories')
         with self._lock:
-            self.log.append((time.monotonic(), 'inventory',
+            # other calls (the placement keeper's) are not the cache's
+            self.log.append((time.monotonic(),
+                             'inventory' if inventory else 'other',
                              threading.get_ident()))
-        if (method == 'get' and len(path) == 3 and
-                path[0] == 'resource_providers' and
-                path[2] == 'inventories' and path[1] in self.inventories):
+        if inventory and path[1] in self.inventories:
             return _Response(200, {'resource_provider_generation': 1,
                                    'inventories': self.inventories[path[1]]})
         return _Response(404, {'errors': [{'detail': 'not here'}]})
@@ -242,7 +246,54 @@ def _figures(runs):
             'worst_wait_seconds': round(max(waits), 3)}
 
 
-def bytes_per_cluster(estate, inventories, usages, plugins):
+def bytes_without(estate, inventories, usages, plugins):
+    """Bytes per cluster without each memory mechanism the cache keeps
+    (issue 24: each names the figure it buys): shapes not shared (every
+    cluster its own ClusterInventory), and usage kept as (vCPUs, MB)
+    tuples rather than packed ints (the same entries, their two usage
+    figures replaced by tuples of fresh ints)."""
+    from unittest import mock
+
+    from nova_vmw_sched import inventory
+    from nova_vmw_sched import inventory_sources
+
+    raw_of = inventory_sources.ClusterInventory.of.__wrapped__
+    with mock.patch.object(inventory_sources.ClusterInventory, 'of',
+                           classmethod(raw_of)):
+        unshared = bytes_per_cluster(estate, inventories, usages, plugins,
+                                     identities=(True,))[0]
+
+    def as_tuples(cache):
+        for entry in cache._entries.values():  # the benchmark's own look
+            for name in ('used', 'base'):
+                value = getattr(entry, name)
+                if value is not None:
+                    setattr(entry, name, (int(str(value >> 40)),
+                                          int(str(value & ((1 << 40) - 1)))))
+
+    tuples = bytes_per_cluster(estate, inventories, usages, plugins,
+                               identities=(True,), then=as_tuples)[0]
+    return {'shapes_not_shared': unshared, 'usage_as_tuples': tuples}
+
+
+def pinned_during_cold_fill(estate, plugins, cache):
+    """A pinned request (one cluster) that comes 0.5 s after the first
+    request of a cold cache: how long it waits and whether it gets the
+    inventory (first reads are FIFO: issue 24 removed their priority)."""
+    cache.stop()
+    cache.clear()
+    cold = threading.Thread(target=plugins.request)
+    cold.start()
+    time.sleep(0.5)  # the cold request has queued its first reads
+    t0 = time.perf_counter()
+    got = cache.for_hosts(estate.context, estate.hosts[-1:])
+    wall = time.perf_counter() - t0
+    cold.join()
+    return {'seconds': round(wall, 3), 'known': got[0] is not None}
+
+
+def bytes_per_cluster(estate, inventories, usages, plugins,
+                      identities=(True, False), then=None):
     """tracemalloc around a warm fill, a usage read and one request.
 
     ``(cache, with identities)``: the first with the node-name parses of
@@ -254,12 +305,14 @@ def bytes_per_cluster(estate, inventories, usages, plugins):
 
     cache = inventory.get_cache()
     static = inventory.StaticSource(inventories)
-    old = inventory.set_source(static)
-    old_usage = inventory.set_usage_source(lambda context: usages)
+    process_cache = inventory.get_cache()
+    old, old_usage = process_cache.source, process_cache.usage_source
+    process_cache.source = static
+    process_cache.usage_source = lambda context: usages
     uuids = [h.uuid for h in estate.hosts]
     figures = []
     try:
-        for identities_warm in (True, False):
+        for identities_warm in identities:
             cache.stop()
             cache.clear()
             cluster._cache.clear()
@@ -272,13 +325,14 @@ def bytes_per_cluster(estate, inventories, usages, plugins):
             cache.warm(estate.context, uuids)
             cache.refresh_usage()
             plugins.request()
+            if then is not None:
+                then(cache)
             gc.collect()
             after = tracemalloc.get_traced_memory()[0]
             tracemalloc.stop()
             figures.append(round((after - before) / float(len(uuids)), 1))
     finally:
-        inventory.set_source(old)
-        inventory.set_usage_source(old_usage)
+        process_cache.source, process_cache.usage_source = old, old_usage
     return tuple(figures)
 
 
@@ -329,6 +383,9 @@ def measure(estate, log, requests=10, quick=False):
          result['bytes_per_cluster_with_identities']) = bytes_per_cluster(
             estate, inventories, usages, plugins)
 
+        result['bytes_without'] = bytes_without(estate, inventories, usages,
+                                                plugins)
+
         # -- baseline: inline, zero latency, warm, no threads
         cache.stop()
         cache.clear()
@@ -360,23 +417,23 @@ def measure(estate, log, requests=10, quick=False):
         cache.warm(estate.context, uuids, wait=EXPIRY_LIMIT)
         result['fill_seconds'] = round(time.monotonic() - t0, 1)
 
-        # steady state: warm, the cache's clock stopped: nothing falls due
+        # steady state: warm, the cache's clock stopped: nothing falls due;
+        # what was queued before the stop (and a usage read) ends: wait
+        # until placement has had no call for two refresher looks
         clock.stop()
-        # the refresher's next look queues what fell due before the stop
-        time.sleep(2 * inventory.TICK)
-        # and what is under way (a usage read) ends: no call for a second
         deadline = time.monotonic() + 60
         calls_seen, quiet_since = len(placement.log), time.monotonic()
         while time.monotonic() < deadline:
             time.sleep(0.1)
-            if cache.pending() or len(placement.log) != calls_seen:
+            if len(placement.log) != calls_seen:
                 calls_seen, quiet_since = len(placement.log), time.monotonic()
-            elif time.monotonic() - quiet_since >= 1.0:
+            elif time.monotonic() - quiet_since >= 2 * inventory.TICK:
                 break
         plugins.request()
-        n0 = len(placement.log)
+        t0 = time.monotonic()
         steady = _figures(plugins.run(count=requests))
-        steady['calls_during'] = len(placement.log) - n0
+        steady['calls_during'] = placement.count('inventory', t0) + \
+            placement.count('usage', t0)
         steady['added_ms'] = round(steady['wait_ms'] - base['wait_ms'], 2)
         result['steady'] = steady
         log('  %d clusters: steady %.2f ms (wait %.2f) vs inline %.2f ms '
@@ -416,8 +473,7 @@ def measure(estate, log, requests=10, quick=False):
         start = time.monotonic()
 
         def all_read():
-            return (placement.count('inventory', start) >= size and
-                    not cache.pending())
+            return placement.count('inventory', start) >= size
 
         runs = plugins.run(until=start + EXPIRY_LIMIT, stop=all_read)
         seconds = time.monotonic() - start
@@ -431,6 +487,14 @@ def measure(estate, log, requests=10, quick=False):
             worst_beyond_cpu_seconds=round(
                 expiry['worst_wall_seconds'] - cpu_cost, 3))
         result['expiry'] = expiry
+
+        # a pinned request during a cold fill (what FIFO first reads cost)
+        result['pinned_cold'] = pinned_during_cold_fill(estate, plugins,
+                                                        cache)
+        log('  %d clusters: pinned request during a cold fill: %.3f s, '
+            'inventory %s' % (size, result['pinned_cold']['seconds'],
+                              'known' if result['pinned_cold']['known']
+                              else 'not known'))
         log('  %d clusters: expiry run %.0f s, %d requests, worst %.3f s, '
             '%d inventory calls' % (size, seconds, len(runs),
                                     expiry['worst_wall_seconds'],
@@ -455,9 +519,10 @@ def check(results):
                            'where': where, 'detail': detail})
 
         b, s = r['base'], r['steady']
+        limit = round(ADDED_LATENCY_SHARE * b['wall_ms'], 2)
         add('latency_steady',
-            s['added_ms'] <= ADDED_LATENCY_MS and s['calls_during'] == 0,
-            s['added_ms'], ADDED_LATENCY_MS,
+            s['added_ms'] <= limit and s['calls_during'] == 0,
+            s['added_ms'], limit,
             'ms of wait (wall - CPU): %.2f with 2 ms placement vs %.2f '
             'inline; wall %.2f vs %.2f ms; %d calls'
             % (s['wait_ms'], b['wait_ms'], s['wall_ms'], b['wall_ms'],

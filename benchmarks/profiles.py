@@ -428,7 +428,7 @@ class Capacity(Profile):
         cache.stop()
         saved = Capacity._saved.pop('source', None)
         if saved is not None:
-            inventory.set_source(saved)
+            inventory.get_cache().source = saved
 
     def reset(self):
         inventory = optional_module('nova_vmw_sched.inventory')
@@ -450,8 +450,10 @@ class Capacity(Profile):
             cache.stop()
             if 'source' not in Capacity._saved and hasattr(
                     inventory, 'StaticSource'):
-                Capacity._saved['source'] = inventory.set_source(
-                    inventory.StaticSource(_PLACEMENT._inventories))
+                process_cache = inventory.get_cache()
+                Capacity._saved['source'] = process_cache.source
+                process_cache.source = inventory.StaticSource(
+                    _PLACEMENT._inventories)
 
     def request(self, estate):
         return estate.request(estate.flavor(

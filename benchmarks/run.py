@@ -151,6 +151,9 @@ def setup_nova():
                    'soft_anti_affinity_weight_multiplier'):
         conf.set_override(option, 0.0, group='filter_scheduler')
     vmw_conf.register_opts(conf)
+    # no placement here: no keeper (nova's HostManager would start one)
+    from nova_vmw_sched import keeper
+    keeper.set_keeper(None)
     from benchmarks import calls
     calls.install()
 

@@ -372,10 +372,9 @@ largest ESXi host), the totals and the allocation ratios of each cluster's
 ``VCPU`` and ``MEMORY_MB`` inventories, which placement's allocation
 candidates do not carry. Each scheduler process keeps them for all its
 requests and re-reads them in the background, one call per cluster about
-this often (the first time anywhere within this period after the
-cluster's first read, later up to a tenth of it early, so that the reads
-come at an even rate of clusters / TTL per second): requests never wait
-for a refresh. After a failed read, or a cluster
+this often (the clusters in turn, at an even rate of clusters / TTL per
+second, so that they never come due together): requests never wait for a
+refresh. After a failed read, or a cluster
 without inventory, the last value read is kept. Inventories change when
 ESXi hosts join or leave a cluster or an allocation ratio changes.
 
@@ -410,10 +409,7 @@ for it this long at most. A cluster not read by then counts as having no
 known inventory for that request: ``VMwareClusterCapacityFilter`` refuses
 it (with the reason in its DEBUG line and in the explanation of a pinned
 request) and ``VMwareClusterHeadroomWeigher`` weighs it last. Its read
-goes on, and later requests find it. When the wait runs out, the reading
-threads pause for about the time the request takes to go through its
-hosts (50 microseconds per host, at most this wait), so as not to slow it
-further.
+goes on, and later requests find it.
 
 This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
 in ``[filter_scheduler] enabled_filters`` or

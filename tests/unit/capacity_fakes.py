@@ -13,6 +13,7 @@
 """Real HostStates, RequestSpecs and placement inventories of clusters for
 the capacity unit tests."""
 
+import threading
 import uuid as uuid_lib
 
 import fixtures
@@ -87,6 +88,27 @@ def request_spec(vcpus=2, memory_mb=4096, num_instances=1, rebuild=False):
     return spec
 
 
+class CountingSource:
+    """Wrap a source and record the uuids it is asked for."""
+
+    def __init__(self, source):
+        self.source = source
+        #: read on the calling thread, as the wrapped source is
+        self.inline = bool(getattr(source, 'inline', False))
+        self._lock = threading.Lock()
+        #: the uuids asked for, in order
+        self.uuids = []
+
+    @property
+    def calls(self):
+        return len(self.uuids)
+
+    def __call__(self, context, rp_uuid):
+        with self._lock:
+            self.uuids.append(rp_uuid)
+        return self.source(context, rp_uuid)
+
+
 class CacheFixture(fixtures.Fixture):
     """A fresh process-wide inventory cache reading from ``inventories``.
 
@@ -100,7 +122,7 @@ class CacheFixture(fixtures.Fixture):
         self.now = 1000.0
 
     def _setUp(self):
-        self.source = inventory.CountingSource(self.static)
+        self.source = CountingSource(self.static)
         self.cache = inventory.InventoryCache(self.source,
                                               clock=lambda: self.now)
         self.addCleanup(self.cache.stop)

@@ -10,8 +10,13 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The shared cache of cluster inventories and its sources."""
+"""The shared cache of cluster inventories and its sources.
 
+Threads are waited for on a condition with a deadline (:func:`_until`, or
+an event the source sets), never by sleeping a guessed time.
+"""
+
+import os
 import threading
 import time
 from unittest import mock
@@ -22,6 +27,7 @@ from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import inventory
+from nova_vmw_sched import keeper
 from tests.unit import capacity_fakes as fakes
 
 CONF = nova.conf.CONF
@@ -32,18 +38,32 @@ U4 = '00000000-0000-4000-8000-000000000004'
 U5 = '00000000-0000-4000-8000-000000000005'
 
 
+def _until(predicate, timeout=10.0):
+    """Wait until ``predicate()`` is true; False if ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 class TestFromPlacement(test.NoDBTestCase):
 
     def test_good(self):
         value = inventory.from_placement(fakes.inventories(
             vcpus=64, vcpu_max=16, cpu_ratio=4.0, vcpu_reserved=2))
         self.assertEqual(inventory.Resource(64, 2, 16, 4.0), value.vcpu)
-        self.assertEqual(248.0, value.vcpu.capacity)
-        self.assertEqual(64.0, value.vcpu.largest_host)
-        self.assertEqual(16.0, value.vcpu.fit_limit)
         self.assertEqual((16.0, 248.0, 64.0, 2),
                          (value.fit_vcpus, value.capacity_vcpus,
                           value.largest_vcpus, value.reserved_vcpus))
+
+    def test_ratio_below_one_shrinks_the_fit(self):
+        value = inventory.from_placement(fakes.inventories(
+            memory_mb=8192, memory_max=4096, ram_ratio=0.5))
+        self.assertEqual((2048.0, 4096.0, 2048.0),
+                         (value.fit_memory_mb, value.capacity_memory_mb,
+                          value.largest_memory_mb))
 
     def test_clusters_of_the_same_shape_share_one_value(self):
         first = inventory.from_placement(fakes.inventories(vcpus=96))
@@ -51,8 +71,6 @@ class TestFromPlacement(test.NoDBTestCase):
         self.assertIs(first, second)
         other = inventory.from_placement(fakes.inventories(vcpus=97))
         self.assertNotEqual(first, other)
-        self.assertEqual(inventory.ClusterInventory(first.vcpu,
-                                                    first.memory_mb), first)
         self.assertIn('total=96', repr(first))
         self.assertRaises(AttributeError, setattr, first, 'fit_vcpus', 1)
 
@@ -96,6 +114,13 @@ class TestInventoryCache(test.NoDBTestCase):
         return [fakes.host_state(fakes.node('domain-c%d' % n), uuid=u)
                 for n, u in enumerate(uuids, 1)]
 
+    def _many(self, count, first=100):
+        uuids = ['00000000-0000-4000-8000-%012d' % n
+                 for n in range(first, first + count)]
+        for u in uuids:
+            self.fix.set(u, fakes.inventories())
+        return uuids
+
     def test_first_reads_each_provider_once(self):
         self.assertIsNone(self.cache.get(U1))
         self.assertEqual(3, self.cache.warm(
@@ -104,6 +129,7 @@ class TestInventoryCache(test.NoDBTestCase):
         self.assertEqual(1024, self.cache.get(U1).memory_mb.max_unit)
         self.assertEqual(4096, self.cache.get(U3).memory_mb.max_unit)
         self.assertEqual(0, self.cache.warm(self.ctx, [U1, U2]))
+        self.assertEqual(3, self.fix.source.calls)
 
     def test_requests_never_refresh(self):
         hosts = self._hosts(U1, U2)
@@ -119,36 +145,41 @@ class TestInventoryCache(test.NoDBTestCase):
         self.assertEqual(512, self.cache.for_hosts(
             self.ctx, hosts)[0].memory_mb.max_unit)
 
-    def test_first_refresh_spread_over_the_ttl_later_ones_in_its_last_tenth(
-            self):
-        uuids = ['00000000-0000-4000-8000-%012d' % n for n in range(400)]
-        for u in uuids:
-            self.fix.set(u, fakes.inventories())
+    def test_refreshes_come_at_an_even_rate_each_entry_once_per_ttl(self):
+        uuids = self._many(400)
         self.cache.warm(self.ctx, uuids)
-        # read together, refreshed at an even rate over the next TTL: each
-        # quarter of it re-reads about a quarter of the entries
-        quarters = []
+        self.fix.source.uuids.clear()
+        # read together, refreshed at clusters / TTL: a quarter of them
+        # in each quarter of the TTL, never all at once
         for _ in range(4):
             self.fix.advance(300 / 4.0)
-            quarters.append(self.cache.run_due())
-        self.assertEqual(400, sum(quarters))
-        for count in quarters:
-            self.assertGreater(count, 50)
-            self.assertLess(count, 150)
-        self.assertEqual(800, self.fix.source.calls)
-        # from then on each one once per TTL (up to a tenth of it early)
-        self.fix.advance(300)
-        self.assertEqual(400, self.cache.run_due())
-        self.assertEqual(1200, self.fix.source.calls)
+            self.assertEqual(100, self.cache.run_due())
+        self.assertEqual(sorted(uuids), sorted(self.fix.source.uuids))
+        # and again in the next TTL, in the same order
+        first_round = list(self.fix.source.uuids)
+        self.fix.source.uuids.clear()
+        for _ in range(100):
+            self.fix.advance(3)
+            self.assertEqual(4, self.cache.run_due())
+        self.assertEqual(first_round, self.fix.source.uuids)
 
-    def test_later_refreshes_within_the_last_tenth_of_the_ttl(self):
-        self.cache.warm(self.ctx, [U1])
-        self.fix.advance(300)
-        self.assertEqual(1, self.cache.run_due())   # the first refresh
-        self.fix.advance(300 * 0.9 - 1)
+    def test_a_clock_jump_reads_each_entry_once(self):
+        uuids = self._many(50)
+        self.cache.warm(self.ctx, uuids)
+        self.fix.advance(10 * 300)
+        self.assertEqual(50, self.cache.run_due())
         self.assertEqual(0, self.cache.run_due())
-        self.fix.advance(300 * 0.1 + 1)
-        self.assertEqual(1, self.cache.run_due())
+
+    def test_a_new_entry_is_refreshed_within_the_ttl(self):
+        uuids = self._many(10)
+        self.cache.warm(self.ctx, uuids)
+        self.fix.advance(150)
+        self.cache.run_due()   # half of the circle
+        self.cache.warm(self.ctx, [U1])
+        self.fix.source.uuids.clear()
+        self.fix.advance(300)
+        self.cache.run_due()
+        self.assertIn(U1, self.fix.source.uuids)
 
     def test_ttl_from_config(self):
         self.flags(cluster_inventory_cache_ttl=10, group='vmware_scheduler')
@@ -193,7 +224,9 @@ class TestInventoryCache(test.NoDBTestCase):
         self.cache.warm(self.ctx, [U4])
         self.fix.advance(20)
         self.assertEqual(1, self.cache.run_due())
-        self.fix.advance(30)  # not 40
+        self.fix.advance(29)
+        self.assertEqual(0, self.cache.run_due())
+        self.fix.advance(1)  # 30, not 40
         self.assertEqual(1, self.cache.run_due())
 
     def test_failure_keeps_last_value(self):
@@ -218,7 +251,7 @@ class TestInventoryCache(test.NoDBTestCase):
         self.cache.warm(self.ctx, [U1])
         self.fix.set(U1, {})
         self.fix.advance(300)
-        self.cache.run_due()
+        self.assertEqual(1, self.cache.run_due())
         self.assertEqual(1024, self.cache.get(U1).memory_mb.max_unit)
 
     def test_failure_without_last_value(self):
@@ -242,15 +275,18 @@ class TestInventoryCache(test.NoDBTestCase):
         hosts = self._hosts(U1, U2)
         self.cache.for_hosts(self.ctx, hosts)
         for _ in range(inventory.EVICT_AFTER + 1):
-            # a request asks for U1 in every period, none for U2
+            # a request asks for U1 in every turn, none for U2
             self.cache.for_hosts(self.ctx, hosts[:1])
             self.fix.advance(300)
             self.cache.run_due()
         self.assertIsNotNone(self.cache.get(U1))
-        self.assertNotIn(U2, self.cache)
-        self.assertEqual(1, len(self.cache))
+        self.assertIsNone(self.cache.get(U2))
+        self.assertEqual('its inventory has not been read from placement',
+                         self.cache.why_missing(U2))
         # asked again: a first read
+        self.fix.source.uuids.clear()
         self.cache.for_hosts(self.ctx, hosts)
+        self.assertEqual([U2], self.fix.source.uuids)
         self.assertIsNotNone(self.cache.get(U2))
 
     def test_for_hosts_one_pass(self):
@@ -278,7 +314,7 @@ class TestInventoryCache(test.NoDBTestCase):
         self.assertEqual(8, self.cache.get(U4).vcpu.max_unit)
         self.assertEqual(0, self.cache.warm(self.ctx, [U4]))
         self.assertRaises(ValueError, self.cache.prime, U4, {})
-        self.assertEqual(1, len(self.cache))
+        self.assertEqual(8, self.cache.get(U4).vcpu.max_unit)
         self.cache.clear()
         self.assertIsNone(self.cache.get(U4))
         self.assertEqual(1, self.cache.warm(self.ctx, [U4]))
@@ -368,20 +404,28 @@ class TestUsage(test.NoDBTestCase):
         self.assertEqual({}, inventory.usages_from_summaries(None))
 
 
-class _Threaded:
-    """A source read by the cache's threads (not inline)."""
+class _Blocking:
+    """A source read by the cache's threads: each read waits for
+    ``release``; ``called`` is set at each call."""
 
     inline = False
 
-    def __init__(self, answer):
-        self.answer = answer
+    def __init__(self, answers):
+        self.answers = answers
+        self.release = threading.Event()
         self.lock = threading.Lock()
         self.uuids = []
+
+    def calls(self, rp_uuid=None):
+        with self.lock:
+            return sum(1 for u in self.uuids if rp_uuid in (None, u))
 
     def __call__(self, context, rp_uuid):
         with self.lock:
             self.uuids.append(rp_uuid)
-        return self.answer(context, rp_uuid)
+        if not self.release.wait(10):
+            raise RuntimeError('never released')
+        return self.answers.get(rp_uuid, {})
 
 
 class TestThreads(test.NoDBTestCase):
@@ -390,28 +434,13 @@ class TestThreads(test.NoDBTestCase):
     def setUp(self):
         super().setUp()
         vmw_conf.register_opts(CONF)
-        self.release = threading.Event()
-        self.answers = {U1: fakes.inventories(memory_max=1024),
-                        U2: fakes.inventories(memory_max=2048)}
-
-        def answer(context, rp_uuid):
-            self.release.wait(10)
-            return self.answers.get(rp_uuid, {})
-
-        self.source = _Threaded(answer)
+        self.source = _Blocking({U1: fakes.inventories(memory_max=1024),
+                                 U2: fakes.inventories(memory_max=2048)})
         self.cache = inventory.InventoryCache(self.source)
         self.addCleanup(self.cache.stop)
-        self.addCleanup(self.release.set)
+        self.addCleanup(self.source.release.set)
         self.hosts = [fakes.host_state(fakes.node('domain-c1'), uuid=U1),
                       fakes.host_state(fakes.node('domain-c2'), uuid=U2)]
-
-    def _until(self, predicate, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.02)
-        return False
 
     def test_first_read_wait_is_bounded(self):
         start = time.monotonic()
@@ -423,26 +452,37 @@ class TestThreads(test.NoDBTestCase):
         self.assertIn('cluster_inventory_first_read_wait',
                       self.cache.why_missing(U1))
         # the reads go on; a later request finds them, with no new call
-        self.release.set()
-        self.assertTrue(self._until(lambda: self.cache.get(U2) is not None))
+        self.source.release.set()
+        self.assertTrue(_until(lambda: self.cache.get(U2) is not None))
         self.assertEqual(2048, self.cache.for_hosts(
             None, self.hosts, wait=0)[1].memory_mb.max_unit)
         self.assertEqual(sorted([U1, U2]), sorted(self.source.uuids))
 
     def test_first_read_answers_within_the_wait(self):
-        self.release.set()
+        self.source.release.set()
         got = self.cache.for_hosts(None, self.hosts, wait=5)
         self.assertEqual([1024, 2048], [g.memory_mb.max_unit for g in got])
 
-    def test_concurrent_requests_read_once(self):
+    def test_requests_meeting_unread_clusters_do_not_read_them_again(self):
+        self.cache.for_hosts(None, self.hosts, wait=0)
+        self.assertTrue(_until(lambda: self.source.calls() == 2))
+        for _ in range(5):  # both reads are under way
+            self.assertEqual([None, None],
+                             self.cache.for_hosts(None, self.hosts, wait=0))
+        self.source.release.set()
+        self.assertTrue(_until(lambda: self.cache.get(U1) is not None and
+                               self.cache.get(U2) is not None))
+        self.assertEqual(sorted([U1, U2]), sorted(self.source.uuids))
+
+    def test_concurrent_requests_all_get_the_reads(self):
         results = []
         threads = [threading.Thread(target=lambda: results.append(
             self.cache.for_hosts(None, self.hosts, wait=10)))
             for _ in range(4)]
         for thread in threads:
             thread.start()
-        time.sleep(0.3)
-        self.release.set()
+        self.assertTrue(_until(lambda: self.source.calls() >= 2))
+        self.source.release.set()
         for thread in threads:
             thread.join(10)
         self.assertEqual(4, len(results))
@@ -451,96 +491,33 @@ class TestThreads(test.NoDBTestCase):
                              [g.memory_mb.max_unit for g in got])
         self.assertEqual(sorted([U1, U2]), sorted(self.source.uuids))
 
-    def test_a_request_needing_few_reads_goes_first(self):
+    def test_pool_size_from_config(self):
         self.flags(cluster_inventory_refresh_workers=1,
                    group='vmware_scheduler')
-        many = ['00000000-0000-4000-8000-%012d' % n for n in range(100, 160)]
-        big = threading.Thread(target=self.cache.warm,
-                               args=(None, many), kwargs={'wait': 10})
-        big.start()
-        time.sleep(0.2)  # the one worker is blocked on the first read
-        # a pinned request: its cluster is one of the many, and one more
-        small = threading.Thread(target=self.cache.warm,
-                                 args=(None, [many[-1], U1]),
-                                 kwargs={'wait': 10})
-        small.start()
-        time.sleep(0.2)
-        self.release.set()
-        small.join(10)
-        big.join(10)
-        order = self.source.uuids
-        self.assertLess(order.index(U1), 5, order[:10])
-        self.assertLess(order.index(many[-1]), 5, order[:10])
-        # nothing read twice
-        self.assertEqual(len(order), len(set(order)))
-        self.assertEqual(61, len(order))
-
-    def test_requests_meeting_the_same_unread_clusters_queue_them_once(self):
-        self.flags(cluster_inventory_refresh_workers=1,
-                   group='vmware_scheduler')
-        many = ['00000000-0000-4000-8000-%012d' % n for n in range(200, 230)]
-        self.cache.warm(None, many, wait=0)
-        self.assertTrue(self._until(lambda: len(self.source.uuids) == 1))
-        # the one worker is blocked on the first read; 29 are queued
-        queued = self.cache._queue.qsize()
-        self.assertEqual(29, queued)
-        for _ in range(5):
-            self.cache.warm(None, many, wait=0)
-            self.cache.for_hosts(None, self.hosts[:0], wait=0)
-        self.assertEqual(queued, self.cache._queue.qsize())
-        # a request that needs fewer of them does move them ahead
-        self.cache.warm(None, many[-2:], wait=0)
-        self.assertEqual(queued + 2, self.cache._queue.qsize())
-        self.release.set()
-        self.assertTrue(self._until(
-            lambda: all(self.cache.get(u) is not None or
-                        u not in self.cache._inflight for u in many)))
-        self.assertEqual(sorted(many), sorted(self.source.uuids))
-
-    def test_pool_steps_aside_for_a_request_whose_wait_ran_out(self):
-        self.flags(cluster_inventory_refresh_workers=1,
-                   group='vmware_scheduler')
-        # a wait that runs out, for a request that goes on to filter 2,000
-        # hosts: the pool makes no read for 2,000 x 50 us (< the wait)
-        before = time.monotonic()
-        self.cache.warm(None, [U1, U2], wait=0.2, hosts=2000)
-        after = time.monotonic()
-        self.assertGreaterEqual(after - before, 0.19)
-        aside = self.cache._aside_until
-        self.assertGreaterEqual(aside, before + 0.2 + 0.1 - 0.01)
-        self.assertLessEqual(aside, after + 0.1)
-        # never longer than the wait
-        time.sleep(max(0.0, aside - time.monotonic()) + 0.01)
-        self.cache.warm(None, [U3], wait=0.05, hosts=10 ** 6)
-        self.assertLessEqual(self.cache._aside_until,
-                             time.monotonic() + 0.05)
-        # the reads go on once the pool is back
-        self.release.set()
-        self.assertTrue(self._until(lambda: self.cache.get(U2) is not None))
-
-    def test_no_step_aside_when_the_reads_come_in_time(self):
-        self.release.set()
-        self.cache.warm(None, [U1, U2], wait=5, hosts=10 ** 6)
-        self.assertEqual(float('-inf'), self.cache._aside_until)
-        # nor for a warm without a request behind it
-        self.release.clear()
-        self.cache.warm(None, [U3], wait=0.05)
-        self.assertEqual(float('-inf'), self.cache._aside_until)
+        self.cache.warm(None, [U1, U2], wait=0)
+        self.assertTrue(_until(lambda: self.source.calls() == 1))
+        # one reader: the second read starts when the first ends; a
+        # request waiting for it meanwhile runs out of its wait
+        self.assertEqual([None, None],
+                         self.cache.for_hosts(None, self.hosts, wait=0.2))
+        self.assertEqual(1, self.source.calls())
+        self.source.release.set()
+        self.assertTrue(_until(lambda: self.cache.get(U2) is not None))
 
     def test_background_refresh(self):
         self.flags(cluster_inventory_cache_ttl=1, group='vmware_scheduler')
-        self.release.set()
+        self.source.release.set()
         self.cache.for_hosts(None, self.hosts, wait=5)
-        self.answers[U1] = fakes.inventories(memory_max=16)
+        self.source.answers[U1] = fakes.inventories(memory_max=16)
         # no request reads; the refresher does, within the TTL and a tick
-        self.assertTrue(self._until(
+        self.assertTrue(_until(
             lambda: self.cache.get(U1).memory_mb.max_unit == 16, 5))
-        self.assertGreater(len(self.source.uuids), 2)
+        self.assertGreater(self.source.calls(U1), 1)
 
     def test_usage_read_in_the_background(self):
         self.flags(cluster_usage_refresh_interval=1,
                    group='vmware_scheduler')
-        self.release.set()
+        self.source.release.set()
         calls = []
 
         def usages(context):
@@ -549,16 +526,28 @@ class TestThreads(test.NoDBTestCase):
 
         self.cache.usage_source = usages
         self.cache.for_hosts(None, self.hosts, wait=5)
-        self.assertTrue(self._until(lambda: len(calls) >= 2, 5))
+        self.assertTrue(_until(lambda: len(calls) >= 2, 5))
         self.assertEqual((2, 2048), self.cache.usage(U1, (0, 0)))
 
     def test_stop_and_start_again(self):
-        self.release.set()
+        self.source.release.set()
         self.cache.for_hosts(None, self.hosts, wait=5)
         self.cache.stop()
         self.cache.clear()
         got = self.cache.for_hosts(None, self.hosts, wait=5)
         self.assertEqual([1024, 2048], [g.memory_mb.max_unit for g in got])
+
+    def test_after_a_fork_first_reads_under_way_are_made_again(self):
+        self.cache.warm(None, [U1], wait=0)
+        self.assertTrue(_until(lambda: self.source.calls(U1) == 1))
+        # in a forked worker the parent's reader is not there: its read
+        # never ends, so the first request there reads the cluster again
+        with mock.patch.object(inventory.os, 'getpid',
+                               return_value=os.getpid() + 1):
+            self.cache.warm(None, [U1], wait=0)
+            self.assertTrue(_until(lambda: self.source.calls(U1) == 2))
+            self.source.release.set()
+            self.assertTrue(_until(lambda: self.cache.get(U1) is not None))
 
 
 class TestSources(test.NoDBTestCase):
@@ -585,6 +574,27 @@ class TestSources(test.NoDBTestCase):
         self.assertEqual({}, inventory.PlacementSource(
             self._client(404))(None, U1))
 
+    def test_usage_source_subtracts_the_reserve_the_keeper_holds(self):
+        client = self._client(200, {'provider_summaries': {
+            U1: {'resources': {'VCPU': {'used': 10},
+                               'MEMORY_MB': {'used': 8192}}},
+            U2: {'resources': {'VCPU': {'used': 2},
+                               'MEMORY_MB': {'used': 1024}}}}})
+        for rp_uuid, held in ((U1, (4, 6144)), (U2, (8, 0))):
+            keeper.set_held(rp_uuid, held)
+            self.addCleanup(keeper.set_held, rp_uuid, (0, 0))
+        got = inventory.PlacementUsageSource(client)(None)
+        self.assertEqual({U1: (6, 2048), U2: (0, 1024)}, got)
+        client.get.assert_called_once_with(
+            inventory.PlacementUsageSource.QUERY, version='1.27',
+            global_request_id=None)
+
+    def test_usage_source_error_raises(self):
+        for status in (404, 503):
+            self.assertRaises(inventory.InventoryUnavailable,
+                              inventory.PlacementUsageSource(
+                                  self._client(status)), None)
+
     def test_placement_source_error_raises(self):
         e = self.assertRaises(inventory.InventoryUnavailable,
                               inventory.PlacementSource(self._client(503)),
@@ -601,26 +611,18 @@ class TestSources(test.NoDBTestCase):
         self.assertIsInstance(inventory.InventoryCache().source,
                               inventory.PlacementSource)
 
-    def test_set_source_and_count(self):
-        self.useFixture(fakes.CacheFixture())
-        counting = inventory.CountingSource(inventory.StaticSource(
-            {U1: fakes.inventories()}))
-        old = inventory.set_source(counting)
-        self.addCleanup(inventory.set_source, old)
-        self.assertIs(counting, inventory.get_cache().source)
-        inventory.get_cache().warm(None, [U1, U2])
-        self.assertEqual(2, counting.calls)
-        self.assertTrue(counting.inline)
-        counting.reset()
-        self.assertEqual(0, counting.calls)
-
     def test_set_cache(self):
         mine = inventory.InventoryCache(inventory.StaticSource(
             {U1: fakes.inventories()}))
         old = inventory.set_cache(mine)
         self.addCleanup(inventory.set_cache, old)
         self.assertIs(mine, inventory.get_cache())
-        self.assertIsNot(old, mine)
+        # what the plugins read goes through it
+        host = fakes.host_state(fakes.node('domain-c1'), uuid=U1)
+        got = inventory.get_cache().for_hosts(None, [host])
+        self.assertIsNotNone(mine.get(U1))
+        self.assertEqual([mine.get(U1)], got)
+        self.assertIs(mine, inventory.set_cache(old))
 
     def test_request_context(self):
         spec = fakes.request_spec()
