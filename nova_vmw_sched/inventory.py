@@ -140,7 +140,7 @@ class InventoryCache:
         self.usage_source = usage_source  # None: nova's figure alone
         self._clock, self._lock = clock, threading.Lock()
         self._pid = self._pool = self._size = self._stop = None
-        self._pending = {}  # {uuid: future of its first read}
+        self._pending = {}  # {uuid: (future of its first read, rank)}
         self.clear()
 
     def get(self, rp_uuid) -> ty.Optional[ClusterInventory]:
@@ -216,16 +216,21 @@ class InventoryCache:
             'cluster_inventory_first_read_wait') if wait is None else wait)
         inline = getattr(self.source, 'inline', False)
         pool = None if inline else self._start()
+        asked = [u for u in dict.fromkeys(rp_uuids) if isinstance(u, str)]
         with self._lock:
-            new = [u for u in dict.fromkeys(rp_uuids)
-                   if isinstance(u, str) and u not in self._entries]
+            new = [u for u in asked if u not in self._entries]
+            pending = self._pending
+            for rp_uuid in asked if pool is not None else ():
+                # a read queued by a request that asked for more is queued
+                # again at this one's rank (the first to run reads)
+                if rp_uuid in new or (rp_uuid in pending and
+                                      pending[rp_uuid][1] > len(asked)):
+                    pending[rp_uuid] = (pool.submit(
+                        (_FIRST, len(asked)), self._read, context, rp_uuid,
+                        True), len(asked))
             for rp_uuid in new:  # pending before it is seen (for_hosts)
-                if pool is not None:
-                    self._pending[rp_uuid] = pool.submit(
-                        (_FIRST, len(new)), self._read, context, rp_uuid)
                 self._add(rp_uuid)
-            waits = [self._pending[u] for u in rp_uuids
-                     if isinstance(u, str) and u in self._pending]
+            waits = [pending[u][0] for u in asked if u in pending]
         for rp_uuid in new if inline else ():
             self._read(context, rp_uuid)
         if waits:
@@ -236,8 +241,12 @@ class InventoryCache:
         self._entries[rp_uuid] = _Entry()
         self._order.append(rp_uuid)
 
-    def _read(self, context, rp_uuid):
-        """Read one provider; keep the last value on failure."""
+    def _read(self, context, rp_uuid, first=False):
+        """Read one provider; keep the last value on failure. A first read
+        of a provider read meanwhile (queued twice) is not made again."""
+        if first and getattr(self._entries.get(rp_uuid), 'value', 0) is not \
+                None:
+            return
         try:
             value = from_placement(self.source(context, rp_uuid) or {})
             error = None if value is not None else (

@@ -463,6 +463,22 @@ class TestThreads(test.NoDBTestCase):
         got = self.cache.for_hosts(None, self.hosts, wait=5)
         self.assertEqual([1024, 2048], [g.memory_mb.max_unit for g in got])
 
+    def test_a_request_asking_for_fewer_is_read_first(self):
+        # one reader; a request of four unread clusters queues them, the
+        # reader is busy with the first; a pinned request for the last one
+        # has it read next, and it is read once
+        self.flags(cluster_inventory_refresh_workers=1,
+                   group='vmware_scheduler')
+        self.source.answers.update({U3: fakes.inventories(),
+                                    U4: fakes.inventories()})
+        self.cache.warm(None, [U1, U2, U3, U4], wait=0)
+        self.assertTrue(_until(lambda: self.source.calls() == 1))
+        self.cache.warm(None, [U4], wait=0)
+        self.source.release.set()
+        self.assertTrue(_until(lambda: all(
+            self.cache.get(u) is not None for u in (U1, U2, U3, U4))))
+        self.assertEqual([U1, U4, U2, U3], self.source.uuids)
+
     def test_requests_meeting_unread_clusters_do_not_read_them_again(self):
         self.cache.for_hosts(None, self.hosts, wait=0)
         self.assertTrue(_until(lambda: self.source.calls() == 2))
