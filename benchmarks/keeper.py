@@ -69,6 +69,12 @@ class StandIn:
         parts = url.strip('/').split('/')
         if parts == ['resource_providers']:
             return _Answer(200, {'resource_providers': self.providers})
+        if parts[0].startswith('usages'):
+            return _Answer(200, {'usages': {rc: sum(
+                a['resources'].get(rc, 0)
+                for by_consumer in self.allocations.values()
+                for a in by_consumer.values())
+                for rc in ('VCPU', 'MEMORY_MB')}})
         if parts[0] == 'allocations':
             return _Answer(200, {'allocations': {},
                                  'consumer_generation': None})
@@ -85,7 +91,8 @@ class StandIn:
         touched = set()
         for consumer, body in data.items():
             for rp, alloc in body['allocations'].items():
-                self.allocations[rp][consumer] = alloc
+                self.allocations[rp][consumer] = {
+                    'resources': alloc['resources']}
                 touched.add(rp)
         for rp in touched:  # once per provider written, as placement does
             self.by_uuid[rp]['generation'] += 1

@@ -92,6 +92,12 @@ def set_held(rp_uuid, amounts):
     _held[rp_uuid] = tuple(amounts)
 
 
+def held_in_all():
+    """``(vCPUs, MB)``: the sum of what :func:`held` knows."""
+    return (sum(v for v, _m in _held.values()),
+            sum(m for _v, m in _held.values()))
+
+
 def clear_held():
     _held.clear()
 

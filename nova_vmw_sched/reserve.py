@@ -35,13 +35,17 @@ placement, and the reserve grows back as instances leave. With
 enabled_filters``, the desired reserve is 0: the keeper removes what it
 held.
 
-Without the capacity filter, a run asks placement once whether the
-reserve's project holds anything at all, and reads no cluster if not.
-
-A provider whose generation has not changed since the keeper last found its
-reserve right (placement bumps it with every change of its inventories or
-allocations), under the same policy, is not read again: one run costs one
-listing of the providers plus two reads for each provider that changed.
+Each run asks placement what the reserve's project holds in all
+(``/usages``); without the capacity filter and with nothing held, that is
+the whole run. A provider whose generation has not changed since the
+keeper last found its reserve right, under the same policy, is not read
+again (placement bumps it when allocations are written or inventories
+change); since placement does not bump it when allocations are deleted,
+the keeper looks at every cluster again when the project's total differs
+from what it knows it holds (``nova-manage placement audit --delete``), and
+at each run at a cluster whose reserve is short of its policy (instances
+leaving such a cluster delete allocations). A steady run costs two calls
+plus two reads for each provider that changed.
 """
 
 import math
@@ -178,12 +182,17 @@ def sync(context, client, dry_run=False):
     :returns: one line per provider changed (or, with ``dry_run``, to be)
     """
     policies = capacity.reserve_policies(CONF) if enabled() else None
-    if policies is None and not _any_held(client, context):
+    in_placement = _reserve_usage(client, context)
+    if policies is None and not any(in_placement):
         # the common case without the capacity filter: one call, no reads
         # of each cluster
         keeper.clear_held()
         keeper.mark_complete()
         return []
+    if in_placement != keeper.held_in_all():
+        # placement deletes allocations without a new provider generation
+        # (`nova-manage placement audit --delete`, by hand): look again
+        _right.clear()
     resp = _get(client, '/resource_providers', '1.14', context)
     providers = resp.json()['resource_providers']
     lines = []
@@ -216,7 +225,9 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run):
                  answer.get('allocations'), policy)
     keeper.set_held(rp_uuid, held_total(found.held))
     if found.wanted == found.held:
-        if not dry_run:
+        if not dry_run and not found.short:
+            # (a reserve short of the policy is looked at each run: the
+            # instances leaving do not change the provider's generation)
             _right[rp_uuid] = (answer.get('resource_provider_generation'),
                                policy)
         return None
@@ -253,16 +264,18 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run):
     keeper.set_held(rp_uuid, held_total(found.wanted))
     # placement bumps the generation once per write: one more than read
     # is this write alone; any other write since makes it differ (re-read)
-    _right[rp_uuid] = (answer.get('resource_provider_generation', -2) + 1,
-                       policy)
+    if not found.short:
+        _right[rp_uuid] = (
+            answer.get('resource_provider_generation', -2) + 1, policy)
     return line
 
 
-def _any_held(client, context):
-    """True if the reserve's project holds anything anywhere."""
+def _reserve_usage(client, context):
+    """``(vCPUs, MB)`` the reserve's project holds in all of placement."""
     usages = _get(client, '/usages?project_id=%s' % PROJECT, '1.9',
                   context).json().get('usages') or {}
-    return any(usages.values())
+    return (int(usages.get(capacity.VCPU) or 0),
+            int(usages.get(capacity.MEMORY_MB) or 0))
 
 
 def _describe(by_index):

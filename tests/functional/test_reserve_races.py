@@ -328,3 +328,60 @@ class TestWithoutTheKeeper(_RaceCase):
         # at the cluster's total) and the reserve is gone
         self.assertEqual((3, 1), got)
         self.assertEqual(6 * 2048, used)
+
+
+class TestReserveKept(_RaceCase):
+    """What the keeper keeps: through the resource tracker's periodic runs,
+    after ``nova-manage placement audit --delete`` removed the reserve's
+    allocations (as orphans), and as the audit command reports it."""
+
+    def _audit(self):
+        from nova import context as nova_context
+        from nova_vmw_sched import keeper
+        return keeper.run_once(nova_context.get_admin_context(),
+                               dry_run=True, only=('reserves',))['reserves']
+
+    def test_reserve_survives_periodic_runs_and_is_written_again(self):
+        from nova import context as nova_context
+
+        def scenario(estate):
+            self.wait_for_reserves(estate)
+            out = []
+            # nova-compute's periodic task leaves allocations of consumers
+            # that are not its instances
+            ctxt = nova_context.get_admin_context()
+            for host in estate.services:
+                self.computes[host].manager.update_available_resource(ctxt)
+            out.append([self.allocations(estate, label)[1]
+                        for label in LABELS])
+            # what `nova-manage placement audit --delete` does to them
+            # (the keeper stopped meanwhile, so that the test sees it)
+            self.keeper.stop()
+            for label in LABELS:
+                rp_uuid = self.provider(estate, label)
+                for index in range(8):
+                    self.placement.delete(
+                        '/allocations/%s' % reserve.consumer_uuid(
+                            rp_uuid, index))
+            out.append([self.allocations(estate, label)[1]
+                        for label in LABELS])
+            # the audit lists each of this estate's clusters
+            mine = [line for line in self._audit()
+                    if estate.vcenter in line]
+            out.append(len(mine))
+            # the keeper writes them again by itself
+            self.keeper.start()
+            self.wait_for_reserves(estate)
+            out.append([line for line in self._audit()
+                        if estate.vcenter in line])
+            # and placement's claim keeps the reserve again: room for four
+            flavor = estate.flavor('after', memory_mb=2048,
+                                   pin=estate.pin('c1'))
+            out.append(estate.boot(flavor, name='after', min_count=5))
+            out.append(estate.boot(flavor, name='after4', min_count=4))
+            return out
+
+        self.assertEqual(
+            [[4352] * REPEAT, [0] * REPEAT, REPEAT, [],
+             [NVH] * 5, ['c1'] * 4],
+            self.in_both_topologies(scenario))

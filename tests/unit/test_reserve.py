@@ -268,16 +268,31 @@ class TestSync(testtools.TestCase):
         self.assertEqual(4352, self.placement.used(self.rp, 'MEMORY_MB'))
         self.assertEqual(64, self.placement.used(self.rp, 'VCPU'))
         self.assertEqual((64, 4352), keeper.held(self.rp))
-        # the next runs read nothing but the listing: the generation is
-        # the one our write made
+        # the next runs read the project's total and the listing only: the
+        # generation is the one our write made
         reads = []
         get = self.placement.get
         self.placement.get = lambda url, **kw: reads.append(url) or get(
             url, **kw)
         self.assertEqual([], self.sync())
-        self.assertEqual(['/resource_providers'], reads)
+        self.assertEqual(['/usages?project_id=%s' % reserve.PROJECT,
+                          '/resource_providers'], reads)
         self.assertEqual([], self.sync())
         self.assertEqual(1, self.placement.writes)
+
+    def test_written_again_after_an_audit_deleted_it(self):
+        # placement deletes allocations without a new provider generation
+        self.sync()
+        generation = self.placement.providers[self.rp]['generation']
+        for consumer in [c for c in self.placement.allocations
+                         if self.rp in self.placement.allocations[c]]:
+            # placement deletes a consumer with its last allocation
+            del self.placement.allocations[consumer]
+            del self.placement.consumer_gen[consumer]
+        self.assertEqual(generation,
+                         self.placement.providers[self.rp]['generation'])
+        self.assertEqual(1, len(self.sync()))
+        self.assertEqual(4352, self.placement.used(self.rp, 'MEMORY_MB'))
 
     def test_dry_run_writes_nothing(self):
         lines = self.sync(dry_run=True)
