@@ -318,8 +318,10 @@ def summary(result, total, filter_names=()):
     missing = total - sum(counts.values())
     if missing > 0:
         counts[('not considered', None)] += missing
+    # most first; equal counts in the order nova runs the filters, then
+    # placement (which ran before them, but removes what they never see)
     order = {name: i for i, name in enumerate(
-        [PLACEMENT] + list(filter_names))}
+        list(filter_names) + [PLACEMENT])}
 
     def rank(item):
         (by, cat), count = item
