@@ -95,9 +95,10 @@ def _parser():
                      'capacity refusal: by how much; what would have to '
                      'change), or its rank and each weigher\'s share next '
                      'to the winner\'s, and which weigher left out would '
-                     'put it first. CLUSTER: a node name domain-cN.<vCenter '
-                     'uuid>, a moref domain-cN, an alias of [vmware_scheduler] '
-                     'cluster_aliases or a label <vCenter>/domain-cN')
+                     'put it first. CLUSTER: a node name '
+                     'domain-cN.<vCenter uuid>, a moref domain-cN, an alias '
+                     'of [vmware_scheduler] cluster_aliases or a label '
+                     '<vCenter>/domain-cN')
     sim.add_argument('--max-rejections', type=_count, default=20,
                      metavar='N', help='rejected clusters listed per request '
                      'in the table (default 20; 0: all)')
