@@ -66,6 +66,8 @@ from nova_vmw_sched.simulate import why as why_mod
 
 CONF = nova.conf.CONF
 PLACEMENT = 'placement'
+#: what leaves out the clusters of a move's source service host
+IGNORED = 'ignore_hosts'
 NO_VALID_HOST = 'NoValidHost'
 #: the placement microversion of the allocation requests handed to nova
 ALLOCATION_REQUEST_VERSION = '1.36'
@@ -232,8 +234,9 @@ class Result:
         self.zone = None
         #: the server group of the request (a move: the instance's)
         self.group = None
-        #: clusters placement returned that no filter saw, with why
-        #: (beyond max_placement_results, a service host nova ignores)
+        #: clusters no filter saw: ``{label: (by, why)}``, ``placement``
+        #: beyond max_placement_results, ``ignore_hosts`` those of a
+        #: service host nova leaves out of a move
         self.left_out = {}
         #: ``--why``: :class:`.why.Weighed` of the cluster, per instance
         #: it was weighed for
@@ -536,12 +539,12 @@ class Simulation:
         for host in self.estate.hosts:
             if id(host) not in returned:
                 if host not in refused:
-                    result.left_out[self._label(host)] = (
+                    result.left_out[self._label(host)] = PLACEMENT, (
                         'beyond [scheduler] max_placement_results = %d: '
                         'the filters never saw it'
                         % CONF.scheduler.max_placement_results)
             elif host.host in ignored:
-                result.left_out[self._label(host)] = (
+                result.left_out[self._label(host)] = IGNORED, (
                     'nova leaves service host %s out of this %s (every '
                     'cluster of it)' % (host.host, _MOVES.get(
                         result.request.action, result.request.action)))

@@ -237,7 +237,7 @@ def explain(result, target):
         instance = names[min(rejection.instance, len(names) - 1)]
         entries.append(removed(instance, rejection.by, rejection.reason))
     elif target in result.left_out:
-        entries.append(NotSeen(PLACEMENT, result.left_out[target]))
+        entries.append(NotSeen(*result.left_out[target]))
     elif not entries:
         entries.append(NotSeen('request', result.failure or
                                'no instance was weighed'))
@@ -264,9 +264,9 @@ def category(by, reason, group=None):
             return 'no inventory'
         if 'max_placement_results' in reason:
             return 'max_placement_results'
-        if 'leaves' in reason and 'out of this' in reason:
-            return 'source host'
         return None
+    if by == 'ignore_hosts':
+        return 'source host'
     if by == 'VMwareClusterCapacityFilter':
         if refusal is not None:
             return ('largest host' if refusal.rule == capacity.FIT
@@ -312,9 +312,9 @@ def summary(result, total, filter_names=()):
     counts = collections.Counter()
     for rejection in result.rejected.values():
         counts[_key(rejection.by, rejection.reason, result.group)] += 1
-    for label, reason in result.left_out.items():
+    for label, (by, reason) in result.left_out.items():
         if label not in result.rejected:
-            counts[_key(PLACEMENT, reason, result.group)] += 1
+            counts[_key(by, reason, result.group)] += 1
     missing = total - sum(counts.values())
     if missing > 0:
         counts[('not considered', None)] += missing

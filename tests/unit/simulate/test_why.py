@@ -297,3 +297,23 @@ class TestSummary(test_cli.CliTestCase):
         self.assertEqual(
             '0/2 clusters: 1 ServerGroupAntiAffinityFilter (group web), 1 '
             'placement (max_placement_results)', doc['requests'][0]['summary'])
+
+    def test_a_move_counts_the_source_host_it_leaves_out(self):
+        data = _estate()
+        clusters = data['vcenters']['vc1']['clusters']
+        clusters['domain-c9'] = {'hosts': [{'cpus': 32, 'memory_mb': 65536,
+                                            'count': 2}]}
+        data['services']['down'] = {'clusters': ['vc1/domain-c9'],
+                                    'state': 'down'}
+        data['instances'] = {'vm': {'cluster': 'vc1/domain-c7',
+                                    'flavor': 'mid'}}
+        data['requests'] = [{'name': 'lm', 'action': 'live-migrate',
+                             'instance': 'vm'}]
+        doc = self.json_of('--why', 'domain-c8', self.scenario(data))
+        (request,) = doc['requests']
+        self.assertEqual('0/3 clusters: 2 ignore_hosts (source host), 1 '
+                         'ComputeFilter (service down)', request['summary'])
+        (entry,) = request['why']['instances']
+        self.assertEqual('ignore_hosts', entry['not_seen'])
+        self.assertIn('nova leaves service host svc1 out of this live '
+                      'migration', entry['reason'])
