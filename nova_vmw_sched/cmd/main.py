@@ -89,6 +89,16 @@ def _parser():
                      'show their outcome beside each request')
     sim.add_argument('--generate', metavar='CLUSTERS:REQUESTS[:SEED]',
                      help='run a generated scenario instead of a file')
+    sim.add_argument('--why', metavar='CLUSTER',
+                     help='for each request, why CLUSTER did not get the '
+                     'instance: the filter that removed it and why (a '
+                     'capacity refusal: by how much; what would have to '
+                     'change), or its rank and each weigher\'s share next '
+                     'to the winner\'s, and which weigher left out would '
+                     'put it first. CLUSTER: a node name '
+                     'domain-cN.<vCenter uuid>, a moref domain-cN, an alias '
+                     'of [vmware_scheduler] cluster_aliases or a label '
+                     '<vCenter>/domain-cN')
     sim.add_argument('--max-rejections', type=_count, default=20,
                      metavar='N', help='rejected clusters listed per request '
                      'in the table (default 20; 0: all)')
@@ -240,12 +250,13 @@ def simulate(args, out=None):
                       else (args.topology,))
         sims = [engine.Simulation(scenario, s, t, verbose=args.verbose)
                 for s in setups for t in topologies]
+        why = _why(args, sims) if args.why is not None else None
         if args.compare_topologies:
             sink = report.Comparison(topologies, args.format, out)
         elif args.format == 'json':
-            sink = report.JsonReport(out)
+            sink = report.JsonReport(out, why=why)
         else:
-            sink = report.TableReport(out, args.max_rejections)
+            sink = report.TableReport(out, args.max_rejections, why=why)
         sink.start(sims)
         progress = Progress(enabled=not args.no_progress)
         try:
@@ -264,6 +275,26 @@ def simulate(args, out=None):
         raise _Usage('configuration: %s' % e)
     finally:
         conf.clear()
+
+
+def _why(args, sims):
+    """The label of the cluster ``--why`` names; each simulation asks."""
+    import nova.conf
+
+    from nova_vmw_sched import request
+    from nova_vmw_sched.simulate import why as why_mod
+    if args.compare_topologies:
+        raise _Usage('--why: not with --compare-topologies')
+    # the aliases as the scheduler has them: nova.conf's and the scenario's
+    with sims[0].active():
+        aliases = request.configured_aliases(nova.conf.CONF)
+    try:
+        label = why_mod.resolve(args.why, sims[0].scenario, aliases)
+    except why_mod.WhyError as e:
+        raise _Usage('--why: %s' % e)
+    for sim in sims:
+        sim.why = label
+    return label
 
 
 def main(argv=None, out=None):

@@ -103,14 +103,33 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
             return None
         found = cluster.cluster_of(host_state)
         if refused.rule == capacity.FIT:
-            return ('the instance needs %s %s, more than the largest ESXi '
+            text = ('the instance needs %s %s, more than the largest ESXi '
                     'host of cluster %s offers (%s)'
                     % (_num(refused.amount), refused.resource_class, found,
                        _num(refused.limit)))
-        return ('with the instance placed, cluster %s would use %s %s, more '
-                'than %s, its capacity less the failover reserve of %s (%s)'
-                % (found, _num(refused.amount), refused.resource_class,
-                   _num(refused.limit), _num(refused.holdback), policy))
+        else:
+            text = ('with the instance placed, cluster %s would use %s %s, '
+                    'more than %s, its capacity less the failover reserve '
+                    'of %s (%s)'
+                    % (found, _num(refused.amount), refused.resource_class,
+                       _num(refused.limit), _num(refused.holdback), policy))
+        return Refused(text, refused, policy, prepared.demand)
+
+
+class Refused(str):
+    """The reason of a capacity refusal, with the figures it states.
+
+    The same string as ever; ``nova-vmw-sched simulate --why`` reads the
+    :class:`~nova_vmw_sched.capacity.Refusal`, the reserve policy and the
+    demand from it instead of parsing the text.
+    """
+
+    def __new__(cls, text, refusal, policy, demand):
+        self = super().__new__(cls, text)
+        self.refusal = refusal
+        self.policy = policy
+        self.demand = demand
+        return self
 
 
 class _Prepared(ty.NamedTuple):

@@ -62,9 +62,12 @@ from nova_vmw_sched.simulate import estate as estate_mod
 from nova_vmw_sched.simulate import probes
 from nova_vmw_sched.simulate import placement as placement_mod
 from nova_vmw_sched.simulate import topology as topology_mod
+from nova_vmw_sched.simulate import why as why_mod
 
 CONF = nova.conf.CONF
 PLACEMENT = 'placement'
+#: what leaves out the clusters of a move's source service host
+IGNORED = 'ignore_hosts'
 NO_VALID_HOST = 'NoValidHost'
 #: the placement microversion of the allocation requests handed to nova
 ALLOCATION_REQUEST_VERSION = '1.36'
@@ -229,6 +232,15 @@ class Result:
         self.log = []
         #: the availability zone asked for (a move: the instance's)
         self.zone = None
+        #: the server group of the request (a move: the instance's)
+        self.group = None
+        #: clusters no filter saw: ``{label: (by, why)}``, ``placement``
+        #: beyond max_placement_results, ``ignore_hosts`` those of a
+        #: service host nova leaves out of a move
+        self.left_out = {}
+        #: ``--why``: :class:`.why.Weighed` of the cluster, per instance
+        #: it was weighed for
+        self.why = []
 
     @property
     def outcome(self):
@@ -250,8 +262,10 @@ class Simulation:
     """One setup on one topology of a scenario."""
 
     def __init__(self, scenario, setup, topology=topology_mod.AS_WRITTEN,
-                 now=None, seed=0, verbose=False):
+                 now=None, seed=0, verbose=False, why=None):
         self.setup = setup
+        #: the label of the cluster ``--why`` asks about, or None
+        self.why = why
         #: keep the package's log lines (INFO and above) of each request
         self.verbose = verbose
         self.topology = topology
@@ -398,6 +412,7 @@ class Simulation:
             return self._move(result, request)
         flavor = self.scenario.flavors[request.flavor]
         demand = placement_mod.demand_of(flavor)
+        result.group = request.group
         names = request.instance_names
         uuids = [estate_mod.uuid_for('instance', n) for n in names]
         spec = estate.request_spec(request, uuids)
@@ -432,6 +447,7 @@ class Simulation:
             self._result = None
             return result
         old_flavor = estate.flavor_of[uuid]
+        result.group = estate.group_of.get(uuid)
         new_flavor = request.flavor or old_flavor
         source = estate.state_of(uuid)
         spec = estate.request_spec(request, [uuid], flavor_name=new_flavor,
@@ -488,6 +504,7 @@ class Simulation:
                            'compute node of service host %s into it)'
                            % host.host)
             self._sink(host, PLACEMENT, reason)
+        self._left_out(result, spec, hosts, refused)
         alloc_reqs = {h.uuid: [estate.placement.allocation_request(h.uuid,
                                                                    demand)]
                       for h in hosts}
@@ -513,6 +530,24 @@ class Simulation:
             for host in hosts:
                 host.allocation_candidates = []
         return scheduler.consumed
+
+    def _left_out(self, result, spec, hosts, refused):
+        """Note the clusters that no filter sees: beyond placement's limit,
+        or of a service host nova ignores for this move."""
+        ignored = set(getattr(spec, 'ignore_hosts', None) or ())
+        returned = {id(h) for h in hosts}
+        for host in self.estate.hosts:
+            if id(host) not in returned:
+                if host not in refused:
+                    result.left_out[self._label(host)] = PLACEMENT, (
+                        'beyond [scheduler] max_placement_results = %d: '
+                        'the filters never saw it'
+                        % CONF.scheduler.max_placement_results)
+            elif host.host in ignored:
+                result.left_out[self._label(host)] = IGNORED, (
+                    'nova leaves service host %s out of this %s (every '
+                    'cluster of it)' % (host.host, _MOVES.get(
+                        result.request.action, result.request.action)))
 
     def _member_of(self, spec):
         """The placement aggregates the request must be ``member_of``.
@@ -565,8 +600,22 @@ class Simulation:
         best = top[0].weight
         ties = tuple(self._label(w.obj) for w in (weighing.objs or ())
                      if w.weight == best and w.obj is not chosen)
+        if self.why is not None:
+            self._why_weighed(name, chosen, hosts)
         return Placed(name, self._label(chosen), chosen.host, tuple(top),
                       len(ties), ties=ties)
+
+    def _why_weighed(self, name, chosen, hosts):
+        """``--why``: the cluster's rank and shares in this weighing."""
+        weighing = self.host_manager.weighing
+        if weighing.objs is None:  # one candidate: nova weighs nothing
+            rows = [(self._label(h), 0.0, ()) for h in hosts]
+        else:
+            rows = [(self._label(w.obj), w.weight, weighing.shares(i))
+                    for i, w in enumerate(weighing.objs)]
+        entry = why_mod.weighed(name, self.why, self._label(chosen), rows)
+        if entry is not None:
+            self._result.why.append(entry)
 
     def _emptied(self, num, result, spec=None, candidates=()):
         why = 'no cluster is a placement candidate'

@@ -25,6 +25,7 @@ import json
 import sys
 
 from nova_vmw_sched.simulate import engine
+from nova_vmw_sched.simulate import why as why_mod
 
 FORMATS = ('table', 'json')
 
@@ -72,6 +73,78 @@ def _request_line(result, scenario):
     return '[%d] %s: %s' % (result.index + 1, request.name, '; '.join(parts))
 
 
+def summary(result, sim):
+    """The summary line of a request that ended without a host, or None."""
+    if result.ok:
+        return None
+    return why_mod.summary(result, len(sim.scenario.clusters),
+                           sim.filter_names)
+
+
+def why_lines(result, label, scenario):
+    """The ``--why`` lines of ``label`` for one request."""
+    cluster = scenario.by_label.get(label)
+    name = ' (%s)' % cluster.name if cluster is not None and \
+        cluster.name else ''
+    lines = ['  why %s%s:' % (label, name)]
+    for entry in why_mod.explain(result, label):
+        if isinstance(entry, why_mod.Weighed):
+            lines.extend(_weighed_lines(entry))
+        elif isinstance(entry, why_mod.Removed):
+            lines.append('    %s: removed by %s: %s' % (
+                entry.instance, entry.by, _short(entry.reason, label)))
+            if entry.miss:
+                lines.append('      %s' % entry.miss)
+            lines.append('      would have to change: %s' % entry.change)
+        else:
+            lines.append('    not seen by any filter (%s): %s' % (
+                entry.by, entry.reason))
+    return lines
+
+
+def _weighed_lines(entry):
+    if entry.won:
+        if entry.candidates == 1:
+            return ['    %s: first (the only candidate left)'
+                    % entry.instance]
+        return ['    %s: first of %d, weight %.3f' % (
+            entry.instance, entry.candidates, entry.weight)]
+    tie = ' (tied; nova took the winner by host order)' if \
+        entry.rank == 1 else ''
+    lines = ['    %s: rank %d of %d%s, weight %.3f; %s won with %.3f' % (
+        entry.instance, entry.rank, entry.candidates, tie, entry.weight,
+        entry.winner, entry.winner_weight)]
+    lines.append('      %-36s %10s %10s' % ('weigher', 'it', 'winner'))
+    for name, mine, theirs in entry.shares:
+        if mine or theirs:
+            lines.append('      %-36s %+10.3f %+10.3f' % (name, mine, theirs))
+    lines.append('      left out alone, would put it first: %s' % (
+        ', '.join(entry.first_without) or 'none'))
+    return lines
+
+
+def _why_json(result, label):
+    items = []
+    for entry in why_mod.explain(result, label):
+        if isinstance(entry, why_mod.Weighed):
+            items.append({
+                'instance': entry.instance, 'rank': entry.rank,
+                'first': entry.won, 'candidates': entry.candidates,
+                'weight': entry.weight, 'winner': entry.winner,
+                'winner_weight': entry.winner_weight,
+                'weighers': [{'name': n, 'weighted': mine,
+                              'winner': theirs}
+                             for n, mine, theirs in entry.shares],
+                'first_without': list(entry.first_without)})
+        elif isinstance(entry, why_mod.Removed):
+            items.append({'instance': entry.instance, 'removed_by': entry.by,
+                          'reason': entry.reason, 'miss': entry.miss,
+                          'change': entry.change})
+        else:
+            items.append({'not_seen': entry.by, 'reason': entry.reason})
+    return {'cluster': label, 'instances': items}
+
+
 def setup_lines(sim, what=''):
     lines = ['Setup%s: %s' % (what, sim.setup.name)]
     lines.append('  filters: %s' % ', '.join(sim.filter_names))
@@ -87,9 +160,11 @@ def setup_lines(sim, what=''):
 class TableReport:
     """The readable report of one simulation (and stock beside it)."""
 
-    def __init__(self, out=None, max_rejections=20):
+    def __init__(self, out=None, max_rejections=20, why=None):
         self.out = out or sys.stdout
         self.max_rejections = max_rejections
+        #: the label of the cluster of ``--why``, or None
+        self.why = why
         self.totals = collections.Counter()
         self.differ = 0
 
@@ -99,6 +174,7 @@ class TableReport:
     def start(self, sims):
         scenario = sims[0].scenario
         self.scenario = scenario
+        self.sim = sims[0]
         self.write('Scenario: %s (%d clusters, %d services, %d requests)' % (
             scenario.source, len(scenario.clusters), len(scenario.services),
             len(scenario.requests)))
@@ -120,6 +196,12 @@ class TableReport:
         if len(results) > 1:
             self._stock(result, results[1])
         self._rejections(result, many)
+        line = summary(result, self.sim)
+        if line:
+            self.write('  summary: ' + line)
+        if self.why:
+            for line in why_lines(result, self.why, self.scenario):
+                self.write(line)
         if result.log:
             self.write('  log:')
             for line in result.log:
@@ -232,13 +314,16 @@ def _setup_json(sim):
 class JsonReport:
     """One JSON document, written request by request."""
 
-    def __init__(self, out=None):
+    def __init__(self, out=None, why=None):
         self.out = out or sys.stdout
         self.first = True
+        #: the label of the cluster of ``--why``, or None
+        self.why = why
         self.totals = {'requests': 0, 'placed': 0, 'failed': 0}
 
     def start(self, sims):
         scenario = sims[0].scenario
+        self.sims = sims
         head = {'scenario': scenario.source, 'topology': sims[0].topology,
                 'setups': [_setup_json(s) for s in sims]}
         text = json.dumps(head, indent=None)
@@ -255,8 +340,16 @@ class JsonReport:
         if result.request.is_move:
             item['instance'] = result.request.instance
         item.update(_result_json(result))
+        line = summary(result, self.sims[0])
+        if line:
+            item['summary'] = line
+        if self.why:
+            item['why'] = _why_json(result, self.why)
         if len(results) > 1:
             item['stock'] = _result_json(results[1])
+            line = summary(results[1], self.sims[1])
+            if line:
+                item['stock']['summary'] = line
         self.out.write(('' if self.first else ',\n') + json.dumps(item))
         self.first = False
         self.totals['requests'] += 1

@@ -1,0 +1,337 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""``simulate --why CLUSTER`` and the summary line of a failed request.
+
+For one cluster of the scenario, each request says either the filter that
+removed it (with, for a capacity or pin refusal, by how much it misses and
+what would have to change), or, for each instance it was weighed for, its
+rank and each weigher's weighted share next to the winner's. The shares
+are nova's own: the probes of :mod:`.probes` note the running totals of
+nova's ``HostWeightHandler`` (multiplier x weight normalised over the same
+candidates), so leaving one weigher out is taking its share off every
+candidate's total; the weighers that, left out alone, would put the cluster
+first are named.
+
+The summary line counts every cluster of the estate of a request that
+ends without a host: under ``placement (<why>)`` those placement did not
+return, under the filter's name (with a short category of its reason) the
+others.
+"""
+
+import collections
+import typing as ty
+
+from nova_vmw_sched import capacity
+from nova_vmw_sched import cluster as cluster_mod
+
+PLACEMENT = 'placement'
+NONE_COMPUTED = 'none computed'
+#: slack when comparing sums of floats
+_EPS = 1e-9
+
+
+class WhyError(Exception):
+    """``--why`` names no single cluster of the scenario."""
+
+
+# -- the cluster reference ----------------------------------------------------
+
+def resolve(text, scenario, aliases=None):
+    """The label of the one cluster of ``scenario`` that ``text`` names.
+
+    ``text`` is a reference as ``vmware:cluster`` takes it (full node name,
+    bare moref, legacy ``domain-cN(<name>)``), an alias of ``aliases``
+    (``{alias: ClusterRef}``, as
+    :func:`nova_vmw_sched.request.configured_aliases` gives them) or a label
+    of the report (``<vCenter>/<moref>``).
+
+    :raises WhyError: naming the problem
+    """
+    text = (text or '').strip()
+    if text in scenario.by_label:
+        return text
+    try:
+        ref = cluster_mod.parse_reference(text)
+    except cluster_mod.InvalidClusterReference as e:
+        raise WhyError(str(e))
+    if isinstance(ref, cluster_mod.Alias):
+        try:
+            ref = cluster_mod.resolve([ref], aliases or {}).refs[0]
+        except cluster_mod.UnknownAlias as e:
+            raise WhyError(str(e))
+    found = [c.label for c in scenario.clusters if _matches(ref, c)]
+    if not found:
+        raise WhyError('%s matches no cluster of the scenario (%s)' % (
+            text, _some(c.label for c in scenario.clusters)))
+    if len(found) > 1:
+        raise WhyError('%s matches %d clusters (%s): give the full node '
+                       'name, domain-cN.<vCenter uuid>' % (
+                           text, len(found), _some(found)))
+    return found[0]
+
+
+def _matches(ref, c):
+    if ref.matches(cluster_mod.ClusterId(c.moref, c.vcenter_uuid)):
+        return True
+    return bool(c.name) and ref.matches(
+        cluster_mod.ClusterId(c.moref, None, c.name))
+
+
+def _some(labels, limit=5):
+    labels = list(labels)
+    text = ', '.join(labels[:limit])
+    if len(labels) > limit:
+        text += ', ... %d in all' % len(labels)
+    return text
+
+
+# -- weighing -----------------------------------------------------------------
+
+class Weighed(ty.NamedTuple):
+    """The cluster's place in the weighing of one instance."""
+
+    instance: str
+    winner: str
+    #: 1 + the candidates weighing more
+    rank: int
+    candidates: int
+    weight: float
+    winner_weight: float
+    #: ((weigher, the cluster's share, the winner's share), ...)
+    shares: tuple
+    #: the weighers that, left out alone, would put the cluster first
+    first_without: tuple
+    #: the cluster is the one nova chose
+    won: bool
+
+
+def weighed(instance, target, chosen, rows):
+    """:class:`Weighed` of ``target`` among ``rows``, or None if absent.
+
+    :param rows: ``[(label, weight, [(weigher, share), ...])]``, every
+        candidate of the weighing, the shares as
+        :meth:`.probes.WeighingRecord.shares` gives them
+    """
+    by_label = {label: (weight, list(shares))
+                for label, weight, shares in rows}
+    if target not in by_label:
+        return None
+    weight, shares = by_label[target]
+    winner_weight, winner_shares = by_label.get(chosen, (weight, shares))
+    rank = 1 + sum(1 for _l, w, _s in rows if w > weight + _EPS)
+    theirs = dict(winner_shares)
+    columns = [name for name, _s in shares]
+    first_without = ()
+    if chosen != target:
+        first_without = tuple(
+            name for k, name in enumerate(columns)
+            if _first_without(target, k, rows))
+    return Weighed(instance, chosen, rank, len(rows), weight, winner_weight,
+                   tuple((n, s, theirs.get(n, 0.0)) for n, s in shares),
+                   first_without, chosen == target)
+
+
+def _first_without(target, k, rows):
+    """Is ``target`` alone on top once weigher column ``k`` is left out?"""
+    totals = {label: weight - (shares[k][1] if k < len(shares) else 0.0)
+              for label, weight, shares in rows}
+    mine = totals.pop(target)
+    return all(mine > other + _EPS for other in totals.values())
+
+
+# -- rejections ---------------------------------------------------------------
+
+class Removed(ty.NamedTuple):
+    """The filter that removed the cluster, and what would change that."""
+
+    instance: str
+    by: str
+    reason: str
+    #: by how much a capacity or pin refusal misses; None for the others
+    miss: ty.Optional[str]
+    change: str
+
+
+_UNITS = {capacity.MEMORY_MB: 'MB '}
+
+
+def _amount(value, resource_class):
+    """``1536 MB MEMORY_MB``, ``4 VCPU``."""
+    return '%s %s%s' % (_num(value), _UNITS.get(resource_class, ''),
+                        resource_class)
+
+
+def _num(value):
+    value = float(value)
+    return '%d' % value if value == int(value) else '%.1f' % value
+
+
+def removed(instance, by, reason):
+    """:class:`Removed` for a rejection by ``by`` with ``reason``."""
+    refusal = getattr(reason, 'refusal', None)
+    if refusal is not None:
+        return _capacity(instance, by, reason, refusal)
+    if by == 'VMwareClusterFilter' and reason.startswith(
+            'not a VMware cluster that '):
+        return Removed(instance, by, reason,
+                       "the flavor's vmware:cluster does not list it",
+                       "add it to the flavor's vmware:cluster")
+    return Removed(instance, by, str(reason), None, NONE_COMPUTED)
+
+
+def _capacity(instance, by, reason, refusal):
+    rc = refusal.resource_class
+    miss = refusal.amount - refusal.limit
+    demand = getattr(reason, 'demand', None)
+    asked = None
+    if demand is not None:
+        asked = demand.memory_mb if rc == capacity.MEMORY_MB else \
+            demand.vcpus
+    if refusal.rule == capacity.FIT:
+        text = ('misses by %s: needs %s, the largest ESXi host offers %s'
+                % (_amount(miss, rc), _num(refusal.amount),
+                   _num(refusal.limit)))
+        change = ('a flavor of at most %s, or larger ESXi hosts in the '
+                  'cluster' % _amount(refusal.limit, rc))
+        return Removed(instance, by, str(reason), text, change)
+    policy = getattr(reason, 'policy', None)
+    text = ('misses by %s: would use %s of %s (%s less %s held back, %s)'
+            % (_amount(miss, rc), _num(refusal.amount), _num(refusal.limit),
+               _num(refusal.limit + refusal.holdback),
+               _num(refusal.holdback), policy))
+    options = []
+    if asked is not None and asked - miss > _EPS:
+        options.append('a flavor of at most %s' % _amount(asked - miss, rc))
+    options.append('%s freed on the cluster' % _amount(miss, rc))
+    if refusal.holdback >= miss - _EPS:
+        options.append('a reserve policy holding back at most %s (now %s)'
+                       % (_amount(refusal.holdback - miss, rc),
+                          _num(refusal.holdback)))
+    return Removed(instance, by, str(reason), text, ', or '.join(options))
+
+
+class NotSeen(ty.NamedTuple):
+    """No filter saw the cluster: placement, nova or the request left it
+    out."""
+
+    by: str
+    reason: str
+
+
+def explain(result, target):
+    """``[Weighed | Removed | NotSeen]`` for ``target`` in ``result``."""
+    entries = list(result.why)
+    rejection = result.rejected.get(target)
+    if rejection is not None:
+        names = result.request.instance_names
+        instance = names[min(rejection.instance, len(names) - 1)]
+        entries.append(removed(instance, rejection.by, rejection.reason))
+    elif target in result.left_out:
+        entries.append(NotSeen(*result.left_out[target]))
+    elif not entries:
+        entries.append(NotSeen('request', result.failure or
+                               'no instance was weighed'))
+    return entries
+
+
+# -- the summary line ---------------------------------------------------------
+
+def category(by, reason, group=None):
+    """A short category of a rejection's reason, or None."""
+    refusal = getattr(reason, 'refusal', None)
+    if by == PLACEMENT:
+        if 'COMPUTE_STATUS_DISABLED' in reason:
+            return 'disabled'
+        if 'availability zone' in reason or 'placement aggregate' in reason:
+            return 'zone'
+        if 'max_unit' in reason:
+            return 'largest host'
+        if 'claim failed' in reason:
+            return 'claim failed'
+        if 'does not fit' in reason:
+            return 'no room'
+        if 'inventory' in reason:
+            return 'no inventory'
+        if 'max_placement_results' in reason:
+            return 'max_placement_results'
+        return None
+    if by == 'ignore_hosts':
+        return 'source host'
+    if by == 'VMwareClusterCapacityFilter':
+        if refusal is not None:
+            return ('largest host' if refusal.rule == capacity.FIT
+                    else 'HA reserve')
+        if 'largest ESXi host' in reason:
+            return 'largest host'
+        if 'failover reserve' in reason:
+            return 'HA reserve'
+        if 'inventory' in reason:
+            return 'no inventory'
+        if 'usage' in reason:
+            return 'usage unknown'
+        return None
+    if by in ('ServerGroupAntiAffinityFilter', 'ServerGroupAffinityFilter'):
+        return 'group %s' % group if group else None
+    if by == 'VMwareClusterFilter':
+        if reason.startswith('not a VMware cluster that '):
+            return 'not listed'
+        if 'cannot be used' in reason:
+            return 'bad vmware:cluster'
+        if ' is disabled' in reason:
+            return 'service disabled'
+        if ' is down' in reason:
+            return 'service down'
+        return None
+    if by == 'ComputeFilter':
+        # in the simulator placement already leaves out the clusters of a
+        # disabled service (COMPUTE_STATUS_DISABLED): ComputeFilter only
+        # ever removes those of a service that is down
+        return 'service down'
+    if by == 'VMwareClusterDuplicateFilter':
+        return 'stale duplicate'
+    return None
+
+
+def summary(result, total, filter_names=()):
+    """``0/7 clusters: 3 ServerGroupAntiAffinityFilter (group web), ...``
+
+    Every one of ``total`` clusters is counted once: by the first
+    rejection of it, else by why no filter saw it, else as not
+    considered (the request never reached the scheduler).
+    """
+    counts = collections.Counter()
+    for rejection in result.rejected.values():
+        counts[_key(rejection.by, rejection.reason, result.group)] += 1
+    for label, (by, reason) in result.left_out.items():
+        if label not in result.rejected:
+            counts[_key(by, reason, result.group)] += 1
+    missing = total - sum(counts.values())
+    if missing > 0:
+        counts[('not considered', None)] += missing
+    # most first; equal counts in the order nova runs the filters, then
+    # placement (which ran before them, but removes what they never see)
+    order = {name: i for i, name in enumerate(
+        list(filter_names) + [PLACEMENT])}
+
+    def rank(item):
+        (by, cat), count = item
+        return (-count, order.get(by, len(order)), by, cat or '')
+
+    parts = ['%d %s%s' % (count, by, ' (%s)' % cat if cat else '')
+             for (by, cat), count in sorted(counts.items(), key=rank)]
+    passed = max(0, total - sum(counts.values()))
+    return '%d/%d clusters: %s' % (passed, total, ', '.join(parts))
+
+
+def _key(by, reason, group):
+    return by, category(by, reason, group)
