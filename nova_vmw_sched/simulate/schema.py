@@ -144,13 +144,13 @@ def _kind(value):
 def _expected(schema):
     if 'x-expected' in schema:
         return schema['x-expected']
-    kind = [t for t in jsonschema_types(schema) if t != 'null'][0]
+    kind = [t for t in types(schema) if t != 'null'][0]
     return {'object': 'a mapping', 'array': 'a list', 'integer':
             'an integer', 'number': 'a number', 'boolean': 'true or false',
             'string': 'a non-empty string'}[kind]
 
 
-def jsonschema_types(schema):
+def types(schema):
     """The JSON types a schema node takes, following a ``$ref``."""
     if 'type' not in schema and '$ref' in schema:
         schema = _DEFS[schema['$ref'].rsplit('/', 1)[1]]
