@@ -240,7 +240,7 @@ def _list(value):
     return value if isinstance(value, list) else []
 
 
-def count_of(request):
+def _count_of(request):
     """The instances of a boot request (1 while its count is not valid)."""
     count = request.get('count', 1)
     if isinstance(count, bool) or not isinstance(count, int) or \
@@ -408,7 +408,7 @@ class _Relations:
         if not isinstance(name, str):
             name = 'request-%d' % (index + 1)
         flavor = self.known(request.get('flavor'), self.flavors)
-        for instance in instance_names(name, count_of(request)):
+        for instance in instance_names(name, _count_of(request)):
             if instance in self.flavor_of:
                 self.bad(path + '.name', 'instance name %r is already taken '
                          '(by an instance or an earlier request)' % instance)
