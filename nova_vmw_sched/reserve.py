@@ -54,6 +54,7 @@ import nova.conf
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
+from nova_vmw_sched import data
 from nova_vmw_sched import inventory
 from nova_vmw_sched import keeper
 
@@ -68,9 +69,6 @@ CONSUMER_TYPE = 'VMW_HA_RESERVE'
 VERSION = '1.38'
 _NAMESPACE = uuid.UUID('5b0e7a52-4a53-4b8e-9d0a-6a3c1f0de3a1')
 _RESOURCES = (capacity.VCPU, capacity.MEMORY_MB)
-
-#: {rp uuid: (provider generation, policy)} of reserves found right
-_right: dict = {}
 
 
 def consumer_uuid(rp_uuid, index):
@@ -177,12 +175,13 @@ def sync(context, client, dry_run=False):
 
     :returns: one line per provider changed (or, with ``dry_run``, to be)
     """
+    known = data.get().keeper
     policies = capacity.reserve_policies(CONF) if enabled() else None
     if policies is None and not _any_held(client, context):
         # the common case without the capacity filter: one call, no reads
         # of each cluster
-        keeper.clear_held()
-        keeper.mark_complete()
+        known.clear_held()
+        known.mark_complete()
         return []
     resp = _get(client, '/resource_providers', '1.14', context)
     providers = resp.json()['resource_providers']
@@ -196,7 +195,7 @@ def sync(context, client, dry_run=False):
         policy = policies.for_cluster(found) if policies else None
         if policy is not None and policy.kind == capacity.NONE:
             policy = None
-        if _right.get(rp_uuid) == (provider.get('generation'), policy):
+        if known.right.get(rp_uuid) == (provider.get('generation'), policy):
             continue
         line = keeper.retrying(
             lambda: _sync_one(context, client, rp_uuid, name, policy,
@@ -204,7 +203,7 @@ def sync(context, client, dry_run=False):
             'the HA reserve of %s' % name)
         if line:
             lines.append(line)
-    keeper.mark_complete()
+    known.mark_complete()
     return lines
 
 
@@ -214,11 +213,12 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run):
     answer = _get(client, base + '/allocations', VERSION, context).json()
     found = plan(rp_uuid, inventories.get('inventories'),
                  answer.get('allocations'), policy)
-    keeper.set_held(rp_uuid, held_total(found.held))
+    known = data.get().keeper
+    known.set_held(rp_uuid, held_total(found.held))
     if found.wanted == found.held:
         if not dry_run:
-            _right[rp_uuid] = (answer.get('resource_provider_generation'),
-                               policy)
+            known.right[rp_uuid] = (
+                answer.get('resource_provider_generation'), policy)
         return None
     line = ('%s %s (provider %s): %s -> %s%s' % (
         'would set the HA reserve of' if dry_run else 'set the HA reserve of',
@@ -250,11 +250,11 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run):
         raise keeper.PlacementError(
             'placement refused the HA reserve of %s: %s %s'
             % (name, resp.status_code, resp.text[:300]))
-    keeper.set_held(rp_uuid, held_total(found.wanted))
+    known.set_held(rp_uuid, held_total(found.wanted))
     # placement bumps the generation once per write: one more than read
     # is this write alone; any other write since makes it differ (re-read)
-    _right[rp_uuid] = (answer.get('resource_provider_generation', -2) + 1,
-                       policy)
+    known.right[rp_uuid] = (
+        answer.get('resource_provider_generation', -2) + 1, policy)
     return line
 
 
