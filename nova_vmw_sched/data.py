@@ -94,11 +94,14 @@ class NovaSource(SettledSource):
         """``{uuid: build request id}`` of the instances still build
         requests: one query of nova's API database.
 
-        The id orders build requests as nova-api created them. nova's
-        BuildRequest objects decode the whole serialized instance of each
-        (``BuildRequestList.get_by_filters`` even of every build request);
-        this reads two columns (figure: doc/source/benchmarks.rst,
-        "Build requests").
+        The id orders build requests as nova-api created them (it creates
+        each instance's build request, then adds it to its group). A
+        direct query stays: nova's BuildRequest object decodes the whole
+        serialized instance (``BuildRequestList.get_by_filters`` even that
+        of every build request). Measured on nova's sqlite test database,
+        50 build requests of a 2.8 KB instance each: 18-30 ms per
+        ``BuildRequest.get_by_instance_uuid`` (1.5 ms of it the decode)
+        against 12 ms for this one query of all 50.
         """
         if not uuids:
             return {}
