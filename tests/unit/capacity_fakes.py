@@ -142,8 +142,5 @@ class ConfigCachesFixture(fixtures.Fixture):
     """Empty the caches of parsed options, so that WARNINGs can be counted."""
 
     def _setUp(self):
-        for name in ('nova_vmw_sched.capacity._table_cache',
-                     'nova_vmw_sched.request._alias_cache'):
-            self.useFixture(fixtures.MonkeyPatch(name, {}))
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.conf._warned', set()))

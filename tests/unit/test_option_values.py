@@ -170,8 +170,6 @@ class TestWeigherMultipliers(BadValueTestCase):
         for module in ('weights', 'weights.preference_weigher'):
             self.useFixture(fixtures.MonkeyPatch(
                 'nova_vmw_sched.%s.CONF' % module, conf))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.request._alias_cache', {}))
         hosts = [fakes.host('svc1', fakes.node(n)) for n in (1, 2)]
         spec_obj = fakes.spec()
         spec_obj.flavor.extra_specs = {'vmware:cluster':

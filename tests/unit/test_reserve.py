@@ -242,8 +242,6 @@ class TestSync(testtools.TestCase):
         super().setUp()
         vmw_conf.register_opts(CONF)
         self.useFixture(data_fixture.DataFixture(keeper=keeper.Off()))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.capacity._table_cache', {}))
         CONF.set_override('enabled_filters',
                           ['VMwareClusterCapacityFilter'],
                           group='filter_scheduler')
