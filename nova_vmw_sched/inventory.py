@@ -15,9 +15,10 @@ path (doc/source/capacity.rst, "Inventories, usage and the cache").
 
 :class:`InventoryCache` is a map ``{rp uuid: entry}`` shared by a process's
 requests (:attr:`nova_vmw_sched.data.Data.inventory`), one refresher
-thread and a small pool of readers, started on first use in each process (nova forks after loading
-plugins). Requests only look up; clusters never read are read by the pool
-and waited for at most ``cluster_inventory_first_read_wait`` in all. The
+thread and a small pool of readers, started on first use in each process
+(nova forks after loading plugins). Requests only look up; clusters never
+read are read by the pool and waited for at most
+``cluster_inventory_first_read_wait`` in all. The
 refresher walks the entries in a circle at ``clusters / TTL`` a second, so
 none expires, and reads all providers' usage with one call every
 ``cluster_usage_refresh_interval``. The sources it reads through are in

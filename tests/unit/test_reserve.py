@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 
-import fixtures
 import testtools
 
 import nova.conf
