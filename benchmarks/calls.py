@@ -28,7 +28,7 @@ them with canned responses; without one the original method runs and fails
 :class:`NoPlacementService`), which is recorded too.
 
 Seams: where a profile replaces a plugin's database access by a stand-in
-(``nova_vmw_sched.membership.source``), the stand-in calls
+(``nova_vmw_sched.data.Data.members``), the stand-in calls
 :meth:`Counter.lookup`; each lookup is a database query in production.
 """
 
@@ -67,7 +67,7 @@ class Counter:
         #: refresher and readers): not a request's calls
         self.placement_background = 0
         #: lookups through a seam a profile installed in place of the
-        #: database (e.g. ``membership.source``): each is a database query
+        #: database (e.g. ``data.get().members``): each is a database query
         #: in production
         self.lookups = 0
         self.db_names = collections.Counter()

@@ -118,16 +118,18 @@ def measure(size):
     from nova.scheduler import filters as nova_filters
     import nova.conf
 
+    from nova_vmw_sched import data
     from nova_vmw_sched.filters import capacity_filter
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
-    from nova_vmw_sched import reserve
 
     conf = nova.conf.CONF
     estate = estate_mod.build('64-per-service', size, group_members=0)
     invs = _inventories(estate)
+    from nova_vmw_sched import reserve
     cache = inventory.InventoryCache(inventory.StaticSource(invs))
-    old_cache = inventory.set_cache(cache)
+    known = keeper.Off()
+    old_data = data.replace(data.Data(inventory=cache, keeper=known))
     for rp_uuid, value in invs.items():
         cache.prime(rp_uuid, value)
     handler = nova_filters.HostFilterHandler()
@@ -156,15 +158,15 @@ def measure(size):
             def get(self, url, version=None, global_request_id=None):
                 return _Answer(200, {'provider_summaries': summaries})
 
-        source = inventory.PlacementUsageSource(Client())
-        held = {h.uuid: (64, 4352) for h in estate.hosts}
+        source = inventory.PlacementUsageSource(Client(), held=known.held)
         withs, withouts = [], []
         for _ in range(7):  # alternating
-            keeper._held.clear()
+            known.clear_held()
             withouts.append(_timed(lambda: source(None)))
-            keeper._held.update(held)
+            for h in estate.hosts:
+                known.set_held(h.uuid, (64, 4352))
             withs.append(_timed(lambda: source(None)))
-        keeper._held.clear()
+        known.clear_held()
         without = statistics.median(withouts)
         with_held = statistics.median(withs)
         result['usage_read_ms'] = without * 1e3
@@ -178,7 +180,6 @@ def measure(size):
         conf.set_override('enabled_filters', ['VMwareClusterCapacityFilter'],
                           group='filter_scheduler')
         placement = StandIn(estate, invs)
-        reserve._right.clear()
         context = nova_context.get_admin_context()
         for name in ('cold', 'after_write', 'steady'):
             placement.calls = 0
@@ -187,10 +188,8 @@ def measure(size):
             result['keeper_%s_calls' % name] = placement.calls
     finally:
         conf.clear_override('enabled_filters', group='filter_scheduler')
-        keeper._held.clear()
-        reserve._right.clear()
         cache.stop()
-        inventory.set_cache(old_cache)
+        data.replace(old_data)
     result['met'] = result['added_per_request'] <= TARGET
     return result
 

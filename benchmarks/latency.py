@@ -22,7 +22,7 @@ as the responder of :mod:`benchmarks.calls`, so reads go the real path:
 
 Everything runs with the production defaults (``cluster_inventory_cache_ttl``
 300 s, 4 pool workers, usage every 30 s) on a cache of the benchmark's own
-(:func:`nova_vmw_sched.inventory.set_cache`) whose clock
+(in a :class:`nova_vmw_sched.data.Data` of its own) whose clock
 (:class:`BenchClock`) the benchmark can stop or move ahead: that is how a
 window with no read due, and the moment every entry expires, are made
 without waiting for them.
@@ -301,11 +301,11 @@ def bytes_per_cluster(estate, inventories, usages, plugins,
     the second with them emptied first (what a cold scheduler adds).
     """
     from nova_vmw_sched import cluster
+    from nova_vmw_sched import data
     from nova_vmw_sched import inventory
 
-    cache = inventory.get_cache()
+    cache = process_cache = data.get().inventory
     static = inventory.StaticSource(inventories)
-    process_cache = inventory.get_cache()
     old, old_usage = process_cache.source, process_cache.usage_source
     process_cache.source = static
     process_cache.usage_source = lambda context: usages
@@ -341,7 +341,9 @@ def measure(estate, log, requests=10, quick=False):
     import nova.conf
 
     from nova_vmw_sched import conf as vmw_conf
+    from nova_vmw_sched import data
     from nova_vmw_sched import inventory
+    from nova_vmw_sched import keeper
 
     from benchmarks import calls
     from benchmarks import profiles
@@ -371,10 +373,12 @@ def measure(estate, log, requests=10, quick=False):
     cache = inventory.InventoryCache(
         source=inventory.StaticSource(inventories),
         usage_source=lambda context: usages, clock=clock)
-    old_cache = inventory.set_cache(cache)
+    old_data = data.replace(data.Data(inventory=cache,
+                                      keeper=keeper.Off()))
     # the process-wide cache's threads (started by the plugin runs) would
     # compete for the GIL with every request measured here
-    old_cache.stop()
+    if old_data is not None:
+        old_data.inventory.stop()
     old_responder = calls.COUNTER.placement_responder
     me = threading.get_ident()
     try:
@@ -502,7 +506,7 @@ def measure(estate, log, requests=10, quick=False):
     finally:
         cache.stop()
         cache.clear()
-        inventory.set_cache(old_cache)
+        data.replace(old_data)
         calls.COUNTER.placement_responder = old_responder
     return result
 

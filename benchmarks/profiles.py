@@ -200,13 +200,19 @@ class ClusterPin(Profile):
         _ALIASES.discard(estate)
 
 
-#: the interface of membership.source, where the package has it
-_SettledSource = getattr(optional_module('nova_vmw_sched.membership'),
+#: the interface of Data.members, where the package has it
+_SettledSource = getattr(optional_module('nova_vmw_sched.data'),
                          'SettledSource', object)
 
 
+def _process_cache():
+    """The process's inventory cache (None before the package had one)."""
+    data = optional_module('nova_vmw_sched.data')
+    return data.get().inventory if data is not None else None
+
+
 class EstateMembershipSource(_Installed, _SettledSource):
-    """Stands in for ``membership.NovaSource``: answers from the estates
+    """Stands in for ``data.NovaSource``: answers from the estates
     (settled instances only: nothing is in flight in a benchmark).
 
     Each call is one database query per cell in production; it is counted
@@ -219,15 +225,18 @@ class EstateMembershipSource(_Installed, _SettledSource):
         self._saved = None
 
     def _swap_in(self):
-        membership = optional_module('nova_vmw_sched.membership')
-        if membership is not None:
-            self._saved = membership.source
-            membership.source = self
+        # the process's Data replaced whole: these members, its other parts
+        data = optional_module('nova_vmw_sched.data')
+        if data is not None:
+            current = data.get()
+            self._saved = data.replace(data.Data(
+                members=self, lookup=current.lookup,
+                inventory=current.inventory, keeper=current.keeper))
 
     def _swap_out(self):
-        membership = optional_module('nova_vmw_sched.membership')
-        if membership is not None and membership.source is self:
-            membership.source = self._saved
+        data = optional_module('nova_vmw_sched.data')
+        if data is not None and data.get().members is self:
+            data.replace(self._saved)
 
     def changed(self):
         self._nodes = {}
@@ -407,7 +416,7 @@ class Capacity(Profile):
 
     The cold run fills the inventory cache through the real path
     (``PlacementSource`` -> ``SchedulerReportClient.get``); :meth:`warm`
-    fills it through its seam (``get_cache().warm``), as the first
+    fills it through its seam (``data.get().inventory.warm``), as the first
     request after a restart would.
     """
 
@@ -423,23 +432,22 @@ class Capacity(Profile):
         _PLACEMENT.add(estate, (FakePlacement.inventories(estate),
                                 FakePlacement.usages(estate)))
 
-    def _restore(self, inventory):
-        cache = inventory.get_cache()
+    def _restore(self, cache):
         cache.stop()
         saved = Capacity._saved.pop('source', None)
         if saved is not None:
-            inventory.get_cache().source = saved
+            cache.source = saved
 
     def reset(self):
-        inventory = optional_module('nova_vmw_sched.inventory')
-        if inventory is not None:
-            self._restore(inventory)
-            inventory.get_cache().clear()
+        cache = _process_cache()
+        if cache is not None:
+            self._restore(cache)
+            cache.clear()
 
     def warm(self, estate):
         inventory = optional_module('nova_vmw_sched.inventory')
-        if inventory is not None:
-            cache = inventory.get_cache()
+        cache = _process_cache()
+        if cache is not None:
             cache.warm(estate.context, [h.uuid for h in estate.hosts])
             cache.refresh_usage()
             # The timed rounds measure what the plugins cost per host: the
@@ -450,9 +458,8 @@ class Capacity(Profile):
             cache.stop()
             if 'source' not in Capacity._saved and hasattr(
                     inventory, 'StaticSource'):
-                process_cache = inventory.get_cache()
-                Capacity._saved['source'] = process_cache.source
-                process_cache.source = inventory.StaticSource(
+                Capacity._saved['source'] = cache.source
+                cache.source = inventory.StaticSource(
                     _PLACEMENT._inventories)
 
     def request(self, estate):

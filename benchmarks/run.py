@@ -152,8 +152,9 @@ def setup_nova():
         conf.set_override(option, 0.0, group='filter_scheduler')
     vmw_conf.register_opts(conf)
     # no placement here: no keeper (nova's HostManager would start one)
+    from nova_vmw_sched import data
     from nova_vmw_sched import keeper
-    keeper.set_keeper(None)
+    data.replace(data.Data(keeper=keeper.Off()))
     from benchmarks import calls
     calls.install()
 

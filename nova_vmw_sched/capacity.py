@@ -237,6 +237,8 @@ def build_table(default, overrides, aliases):
 
 
 _table_lock = threading.Lock()
+#: the policy table of the last option values only: a plain bounded memo of
+#: a pure function of the options (not part of the data seam)
 _table_cache: dict = {}
 
 

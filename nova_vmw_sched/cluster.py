@@ -50,7 +50,9 @@ ALIAS_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_.-]{0,63}')
 
 # Node names are few (one per cluster) and asked for on every request, so
 # their parse is kept. The bound only guards against an unbounded stream of
-# distinct garbage names; a real estate never reaches it.
+# distinct garbage names; a real estate never reaches it. A plain bounded
+# memo of a pure function of the name: module-level, not part of the data
+# seam (nova_vmw_sched.data), never replaced by tests.
 _CACHE_LIMIT = 200000
 _cache: dict[str, ty.Optional['ClusterId']] = {}
 

@@ -33,10 +33,8 @@ so that it judges listed clusters whose service is down or disabled itself.
 
 from oslo_log import log as logging
 
-from nova import context as nova_context
-from nova import objects
-
 from nova_vmw_sched import cluster
+from nova_vmw_sched import data
 from nova_vmw_sched import view
 
 LOG = logging.getLogger(__name__)
@@ -133,40 +131,6 @@ def say(spec_obj, explanation):
                                     getattr(spec_obj, '_context', None)))
 
 
-class DatabaseLookup:
-    """Find a cluster's compute node records and their services."""
-
-    def records_of(self, context, ref):
-        """``[(service host, disabled, disabled_reason)]`` of the nodes of
-        the cluster(s) ``ref`` matches; one query per cell for the nodes,
-        one per node for its service."""
-
-        def in_cell(cctxt):
-            nodes = objects.ComputeNodeList.get_by_hypervisor(cctxt,
-                                                              ref.moref)
-            result = []
-            for node in nodes:
-                found = cluster.cluster_of_node(node.hypervisor_hostname)
-                if ref.matches(found):
-                    service = objects.Service.get_by_compute_host(
-                        cctxt, node.host)
-                    result.append((node.host, service.disabled,
-                                   service.disabled_reason))
-            return result
-
-        records = []
-        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
-        for result in results.values():
-            if not nova_context.is_cell_failure_sentinel(result):
-                records.extend(result)
-        return records
-
-
-#: Where :func:`absent_reason` looks clusters up. The dry-run simulator
-#: replaces it with an object of the same interface reading its scenario.
-lookup = DatabaseLookup()
-
-
 def absent_reason(context, ref):
     """Why a listed cluster is not among the candidates.
 
@@ -176,7 +140,7 @@ def absent_reason(context, ref):
     if context is None:
         return NO_NODE + '?'
     try:
-        found = lookup.records_of(context, ref)
+        found = data.get().lookup.records_of(context, ref)
     except Exception:
         LOG.debug('Could not look up cluster %s', ref.text, exc_info=True)
         return NO_NODE + '?'

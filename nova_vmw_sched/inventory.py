@@ -14,10 +14,11 @@
 path (doc/source/capacity.rst, "Inventories, usage and the cache").
 
 :class:`InventoryCache` is a map ``{rp uuid: entry}`` shared by a process's
-requests (:func:`get_cache`), one refresher thread and a small pool of
-readers, started on first use in each process (nova forks after loading
-plugins). Requests only look up; clusters never read are read by the pool
-and waited for at most ``cluster_inventory_first_read_wait`` in all. The
+requests (:attr:`nova_vmw_sched.data.Data.inventory`), one refresher
+thread and a small pool of readers, started on first use in each process
+(nova forks after loading plugins). Requests only look up; clusters never
+read are read by the pool and waited for at most
+``cluster_inventory_first_read_wait`` in all. The
 refresher walks the entries in a circle at ``clusters / TTL`` a second, so
 none expires, and reads all providers' usage with one call every
 ``cluster_usage_refresh_interval``. The sources it reads through are in
@@ -427,19 +428,3 @@ def request_context(spec_obj):
         from nova import context as nova_context
         context = nova_context.get_admin_context()
     return context
-
-
-_cache = InventoryCache(usage_source=PlacementUsageSource())
-
-
-def get_cache() -> InventoryCache:
-    """The process-wide cache the filter and the weigher share."""
-    return _cache
-
-
-def set_cache(cache):
-    """Make ``cache`` the process-wide cache; return the old one."""
-    global _cache
-    old, _cache = _cache, cache
-    return old
-

@@ -22,7 +22,6 @@ the caller's thread, and the cache starts no thread.
 import functools
 import typing as ty
 
-from nova_vmw_sched import keeper
 
 VCPU, MEMORY_MB = 'VCPU', 'MEMORY_MB'
 
@@ -118,21 +117,25 @@ class PlacementUsageSource:
     """Read every provider's usage with one call: allocation candidates'
     provider summaries carry the usage of each provider with a megabyte of
     memory free (microversion 1.27); less the HA reserve the keeper holds,
-    which placement counts as used."""
+    which placement counts as used (``held(rp uuid)``: the keeper's
+    :meth:`~nova_vmw_sched.keeper.Held.held`; None: nothing held)."""
 
     QUERY = '/allocation_candidates?resources=MEMORY_MB:1'
 
-    def __init__(self, client=None):
+    def __init__(self, client=None, held=None):
         self._client = client
+        self._held = held
 
     def __call__(self, context):
         usages = usages_from_summaries(_get(
             self._client, context, self.QUERY, version='1.27').get(
                 'provider_summaries'))
+        if self._held is None:
+            return usages
         # a cluster the keeper of this process has not looked at yet (after
         # a start): left out, nova's figure counts
         for rp_uuid, (vcpus, memory_mb) in list(usages.items()):
-            held = keeper.held(rp_uuid)
+            held = self._held(rp_uuid)
             if held is None:
                 del usages[rp_uuid]
             elif held[0] or held[1]:

@@ -80,49 +80,6 @@ def retrying(write, what):
     return None
 
 
-#: {rp uuid: (vCPUs, MB)} of HA reserve this process last found held in
-#: placement (nova_vmw_sched.reserve); placement's usage includes it
-_held: dict = {}
-#: a run of the reserve duty has looked at every cluster (or found that
-#: nothing is held anywhere) in this process
-_complete = [False]
-
-
-def set_held(rp_uuid, amounts):
-    _held[rp_uuid] = tuple(amounts)
-
-
-def held_in_all():
-    """``(vCPUs, MB)``: the sum of what :func:`held` knows."""
-    return (sum(v for v, _m in _held.values()),
-            sum(m for _v, m in _held.values()))
-
-
-def clear_held():
-    _held.clear()
-
-
-def mark_complete():
-    _complete[0] = True
-
-
-def held(rp_uuid):
-    """``(vCPUs, MB)`` of the HA reserve held in placement for a cluster,
-    as this process's keeper last read or wrote it.
-
-    None while the keeper of this process runs but has not yet looked at
-    the cluster (after a start, until its first run ends): placement's
-    usage of the cluster cannot be told from its reserve then. ``(0, 0)``
-    where no keeper runs in this process.
-    """
-    amounts = _held.get(rp_uuid)
-    if amounts is not None:
-        return amounts
-    if _complete[0] or not _keeper.running():
-        return (0, 0)
-    return None
-
-
 def duties():
     """``[(name, duty)]``, in the order they run."""
     # imported here: the duties import the modules that import this one
@@ -150,10 +107,58 @@ def run_once(context=None, client=None, dry_run=False, only=None):
     return done
 
 
-class Keeper:
+class Held:
+    """The HA reserve (``(vCPUs, MB)`` by rp uuid) the reserve duty last
+    found held in placement (:mod:`nova_vmw_sched.reserve`); placement's
+    usage includes it."""
+
+    def __init__(self):
+        self._held = {}
+        #: a run of the reserve duty has looked at every cluster (or found
+        #: that nothing is held anywhere)
+        self.complete = False
+        #: {rp uuid: (provider generation, policy)} of reserves found right
+        self.right = {}
+
+    def set_held(self, rp_uuid, amounts):
+        self._held[rp_uuid] = tuple(amounts)
+
+    def clear_held(self):
+        self._held.clear()
+
+    def held_in_all(self):
+        """``(vCPUs, MB)``: the sum of what :meth:`held` knows."""
+        return (sum(v for v, _m in self._held.values()),
+                sum(m for _v, m in self._held.values()))
+
+    def mark_complete(self):
+        self.complete = True
+
+    def held(self, rp_uuid):
+        """``(vCPUs, MB)`` of the HA reserve held in placement for a
+        cluster, as this keeper last read or wrote it.
+
+        None while the keeper runs but has not yet looked at the cluster
+        (after a start, until its first run ends): placement's usage of the
+        cluster cannot be told from its reserve then. ``(0, 0)`` where no
+        keeper runs in this process.
+        """
+        amounts = self._held.get(rp_uuid)
+        if amounts is not None:
+            return amounts
+        if self.complete or not self.running():
+            return (0, 0)
+        return None
+
+    def running(self):
+        return False
+
+
+class Keeper(Held):
     """Runs the duties in a background thread of this process."""
 
     def __init__(self, run=run_once, clock=time.monotonic):
+        super().__init__()
         self._run = run
         self._clock = clock
         self._lock = threading.Lock()
@@ -234,26 +239,11 @@ class Keeper:
             self._wake.clear()
 
 
-_keeper = Keeper()
+class Off(Held):
+    """A keeper that never starts (unit tests, benchmarks, the simulator).
+    """
 
-
-def get_keeper():
-    return _keeper
-
-
-def set_keeper(keeper):
-    """Replace the process's keeper (tests, the simulator); returns the old.
-    ``None`` stands for one that never starts."""
-    global _keeper
-    old, _keeper = _keeper, keeper if keeper is not None else _Off()
-    return old
-
-
-class _Off:
     runs = 0
-
-    def running(self):
-        return False
 
     def start(self):
         pass
@@ -263,22 +253,3 @@ class _Off:
 
     def stop(self, timeout=0):
         pass
-
-
-def _after_fork_in_child():
-    # nova-scheduler with [scheduler] workers > 1 loads the filters in the
-    # parent and forks: the parent's thread is not in the child
-    if getattr(_keeper, '_pid', None) not in (None, os.getpid()):
-        _keeper._pid = None
-        ensure_started()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def ensure_started():
-    """Called by the filters when nova's HostManager loads them."""
-    try:
-        _keeper.start()
-    except Exception as e:  # never keep the scheduler from starting
-        LOG.warning('Could not start the placement keeper: %s', e)

@@ -28,7 +28,7 @@ filters and weighers and by every instance of a multi-create:
    (``SOFT_DELETED``, restorable) do, as nova's
    ``ServerGroupAntiAffinityFilter`` counts them);
 2. for instances without a node, the API database tells which are still
-   build requests, and which group member joined first (one query);
+   build requests, and in which order nova-api created them (one query);
 3. placement gives where each instance without a node holds its
    allocation (one read per such instance): the scheduler claims there
    before it returns, long before the compute sets ``instance.node``;
@@ -37,9 +37,11 @@ filters and weighers and by every instance of a multi-create:
    request waits for it, up to ``[vmware_scheduler]
    server_group_wait_timeout``, looking again every
    ``server_group_wait_interval`` (the API database, then placement). The
-   order of joining is a total order every scheduler process agrees on, so
-   two requests never wait for each other; members of the same
-   multi-create (same reservation id) are never waited for;
+   order of the build requests is a total order every scheduler process
+   agrees on, so two requests never wait for each other. Build requests
+   newer than this request's are not read at all: the later instances of
+   this multi-create (placed by this request, step 5) or requests that
+   wait for this one;
 5. within a multi-create, each next instance reads where placement holds
    the previous one (one read per instance), so siblings count exactly
    where nova claimed them.
@@ -48,6 +50,7 @@ Nothing else is waited for: instances in ERROR, deleted, or never
 scheduled (no build request, no allocation, no node) do not count. The
 instance being scheduled never counts against itself (moves).
 
+The lookups go through :attr:`nova_vmw_sched.data.Data.members`.
 If a lookup fails (a cell that does not answer, a database or placement
 error) or members are still in flight after the wait, :attr:`Members.error`
 says why: the hard-policy filters then refuse every host (fail closed,
@@ -61,196 +64,26 @@ import time
 import typing as ty
 
 from oslo_log import log as logging
-from oslo_serialization import jsonutils
 
 import nova.conf
 from nova import context as nova_context
-from nova import objects
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import data
 from nova_vmw_sched import view as view_mod
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
 
-class LookupFailed(Exception):
-    """A database or placement lookup of instances did not answer."""
-
-
-class Building(ty.NamedTuple):
-    """An instance that is still a build request (not yet in a cell)."""
-
-    #: the position of its row in ``instance_group_member`` (None if it is
-    #: in no group): who joined first
-    order: ty.Optional[int] = None
-    #: the reservation id shared by the instances of one create request
-    reservation_id: ty.Optional[str] = None
-
-
-class SettledSource:
-    """The interface of :data:`source`, for stand-ins whose instances are
-    all settled (nothing in flight): the dry-run simulator and the
-    benchmarks subclass it and answer :meth:`nodes_of` (and what else they
-    know)."""
-
-    def nodes_of(self, context, uuids):
-        """``{uuid: node}`` of the instances in a cell (node may be None)."""
-        raise NotImplementedError()
-
-    def instance_of(self, context, uuid):
-        """``(node, flavor id)`` of an instance, or None."""
-        return None
-
-    def building(self, context, uuids):
-        """``{uuid: Building}`` of the instances still build requests."""
-        return {}
-
-    def allocations_of(self, context, uuid):
-        """The resource providers holding ``uuid``'s allocation."""
-        return []
-
-    def nodes_of_providers(self, context, rp_uuids):
-        """``{resource provider uuid: node}`` of compute nodes."""
-        return {}
-
-
-class NovaSource(SettledSource):
-    """Answers from nova's cell databases, API database and placement.
-
-    The dry-run simulator and the benchmarks replace :data:`source` with a
-    :class:`SettledSource` of their own.
-    """
-
-    def nodes_of(self, context, uuids):
-        """``{uuid: node}`` of the instances in a cell (node may be None).
-
-        One query per cell; raises :class:`LookupFailed` if a cell does not
-        answer.
-        """
-        return {uuid: inst.node
-                for uuid, inst in self._instances(context, uuids).items()}
-
-    def instance_of(self, context, uuid):
-        """``(node, flavor id)`` of a non-deleted instance in a cell, or
-        None. One query per cell."""
-        inst = self._instances(context, [uuid]).get(uuid)
-        return None if inst is None else (inst.node, inst.instance_type_id)
-
-    @staticmethod
-    def _instances(context, uuids):
-        uuids = sorted(uuids)
-
-        def in_cell(cell_context):
-            # soft_deleted: nova's database API leaves SOFT_DELETED
-            # instances out unless asked; they keep their host and node and
-            # can be restored, and nova's ServerGroupAntiAffinityFilter
-            # (HostState.instances) counts them
-            instances = objects.InstanceList.get_by_filters(
-                cell_context, filters={'uuid': uuids, 'deleted': False,
-                                       'soft_deleted': True},
-                expected_attrs=[])
-            return {inst.uuid: inst for inst in instances}
-
-        if getattr(context, 'db_connection', None):
-            return in_cell(context)
-        return _in_every_cell(context, in_cell)
-
-    def building(self, context, uuids):
-        """``{uuid: Building}`` of the instances still build requests.
-
-        One query of nova's API database.
-        """
-        return _building_in_api_db(context, sorted(uuids))
-
-    def allocations_of(self, context, uuid):
-        """The resource providers where placement holds ``uuid``'s
-        allocation (empty if none). One placement read."""
-        from nova.scheduler.client import report
-        client = report.report_client_singleton()
-        try:
-            found = client.get_allocs_for_consumer(context, uuid)
-        except Exception as e:
-            raise LookupFailed('placement did not give the allocation of '
-                               '%s: %s' % (uuid, e)) from e
-        return sorted((found or {}).get('allocations') or {})
-
-    def nodes_of_providers(self, context, rp_uuids):
-        """``{resource provider uuid: node}`` of compute nodes, from the
-        cell databases (one query per cell)."""
-        rp_uuids = sorted(rp_uuids)
-
-        def in_cell(cell_context):
-            return {cn.uuid: cn.hypervisor_hostname
-                    for cn in objects.ComputeNodeList.get_all_by_uuids(
-                        cell_context, rp_uuids)}
-
-        return _in_every_cell(context, in_cell)
-
-
-def _in_every_cell(context, in_cell):
-    """``in_cell`` (a dict each) merged over every cell but cell0; raises
-    :class:`LookupFailed` if a cell does not answer."""
-    found = {}
-    results = nova_context.scatter_gather_skip_cell0(context, in_cell)
-    for cell_uuid, result in results.items():
-        if nova_context.is_cell_failure_sentinel(result):
-            raise LookupFailed('cell %s did not answer' % cell_uuid)
-        found.update(result)
-    return found
-
-
-def _building_in_api_db(context, uuids):
-    from nova.db.api import api as api_db
-    from nova.db.api import models as api_models
-
-    @api_db.context_manager.reader
-    def query(context):
-        requests = context.session.query(
-            api_models.BuildRequest.instance_uuid,
-            api_models.BuildRequest.instance).filter(
-                api_models.BuildRequest.instance_uuid.in_(uuids)).all()
-        if not requests:
-            return {}
-        order = dict(context.session.query(
-            api_models.InstanceGroupMember.instance_uuid,
-            api_models.InstanceGroupMember.id).filter(
-                api_models.InstanceGroupMember.instance_uuid.in_(
-                    [r[0] for r in requests])).all())
-        return {uuid: Building(order.get(uuid), _reservation_id(blob))
-                for uuid, blob in requests}
-
-    return query(context)
-
-
-def _reservation_id(blob):
-    """The reservation id in a build request's serialized instance."""
-    try:
-        return jsonutils.loads(blob)['nova_object.data'].get(
-            'reservation_id')
-    except Exception:  # an old or odd row: no sibling is recognised
-        return None
-
-
-#: Where instance locations come from (see :class:`NovaSource`).
-source = NovaSource()
-
-
 def group_of(spec_obj):
     """The request's InstanceGroup, or None."""
-    try:
-        return spec_obj.instance_group
-    except Exception:  # field not set, lazy-load failure
-        return None
+    return _field(spec_obj, 'instance_group')
 
 
 def group_policy(spec_obj):
-    group = group_of(spec_obj)
-    try:
-        return group.policy if group is not None else None
-    except Exception:
-        return None
+    return _field(group_of(spec_obj), 'policy')
 
 
 def group_name(spec_obj):
@@ -262,10 +95,24 @@ def group_name(spec_obj):
     return str(name or uuid or '?')
 
 
+def instance_uuid(spec_obj):
+    """The instance being scheduled, or None (never raises)."""
+    return _field(spec_obj, 'instance_uuid')
+
+
+def admin_context(spec_obj):
+    """An elevated copy of the request's context (lookups see every
+    project's instances)."""
+    try:
+        return spec_obj._context.elevated()
+    except Exception:  # no context, or an odd one
+        return nova_context.get_admin_context()
+
+
 def _field(obj, field):
     try:
-        return getattr(obj, field)
-    except Exception:  # not set, lazy-load failure
+        return getattr(obj, field) if obj is not None else None
+    except Exception:  # not set, lazy-load failure, odd object
         return None
 
 
@@ -307,9 +154,8 @@ def group_counts(spec_obj, host_states, policy):
         return None
     members = members_of(spec_obj)
     members.observe(spec_obj, host_states)
-    current = instance_uuid(spec_obj)
-    return Counted(members.member_counts(host_states, exclude=current),
-                   members.error)
+    return Counted(members.counts(members.members, host_states,
+                                  instance_uuid(spec_obj)), members.error)
 
 
 def hint_units(spec_obj, host_states, hint):
@@ -319,9 +165,8 @@ def hint_units(spec_obj, host_states, hint):
     uuids = members.hints.get(hint)
     if not uuids:
         return None
-    return Located(frozenset(members.units_of(
-        uuids, host_states, exclude=instance_uuid(spec_obj))),
-        members.error)
+    return Located(frozenset(members.counts(
+        uuids, host_states, instance_uuid(spec_obj))), members.error)
 
 
 def _hint_uuids(spec_obj, name):
@@ -329,12 +174,10 @@ def _hint_uuids(spec_obj, name):
         value = spec_obj.get_scheduler_hint(name)
     except Exception:
         return ()
-    if not value:
-        return ()
     if isinstance(value, str):
         return (value,)
     try:
-        return tuple(v for v in value if isinstance(v, str))
+        return tuple(v for v in value or () if isinstance(v, str))
     except TypeError:
         return ()
 
@@ -345,12 +188,14 @@ class Members:
 
     def __init__(self, spec_obj):
         self._lock = threading.RLock()
+        self._source = data.get().members
         group = group_of(spec_obj)
         self.group = group_name(spec_obj) if group is not None else None
-        self.members = tuple(_safe_list(group, 'members'))
-        self.hints = {'same_host': _hint_uuids(spec_obj, 'same_host'),
-                      'different_host': _hint_uuids(spec_obj,
-                                                    'different_host')}
+        members = _field(group, 'members')
+        self.members = tuple(members) if isinstance(
+            members, (list, tuple, set)) else ()
+        self.hints = {name: _hint_uuids(spec_obj, name)
+                      for name in ('same_host', 'different_host')}
         #: every instance the request asks about
         self._wanted = frozenset(self.members).union(*self.hints.values())
         self._context = getattr(spec_obj, '_context', None)
@@ -365,14 +210,6 @@ class Members:
         self._sequence = []
         self._warned = set()
 
-    @property
-    def same_host(self):
-        return self.hints['same_host']
-
-    @property
-    def different_host(self):
-        return self.hints['different_host']
-
     # -- the lookup, once per request --------------------------------------
 
     def _locations(self):
@@ -383,28 +220,26 @@ class Members:
         return self._where
 
     def admin_context(self):
-        return _elevated(self._context)
+        return admin_context(self)  # self._context: the request's
 
     def _look_up(self):
         wanted = set(self._wanted)
         if not wanted:
             return {}
-        context = self.admin_context()
         try:
-            return self._locate(context, wanted)
+            return self._locate(self.admin_context(), wanted)
         except Exception as e:
             self.error = 'could not look up %s: %s' % (
-                self._what(), e if isinstance(e, LookupFailed) else
+                self._what(), e if isinstance(e, data.LookupFailed) else
                 '%s: %s' % (type(e).__name__, e))
             LOG.debug('Lookup of instances %s failed', sorted(wanted),
                       exc_info=True)
             return {}
 
     def _locate(self, context, wanted):
-        where = {}
-        for uuid, node in source.nodes_of(context, wanted).items():
-            if node:
-                where[uuid] = node
+        source = self._source
+        where = {uuid: node for uuid, node in
+                 source.nodes_of(context, wanted).items() if node}
         me = self._first
         unplaced = wanted - set(where) - {me}
         if not unplaced:
@@ -412,31 +247,28 @@ class Members:
         # The build requests first, then placement: an instance that is no
         # longer a build request has had its allocation claimed before (or
         # never will).
-        building = source.building(context, unplaced | ({me} if me else set()))
+        building = source.building(context, unplaced | ({me} if me else
+                                                        set()))
         mine = building.get(me)
         waiting = []
         for uuid in sorted(unplaced):
-            other = building.get(uuid)
-            if other is not None and _siblings(other, mine):
-                continue  # placed by this request: see observe()
+            order = building.get(uuid)
+            if order is not None and mine is not None and order > mine:
+                # newer than ours: a later instance of this multi-create
+                # (see observe()) or a request that waits for this one
+                continue
             providers = source.allocations_of(context, uuid)
             if providers:
                 where[uuid] = _Allocated(tuple(providers))
-            elif other is not None and self._must_wait(uuid, other, mine):
+            elif order is not None and (mine is not None or
+                                        uuid not in self.members):
+                # older than ours, or a hinted instance: placed before us.
+                # (An instance being moved has no build request: newer
+                # members wait for it, it does not wait for them.)
                 waiting.append(uuid)
         if waiting:
             self._wait(context, where, waiting)
         return where
-
-    def _must_wait(self, uuid, other, mine):
-        """Whether ``uuid``, still being scheduled, is placed before us."""
-        if uuid not in self.members:
-            return True  # a hinted instance: it was there before us
-        if mine is None or mine.order is None or other.order is None:
-            # we are an instance being moved (it joined long ago), or either
-            # left the group: whoever comes later waits
-            return False
-        return other.order < mine.order
 
     def _wait(self, context, where, waiting):
         # a bad value: read_option warns once and gives the default (the
@@ -451,10 +283,10 @@ class Members:
                    'uuids': ', '.join(waiting)})
         while waiting and time.monotonic() < deadline:
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-            building = source.building(context, waiting)
+            building = self._source.building(context, waiting)
             left = []
             for uuid in waiting:
-                providers = source.allocations_of(context, uuid)
+                providers = self._source.allocations_of(context, uuid)
                 if providers:
                     where[uuid] = _Allocated(tuple(providers))
                 elif uuid in building:
@@ -471,7 +303,7 @@ class Members:
     def _what(self):
         if self.group is not None and self.members:
             text = 'members of server group %s' % self.group
-            if self.same_host or self.different_host:
+            if any(self.hints.values()):
                 text += ' or hinted instances'
             return text
         return 'instances of the same_host/different_host hints'
@@ -495,8 +327,8 @@ class Members:
                 return
             where = self._locations()
             try:
-                providers = source.allocations_of(self.admin_context(),
-                                                  previous)
+                providers = self._source.allocations_of(
+                    self.admin_context(), previous)
             except Exception as e:
                 self.error = self.error or (
                     'could not look up where instance %s of this request '
@@ -527,8 +359,6 @@ class Members:
             if isinstance(location, _Allocated):
                 wanted.update(location.providers)
         wanted -= set(self._provider_keys)
-        if not wanted:
-            return
         for host_state in host_states or ():
             rp_uuid = getattr(host_state, 'uuid', None)
             if rp_uuid in wanted:
@@ -537,7 +367,8 @@ class Members:
         if not wanted:
             return
         try:
-            nodes = source.nodes_of_providers(self.admin_context(), wanted)
+            nodes = self._source.nodes_of_providers(self.admin_context(),
+                                                    wanted)
         except Exception as e:
             self.error = self.error or (
                 'could not look up the compute nodes of resource providers '
@@ -549,31 +380,18 @@ class Members:
             self._provider_keys[rp_uuid] = cluster.node_key(
                 nodes.get(rp_uuid))
 
-    def member_counts(self, host_states=(), exclude=None):
-        """Counter of group members by unit, without ``exclude``."""
+    def counts(self, uuids, host_states=(), exclude=None):
+        """Counter of these instances by unit, without ``exclude``."""
         where = self._locations()
         counts = collections.Counter()
-        with self._lock:
-            for uuid in self.members:
-                if uuid == exclude or uuid not in where:
-                    continue
-                key = self._key(where[uuid], host_states)
-                if key is not None:
-                    counts[key] += 1
-        return counts
-
-    def units_of(self, uuids, host_states=(), exclude=None):
-        """Set of units of these instances."""
-        where = self._locations()
-        units = set()
         with self._lock:
             for uuid in uuids:
                 if uuid == exclude or uuid not in where:
                     continue
                 key = self._key(where[uuid], host_states)
                 if key is not None:
-                    units.add(key)
-        return units
+                    counts[key] += 1
+        return counts
 
     def warn_once(self, what, instance):
         """One WARNING per request and rule: ``what`` refuses every host."""
@@ -584,39 +402,3 @@ class Members:
         LOG.warning('%(what)s: no host passes for instance %(instance)s: '
                     '%(error)s', {'what': what, 'instance': instance,
                                   'error': self.error})
-
-
-def admin_context(spec_obj):
-    """An elevated copy of the request's context (lookups see every
-    project's instances)."""
-    return _elevated(getattr(spec_obj, '_context', None))
-
-
-def _elevated(context):
-    try:
-        return context.elevated() if context is not None else \
-            nova_context.get_admin_context()
-    except Exception:
-        return nova_context.get_admin_context()
-
-
-def instance_uuid(spec_obj):
-    """The instance being scheduled, or None (never raises)."""
-    try:
-        return spec_obj.instance_uuid
-    except Exception:  # not set, odd object
-        return None
-
-
-def _siblings(other, mine):
-    """Whether two build requests come from the same create request."""
-    return mine is not None and other.reservation_id is not None and \
-        other.reservation_id == mine.reservation_id
-
-
-def _safe_list(obj, field):
-    try:
-        value = getattr(obj, field)
-    except Exception:
-        return []
-    return list(value) if isinstance(value, (list, tuple, set)) else []

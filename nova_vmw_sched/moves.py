@@ -27,6 +27,7 @@ resize one whose flavor differs from the instance's.
 import typing as ty
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import data
 from nova_vmw_sched import membership
 from nova_vmw_sched import view
 
@@ -68,7 +69,7 @@ def _look_up(spec_obj):
     if not uuid:
         return Move()
     try:
-        found = membership.source.instance_of(
+        found = data.get().members.instance_of(
             membership.admin_context(spec_obj), uuid)
     except Exception as e:
         return Move(error='could not look up instance %s: %s' % (uuid, e))

@@ -58,6 +58,7 @@ import nova.conf
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
+from nova_vmw_sched import data
 from nova_vmw_sched import inventory
 from nova_vmw_sched import keeper
 
@@ -72,9 +73,6 @@ CONSUMER_TYPE = 'VMW_HA_RESERVE'
 VERSION = '1.38'
 _NAMESPACE = uuid.UUID('5b0e7a52-4a53-4b8e-9d0a-6a3c1f0de3a1')
 _RESOURCES = (capacity.VCPU, capacity.MEMORY_MB)
-
-#: {rp uuid: (provider generation, policy)} of reserves found right
-_right: dict = {}
 
 
 def consumer_uuid(rp_uuid, index):
@@ -181,18 +179,19 @@ def sync(context, client, dry_run=False):
 
     :returns: one line per provider changed (or, with ``dry_run``, to be)
     """
+    known = data.get().keeper
     policies = capacity.reserve_policies(CONF) if enabled() else None
     in_placement = _reserve_usage(client, context)
     if policies is None and not any(in_placement):
         # the common case without the capacity filter: one call, no reads
         # of each cluster
-        keeper.clear_held()
-        keeper.mark_complete()
+        known.clear_held()
+        known.mark_complete()
         return []
-    if in_placement != keeper.held_in_all():
+    if in_placement != known.held_in_all():
         # placement deletes allocations without a new provider generation
         # (`nova-manage placement audit --delete`, by hand): look again
-        _right.clear()
+        known.right.clear()
     resp = _get(client, '/resource_providers', '1.14', context)
     providers = resp.json()['resource_providers']
     lines = []
@@ -205,7 +204,7 @@ def sync(context, client, dry_run=False):
         policy = policies.for_cluster(found) if policies else None
         if policy is not None and policy.kind == capacity.NONE:
             policy = None
-        if _right.get(rp_uuid) == (provider.get('generation'), policy):
+        if known.right.get(rp_uuid) == (provider.get('generation'), policy):
             continue
         line = keeper.retrying(
             lambda: _sync_one(context, client, rp_uuid, name, policy,
@@ -213,7 +212,7 @@ def sync(context, client, dry_run=False):
             'the HA reserve of %s' % name)
         if line:
             lines.append(line)
-    keeper.mark_complete()
+    known.mark_complete()
     return lines
 
 
@@ -223,13 +222,14 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run):
     answer = _get(client, base + '/allocations', VERSION, context).json()
     found = plan(rp_uuid, inventories.get('inventories'),
                  answer.get('allocations'), policy)
-    keeper.set_held(rp_uuid, held_total(found.held))
+    known = data.get().keeper
+    known.set_held(rp_uuid, held_total(found.held))
     if found.wanted == found.held:
         if not dry_run and not found.short:
             # (a reserve short of the policy is looked at each run: the
             # instances leaving do not change the provider's generation)
-            _right[rp_uuid] = (answer.get('resource_provider_generation'),
-                               policy)
+            known.right[rp_uuid] = (
+                answer.get('resource_provider_generation'), policy)
         return None
     line = ('%s %s (provider %s): %s -> %s%s' % (
         'would set the HA reserve of' if dry_run else 'set the HA reserve of',
@@ -261,11 +261,11 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run):
         raise keeper.PlacementError(
             'placement refused the HA reserve of %s: %s %s'
             % (name, resp.status_code, resp.text[:300]))
-    keeper.set_held(rp_uuid, held_total(found.wanted))
+    known.set_held(rp_uuid, held_total(found.wanted))
     # placement bumps the generation once per write: one more than read
     # is this write alone; any other write since makes it differ (re-read)
     if not found.short:
-        _right[rp_uuid] = (
+        known.right[rp_uuid] = (
             answer.get('resource_provider_generation', -2) + 1, policy)
     return line
 

@@ -29,8 +29,8 @@ from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import data
 from nova_vmw_sched import explain
-from nova_vmw_sched import keeper
 from nova_vmw_sched import membership
 from nova_vmw_sched import view
 
@@ -178,7 +178,7 @@ def all_filters():
     nova's HostManager calls it when nova-scheduler starts: the process's
     placement keeper (:mod:`nova_vmw_sched.keeper`) starts with it.
     """
-    keeper.ensure_started()
+    data.start_keeper()
     classes = {}
     for cls in _FilterLoader().get_all_classes():
         if cls.__module__.startswith(__name__ + '.'):

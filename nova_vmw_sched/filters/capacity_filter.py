@@ -52,6 +52,7 @@ import nova.conf
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
+from nova_vmw_sched import data
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import inventory
 
@@ -68,7 +69,7 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
     def prepare(self, spec_obj):
         return _Prepared(capacity.demand_of(spec_obj),
                          capacity.reserve_policies(CONF),
-                         inventory.get_cache(), None)
+                         data.get().inventory, None)
 
     def prepare_hosts(self, spec_obj, host_states):
         # One pass reads what the cache lacks and looks up each host's

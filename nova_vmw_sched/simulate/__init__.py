@@ -20,8 +20,8 @@ filters and weighers (``nova-vmw-sched simulate``).
 * :mod:`.topology` regroups the clusters of a scenario under services.
 * :mod:`.estate` builds nova's ``HostState``, ``Service``,
   ``ComputeNode`` and ``RequestSpec`` objects from it and answers the seams
-  (:data:`nova_vmw_sched.membership.source`, the inventory source of
-  :mod:`nova_vmw_sched.inventory`); :mod:`.placement` stands in for
+  (the members, lookup and inventory source of its
+  :class:`nova_vmw_sched.data.Data`); :mod:`.placement` stands in for
   placement's allocation candidates and claims.
 * :mod:`.engine` loads the filters and weighers as nova's ``HostManager``
   does and runs nova's per-instance loop; :mod:`.probes` records which

@@ -52,10 +52,9 @@ from nova.scheduler import weights as nova_weights
 
 from nova_vmw_sched import cluster as cluster_mod
 from nova_vmw_sched import conf as vmw_conf
-from nova_vmw_sched import explain as pin_explain
+from nova_vmw_sched import data
 from nova_vmw_sched import inventory
 from nova_vmw_sched import keeper
-from nova_vmw_sched import membership
 from nova_vmw_sched import request as vmw_request
 from nova_vmw_sched.simulate import defaults
 from nova_vmw_sched.simulate import estate as estate_mod
@@ -281,6 +280,10 @@ class Simulation:
         # a cache of its own: no entry of another estate (or of a scheduler
         # running in the same process) is seen; inline, so no threads
         self.inventory_cache = inventory.InventoryCache(self.source)
+        #: every lookup of the filters and weighers, answered by the estate
+        self.data = data.Data(members=self.estate, lookup=self.estate,
+                              inventory=self.inventory_cache,
+                              keeper=keeper.Off())
         self._result = None
         self._instance = 0
         self._alternates = False
@@ -325,11 +328,9 @@ class Simulation:
 
     @contextlib.contextmanager
     def active(self):
-        """nova's CONF, the seams, the clock and random as this run has them.
-        """
+        """nova's CONF, the data seam, the clock and random as this run has
+        them: the only place the simulator changes nova's globals."""
         vmw_conf.register_opts(CONF)
-        saved_source = membership.source
-        saved_lookup = pin_explain.lookup
         saved_random = random.getstate()
         saved_aggregates = objects.AggregateList.__dict__['get_by_metadata']
         estate = self.estate
@@ -343,17 +344,13 @@ class Simulation:
                 merged.update(ha)
                 extra[('vmware_scheduler', 'cluster_failover_overrides')] = \
                     merged
-            with _overrides(extra):
-                membership.source = self.estate
-                pin_explain.lookup = self.estate
+            # a dry run writes nothing to placement: no keeper starts when
+            # nova's HostManager loads the filters here
+            with _overrides(extra), data.use(self.data):
                 # nova's request filter reads the zones' aggregates
                 objects.AggregateList.get_by_metadata = classmethod(
                     lambda cls, context, key=None, value=None:
                     estate.aggregates_by_metadata(context, key, value))
-                saved_inventory = inventory.set_cache(self.inventory_cache)
-                # a dry run writes nothing to placement: no keeper starts
-                # when nova's HostManager loads the filters here
-                saved_keeper = keeper.set_keeper(None)
                 timeutils.set_time_override(self.now)
                 random.setstate(self.random.getstate())
                 try:
@@ -362,11 +359,7 @@ class Simulation:
                     self.random.setstate(random.getstate())
                     random.setstate(saved_random)
                     timeutils.clear_time_override()
-                    keeper.set_keeper(saved_keeper)
-                    inventory.set_cache(saved_inventory)
                     objects.AggregateList.get_by_metadata = saved_aggregates
-                    membership.source = saved_source
-                    pin_explain.lookup = saved_lookup
 
     # -- callbacks of the probes ----------------------------------------------
 

@@ -33,7 +33,7 @@
   cluster the scenario lists under each service;
 * the answers of the seams: :meth:`Estate.nodes_of` and
   :meth:`Estate.allocations_of` (the claims of the request being
-  simulated) for :data:`nova_vmw_sched.membership.source` and
+  simulated) for :attr:`nova_vmw_sched.data.Data.members` and
   :attr:`Estate.inventories` for :mod:`nova_vmw_sched.inventory`'s source;
 * RequestSpecs as nova's conductor hands them to the scheduler
   (:meth:`Estate.request_spec`), with the group's ``members`` (the new
@@ -53,7 +53,7 @@ from nova.objects import fields
 from nova.scheduler import host_manager
 
 from nova_vmw_sched import cluster
-from nova_vmw_sched import membership
+from nova_vmw_sched import data
 from nova_vmw_sched.simulate import placement as placement_mod
 
 NAMESPACE = uuid_lib.UUID('9d6c1a52-31c8-4f4e-8f0e-5a1d9c2b7e44')
@@ -70,7 +70,7 @@ def uuid_for(kind, name):
     return str(uuid_lib.uuid5(NAMESPACE, '%s/%s' % (kind, name)))
 
 
-class Estate(membership.SettledSource):
+class Estate(data.SettledSource):
     """nova's objects for one topology of a scenario (see module doc)."""
 
     def __init__(self, scenario, now, first_node_only=False):
@@ -236,18 +236,18 @@ class Estate(membership.SettledSource):
     # -- seams ---------------------------------------------------------------
 
     def nodes_of(self, context, uuids):
-        """:data:`nova_vmw_sched.membership.source`: ``{uuid: node}``."""
+        """:attr:`nova_vmw_sched.data.Data.members`: ``{uuid: node}``."""
         location = self.location
         return {u: location[u][2] for u in uuids if u in location}
 
     def allocations_of(self, context, uuid):
-        """:data:`nova_vmw_sched.membership.source`: where placement holds
+        """:attr:`nova_vmw_sched.data.Data.members`: where placement holds
         the allocation of an instance the current request placed."""
         rp_uuid = self.claims.get(uuid)
         return [rp_uuid] if rp_uuid else []
 
     def instance_of(self, context, uuid):
-        """:data:`nova_vmw_sched.membership.source`: ``(node, flavor id)``
+        """:attr:`nova_vmw_sched.data.Data.members`: ``(node, flavor id)``
         of an instance, for moves."""
         if uuid not in self.location:
             return None
@@ -255,7 +255,7 @@ class Estate(membership.SettledSource):
                 self.flavor_ids.get(self.flavor_of.get(uuid)))
 
     def records_of(self, context, ref):
-        """:data:`nova_vmw_sched.explain.lookup`: the scenario's nodes of the
+        """:attr:`nova_vmw_sched.data.Data.lookup`: the scenario's nodes of the
         cluster(s) ``ref`` matches, with their services."""
         records = []
         for host_state in self.hosts:

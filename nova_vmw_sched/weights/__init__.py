@@ -19,35 +19,45 @@ Operators add them beside nova's own::
                      nova_vmw_sched.weights.all_weighers
 """
 
-import threading
-
+import nova.conf
 from nova import loadables
+from nova.scheduler import utils as scheduler_utils
 from nova.scheduler import weights
 
+from nova_vmw_sched import conf as vmw_conf
 
-class OncePerWeighing:
-    """A configured multiplier, read once per weighing, not once per host.
+CONF = nova.conf.CONF
 
-    nova's weight handler calls a weigher's ``weigh_objects()`` once per
-    request (per instance) and then its ``weight_multiplier()`` once per
-    host; reading an oslo.config option costs more than the rest of a
-    cheap weigher. ``refresh()`` reads it in ``weigh_objects()``;
-    ``get()`` gives that value to ``weight_multiplier()``. The value is kept
-    per thread (per greenthread under eventlet), so concurrent requests do
-    not see each other's.
+
+def configured(option):
+    """``[vmware_scheduler] <option>``; a bad value: read_option warns once
+    and gives the default.
+
+    nova's weight handler calls ``weigh_objects()`` once per request (per
+    instance), where a weigher reads it once into a local, and
+    ``weight_multiplier()`` once per host, which reads it as nova's own
+    weighers do. Nothing per request is kept on a weigher.
     """
+    return vmw_conf.read_option(CONF, option)
 
-    def __init__(self, read):
-        self._read = read
-        self._local = threading.local()
 
-    def refresh(self):
-        self._local.value = value = self._read()
-        return value
+def multiplier(host_state, option):
+    """The multiplier for one host: aggregate metadata, else the option."""
+    return scheduler_utils.get_weight_multiplier(host_state, option,
+                                                 configured(option))
 
-    def get(self):
-        value = getattr(self._local, 'value', None)
-        return self._read() if value is None else value
+
+def is_off(host_states, option, value):
+    """True if the multiplier is 0 for every host: the option's ``value``
+    and every aggregate that sets it (the weigher then looks nothing up).
+    """
+    if value:
+        return False
+    return not any(
+        scheduler_utils.get_weight_multiplier(h, option, value)
+        for h in host_states
+        if any(option in (getattr(agg, 'metadata', None) or {})
+               for agg in (getattr(h, 'aggregates', None) or ())))
 
 
 class _WeigherLoader(loadables.BaseLoader):

@@ -39,6 +39,7 @@ from nova.scheduler import weights
 from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import data
 from nova_vmw_sched import inventory
 from nova_vmw_sched import weights as vmw_weights
 
@@ -54,20 +55,16 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
     def __init__(self):
         super().__init__()
         vmw_conf.register_opts(CONF)
-        # a bad value: read_option warns once and gives the default
-        self._multiplier = vmw_weights.OncePerWeighing(
-            lambda: vmw_conf.read_option(CONF, MULTIPLIER))
 
     def weight_multiplier(self, host_state):
-        return scheduler_utils.get_weight_multiplier(
-            host_state, MULTIPLIER, self._multiplier.get())
+        return vmw_weights.multiplier(host_state, MULTIPLIER)
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         hosts = [w.obj for w in weighed_obj_list]
-        configured = self._multiplier.refresh()
-        if not configured and not _in_aggregate_metadata(hosts):
+        configured = vmw_weights.configured(MULTIPLIER)
+        if vmw_weights.is_off(hosts, MULTIPLIER, configured):
             return [0.0] * len(hosts)
-        cache = inventory.get_cache()
+        cache = data.get().inventory
         inventories = cache.for_hosts(
             inventory.request_context(weight_properties), hosts)
         demand = capacity.demand_of(weight_properties)
@@ -85,7 +82,7 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
 
     def _weigh_object(self, host_state, weight_properties):
         """Raw metric: instances of the flavor that still fit; 0 if unknown."""
-        cache = inventory.get_cache()
+        cache = data.get().inventory
         inv = inventory.NOT_A_CLUSTER
         if cluster.cluster_of(host_state) is not None:
             inv = cache.get(getattr(host_state, 'uuid', None))
@@ -94,9 +91,3 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
             capacity.reserve_policies(CONF), cache)
         return float(headroom or 0)
 
-
-def _in_aggregate_metadata(hosts):
-    """True if an aggregate of a host sets the multiplier."""
-    return any(MULTIPLIER in (getattr(agg, 'metadata', None) or {})
-               for h in hosts
-               for agg in (getattr(h, 'aggregates', None) or ()))

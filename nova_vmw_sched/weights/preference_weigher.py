@@ -23,7 +23,6 @@ aggregate metadata key of the same name overrides.
 """
 
 import nova.conf
-from nova.scheduler import utils as scheduler_utils
 from nova.scheduler import weights
 
 from nova_vmw_sched import cluster
@@ -43,30 +42,17 @@ class VMwareClusterPreferenceWeigher(weights.BaseHostWeigher):
     def __init__(self):
         super().__init__()
         vmw_conf.register_opts(CONF)
-        # a bad value: read_option warns once and gives the default
-        self._multiplier = vmw_weights.OncePerWeighing(
-            lambda: vmw_conf.read_option(CONF, MULTIPLIER))
 
     def weight_multiplier(self, host_state):
-        return scheduler_utils.get_weight_multiplier(
-            host_state, MULTIPLIER, self._multiplier.get())
+        return vmw_weights.multiplier(host_state, MULTIPLIER)
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
-        configured = self._multiplier.refresh()
+        hosts = [w.obj for w in weighed_obj_list]
         pin = request.cluster_pin(weight_properties, CONF)
-        if pin.pin is None or self._multiplier_is_zero(weighed_obj_list,
-                                                       configured):
-            return [0.0] * len(weighed_obj_list)
-        return [self._weigh(w.obj, pin.pin) for w in weighed_obj_list]
-
-    @staticmethod
-    def _multiplier_is_zero(weighed_obj_list, configured):
-        if configured:
-            return False
-        # An aggregate may still turn the weigher on for its hosts.
-        return not any(MULTIPLIER in (getattr(agg, 'metadata', None) or {})
-                       for w in weighed_obj_list
-                       for agg in (getattr(w.obj, 'aggregates', None) or ()))
+        if pin.pin is None or vmw_weights.is_off(
+                hosts, MULTIPLIER, vmw_weights.configured(MULTIPLIER)):
+            return [0.0] * len(hosts)
+        return [self._weigh(h, pin.pin) for h in hosts]
 
     @staticmethod
     def _weigh(host_state, pin):

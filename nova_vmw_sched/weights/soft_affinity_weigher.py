@@ -35,7 +35,6 @@ these weighers log an ERROR at start when nova's would still count.
 from oslo_log import log as logging
 
 import nova.conf
-from nova.scheduler import utils as scheduler_utils
 from nova.scheduler import weights
 
 from nova_vmw_sched import cluster
@@ -85,20 +84,21 @@ class _ClusterGroupWeigher(weights.BaseHostWeigher):
         # nova instantiates only enabled filters: if every enabled name
         # resolves to nova's class, none of ours runs the check.
         vmw_filters.check_shadowing()
-        # a bad value: read_option warns once and gives the default
-        self._multiplier = vmw_weights.OncePerWeighing(
-            lambda: vmw_conf.read_option(CONF, self.option))
 
     def weight_multiplier(self, host_state):
-        return scheduler_utils.get_weight_multiplier(
-            host_state, self.option, self._multiplier.get())
+        return vmw_weights.multiplier(host_state, self.option)
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
-        self._multiplier.refresh()
-        counted = membership.group_counts(
-            weight_properties, [w.obj for w in weighed_obj_list], self.policy)
+        hosts = [w.obj for w in weighed_obj_list]
+        counted = None
+        # multiplier 0 for every host: no member is looked up (or waited
+        # for)
+        if not vmw_weights.is_off(hosts, self.option,
+                                  vmw_weights.configured(self.option)):
+            counted = membership.group_counts(weight_properties, hosts,
+                                              self.policy)
         if counted is None:
-            return [0.0] * len(weighed_obj_list)
+            return [0.0] * len(hosts)
         # a soft policy fails open: members that cannot be located (see
         # Counted.error) simply do not count
         counts = counted.counts

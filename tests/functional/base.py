@@ -46,9 +46,11 @@ from nova.tests.functional import integrated_helpers
 from nova_vmw_sched import cluster
 from nova_vmw_sched import compat
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import data
 from nova_vmw_sched import inventory
 from nova_vmw_sched import keeper
 from nova_vmw_sched.simulate import defaults
+from tests import data_fixture
 from tests.functional import fake_bus
 from tests.functional import fake_driver
 from tests.functional import threads_harness
@@ -585,19 +587,17 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         paste = _find_api_paste()
         if paste:
             self.flags(api_paste_config=paste, group='wsgi')
-        # Each test has its own inventory cache (and its threads), reading
-        # this test's placement.
-        self.inventory_cache = self.make_inventory_cache()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.inventory._cache', self.inventory_cache))
         # Each test has its own placement keeper, started when nova's
         # scheduler loads the filters (as in nova-scheduler), running every
-        # KEEPER_INTERVAL seconds.
+        # KEEPER_INTERVAL seconds, and its own inventory cache (and its
+        # threads), reading this test's placement: a Data of its own.
         self.flags(placement_sync_interval=self.KEEPER_INTERVAL,
                    group='vmware_scheduler')
         self.keeper = keeper.Keeper()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.keeper._keeper', self.keeper))
+        self.inventory_cache = self.make_inventory_cache()
+        self.useFixture(data_fixture.DataFixture(
+            members=data.NovaSource(), lookup=data.DatabaseLookup(),
+            inventory=self.inventory_cache, keeper=self.keeper))
         super().setUp()
         # stopped before nova's services and placement go away
         self.addCleanup(self.keeper.stop)
@@ -649,7 +649,8 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         """The process-wide inventory cache for this test: the real one."""
         return inventory.InventoryCache(
             inventory.PlacementSource(),
-            usage_source=inventory.PlacementUsageSource())
+            usage_source=inventory.PlacementUsageSource(
+                held=self.keeper.held))
 
     def scheduler_flags(self):
         """Set the scheduler options of the test case (again)."""

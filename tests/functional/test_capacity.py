@@ -272,7 +272,7 @@ class _TakeoverCase(base.ClusterTestCase):
     def make_inventory_cache(self):
         """The real cache, its usage reads counted."""
         self.usage_reads = 0
-        usage_source = inventory.PlacementUsageSource()
+        usage_source = inventory.PlacementUsageSource(held=self.keeper.held)
 
         def counted(context):
             found = usage_source(context)

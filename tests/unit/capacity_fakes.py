@@ -23,6 +23,8 @@ from nova.scheduler import host_manager
 
 from nova_vmw_sched import inventory
 
+from tests import data_fixture
+
 VC1 = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
 VC2 = '0b7e4d2c-91a3-4f5e-8c6d-2e1f3a4b5c6d'
 CELL = '11111111-2222-4333-8444-555555555555'
@@ -126,8 +128,7 @@ class CacheFixture(fixtures.Fixture):
         self.cache = inventory.InventoryCache(self.source,
                                               clock=lambda: self.now)
         self.addCleanup(self.cache.stop)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.inventory._cache', self.cache))
+        self.useFixture(data_fixture.DataFixture(inventory=self.cache))
 
     def advance(self, seconds):
         self.now += seconds
@@ -141,8 +142,5 @@ class ConfigCachesFixture(fixtures.Fixture):
     """Empty the caches of parsed options, so that WARNINGs can be counted."""
 
     def _setUp(self):
-        for name in ('nova_vmw_sched.capacity._table_cache',
-                     'nova_vmw_sched.request._alias_cache'):
-            self.useFixture(fixtures.MonkeyPatch(name, {}))
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.conf._warned', set()))

@@ -78,7 +78,8 @@ def run(threads=8, requests=60, rounds=3, seed=7):
     from nova_vmw_sched.filters import pin_filter
     from nova_vmw_sched.filters import different_host_filter
     from nova_vmw_sched.filters import same_host_filter
-    from nova_vmw_sched import membership
+    from nova_vmw_sched import data
+    from nova_vmw_sched import keeper
     from nova_vmw_sched.weights import preference_weigher
     from nova_vmw_sched.weights import soft_affinity_weigher
     from tests.unit import test_membership as fakes
@@ -88,8 +89,7 @@ def run(threads=8, requests=60, rounds=3, seed=7):
     for n, host_state in enumerate(hosts):
         host_state.free_ram_mb = 4096 + 512 * n
     source = fakes.FakeSource()
-    saved = membership.source
-    membership.source = source
+    saved = data.replace(data.Data(members=source, keeper=keeper.Off()))
     filters = [pin_filter.VMwareClusterFilter(),
                affinity_filter.ServerGroupAffinityFilter(),
                anti_affinity_filter.ServerGroupAntiAffinityFilter(),
@@ -164,7 +164,7 @@ def run(threads=8, requests=60, rounds=3, seed=7):
             concurrent = results
         return serial, concurrent
     finally:
-        membership.source = saved
+        data.replace(saved)
 
 
 def main():

@@ -12,6 +12,8 @@
 
 """Cluster identity: node names, references, aliases, pins."""
 
+import uuid
+
 import fixtures
 from nova.scheduler import host_manager
 from nova import test
@@ -72,9 +74,8 @@ class TestClusterOf(test.NoDBTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cache = {}
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.cluster._cache', self.cache))
+        # the module's memo cache, observed (not replaced)
+        self.cache = cluster._cache
 
     def test_host_state(self):
         hs = host_manager.HostState('host1', node('domain-c7'), 'cell1')
@@ -94,10 +95,14 @@ class TestClusterOf(test.NoDBTestCase):
     def test_cache_is_bounded(self):
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.cluster._CACHE_LIMIT', 10))
+        # names no other test has parsed: each is a miss
+        vcenter = str(uuid.uuid4())
         for i in range(25):
-            hs = host_manager.HostState('h', node('domain-c%d' % i), 'c')
+            hs = host_manager.HostState('h', node('domain-c%d' % i, vcenter),
+                                        'c')
             self.assertEqual('domain-c%d' % i, cluster.cluster_of(hs).moref)
             self.assertLessEqual(len(self.cache), 10)
+            self.assertIn(node('domain-c%d' % i, vcenter), self.cache)
 
     def test_odd_objects(self):
         hs = host_manager.HostState('host1', 'x', 'cell1')

@@ -29,6 +29,7 @@ from nova_vmw_sched.filters import anti_affinity_filter
 from nova_vmw_sched.filters import capacity_filter
 from nova_vmw_sched.filters import pin_filter
 from nova_vmw_sched.simulate import probes
+from tests import data_fixture
 from tests.unit import capacity_fakes
 
 CONF = nova.conf.CONF
@@ -76,9 +77,8 @@ class TestExplanation(test.NoDBTestCase):
     def setUp(self):
         super().setUp()
         vmw_conf.register_opts(CONF)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source',
-            _Source({MEMBER: node('domain-c3')})))
+        self.useFixture(data_fixture.DataFixture(
+            members=_Source({MEMBER: node('domain-c3')})))
         self.lines = _Lines()
         self.useFixture(fixtures.LogHandler(
             self.lines, name='nova_vmw_sched.explain', nuke_handlers=False))
@@ -251,9 +251,8 @@ class TestOneReason(test.NoDBTestCase):
         self.assertSaidEverywhere(filt, small, reason)
 
     def test_anti_affinity_filter(self):
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source',
-            _Source({MEMBER: node('domain-c3')})))
+        self.useFixture(data_fixture.DataFixture(
+            members=_Source({MEMBER: node('domain-c3')})))
         used = host('svc-b', 'domain-c3')
         filt = anti_affinity_filter.ServerGroupAntiAffinityFilter()
         spec_obj = objects.RequestSpec(

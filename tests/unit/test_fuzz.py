@@ -24,7 +24,6 @@ fixed, so a failure is reproducible; the failing input is in the message.
 import random
 import string
 
-import fixtures
 import nova.conf
 from nova.api.validation.extra_specs import validators
 from nova import exception
@@ -298,10 +297,6 @@ class FuzzTestCase(test.NoDBTestCase):
     def setUp(self):
         super().setUp()
         vmw_conf.register_opts(CONF)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.cluster._cache', {}))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.request._alias_cache', {}))
         self.rng = random.Random('%s:%s' % (self.SEED, self.id()))
 
 

@@ -26,6 +26,8 @@ from nova import context as nova_context
 from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import data
+from nova_vmw_sched.filters import capacity_filter
 from nova_vmw_sched import inventory
 from nova_vmw_sched import keeper
 from tests.unit import capacity_fakes as fakes
@@ -596,10 +598,10 @@ class TestSources(test.NoDBTestCase):
                                'MEMORY_MB': {'used': 8192}}},
             U2: {'resources': {'VCPU': {'used': 2},
                                'MEMORY_MB': {'used': 1024}}}}})
+        known = keeper.Off()
         for rp_uuid, held in ((U1, (4, 6144)), (U2, (8, 0))):
-            keeper.set_held(rp_uuid, held)
-            self.addCleanup(keeper.set_held, rp_uuid, (0, 0))
-        got = inventory.PlacementUsageSource(client)(None)
+            known.set_held(rp_uuid, held)
+        got = inventory.PlacementUsageSource(client, held=known.held)(None)
         self.assertEqual({U1: (6, 2048), U2: (0, 1024)}, got)
         client.get.assert_called_once_with(
             inventory.PlacementUsageSource.QUERY, version='1.27',
@@ -627,18 +629,18 @@ class TestSources(test.NoDBTestCase):
         self.assertIsInstance(inventory.InventoryCache().source,
                               inventory.PlacementSource)
 
-    def test_set_cache(self):
+    def test_data_holds_the_cache_the_plugins_read(self):
         mine = inventory.InventoryCache(inventory.StaticSource(
             {U1: fakes.inventories()}))
-        old = inventory.set_cache(mine)
-        self.addCleanup(inventory.set_cache, old)
-        self.assertIs(mine, inventory.get_cache())
-        # what the plugins read goes through it
-        host = fakes.host_state(fakes.node('domain-c1'), uuid=U1)
-        got = inventory.get_cache().for_hosts(None, [host])
-        self.assertIsNotNone(mine.get(U1))
-        self.assertEqual([mine.get(U1)], got)
-        self.assertIs(mine, inventory.set_cache(old))
+        with data.use(data.Data(inventory=mine, keeper=keeper.Off())):
+            self.assertIs(mine, data.get().inventory)
+            host = fakes.host_state(fakes.node('domain-c1'), uuid=U1)
+            spec = fakes.request_spec()
+            passed = capacity_filter.VMwareClusterCapacityFilter(
+            ).filter_all([host], spec)
+            self.assertEqual([host], list(passed))
+            self.assertIsNotNone(mine.get(U1))
+        self.assertIsNot(mine, data.get().inventory)
 
     def test_request_context(self):
         spec = fakes.request_spec()

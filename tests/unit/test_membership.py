@@ -18,7 +18,7 @@ weigher tests (``tests/unit/filters/test_*affinity_filter.py``,
 ``test_same_host_filter.py``, ``test_different_host_filter.py``,
 ``tests/unit/weights/test_soft_affinity_weigher.py``): nova's real HostState,
 RequestSpec, InstanceGroup and handlers, and a fake of the one collaborator,
-the :data:`nova_vmw_sched.membership.source` of instance nodes.
+the ``members`` of :class:`nova_vmw_sched.data.Data`.
 """
 
 import logging
@@ -37,12 +37,14 @@ from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import data
 from nova_vmw_sched.filters import affinity_filter
 from nova_vmw_sched.filters import anti_affinity_filter
 from nova_vmw_sched.filters import different_host_filter
 from nova_vmw_sched.filters import same_host_filter
 from nova_vmw_sched import membership
 from nova_vmw_sched.weights import soft_affinity_weigher
+from tests import data_fixture
 
 CONF = nova.conf.CONF
 VC1 = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
@@ -110,8 +112,8 @@ class FakeSource:
 
     ``nodes`` is the cell databases: an instance uuid to its node (None: in
     a cell, no node yet); uuids it lacks are deleted or unknown, and not
-    returned, as :class:`nova_vmw_sched.membership.NovaSource` would not.
-    ``builds`` the build requests of the API database ({uuid: Building}),
+    returned, as :class:`nova_vmw_sched.data.NovaSource` would not.
+    ``builds`` the build requests of the API database ({uuid: order}),
     ``allocations`` placement ({uuid: [resource provider uuid]}),
     ``providers`` the compute nodes ({rp uuid: node}).
     """
@@ -172,8 +174,7 @@ class GroupTestCase(test.NoDBTestCase):
         super().setUp()
         vmw_conf.register_opts(CONF)
         self.source = FakeSource()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source', self.source))
+        self.useFixture(data_fixture.DataFixture(members=self.source))
         # The shadowing check runs once per process and reads the
         # configuration of whichever test comes first; its own tests reset
         # this flag.
@@ -268,11 +269,10 @@ class TestMembers(GroupTestCase):
         for _ in range(3):
             self.assertEqual({cluster.node_key(node(1)): 1,
                               cluster.node_key(node(2)): 1},
-                             dict(members.member_counts()))
-            self.assertEqual({cluster.node_key(node(3))},
-                             members.units_of(members.same_host))
-            self.assertEqual({cluster.node_key(node(4))},
-                             members.units_of(members.different_host))
+                             dict(members.counts(members.members)))
+            for hint, n in (('same_host', 3), ('different_host', 4)):
+                self.assertEqual({cluster.node_key(node(n)): 1},
+                                 dict(members.counts(members.hints[hint])))
         # members and hints together; a settled group asks nothing else
         self.assertEqual(
             [sorted([uuids.m1, uuids.m2, uuids.same, uuids.diff])],
@@ -288,23 +288,23 @@ class TestMembers(GroupTestCase):
         # another request has its own view and looks up again
         other = spec(group('anti-affinity', [uuids.m1]))
         self.assertIsNot(members, membership.members_of(other))
-        membership.members_of(other).member_counts()
+        membership.members_of(other).counts([uuids.m1])
         self.assertEqual(2, len(self.source.calls))
 
     def test_nothing_to_look_up_asks_nothing(self):
         members = membership.members_of(spec(group('anti-affinity', [])))
-        self.assertEqual({}, dict(members.member_counts()))
-        self.assertEqual(set(), members.units_of([uuids.x]))
+        self.assertEqual({}, dict(members.counts(members.members)))
+        self.assertEqual({}, dict(members.counts([uuids.x])))
         self.assertEqual([], self.source.calls)
 
     def test_hints_as_single_value_or_list(self):
         members = membership.Members(spec(hints={
             'same_host': uuids.a, 'different_host': [uuids.b, uuids.c]}))
-        self.assertEqual((uuids.a,), members.same_host)
-        self.assertEqual((uuids.b, uuids.c), members.different_host)
+        self.assertEqual((uuids.a,), members.hints['same_host'])
+        self.assertEqual((uuids.b, uuids.c), members.hints['different_host'])
         members = membership.Members(spec())
-        self.assertEqual((), members.same_host)
-        self.assertEqual((), members.different_host)
+        self.assertEqual((), members.hints['same_host'])
+        self.assertEqual((), members.hints['different_host'])
 
     def test_members_count_by_cluster(self):
         self.source.nodes = {
@@ -325,7 +325,7 @@ class TestMembers(GroupTestCase):
                           cluster.node_key(node(1, VC2)): 1,
                           'compute1': 1,
                           cluster.node_key('domain-c9(Gold)'): 1},
-                         dict(members.member_counts()))
+                         dict(members.counts(members.members)))
         self.assertIsNone(members.error)
         # one placement read for each member without a node
         self.assertEqual(sorted([uuids.never, uuids.empty, uuids.deleted]),
@@ -336,13 +336,14 @@ class TestMembers(GroupTestCase):
         members = membership.members_of(spec(group(
             'anti-affinity', [uuids.m1, uuids.m2])))
         self.assertEqual({cluster.node_key(node(1)): 1},
-                         dict(members.member_counts(exclude=uuids.m1)))
+                         dict(members.counts(members.members,
+                                             exclude=uuids.m1)))
         self.assertEqual({cluster.node_key(node(1)): 2},
-                         dict(members.member_counts()))
-        self.assertEqual(set(), members.units_of([uuids.m1],
-                                                 exclude=uuids.m1))
-        self.assertEqual({cluster.node_key(node(1))},
-                         members.units_of([uuids.m1]))
+                         dict(members.counts(members.members)))
+        self.assertEqual({}, dict(members.counts([uuids.m1],
+                                                 exclude=uuids.m1)))
+        self.assertEqual({cluster.node_key(node(1)): 1},
+                         dict(members.counts([uuids.m1])))
 
 
 class Broken(FakeSource):
@@ -356,7 +357,7 @@ class Broken(FakeSource):
     def _maybe_fail(self, name):
         if name == self.fail:
             self.failures += 1
-            raise membership.LookupFailed('cell %s did not answer'
+            raise data.LookupFailed('cell %s did not answer'
                                           % uuids.cell2)
 
     def nodes_of(self, context, wanted):
@@ -384,8 +385,7 @@ class TestFailClosed(GroupTestCase):
 
     def _broken(self, fail):
         broken = Broken(fail)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source', broken))
+        self.useFixture(data_fixture.DataFixture(members=broken))
         return broken
 
     def test_hard_filters_refuse_with_one_warning(self):
@@ -475,14 +475,12 @@ class TestInFlight(GroupTestCase):
                    group='vmware_scheduler')
 
     def _use(self, source):
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source', source))
+        self.useFixture(data_fixture.DataFixture(members=source))
         self.source = source
         return source
 
-    def _me_building(self, order=5, reservation='r-me'):
-        self.source.builds[uuids.me] = membership.Building(order,
-                                                           reservation)
+    def _me_building(self, order=5):
+        self.source.builds[uuids.me] = order
 
     def test_allocated_member_counts_where_placement_holds_it(self):
         # m1 is in a cell without a node: its compute has not claimed yet
@@ -518,7 +516,7 @@ class TestInFlight(GroupTestCase):
     def test_waits_for_an_earlier_member_being_scheduled(self):
         source = self._use(EventuallyAllocated(uuids.m1,
                                                self.hosts[2].uuid))
-        source.builds[uuids.m1] = membership.Building(3, 'r-other')
+        source.builds[uuids.m1] = 3
         self._me_building()
         spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.me]),
                         instance_uuid=uuids.me)
@@ -534,9 +532,11 @@ class TestInFlight(GroupTestCase):
         source = self._use(EventuallyAllocated(uuids.later,
                                                self.hosts[2].uuid,
                                                after=None))
-        self._me_building(order=5, reservation='r-me')
-        source.builds[uuids.later] = membership.Building(9, 'r-later')
-        source.builds[uuids.sibling] = membership.Building(4, 'r-me')
+        self._me_building(order=5)
+        # a later request's member and the next instance of this
+        # multi-create: both build requests newer than ours
+        source.builds[uuids.later] = 9
+        source.builds[uuids.sibling] = 6
         # uuids.gone: no build request, no node, nothing allocated
         # (buried in cell0 after NoValidHost, or deleted)
         self.flags(server_group_wait_timeout=30,
@@ -557,7 +557,7 @@ class TestInFlight(GroupTestCase):
                                                self.hosts[2].uuid,
                                                after=None))
         source.nodes = {uuids.me: node(1)}
-        source.builds[uuids.new] = membership.Building(9, 'r-new')
+        source.builds[uuids.new] = 9
         spec_obj = spec(group('anti-affinity', [uuids.new, uuids.me]),
                         instance_uuid=uuids.me)
         self.assertEqual(4, len(self.run_filters(self.anti, self.hosts,
@@ -568,7 +568,7 @@ class TestInFlight(GroupTestCase):
         source = self._use(EventuallyAllocated(uuids.m1,
                                                self.hosts[2].uuid,
                                                after=None))
-        source.builds[uuids.m1] = membership.Building(3, 'r-other')
+        source.builds[uuids.m1] = 3
         self._me_building()
         self.flags(server_group_wait_timeout=0.05,
                    group='vmware_scheduler')
@@ -590,7 +590,7 @@ class TestInFlight(GroupTestCase):
     def test_zero_timeout_does_not_wait(self):
         source = self._use(EventuallyAllocated(uuids.m1,
                                                self.hosts[2].uuid))
-        source.builds[uuids.m1] = membership.Building(3, 'r-other')
+        source.builds[uuids.m1] = 3
         self._me_building()
         self.flags(server_group_wait_timeout=0, group='vmware_scheduler')
         spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.me]),
@@ -602,8 +602,8 @@ class TestInFlight(GroupTestCase):
     def test_waits_for_a_hinted_instance_being_scheduled(self):
         source = self._use(EventuallyAllocated(uuids.anchor,
                                                self.hosts[3].uuid))
-        source.builds[uuids.anchor] = membership.Building(None, 'r-a')
-        self._me_building(order=None)
+        source.builds[uuids.anchor] = 3
+        self._me_building(order=5)
         spec_obj = spec(hints={'same_host': [uuids.anchor]},
                         instance_uuid=uuids.me)
         self.assertEqual([node(4)], self.run_filters(
@@ -619,7 +619,7 @@ class TestInFlight(GroupTestCase):
                 return super().allocations_of(context, uuid)
 
         source = self._use(Fails())
-        source.builds[uuids.m1] = membership.Building(3, 'r-other')
+        source.builds[uuids.m1] = 3
         self._me_building()
         spec_obj = spec(group('anti-affinity', [uuids.m1, uuids.me]),
                         instance_uuid=uuids.me)
@@ -638,8 +638,8 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
                      for n in (1, 2, 3)] + [host('svc2', node(4))]
             instance_uuids = [uuids.i0, uuids.i1, uuids.i2]
             self.source.allocations = {}
-            for u in instance_uuids:
-                self.source.builds[u] = membership.Building(1, 'r1')
+            for order, u in enumerate(instance_uuids):
+                self.source.builds[u] = order
             spec_obj = spec(group('anti-affinity', instance_uuids),
                             num_instances=3)
             anti = anti_affinity_filter.ServerGroupAntiAffinityFilter()
@@ -675,14 +675,14 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
         spec_obj.instance_uuid = uuids.i1
         members.observe(spec_obj, [Bare()])
         self.assertEqual({'resource provider %s' % uuids.nowhere: 1},
-                         dict(members.member_counts([Bare()])))
+                         dict(members.counts(members.members, [Bare()])))
         # a group without members, hosts or rules set
         bare_group = objects.InstanceGroup(policy='anti-affinity')
         spec_obj = spec(bare_group, num_instances=2)
         members = membership.members_of(spec_obj)
         members.observe(spec_obj, [host('svc1', node(1))])
         self.assertEqual((), members.members)
-        self.assertEqual({}, dict(members.member_counts()))
+        self.assertEqual({}, dict(members.counts(members.members)))
         # a RequestSpec with nothing set
         self.assertIsNone(membership.group_counts(
             objects.RequestSpec(), [], 'anti-affinity'))
@@ -768,7 +768,7 @@ class TestNovaSource(test.NoDBTestCase):
             'nova.objects.InstanceList.get_by_filters', get_by_filters))
         ctxt = nova_context.get_admin_context()
         ctxt.db_connection = object()
-        nodes = membership.NovaSource().nodes_of(
+        nodes = data.NovaSource().nodes_of(
             ctxt, {uuids.b, uuids.a})
         self.assertEqual({uuids.a: node(1), uuids.b: None}, nodes)
         self.assertEqual(
@@ -786,8 +786,8 @@ class TestNovaSource(test.NoDBTestCase):
             'nova.context.scatter_gather_skip_cell0',
             scatter_gather_skip_cell0))
         self.assertRaisesRegex(
-            membership.LookupFailed, uuids.cell2,
-            membership.NovaSource().nodes_of,
+            data.LookupFailed, uuids.cell2,
+            data.NovaSource().nodes_of,
             nova_context.get_admin_context(), [uuids.a, uuids.c])
 
     def test_placement_error_fails_the_lookup(self):
@@ -801,52 +801,38 @@ class TestNovaSource(test.NoDBTestCase):
             'nova.scheduler.client.report.report_client_singleton',
             Client))
         ctxt = nova_context.get_admin_context()
-        source = membership.NovaSource()
+        source = data.NovaSource()
         self.assertEqual([uuids.rp], source.allocations_of(ctxt, uuids.a))
-        self.assertRaisesRegex(membership.LookupFailed, 'placement is down',
+        self.assertRaisesRegex(data.LookupFailed, 'placement is down',
                                source.allocations_of, ctxt, uuids.b)
 
 
 class TestNovaSourceDatabase(test.TestCase):
-    """The API database query of :meth:`NovaSource.building`, on nova's
+    """The API database query of :meth:`data.NovaSource.building`, on nova's
     own schema (sqlite, as nova's tests set it up)."""
 
-    def _build_request(self, ctxt, uuid, reservation_id):
+    def _build_request(self, ctxt, uuid):
         instance = objects.Instance(
             ctxt, uuid=uuid, project_id=ctxt.project_id,
-            user_id=ctxt.user_id, reservation_id=reservation_id)
+            user_id=ctxt.user_id)
         objects.BuildRequest(
             ctxt, instance_uuid=uuid, project_id=ctxt.project_id,
             instance=instance,
             block_device_mappings=objects.BlockDeviceMappingList(),
             tags=objects.TagList()).create()
 
-    def test_build_requests_and_the_order_of_joining(self):
+    def test_build_requests_in_the_order_nova_api_created_them(self):
         ctxt = nova_context.RequestContext('user', 'project')
         admin = ctxt.elevated()
-        group_obj = objects.InstanceGroup(
-            ctxt, uuid=uuids.group, name='g', policy='anti-affinity',
-            project_id='project', user_id='user')
-        group_obj.create()
-        # a multi-create of two joins first, then one more instance
-        objects.InstanceGroup.add_members(admin, uuids.group,
-                                          [uuids.a, uuids.b])
-        objects.InstanceGroup.add_members(admin, uuids.group, [uuids.c])
-        self._build_request(ctxt, uuids.a, 'r-1')
-        self._build_request(ctxt, uuids.b, 'r-1')
-        self._build_request(ctxt, uuids.c, 'r-2')
-        # d is being built but in no group; e is in no table at all
-        self._build_request(ctxt, uuids.d, 'r-3')
-        found = membership.NovaSource().building(
-            admin, [uuids.a, uuids.b, uuids.c, uuids.d, uuids.e])
-        self.assertEqual({uuids.a, uuids.b, uuids.c, uuids.d}, set(found))
-        self.assertEqual(['r-1', 'r-1', 'r-2', 'r-3'],
-                         [found[u].reservation_id for u in
-                          (uuids.a, uuids.b, uuids.c, uuids.d)])
-        self.assertLess(found[uuids.a].order, found[uuids.c].order)
-        self.assertLess(found[uuids.b].order, found[uuids.c].order)
-        self.assertIsNone(found[uuids.d].order)
-        self.assertEqual({}, membership.NovaSource().building(admin, []))
+        for name in ('c', 'a', 'b'):
+            self._build_request(ctxt, getattr(uuids, name))
+        # d is in no table at all
+        found = data.NovaSource().building(
+            admin, [uuids.a, uuids.b, uuids.c, uuids.d])
+        self.assertEqual({uuids.a, uuids.b, uuids.c}, set(found))
+        self.assertLess(found[uuids.c], found[uuids.a])
+        self.assertLess(found[uuids.a], found[uuids.b])
+        self.assertEqual({}, data.NovaSource().building(admin, []))
 
     def test_nodes_of_counts_soft_deleted_not_deleted(self):
         # SOFT_DELETED instances keep their node and can be restored: they
@@ -865,6 +851,6 @@ class TestNovaSourceDatabase(test.TestCase):
                 inst.create()
                 if name == 'gone':
                     inst.destroy()
-        found = membership.NovaSource().nodes_of(
+        found = data.NovaSource().nodes_of(
             ctxt, [uuids.live, uuids.soft, uuids.gone])
         self.assertEqual({uuids.live: node(1), uuids.soft: node(1)}, found)

@@ -36,6 +36,7 @@ from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import membership
 from nova_vmw_sched.weights import preference_weigher
 from nova_vmw_sched.weights import soft_affinity_weigher
+from tests import data_fixture
 from tests.unit import test_membership as fakes
 
 #: a value oslo.config refuses for each option, by type
@@ -165,11 +166,10 @@ class TestWeigherMultipliers(BadValueTestCase):
 
     def test_cluster_preference(self):
         weigher = preference_weigher.VMwareClusterPreferenceWeigher()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.weights.preference_weigher.CONF',
-            self.conf_with(cluster_preference_weight_multiplier='-3')))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.request._alias_cache', {}))
+        conf = self.conf_with(cluster_preference_weight_multiplier='-3')
+        for module in ('weights', 'weights.preference_weigher'):
+            self.useFixture(fixtures.MonkeyPatch(
+                'nova_vmw_sched.%s.CONF' % module, conf))
         hosts = [fakes.host('svc1', fakes.node(n)) for n in (1, 2)]
         spec_obj = fakes.spec()
         spec_obj.flavor.extra_specs = {'vmware:cluster':
@@ -189,12 +189,11 @@ class TestWeigherMultipliers(BadValueTestCase):
                    group='filter_scheduler')
         source = fakes.FakeSource()
         source.nodes = {uuids.m1: fakes.node(1)}
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source', source))
+        self.useFixture(data_fixture.DataFixture(members=source))
         affinity = soft_affinity_weigher.VMwareClusterSoftAffinityWeigher()
         anti = soft_affinity_weigher.VMwareClusterSoftAntiAffinityWeigher()
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.weights.soft_affinity_weigher.CONF',
+            'nova_vmw_sched.weights.CONF',
             self.conf_with(cluster_soft_affinity_weight_multiplier='many',
                            cluster_soft_anti_affinity_weight_multiplier='-2')))
         for weigher, name, policy, best in (
@@ -226,10 +225,9 @@ class TestServerGroupWait(BadValueTestCase, fakes.GroupTestCase):
     def _in_flight(self, after):
         source = fakes.EventuallyAllocated(uuids.m1, self.hosts[2].uuid,
                                            after=after)
-        source.builds[uuids.m1] = membership.Building(3, 'r-other')
-        source.builds[uuids.me] = membership.Building(5, 'r-me')
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source', source))
+        source.builds[uuids.m1] = 3
+        source.builds[uuids.me] = 5
+        self.useFixture(data_fixture.DataFixture(members=source))
         return fakes.spec(fakes.group('anti-affinity', [uuids.m1, uuids.me]),
                           instance_uuid=uuids.me)
 

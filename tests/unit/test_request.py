@@ -49,10 +49,8 @@ class RequestTestCase(test.NoDBTestCase):
     def setUp(self):
         super().setUp()
         vmw_conf.register_opts(CONF)
-        # Each test starts with an empty alias cache.
-        self.alias_cache = {}
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.request._alias_cache', self.alias_cache))
+        # the module's memo cache, observed (not replaced)
+        self.alias_cache = request._alias_cache
         self.warnings = _Records()
         self.useFixture(fixtures.LogHandler(
             self.warnings, name='nova_vmw_sched', nuke_handlers=False))

@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 
-import fixtures
 import testtools
 
 import nova.conf
@@ -28,8 +27,10 @@ from nova import context as nova_context
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import data
 from nova_vmw_sched import keeper
 from nova_vmw_sched import reserve
+from tests import data_fixture
 
 CONF = nova.conf.CONF
 VC = '6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01'
@@ -239,14 +240,7 @@ class TestSync(testtools.TestCase):
     def setUp(self):
         super().setUp()
         vmw_conf.register_opts(CONF)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.reserve._right', {}))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.keeper._held', {}))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.keeper._complete', [False]))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.capacity._table_cache', {}))
+        self.useFixture(data_fixture.DataFixture(keeper=keeper.Off()))
         CONF.set_override('enabled_filters',
                           ['VMwareClusterCapacityFilter'],
                           group='filter_scheduler')
@@ -267,7 +261,7 @@ class TestSync(testtools.TestCase):
         self.assertEqual(1, self.placement.writes)
         self.assertEqual(4352, self.placement.used(self.rp, 'MEMORY_MB'))
         self.assertEqual(64, self.placement.used(self.rp, 'VCPU'))
-        self.assertEqual((64, 4352), keeper.held(self.rp))
+        self.assertEqual((64, 4352), data.get().keeper.held(self.rp))
         # the next runs read the project's total and the listing only: the
         # generation is the one our write made
         reads = []
@@ -321,7 +315,7 @@ class TestSync(testtools.TestCase):
         lines = self.sync()
         self.assertEqual(1, len(lines))
         self.assertEqual(0, self.placement.used(self.rp, 'MEMORY_MB'))
-        self.assertEqual((0, 0), keeper.held(self.rp))
+        self.assertEqual((0, 0), data.get().keeper.held(self.rp))
 
     def test_grows_back_when_instances_leave(self):
         for _ in range(6):
@@ -352,8 +346,7 @@ class TestSync(testtools.TestCase):
         self.assertRaises(keeper.PlacementError, self.sync)
 
 
-class _Running:
-    runs = 0
+class _Running(keeper.Off):
 
     def running(self):
         return True
@@ -364,10 +357,7 @@ class TestHeld(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.keeper._held', {}))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.keeper._complete', [False]))
+        self.useFixture(data_fixture.DataFixture(keeper=keeper.Off()))
         self.rp, self.other = str(uuid.uuid4()), str(uuid.uuid4())
 
     def _read(self):
@@ -380,23 +370,23 @@ class TestHeld(testtools.TestCase):
         class Client:
             def get(self, url, version=None, global_request_id=None):
                 return _Response(200, {'provider_summaries': summaries})
-        return inventory.PlacementUsageSource(Client())(None)
+        return inventory.PlacementUsageSource(
+            Client(), held=data.get().keeper.held)(None)
 
     def test_no_keeper_in_this_process(self):
-        self.assertEqual((0, 0), keeper.held(self.rp))
+        self.assertEqual((0, 0), data.get().keeper.held(self.rp))
         self.assertEqual({self.rp: (80, 8192), self.other: (80, 8192)},
                          self._read())
 
     def test_unknown_until_the_first_run_ends(self):
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.keeper._keeper', _Running()))
-        keeper.set_held(self.rp, (64, 4352))
-        self.assertIsNone(keeper.held(self.other))
+        self.useFixture(data_fixture.DataFixture(keeper=_Running()))
+        data.get().keeper.set_held(self.rp, (64, 4352))
+        self.assertIsNone(data.get().keeper.held(self.other))
         # the other's figure would count its reserve as instances: left
         # out (nova's figure decides), the known one without its reserve
         self.assertEqual({self.rp: (16, 8192 - 4352)}, self._read())
-        keeper.mark_complete()
-        self.assertEqual((0, 0), keeper.held(self.other))
+        data.get().keeper.mark_complete()
+        self.assertEqual((0, 0), data.get().keeper.held(self.other))
         self.assertEqual((80, 8192), self._read()[self.other])
 
 
@@ -418,12 +408,7 @@ class TestStress(testtools.TestCase):
         from tests.unit import capacity_fakes
         vmw_conf.register_opts(CONF)
         self.useFixture(capacity_fakes.ConfigCachesFixture())
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.reserve._right', {}))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.keeper._held', {}))
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.keeper._complete', [False]))
+        self.useFixture(data_fixture.DataFixture(keeper=keeper.Off()))
         CONF.set_override('enabled_filters',
                           ['VMwareClusterCapacityFilter'],
                           group='filter_scheduler')
@@ -477,7 +462,7 @@ class TestStress(testtools.TestCase):
         self.assertEqual([], errors)
         claimed = 0
         for rp in self.placement.providers:
-            held = keeper.held(rp)[1]
+            held = data.get().keeper.held(rp)[1]
             instances = self.placement.used(rp, 'MEMORY_MB') - held
             self.assertEqual(4352, held)
             self.assertLessEqual(instances, 3 * 4352 - 4352)

@@ -18,7 +18,8 @@ import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova_vmw_sched.filters import move_filter
-from nova_vmw_sched import membership
+from nova_vmw_sched import data
+from tests import data_fixture
 from tests.unit import test_membership as fakes
 
 node = fakes.node
@@ -92,10 +93,9 @@ class TestMoveFilter(fakes.FilterTestCase):
     def test_failed_lookup_refuses_with_one_warning(self):
         class Broken(fakes.FakeSource):
             def instance_of(self, context, uuid):
-                raise membership.LookupFailed('cell X did not answer')
+                raise data.LookupFailed('cell X did not answer')
 
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.membership.source', Broken()))
+        self.useFixture(data_fixture.DataFixture(members=Broken()))
         warnings = fakes.Records(logging.WARNING)
         self.useFixture(fixtures.LogHandler(
             warnings, name='nova_vmw_sched', nuke_handlers=False))

@@ -80,8 +80,6 @@ class ClusterFilterTestCase(test.NoDBTestCase):
     def setUp(self):
         super().setUp()
         vmw_conf.register_opts(CONF)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.request._alias_cache', {}))
         self.warnings = _Records()
         self.useFixture(fixtures.LogHandler(
             self.warnings, name='nova_vmw_sched', nuke_handlers=False))

@@ -70,8 +70,6 @@ class PreferenceWeigherTestCase(test.NoDBTestCase):
     def setUp(self):
         super().setUp()
         vmw_conf.register_opts(CONF)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova_vmw_sched.request._alias_cache', {}))
         self.handler = nova_weights.HostWeightHandler()
         self.weigher = preference_weigher.VMwareClusterPreferenceWeigher()
 

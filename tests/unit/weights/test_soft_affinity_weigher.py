@@ -129,6 +129,41 @@ class TestSoftAffinity(SoftAffinityTestCase):
         self.assertEqual(1.0, self.affinity.weight_multiplier(
             self.hosts[2]))
 
+    def test_multiplier_zero_everywhere_looks_nothing_up(self):
+        # a member being scheduled elsewhere: a lookup would wait for it
+        self.source.builds = {uuids.m3: 1, uuids.new: 2}
+        self.source.nodes = {}
+        self.flags(**{AFF_KEY: 0.0, 'group': 'vmware_scheduler'})
+        zero = objects.Aggregate(id=1, name='zero', hosts=['svc1'],
+                                 metadata={AFF_KEY: '0'})
+        self.hosts[0].aggregates = [zero]
+        self.assertEqual({0.0}, {w for _, w in self.weighed(
+            self.affinity, self.spec('soft-affinity'))})
+        self.assertEqual(([], [], []), (self.source.calls,
+                                        self.source.build_calls,
+                                        self.source.reads))
+        # an aggregate that turns it on for its hosts: members looked up
+        self.source.builds = {}
+        self.source.nodes = {uuids.m1: node(1)}
+        self.hosts[1].aggregates = [objects.Aggregate(
+            id=2, name='on', hosts=['svc1'], metadata={AFF_KEY: '2'})]
+        self.assertEqual([(node(1), 0.0), (node(2), 0.0), (node(3), 0.0)],
+                         sorted(self.weighed(self.affinity,
+                                             self.spec('soft-affinity'))))
+        self.assertEqual({node(1): 1, node(2): 0, node(3): 0},
+                         self.raw(self.affinity, self.spec('soft-affinity')))
+        self.assertEqual(2, len(self.source.calls))
+
+    def test_no_state_on_the_weigher(self):
+        before = dict(vars(self.affinity))
+        self.flags(**{AFF_KEY: 3.0, 'group': 'vmware_scheduler'})
+        self.weighed(self.affinity, self.spec('soft-affinity'))
+        self.assertEqual(before, vars(self.affinity))
+        # the multiplier is read when asked, not remembered from a weighing
+        self.flags(**{AFF_KEY: 5.0, 'group': 'vmware_scheduler'})
+        self.assertEqual(5.0, self.affinity.weight_multiplier(
+            self.hosts[0]))
+
 
 class TestSoftAntiAffinity(SoftAffinityTestCase):
 
