@@ -82,15 +82,27 @@ class Cluster(ty.NamedTuple):
     ratios: Ratios = Ratios()
     disk_gb: ty.Optional[int] = None
     ha_policy: ty.Optional[str] = None
+    #: placement's inventories as given (``inventory`` instead of
+    #: ``hosts``): {resource class: {total, reserved, max_unit,
+    #: allocation_ratio, ...}}; None: derived from ``hosts``
+    inventory: ty.Optional[dict] = None
+    #: the compute node's hypervisor_type; a node under ``nodes`` (not a
+    #: vSphere cluster: ``vcenter`` is None, ``moref`` its node name) has
+    #: its own
+    hypervisor_type: str = 'VMware vCenter Server'
 
     @property
     def label(self):
         """How the scenario and the report name the cluster."""
+        if self.vcenter is None:
+            return self.moref
         return '%s/%s' % (self.vcenter, self.moref)
 
     @property
     def nodename(self):
         """nova's hypervisor_hostname of the cluster."""
+        if self.vcenter is None:
+            return self.moref
         return '%s.%s' % (self.moref, self.vcenter_uuid)
 
 
@@ -104,6 +116,8 @@ class Service(ty.NamedTuple):
     disabled_reason: ty.Optional[str] = None
     #: the availability zone of its host aggregate; None: nova's default
     availability_zone: ty.Optional[str] = None
+    #: ``openstack compute service set --down`` (nova judges it down)
+    forced_down: bool = False
 
 
 class Flavor(ty.NamedTuple):
@@ -119,6 +133,8 @@ class Group(ty.NamedTuple):
     name: str
     policy: str
     rules: dict = {}
+    #: the owner's project id (informational: the simulator does not use it)
+    project: ty.Optional[str] = None
 
 
 class Instance(ty.NamedTuple):
@@ -128,6 +144,8 @@ class Instance(ty.NamedTuple):
     cluster: str
     flavor: ty.Optional[str] = None
     group: ty.Optional[str] = None
+    #: the owner's project id (informational: the simulator does not use it)
+    project: ty.Optional[str] = None
 
 
 #: what a request does: a boot, or a move of an existing instance

@@ -32,6 +32,8 @@ from nova_vmw_sched.simulate.scenario import (
 #: the largest integer a scenario may give (sizes, amounts): a petabyte in
 #: MB, well inside what a float holds exactly
 MAX_INTEGER = 2 ** 50
+#: resource classes a cluster's ``inventory`` may give
+INVENTORY_CLASSES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
 
 
 def _join(path, key):
@@ -171,8 +173,9 @@ class Checker:
 
     def scenario(self, data):
         top = self.mapping(data, '', (
-            'version', 'description', 'config', 'vcenters', 'services',
-            'flavors', 'server_groups', 'instances', 'requests'),
+            'version', 'description', 'config', 'vcenters', 'nodes',
+            'services', 'flavors', 'server_groups', 'instances',
+            'requests'),
             required=('version', 'vcenters', 'services', 'flavors',
                       'requests'))
         if top is None:
@@ -185,6 +188,7 @@ class Checker:
                                 'description')
         config = self.config(top.get('config', _MISSING))
         clusters = self.vcenters(top.get('vcenters', _MISSING))
+        clusters += self.nodes(top.get('nodes', _MISSING))
         by_label = {c.label: c for c in clusters}
         services = self.services(top.get('services', _MISSING), by_label)
         flavors = self.flavors(top.get('flavors', _MISSING))
@@ -270,12 +274,56 @@ class Checker:
             self.bad(path, 'bad cluster moref %r (expected domain-c '
                      'followed by digits)' % (moref,))
             return None
-        spec = self.mapping(spec, path, (
-            'name', 'hosts', 'used', 'reserved', 'allocation_ratios',
-            'disk_gb', 'ha_policy'), required=('hosts',))
+        return self._node(vcenter, vc_uuid, moref, spec, path)
+
+    def nodes(self, value):
+        """Compute nodes that are no vSphere cluster, by node name."""
+        if value is _MISSING or value is None:
+            return []
+        if not isinstance(value, dict):
+            self.bad('nodes', 'expected a mapping of node names, got %s'
+                     % _kind(value))
+            return []
+        found = []
+        for name, spec in value.items():
+            path = _join('nodes', name)
+            if (not isinstance(name, str) or not name.strip() or
+                    '/' in name or len(name) > 255):
+                self.bad(path, 'bad node name %r (1 to 255 characters, '
+                         'no "/")' % (name,))
+                continue
+            if cluster_id.parse_nodename(name) is not None:
+                self.bad(path, 'node %s is a vSphere cluster: write it '
+                         'under vcenters' % name)
+                continue
+            node = self._node(None, None, name, spec, path, other=True)
+            if node is not None:
+                found.append(node)
+        return found
+
+    def _node(self, vcenter, vc_uuid, moref, spec, path, other=False):
+        fields = ('name', 'hosts', 'inventory', 'used', 'reserved',
+                  'allocation_ratios', 'disk_gb', 'ha_policy')
+        if other:
+            fields = ('inventory', 'used', 'hypervisor_type')
+        spec = self.mapping(spec, path, fields)
         if spec is None:
             return None
-        hosts = self.hosts(spec.get('hosts', _MISSING), _join(path, 'hosts'))
+        if 'inventory' in spec:
+            for key in ('hosts', 'reserved', 'allocation_ratios', 'disk_gb'):
+                if key in spec:
+                    self.bad(_join(path, key), 'not with inventory (the '
+                             'inventory gives it)')
+            inventory = self.inventory(spec['inventory'],
+                                       _join(path, 'inventory'))
+            hosts = ()
+        else:
+            if 'hosts' not in spec:
+                self.bad(_join(path, 'hosts'), 'required field is missing '
+                         '(or give inventory)')
+            inventory = None
+            hosts = self.hosts(spec.get('hosts', _MISSING),
+                               _join(path, 'hosts'))
         ha_policy = self.text(spec.get('ha_policy', _MISSING),
                               _join(path, 'ha_policy'))
         if ha_policy is not None:
@@ -284,13 +332,38 @@ class Checker:
             except ValueError as e:
                 self.bad(_join(path, 'ha_policy'), str(e))
                 ha_policy = None
+        used = self.amounts(spec.get('used', _MISSING),
+                            _join(path, 'used'), Amounts())
+        extra = {}
+        if other:
+            extra['hypervisor_type'] = self.text(
+                spec.get('hypervisor_type', _MISSING),
+                _join(path, 'hypervisor_type'), 'QEMU')
+        if inventory is not None:
+            def part(rc, key, default):
+                return inventory.get(rc, {}).get(key, default)
+            disk = part('DISK_GB', 'total', None)
+            return Cluster(
+                vcenter, vc_uuid, moref,
+                name=self.text(spec.get('name', _MISSING),
+                               _join(path, 'name')),
+                used=used,
+                reserved=Amounts(vcpus=part('VCPU', 'reserved', 0),
+                                 memory_mb=part('MEMORY_MB', 'reserved', 0),
+                                 disk_gb=part('DISK_GB', 'reserved', 0)),
+                ratios=Ratios(vcpu=part('VCPU', 'allocation_ratio', 1.0),
+                              memory_mb=part('MEMORY_MB',
+                                             'allocation_ratio', 1.0),
+                              disk_gb=part('DISK_GB', 'allocation_ratio',
+                                           1.0)),
+                disk_gb=disk or None, ha_policy=ha_policy,
+                inventory=inventory, **extra)
         disk = spec.get('disk_gb', _MISSING)
         return Cluster(
             vcenter, vc_uuid, moref,
             name=self.text(spec.get('name', _MISSING), _join(path, 'name')),
             hosts=hosts,
-            used=self.amounts(spec.get('used', _MISSING),
-                              _join(path, 'used'), Amounts()),
+            used=used,
             reserved=self.amounts(spec.get('reserved', _MISSING),
                                   _join(path, 'reserved'), DEFAULT_RESERVED,
                                   instances=False),
@@ -298,7 +371,40 @@ class Checker:
                                _join(path, 'allocation_ratios')),
             disk_gb=None if disk is None else self.integer(
                 disk, _join(path, 'disk_gb'), 0, default=None),
-            ha_policy=ha_policy)
+            ha_policy=ha_policy, **extra)
+
+    def inventory(self, value, path):
+        """Placement inventories: {VCPU|MEMORY_MB|DISK_GB: record}."""
+        value = self.mapping(value, path, INVENTORY_CLASSES)
+        if value is None:
+            return {}
+        result = {}
+        for rc, record in value.items():
+            if rc not in INVENTORY_CLASSES:
+                continue
+            rc_path = _join(path, rc)
+            record = self.mapping(record, rc_path, (
+                'total', 'reserved', 'max_unit', 'allocation_ratio'),
+                required=('total',))
+            if record is None:
+                continue
+            total = self.integer(record.get('total', _MISSING),
+                                 _join(rc_path, 'total'), 0, default=0)
+            result[rc] = {
+                'total': total,
+                'reserved': self.integer(record.get('reserved', _MISSING),
+                                         _join(rc_path, 'reserved'), 0,
+                                         default=0),
+                'min_unit': 1,
+                'max_unit': self.integer(record.get('max_unit', _MISSING),
+                                         _join(rc_path, 'max_unit'), 1,
+                                         default=max(total, 1)),
+                'step_size': 1,
+                'allocation_ratio': self.ratio(
+                    record.get('allocation_ratio', _MISSING),
+                    _join(rc_path, 'allocation_ratio'), 1.0),
+            }
+        return result
 
     def hosts(self, value, path):
         if value is _MISSING:
@@ -359,7 +465,7 @@ class Checker:
             path = _join('services', name)
             item = self.mapping(item, path, (
                 'clusters', 'state', 'disabled', 'disabled_reason',
-                'availability_zone'), required=('clusters',))
+                'availability_zone', 'forced_down'), required=('clusters',))
             if item is None:
                 continue
             labels = []
@@ -397,7 +503,9 @@ class Checker:
                     _join(path, 'disabled_reason')),
                 availability_zone=self.zone(
                     item.get('availability_zone', _MISSING),
-                    _join(path, 'availability_zone'))))
+                    _join(path, 'availability_zone')),
+                forced_down=self.boolean(item.get('forced_down', _MISSING),
+                                         _join(path, 'forced_down'))))
         for label in by_label:
             if label not in owner and by_label:
                 self.bad('services', 'cluster %s is not managed by any '
@@ -460,7 +568,7 @@ class Checker:
         for name, item in self.named(value, 'server_groups', 'server group',
                                      allow_empty=True).items():
             path = _join('server_groups', name)
-            item = self.mapping(item, path, ('policy', 'rules'),
+            item = self.mapping(item, path, ('policy', 'rules', 'project'),
                                 required=('policy',))
             if item is None:
                 continue
@@ -481,7 +589,8 @@ class Checker:
                         _join(rules_path, 'max_server_per_host'), 1,
                         default=1)
             if policy is not None:
-                groups[name] = Group(name, policy, rules)
+                groups[name] = Group(name, policy, rules, self.text(
+                    item.get('project', _MISSING), _join(path, 'project')))
         return groups
 
     def instances(self, value, by_label, flavors, groups):
@@ -489,7 +598,8 @@ class Checker:
         for name, item in self.named(value, 'instances', 'instance',
                                      allow_empty=True).items():
             path = _join('instances', name)
-            item = self.mapping(item, path, ('cluster', 'flavor', 'group'),
+            item = self.mapping(item, path, ('cluster', 'flavor', 'group',
+                                             'project'),
                                 required=('cluster',))
             if item is None:
                 continue
@@ -502,7 +612,10 @@ class Checker:
                                    _join(path, 'group'), groups,
                                    'server group')
             if label is not None:
-                instances[name] = Instance(name, label, flavor, group)
+                instances[name] = Instance(
+                    name, label, flavor, group, self.text(
+                        item.get('project', _MISSING),
+                        _join(path, 'project')))
         return instances
 
     def requests(self, value, flavors, groups, instances):
