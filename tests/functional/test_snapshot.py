@@ -125,6 +125,8 @@ class TestSnapshotAgreesWithNova(differential._Differential):
             {'aggregate': {'name': zone, 'availability_zone': zone}})
         self.admin_api.add_host_to_aggregate(agg['id'],
                                              estate.service_of('c1'))
+        # every cluster of that host into the zone's placement aggregate
+        self.converge()
         # instances before the snapshot, of several flavors, group members
         before = {}
         for name, flavor, group in (('web-0', 'small', 'web'),
@@ -139,7 +141,6 @@ class TestSnapshotAgreesWithNova(differential._Differential):
         # a disabled service and a down one
         estate.set_service(estate.service_of('c5'), disabled=True)
         estate.set_service(estate.service_of('c6'), forced_down=True)
-        self.converge()
 
         # the command's code path: take(), the YAML it writes, the format
         data = snapshot.take(nova_context.get_admin_context(),
