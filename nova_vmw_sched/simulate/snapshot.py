@@ -173,7 +173,11 @@ def read_placement(client, context, rp_uuids, progress=None,
     """``{rp uuid: (inventories, usages)}`` of the providers of
     ``rp_uuids`` that exist (one ``GET /resource_providers``, two GETs per
     provider, ``workers`` at a time)."""
+    from nova_vmw_sched import compat
     placement = _Placement(client, context)
+    if compat.eventlet_patched():
+        # a pool's workers wait on a queue eventlet does not make green
+        workers = 1
     existing = placement.providers()
     wanted = [u for u in rp_uuids if u in existing]
     found = {}

@@ -126,7 +126,11 @@ class TestSnapshotAgreesWithNova(differential._Differential):
         self.admin_api.add_host_to_aggregate(agg['id'],
                                              estate.service_of('c1'))
         # every cluster of that host into the zone's placement aggregate
-        self.converge()
+        # (nova-api mirrors a host's first node itself; the keeper the
+        # rest). Only before the first simulation: seen here, the keeper
+        # thread did not complete a run after one had run in this process.
+        if len(estate.services[estate.service_of('c1')]) > 1:
+            self.converge()
         # instances before the snapshot, of several flavors, group members
         before = {}
         for name, flavor, group in (('web-0', 'small', 'web'),
