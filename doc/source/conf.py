@@ -16,12 +16,21 @@ Build with ``tox -e docs`` or
 ``sphinx-build -W --keep-going -b html doc/source doc/build/html``.
 """
 
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '_exts'))
+
 # -- General -----------------------------------------------------------------
 
 extensions = [
     # ``.. show-options:: nova_vmw_sched`` renders the options from the
     # code, through the oslo.config.opts entry point in setup.cfg.
     'oslo_config.sphinxext',
+    # ``.. scenario-fields:: PART`` renders a field table of the scenario
+    # format from its JSON schema (_exts/scenario_fields.py).
+    'scenario_fields',
 ]
 
 project = 'nova-vmw-sched'

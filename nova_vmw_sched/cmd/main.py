@@ -221,6 +221,7 @@ def simulate(args, out=None):
     from nova_vmw_sched.simulate import engine
     from nova_vmw_sched.simulate import report
     from nova_vmw_sched.simulate import scenario as scenario_mod
+    from nova_vmw_sched.simulate import schema
     from nova_vmw_sched.simulate import topology
 
     objects.register_all()
@@ -234,7 +235,7 @@ def simulate(args, out=None):
     except (cfg.Error, OSError, UnicodeDecodeError) as e:
         raise _Usage('--config-file %s: %s' % (args.config_file, e))
     if args.config_file:
-        problems = _bad_options(conf, scenario_mod.CONFIG_GROUPS)
+        problems = _bad_options(conf, schema.CONFIG_GROUPS)
         if problems:
             conf.clear()
             raise _Usage('\n'.join('--config-file %s: %s' % (

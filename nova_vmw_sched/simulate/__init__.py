@@ -13,8 +13,10 @@
 """Dry-run scheduling of a described VMware estate through nova's own
 filters and weighers (``nova-vmw-sched simulate``).
 
-* :mod:`.scenario` loads and validates a scenario file into plain objects;
-  :mod:`.generate` makes random ones.
+* :mod:`.schema` is the scenario format (a JSON schema in
+  ``data/scenario.schema.yaml``) and finds every problem of a file;
+  :mod:`.scenario` loads a file into plain objects; :mod:`.generate` makes
+  random ones.
 * :mod:`.topology` regroups the clusters of a scenario under services.
 * :mod:`.estate` builds nova's ``HostState``, ``Service``,
   ``ComputeNode`` and ``RequestSpec`` objects from it and answers the seams

@@ -31,6 +31,7 @@ hints.
 import random
 
 from nova_vmw_sched.simulate import scenario as scenario_mod
+from nova_vmw_sched.simulate import schema
 
 CLUSTERS_PER_VCENTER = 64
 POLICIES = ('anti-affinity', 'affinity', 'soft-anti-affinity',
@@ -59,7 +60,7 @@ def generate_data(clusters, requests, seed=0):
     flavors = _flavors(rng, vcenters, labels)
     groups, instances = _groups(rng, labels, requests)
     return {
-        'version': scenario_mod.FORMAT_VERSION,
+        'version': schema.FORMAT_VERSION,
         'description': 'generated: %d clusters, %d requests, seed %d'
                        % (clusters, requests, seed),
         'vcenters': vcenters,
@@ -133,8 +134,7 @@ def _flavors(rng, vcenters, labels):
                for name, vcpus, memory in FLAVORS}
     uuids = {}
     for vc in vcenters:
-        uuids[vc] = str(scenario_mod.uuid_lib.uuid5(
-            scenario_mod.VCENTER_NAMESPACE, vc))
+        uuids[vc] = schema.vcenter_uuid(vc)
     for n in range(3):
         picks = rng.sample(labels, min(len(labels), rng.randint(1, 3)))
         refs = []
@@ -221,8 +221,7 @@ def generate_reproducible_data(clusters, requests, seed=0):
     """The scenario of :func:`generate_reproducible` as YAML data."""
     rng = random.Random('nova-vmw-sched/reproducible/%d/%d/%d'
                         % (clusters, requests, seed))
-    vcenter = str(scenario_mod.uuid_lib.uuid5(
-        scenario_mod.VCENTER_NAMESPACE, 'vc1'))
+    vcenter = schema.vcenter_uuid('vc1')
     morefs = ['domain-c%d' % n for n in range(1, clusters + 1)]
     specs = {}
     for index, moref in enumerate(morefs):
@@ -274,7 +273,7 @@ def generate_reproducible_data(clusters, requests, seed=0):
             names.append('r%d' % (n + 1))
         result.append(request)
     return {
-        'version': scenario_mod.FORMAT_VERSION,
+        'version': schema.FORMAT_VERSION,
         'description': 'reproducible: %d clusters, %d requests, seed %d'
                        % (clusters, requests, seed),
         # nova's io ops of a host count its builds until nova-compute's

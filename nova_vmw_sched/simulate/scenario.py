@@ -12,30 +12,22 @@
 
 """Load and validate a scenario file into plain objects.
 
-The format is documented field by field in ``doc/source/scenario-format.rst``
-and by example in ``etc/sample-scenario.yaml``; keep the three in step.
-:func:`load` raises :class:`ScenarioError`, whose text has one line per
-problem, ``FILE: field.path: problem``; it never lets a YAML or type error
-escape.
+The format is :mod:`nova_vmw_sched.simulate.schema` (a JSON schema, from
+which ``doc/source/scenario-format.rst`` renders its field tables), shown by
+example in ``etc/sample-scenario.yaml``. :func:`load` raises
+:class:`ScenarioError`, whose text has one line per problem,
+``FILE: field.path: problem``; it never lets a YAML or type error escape.
+The objects are built only from a file without problems.
 """
 
-import re
 import sys
 import typing as ty
-import uuid as uuid_lib
 
 import yaml
 
-FORMAT_VERSION = 1
-NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}')
-POLICIES = ('affinity', 'anti-affinity', 'soft-affinity',
-            'soft-anti-affinity')
-STATES = ('up', 'down')
-CONFIG_GROUPS = ('filter_scheduler', 'scheduler', 'vmware_scheduler')
-HINTS = ('same_host', 'different_host')
-MAX_COUNT = 1000
-#: vCenter uuids derived from names when a scenario gives none
-VCENTER_NAMESPACE = uuid_lib.UUID('5f0c6a1e-7d51-4d0c-9a43-2c8f1f9b6a10')
+from nova_vmw_sched import capacity
+from nova_vmw_sched.simulate import schema
+
 #: problems listed before the rest are summarised
 MAX_PROBLEMS = 50
 
@@ -148,10 +140,6 @@ class Instance(ty.NamedTuple):
     project: ty.Optional[str] = None
 
 
-#: what a request does: a boot, or a move of an existing instance
-ACTIONS = ('boot', 'migrate', 'resize', 'live-migrate', 'evacuate')
-
-
 class Request(ty.NamedTuple):
     """One boot request (``count`` instances, like ``--min-count``), or the
     move of one instance (``action``, ``instance``; ``flavor`` the new
@@ -177,10 +165,7 @@ class Request(ty.NamedTuple):
     def instance_names(self):
         if self.is_move:
             return (self.instance,)
-        if self.count == 1:
-            return (self.name,)
-        return tuple('%s-%d' % (self.name, i)
-                     for i in range(1, self.count + 1))
+        return schema.instance_names(self.name, self.count)
 
 
 class Scenario:
@@ -293,9 +278,99 @@ def loads(text, source='<scenario>'):
 
 def from_data(data, source='<scenario>'):
     """Validate a scenario given as parsed YAML (dicts and lists)."""
-    from nova_vmw_sched.simulate import validate
-    checker = validate.Checker(source)
-    scenario = checker.scenario(data)
-    if checker.problems:
-        raise ScenarioError(source, checker.problems)
-    return scenario
+    problems = schema.problems(data)
+    if problems:
+        raise ScenarioError(source, problems)
+    clusters = [
+        _cluster(vcenter, schema.vcenter_uuid(vcenter, spec.get('uuid')),
+                 moref, item)
+        for vcenter, spec in data['vcenters'].items()
+        for moref, item in spec['clusters'].items()]
+    clusters += [_cluster(None, None, name, dict(item))
+                 for name, item in (data.get('nodes') or {}).items()]
+    services = [Service(name, tuple(item.pop('clusters')), **item)
+                for name, item in _items(data, 'services')]
+    flavors = {name: Flavor(name, **dict(item, extra_specs={
+        key: schema.spec_value(value)
+        for key, value in (item.get('extra_specs') or {}).items()}))
+        for name, item in _items(data, 'flavors')}
+    groups = {name: Group(name, item['policy'],
+                          dict(item.get('rules') or {}),
+                          item.get('project'))
+              for name, item in _items(data, 'server_groups')}
+    instances = {name: Instance(name, **item)
+                 for name, item in _items(data, 'instances')}
+    requests = [_request(index, dict(item))
+                for index, item in enumerate(data['requests'])]
+    config = {group: dict(options)
+              for group, options in (data.get('config') or {}).items()
+              if options}
+    return Scenario(source, clusters, services, flavors, groups, instances,
+                    requests, config, data.get('description'))
+
+
+def _items(data, section):
+    return [(name, dict(item))
+            for name, item in (data.get(section) or {}).items()]
+
+
+#: the default of each field of an inventory record
+_RECORD = {'reserved': 0, 'allocation_ratio': 1.0}
+
+
+def _inventory(given):
+    """An inventory of the format in placement's words."""
+    result = {}
+    for rc, record in given.items():
+        record = dict(_RECORD, **record)
+        record.setdefault('max_unit', max(record['total'], 1))
+        record['allocation_ratio'] = float(record['allocation_ratio'])
+        result[rc] = dict(record, min_unit=1, step_size=1)
+    return result
+
+
+def _cluster(vcenter, vcenter_uuid, moref, item):
+    policy = item.get('ha_policy')
+    extra = {}
+    if vcenter is None:   # a node that is no vSphere cluster
+        extra['hypervisor_type'] = item.get('hypervisor_type') or 'QEMU'
+    if 'inventory' in item:
+        inventory = _inventory(item['inventory'] or {})
+
+        def part(rc, key, default):
+            return inventory.get(rc, {}).get(key, default)
+        return Cluster(
+            vcenter, vcenter_uuid, moref, name=item.get('name'),
+            used=Amounts(**(item.get('used') or {})),
+            reserved=Amounts(vcpus=part('VCPU', 'reserved', 0),
+                             memory_mb=part('MEMORY_MB', 'reserved', 0),
+                             disk_gb=part('DISK_GB', 'reserved', 0)),
+            ratios=Ratios(
+                vcpu=part('VCPU', 'allocation_ratio', 1.0),
+                memory_mb=part('MEMORY_MB', 'allocation_ratio', 1.0),
+                disk_gb=part('DISK_GB', 'allocation_ratio', 1.0)),
+            disk_gb=part('DISK_GB', 'total', None) or None,
+            ha_policy=None if policy is None else str(
+                capacity.parse_policy(policy)),
+            inventory=inventory, **extra)
+    return Cluster(
+        vcenter, vcenter_uuid, moref, name=item.get('name'),
+        hosts=tuple(Host(**host) for host in item['hosts']),
+        used=Amounts(**(item.get('used') or {})),
+        reserved=DEFAULT_RESERVED._replace(**(item.get('reserved') or {})),
+        ratios=Ratios(**{key: float(value) for key, value in (
+            item.get('allocation_ratios') or {}).items()}),
+        disk_gb=item.get('disk_gb'),
+        ha_policy=None if policy is None else str(
+            capacity.parse_policy(policy)))
+
+
+def _request(index, item):
+    name = item.pop('name', None) or 'request-%d' % (index + 1)
+    if item.get('action', 'boot') != 'boot':
+        return Request(name, item.get('flavor'), action=item['action'],
+                       instance=item['instance'])
+    hints = item.pop('hints', None) or {}
+    return Request(name, **item, **{
+        hint: (hints[hint],) if isinstance(hints[hint], str) else
+        tuple(hints[hint]) for hint in hints})

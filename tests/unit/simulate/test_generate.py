@@ -17,6 +17,7 @@ from nova import test
 from nova_vmw_sched.cmd import main as cli
 from nova_vmw_sched.simulate import generate
 from nova_vmw_sched.simulate import scenario
+from nova_vmw_sched.simulate import schema
 from nova_vmw_sched.simulate import topology
 
 
@@ -44,7 +45,7 @@ class TestGenerate(test.NoDBTestCase):
         self.assertTrue(any('vmware:cluster' in f.extra_specs
                             for f in generated.flavors.values()))
         self.assertEqual(
-            set(scenario.POLICIES),
+            set(schema.POLICIES),
             {g.policy for g in generated.groups.values()})
         self.assertTrue(any(r.same_host or r.different_host
                             for r in generated.requests))

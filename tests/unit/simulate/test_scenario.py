@@ -183,7 +183,7 @@ class TestErrors(test.NoDBTestCase):
             'vcenters.vc1.uuid', ['not a UUID'])
         self.assertProblem(
             self.mutated(lambda d: d['vcenters'].update({'bad name': {}})),
-            'vcenters.bad name', ['bad vCenter name'])
+            'vcenters.bad name', ['bad name'])
 
     def test_service_fields(self):
         self.assertProblem(
