@@ -14,8 +14,9 @@
 
 Exit status of ``simulate``: 0 done; 1 ``--compare-topologies`` found a
 request that ends differently in another topology; 2 bad usage, scenario or
-configuration. ``sync-placement``: see
-:mod:`nova_vmw_sched.cmd.sync_placement`.
+configuration. ``sync-placement`` and ``snapshot``: see
+:mod:`nova_vmw_sched.cmd.sync_placement` and
+:mod:`nova_vmw_sched.cmd.snapshot`.
 """
 
 import argparse
@@ -25,6 +26,7 @@ import sys
 import time
 import warnings
 
+from nova_vmw_sched.cmd import snapshot
 from nova_vmw_sched.cmd import sync_placement
 
 DEFAULT_SCENARIO = os.path.join(os.path.dirname(os.path.dirname(
@@ -109,13 +111,15 @@ def _parser():
     sim.add_argument('--no-progress', action='store_true',
                      help='no progress line on stderr')
     sync_placement.add_parser(commands)
+    snapshot.add_parser(commands)
     return parser
 
 
 class Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
-    def __init__(self, stream=None, enabled=True):
+    def __init__(self, stream=None, enabled=True, what='requests'):
+        self.what = what
         self.stream = stream or sys.stderr
         self.enabled = enabled and self.stream.isatty()
         self.start = time.monotonic()
@@ -130,8 +134,8 @@ class Progress:
         self.shown = now
         width = 30
         filled = width * done // max(total, 1)
-        self.stream.write('\r[%s%s] %d/%d requests, %.0f s ' % (
-            '#' * filled, '.' * (width - filled), done, total,
+        self.stream.write('\r[%s%s] %d/%d %s, %.0f s ' % (
+            '#' * filled, '.' * (width - filled), done, total, self.what,
             now - self.start))
         if done >= total:
             self.stream.write('\r' + ' ' * 70 + '\r')
@@ -311,6 +315,9 @@ def main(argv=None, out=None):
             if args.command == 'sync-placement':
                 _log_to_stderr()
                 return sync_placement.run(args, out)
+            if args.command == 'snapshot':
+                _log_to_stderr()
+                return snapshot.run(args, out)
     except _Usage as e:
         # Every line of the message names its source (FILE: field: problem
         # for a scenario); prefix each the same way.

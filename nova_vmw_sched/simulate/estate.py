@@ -181,14 +181,20 @@ class Estate(data.SettledSource):
             self.context, id=index + 1, uuid=uuid_for('service', service.name),
             host=service.name, binary='nova-compute', topic='compute',
             report_count=1, disabled=service.disabled,
-            disabled_reason=service.disabled_reason, forced_down=False,
+            disabled_reason=service.disabled_reason,
+            forced_down=service.forced_down,
             last_seen_up=seen, created_at=self.now - 2 * DOWN_FOR,
             updated_at=seen, deleted_at=None, deleted=False)
 
     def _compute(self, index, rp_uuid, c, host, service, used, instances):
-        hosts = [h for h in c.hosts if not h.maintenance]
-        vcpus = sum(h.cpus * h.count for h in hosts)
-        memory_mb = sum(h.memory_mb * h.count for h in hosts)
+        if c.inventory is not None:
+            vcpus = c.inventory.get(placement_mod.VCPU, {}).get('total', 0)
+            memory_mb = c.inventory.get(placement_mod.MEMORY_MB,
+                                        {}).get('total', 0)
+        else:
+            hosts = [h for h in c.hosts if not h.maintenance]
+            vcpus = sum(h.cpus * h.count for h in hosts)
+            memory_mb = sum(h.memory_mb * h.count for h in hosts)
         local_gb = c.disk_gb or 0
         # nova's resource tracker counts the reserved amounts as used
         vcpus_used = c.reserved.vcpus + used[placement_mod.VCPU]
@@ -198,7 +204,7 @@ class Estate(data.SettledSource):
         return objects.ComputeNode(
             self.context, id=index + 1, uuid=rp_uuid, service_id=service.id,
             host=host, hypervisor_hostname=c.nodename,
-            hypervisor_type='VMware vCenter Server',
+            hypervisor_type=c.hypervisor_type,
             hypervisor_version=8000002, cpu_info=_CPU_INFO,
             vcpus=vcpus, memory_mb=memory_mb, local_gb=local_gb,
             vcpus_used=vcpus_used, memory_mb_used=memory_used,

@@ -44,6 +44,8 @@ DISK_GB = 'DISK_GB'
 
 def inventories_of(cluster):
     """The inventories of a scenario cluster, in placement's format."""
+    if cluster.inventory is not None:
+        return {rc: dict(record) for rc, record in cluster.inventory.items()}
     hosts = [h for h in cluster.hosts if not h.maintenance]
     if not hosts:
         return {}

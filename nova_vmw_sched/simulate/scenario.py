@@ -74,15 +74,27 @@ class Cluster(ty.NamedTuple):
     ratios: Ratios = Ratios()
     disk_gb: ty.Optional[int] = None
     ha_policy: ty.Optional[str] = None
+    #: placement's inventories as given (``inventory`` instead of
+    #: ``hosts``): {resource class: {total, reserved, max_unit,
+    #: allocation_ratio, ...}}; None: derived from ``hosts``
+    inventory: ty.Optional[dict] = None
+    #: the compute node's hypervisor_type; a node under ``nodes`` (not a
+    #: vSphere cluster: ``vcenter`` is None, ``moref`` its node name) has
+    #: its own
+    hypervisor_type: str = 'VMware vCenter Server'
 
     @property
     def label(self):
         """How the scenario and the report name the cluster."""
+        if self.vcenter is None:
+            return self.moref
         return '%s/%s' % (self.vcenter, self.moref)
 
     @property
     def nodename(self):
         """nova's hypervisor_hostname of the cluster."""
+        if self.vcenter is None:
+            return self.moref
         return '%s.%s' % (self.moref, self.vcenter_uuid)
 
 
@@ -96,6 +108,8 @@ class Service(ty.NamedTuple):
     disabled_reason: ty.Optional[str] = None
     #: the availability zone of its host aggregate; None: nova's default
     availability_zone: ty.Optional[str] = None
+    #: ``openstack compute service set --down`` (nova judges it down)
+    forced_down: bool = False
 
 
 class Flavor(ty.NamedTuple):
@@ -111,6 +125,8 @@ class Group(ty.NamedTuple):
     name: str
     policy: str
     rules: dict = {}
+    #: the owner's project id (informational: the simulator does not use it)
+    project: ty.Optional[str] = None
 
 
 class Instance(ty.NamedTuple):
@@ -120,6 +136,8 @@ class Instance(ty.NamedTuple):
     cluster: str
     flavor: ty.Optional[str] = None
     group: ty.Optional[str] = None
+    #: the owner's project id (informational: the simulator does not use it)
+    project: ty.Optional[str] = None
 
 
 class Request(ty.NamedTuple):
@@ -194,8 +212,10 @@ class ScenarioError(Exception):
 
 # -- reading YAML -------------------------------------------------------------
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping."""
+class _Loader(getattr(yaml, 'CSafeLoader', yaml.SafeLoader)):
+    """SafeLoader (libyaml's parser where PyYAML has it: a snapshot of
+    10,000 clusters parses in a fifth of the time) that refuses a key given
+    twice in one mapping."""
 
 
 def _construct_mapping(loader, node, deep=False):
@@ -266,6 +286,8 @@ def from_data(data, source='<scenario>'):
                  moref, item)
         for vcenter, spec in data['vcenters'].items()
         for moref, item in spec['clusters'].items()]
+    clusters += [_cluster(None, None, name, dict(item))
+                 for name, item in (data.get('nodes') or {}).items()]
     services = [Service(name, tuple(item.pop('clusters')), **item)
                 for name, item in _items(data, 'services')]
     flavors = {name: Flavor(name, **dict(item, extra_specs={
@@ -273,7 +295,8 @@ def from_data(data, source='<scenario>'):
         for key, value in (item.get('extra_specs') or {}).items()}))
         for name, item in _items(data, 'flavors')}
     groups = {name: Group(name, item['policy'],
-                    dict(item.get('rules') or {}))
+                          dict(item.get('rules') or {}),
+                          item.get('project'))
               for name, item in _items(data, 'server_groups')}
     instances = {name: Instance(name, **item)
                  for name, item in _items(data, 'instances')}
@@ -291,8 +314,45 @@ def _items(data, section):
             for name, item in (data.get(section) or {}).items()]
 
 
+#: the default of each field of an inventory record
+_RECORD = {'reserved': 0, 'allocation_ratio': 1.0}
+
+
+def _inventory(given):
+    """An inventory of the format in placement's words."""
+    result = {}
+    for rc, record in given.items():
+        record = dict(_RECORD, **record)
+        record.setdefault('max_unit', max(record['total'], 1))
+        record['allocation_ratio'] = float(record['allocation_ratio'])
+        result[rc] = dict(record, min_unit=1, step_size=1)
+    return result
+
+
 def _cluster(vcenter, vcenter_uuid, moref, item):
     policy = item.get('ha_policy')
+    extra = {}
+    if vcenter is None:   # a node that is no vSphere cluster
+        extra['hypervisor_type'] = item.get('hypervisor_type') or 'QEMU'
+    if 'inventory' in item:
+        inventory = _inventory(item['inventory'] or {})
+
+        def part(rc, key, default):
+            return inventory.get(rc, {}).get(key, default)
+        return Cluster(
+            vcenter, vcenter_uuid, moref, name=item.get('name'),
+            used=Amounts(**(item.get('used') or {})),
+            reserved=Amounts(vcpus=part('VCPU', 'reserved', 0),
+                             memory_mb=part('MEMORY_MB', 'reserved', 0),
+                             disk_gb=part('DISK_GB', 'reserved', 0)),
+            ratios=Ratios(
+                vcpu=part('VCPU', 'allocation_ratio', 1.0),
+                memory_mb=part('MEMORY_MB', 'allocation_ratio', 1.0),
+                disk_gb=part('DISK_GB', 'allocation_ratio', 1.0)),
+            disk_gb=part('DISK_GB', 'total', None) or None,
+            ha_policy=None if policy is None else str(
+                capacity.parse_policy(policy)),
+            inventory=inventory, **extra)
     return Cluster(
         vcenter, vcenter_uuid, moref, name=item.get('name'),
         hosts=tuple(Host(**host) for host in item['hosts']),

@@ -263,6 +263,7 @@ class _Relations:
         self.problems = []
         top = _map(data)
         self.labels = self.vcenters(_map(top.get('vcenters')))
+        self.labels.update(self.nodes(_map(top.get('nodes'))))
         if isinstance(top.get('services'), dict):
             self.services(top['services'])
         self.flavors = _map(top.get('flavors'))
@@ -319,6 +320,32 @@ class _Relations:
                           for moref in _map(spec.get('clusters'))
                           if isinstance(moref, str) and
                           cluster_id.MOREF_RE.fullmatch(moref))
+            for moref, cluster in _map(spec.get('clusters')).items():
+                self.hosts_or_inventory(
+                    _map(cluster), _path('vcenters', name, 'clusters', moref))
+        return labels
+
+    def hosts_or_inventory(self, cluster, path):
+        """A cluster gives its ESXi hosts or its placement inventory."""
+        if 'inventory' in cluster:
+            for key in ('hosts', 'reserved', 'allocation_ratios', 'disk_gb'):
+                if key in cluster:
+                    self.bad(_join(path, key), 'not with inventory (the '
+                             'inventory gives it)')
+        elif 'hosts' not in cluster:
+            self.bad(_join(path, 'hosts'), 'required field is missing (or '
+                     'give inventory)')
+
+    def nodes(self, nodes):
+        """Labels of the nodes that are no vSphere cluster."""
+        labels = {}
+        for name in nodes:
+            if not isinstance(name, str):
+                continue
+            if cluster_id.parse_nodename(name) is not None:
+                self.bad(_path('nodes', name), 'node %s is a vSphere '
+                         'cluster: write it under vcenters' % name)
+            labels[name] = None
         return labels
 
     def services(self, services):

@@ -34,11 +34,12 @@ ALL = (AS_WRITTEN, PER_CLUSTER, PER_VCENTER)
 
 
 def _state(service):
-    return (service.state, service.disabled, service.availability_zone)
+    return (service.state, service.disabled, service.availability_zone,
+            service.forced_down)
 
 
 def _suffix(state):
-    up, disabled, zone = state
+    up, disabled, zone, _forced = state
     parts = [] if up == 'up' else [up]
     if disabled:
         parts.append('disabled')
@@ -63,19 +64,22 @@ def regroup(scenario, topology):
         service = owner[c.label]
         state = _state(service)
         if topology == PER_CLUSTER:
-            key = ('%s-%s' % (c.vcenter, c.moref), state)
+            key = ('%s-%s' % (c.vcenter, c.moref) if c.vcenter
+                   else c.moref, state)
         else:
-            key = (c.vcenter + _suffix(state), state)
+            # a node that is no vSphere cluster keeps a service of its own
+            key = ((c.vcenter or c.moref) + _suffix(state), state)
         groups.setdefault(key, []).append(c.label)
         reasons.setdefault(key, service.disabled_reason)
     services = []
     names = set()
     for key, labels in groups.items():
-        name, (state, disabled, zone) = key
+        name, (state, disabled, zone, forced_down) = key
         while name in names:
             name += '_'
         names.add(name)
         services.append(scenario_mod.Service(
             name, tuple(labels), state=state, disabled=disabled,
-            disabled_reason=reasons[key], availability_zone=zone))
+            disabled_reason=reasons[key], availability_zone=zone,
+            forced_down=forced_down))
     return scenario.with_services(services)

@@ -1,0 +1,224 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Time and memory of ``nova-vmw-sched snapshot`` on a large estate.
+
+nova's objects are built in memory (a stand-in of
+:class:`nova_vmw_sched.simulate.snapshot.NovaReader`) and placement is a
+stand-in answering ``GET /resource_providers``, ``.../inventories`` and
+``.../usages`` from dicts, counting the calls. Measured: :func:`take`, the
+YAML the command writes, and then ``simulate`` of one boot request on the
+scenario read back from that YAML.
+
+    python -m benchmarks.snapshot [CLUSTERS [INSTANCES_PER_CLUSTER]]
+
+Peak memory is the process's maximum resident set (``ru_maxrss``), stand-ins
+included; the figure before the snapshot is printed beside it.
+"""
+
+import datetime
+import resource
+import sys
+import time
+import uuid as uuid_lib
+
+CLUSTERS_PER_SERVICE = 64
+CLUSTERS_PER_VCENTER = 500
+
+
+class _Answer:
+    def __init__(self, body):
+        self.status_code = 200
+        self._body = body
+        self.text = ''
+
+    def json(self):
+        return self._body
+
+
+class PlacementStandIn:
+    """The three reads of the snapshot, from dicts; ``calls`` counted."""
+
+    def __init__(self, inventories, usages):
+        self.inventories = inventories
+        self.usages = usages
+        self.calls = 0
+
+    def get(self, url, version=None, global_request_id=None):
+        self.calls += 1
+        parts = url.strip('/').split('/')
+        if parts == ['resource_providers']:
+            return _Answer({'resource_providers': [
+                {'uuid': u, 'generation': 1} for u in self.inventories]})
+        if parts[2] == 'inventories':
+            return _Answer({'inventories': self.inventories[parts[1]],
+                            'resource_provider_generation': 1})
+        return _Answer({'usages': self.usages[parts[1]],
+                        'resource_provider_generation': 1})
+
+
+class ReaderStandIn:
+    """nova's databases as lists of nova objects built in memory."""
+
+    def __init__(self, services, nodes, instances, flavors, groups,
+                 aggregates):
+        self._cells = (services, nodes, instances)
+        self._api = (flavors, groups, aggregates)
+
+    def cells(self):
+        return self._cells
+
+    def api(self):
+        return self._api
+
+    def is_up(self):
+        return lambda service: not service.forced_down
+
+
+def build(clusters, instances_per_cluster=5, seed=1):
+    """``(reader, placement)`` of an estate of ``clusters`` clusters."""
+    from nova import context as nova_context
+    from nova import objects
+    objects.register_all()
+    ctx = nova_context.get_admin_context()
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+    def uid(kind, n):
+        return str(uuid_lib.uuid5(uuid_lib.NAMESPACE_URL,
+                                  '%s/%s/%s' % (seed, kind, n)))
+    flavors = [objects.Flavor(
+        ctx, id=i + 1, flavorid=str(i + 1), name='m1.f%d' % i,
+        vcpus=2 ** (i % 4), memory_mb=2048 * 2 ** (i % 4), root_gb=20,
+        ephemeral_gb=0, extra_specs={} if i else
+        {'vmware:cluster': 'domain-c1'}) for i in range(8)]
+    services, nodes, instances = [], [], []
+    inventories, usages = {}, {}
+    members = []
+    for n in range(clusters):
+        host = 'compute-%d' % (n // CLUSTERS_PER_SERVICE)
+        if n % CLUSTERS_PER_SERVICE == 0:
+            services.append(objects.Service(
+                ctx, id=len(services) + 1, host=host, binary='nova-compute',
+                disabled=len(services) % 50 == 7, disabled_reason='upgrade',
+                forced_down=len(services) % 50 == 9, last_seen_up=now))
+        vc = uid('vcenter', n // CLUSTERS_PER_VCENTER)
+        rp = uid('node', n)
+        nodes.append(objects.ComputeNode(
+            ctx, id=n + 1, uuid=rp, host=host,
+            hypervisor_hostname='domain-c%d.%s' % (n + 1, vc),
+            hypervisor_type='VMware vCenter Server', deleted=False))
+        hosts = 4 + n % 5
+        inventories[rp] = {
+            'VCPU': {'total': 64 * hosts, 'reserved': 0, 'min_unit': 1,
+                     'max_unit': 64, 'step_size': 1,
+                     'allocation_ratio': 4.0},
+            'MEMORY_MB': {'total': 524288 * hosts, 'reserved': 512,
+                          'min_unit': 1, 'max_unit': 524288, 'step_size': 1,
+                          'allocation_ratio': 1.0},
+            'DISK_GB': {'total': 20000, 'reserved': 0, 'min_unit': 1,
+                        'max_unit': 20000, 'step_size': 1,
+                        'allocation_ratio': 1.0}}
+        used = {'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0}
+        for i in range(instances_per_cluster):
+            flavor = flavors[(n + i) % len(flavors)]
+            inst = objects.Instance(
+                ctx, uuid=uid('instance', '%d-%d' % (n, i)), host=host,
+                node=nodes[-1].hypervisor_hostname, flavor=flavor,
+                project_id=uid('project', n % 97), created_at=now)
+            instances.append(inst)
+            used['VCPU'] += flavor.vcpus
+            used['MEMORY_MB'] += flavor.memory_mb
+            used['DISK_GB'] += flavor.root_gb
+            if i == 0 and n % 10 == 0:
+                members.append(inst.uuid)
+        usages[rp] = used
+    groups = [objects.InstanceGroup(
+        ctx, id=g + 1, uuid=uid('group', g), name='group %d' % g,
+        policy='anti-affinity', rules={}, project_id=uid('project', g),
+        members=members[g::20]) for g in range(20)]
+    aggregates = [objects.Aggregate(
+        ctx, id=1, name='az-a', hosts=[s.host for s in services[::2]],
+        metadata={'availability_zone': 'az-a'}),
+        objects.Aggregate(ctx, id=2, name='ssd', hosts=[services[0].host],
+                          metadata={'ssd': 'true'})]
+    reader = ReaderStandIn(services, nodes, instances, flavors, groups,
+                           aggregates)
+    return reader, PlacementStandIn(inventories, usages)
+
+
+def _rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure(clusters, instances_per_cluster=5, out=sys.stdout):
+    """Snapshot, write and simulate one request; return the figures."""
+    import warnings
+    warnings.simplefilter('ignore')
+    import nova.conf
+    from nova import context as nova_context
+
+    from nova_vmw_sched.cmd import main as cli
+    from nova_vmw_sched.cmd import snapshot as snapshot_cmd
+    from nova_vmw_sched import conf as vmw_conf
+    from nova_vmw_sched.simulate import engine
+    from nova_vmw_sched.simulate import scenario as scenario_mod
+    from nova_vmw_sched.simulate import snapshot
+
+    conf = nova.conf.CONF
+    vmw_conf.register_opts(conf)
+    conf([], project='nova', default_config_files=[])
+    started = time.monotonic()
+    reader, placement = build(clusters, instances_per_cluster)
+    built = time.monotonic() - started
+    rss_before = _rss_mb()
+    progress = cli.Progress(enabled=out.isatty(), what='providers')
+    started = time.monotonic()
+    data = snapshot.take(nova_context.get_admin_context(), placement,
+                         conf=conf, reader=reader, progress=progress)
+    took = time.monotonic() - started
+    started = time.monotonic()
+    text = snapshot_cmd.dump(data)
+    dumped = time.monotonic() - started
+    rss_after = _rss_mb()
+    del data
+    started = time.monotonic()
+    scenario = scenario_mod.loads(
+        text + 'requests:\n  - {name: one, flavor: m1.f1}\n', 'bench')
+    loaded = time.monotonic() - started
+    sim = engine.Simulation(scenario, engine.configured(True),
+                            'as-written')
+    started = time.monotonic()
+    [(result,)] = list(engine.run_together([sim], scenario.requests))
+    simulated = time.monotonic() - started
+    figures = {
+        'clusters': clusters, 'instances': clusters * instances_per_cluster,
+        'placement_calls': placement.calls, 'build_s': built,
+        'take_s': took, 'yaml_s': dumped, 'yaml_mb': len(text) / 2 ** 20,
+        'rss_before_mb': rss_before, 'peak_rss_mb': rss_after,
+        'load_s': loaded, 'simulate_one_s': simulated,
+        'placed': bool(result.ok)}
+    for key, value in figures.items():
+        out.write('%-16s %s\n' % (key, '%.2f' % value
+                                  if isinstance(value, float) else value))
+    return figures
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    clusters = int(argv[0]) if argv else 10000
+    per = int(argv[1]) if len(argv) > 1 else 5
+    measure(clusters, per)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,464 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""A running nova as a scenario (``nova-vmw-sched snapshot``).
+
+:func:`take` reads, and never writes:
+
+* from every cell database but cell0 (nova's objects, one
+  ``scatter_gather_skip_cell0`` per kind): the ``nova-compute`` services
+  (disabled and why, forced down, up or down as nova's servicegroup API
+  judges it), the compute nodes and the instances on them with their
+  flavors;
+* from the API database: flavors with their extra specs, server groups
+  (policy, rules, members, project), host aggregates with an
+  availability zone;
+* from placement, through nova's report client: ``GET /resource_providers``
+  once, then ``GET /resource_providers/{uuid}/inventories`` and
+  ``.../usages`` for each compute node's provider (``max_unit``, the
+  largest ESXi host, is only in the inventory; allocation-candidate
+  summaries lack it), a few at a time;
+* the scheduler options of ``conf`` (the groups a scenario's ``config``
+  takes), those that differ from nova's default and those of the
+  documented setup.
+
+It returns the scenario as data (dicts and lists, no ``requests``). Node
+names ``domain-cN.<vCenter uuid>`` become clusters of a vCenter ``vcN``
+given by ``inventory``; other nodes go under ``nodes``. Each cluster's
+``used`` is placement's usage less the flavors of the instances listed on
+it (what remains: allocations of other consumers, such as moves in
+progress or vSphere HA reserves).
+"""
+
+import concurrent.futures
+import re
+
+from nova_vmw_sched import cluster as cluster_id
+
+#: placement microversion of the reads
+PLACEMENT_VERSION = '1.14'
+RESOURCE_CLASSES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
+#: the option groups a scenario's ``config`` takes
+CONFIG_GROUPS = ('filter_scheduler', 'scheduler', 'vmware_scheduler')
+#: placement reads in flight at once
+WORKERS = 8
+_BAD = re.compile(r'[^A-Za-z0-9_.:-]')
+
+
+class SnapshotError(Exception):
+    """nova or placement could not be read; the text names what failed."""
+
+
+class _Names:
+    """Valid, unique scenario names for nova's free-form names."""
+
+    def __init__(self, prefix=None):
+        self.prefix = prefix
+        self.given = {}
+        self.used = set()
+
+    def __call__(self, key, text=None):
+        if key in self.given:
+            return self.given[key]
+        if self.prefix is not None:
+            name = '%s-%d' % (self.prefix, len(self.given) + 1)
+        else:
+            name = _BAD.sub('-', str(text if text is not None else key))
+            name = name.lstrip('_.:-')[:64] or 'unnamed'
+        base, n = name, 1
+        while name in self.used:
+            n += 1
+            suffix = '~%d' % n
+            name = base[:64 - len(suffix)] + suffix
+        self.used.add(name)
+        self.given[key] = name
+        return name
+
+
+def _cells(context, fn):
+    """``fn(cell context)`` in every cell but cell0; a cell that fails or
+    does not answer ends the snapshot."""
+    from nova import context as nova_context
+    results = nova_context.scatter_gather_skip_cell0(context, fn)
+    out = []
+    for cell_uuid, result in sorted(results.items()):
+        if result is nova_context.did_not_respond_sentinel:
+            raise SnapshotError('cell %s did not respond (cell down)'
+                                % cell_uuid)
+        if isinstance(result, Exception):
+            raise SnapshotError('cell %s: %s: %s' % (
+                cell_uuid, type(result).__name__,
+                (str(result).splitlines() or [''])[0]))
+        out.extend(result)
+    return out
+
+
+class NovaReader:
+    """What :func:`take` reads of nova's databases, as nova's objects; the
+    one seam a test or a benchmark replaces."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def cells(self):
+        """``(services, compute nodes, instances on a node)`` of every
+        cell but cell0."""
+        from nova import objects
+
+        def services(cctx):
+            return list(objects.ServiceList.get_by_binary(
+                cctx, 'nova-compute', include_disabled=True))
+
+        def nodes(cctx):
+            return list(objects.ComputeNodeList.get_all(cctx))
+
+        def instances(cctx):
+            return [i for i in objects.InstanceList.get_by_filters(
+                cctx, {'deleted': False}, expected_attrs=['flavor'])
+                if i.node]
+        return (_cells(self.context, services),
+                _cells(self.context, nodes),
+                _cells(self.context, instances))
+
+    def api(self):
+        """``(flavors, server groups, host aggregates)`` of the API
+        database."""
+        from nova import objects
+        return (list(objects.FlavorList.get_all(self.context)),
+                list(objects.InstanceGroupList.get_all(self.context)),
+                list(objects.AggregateList.get_all(self.context)))
+
+    def is_up(self):
+        """``is_up(service)`` as nova's servicegroup API judges it."""
+        from nova import servicegroup
+        return servicegroup.API().service_is_up
+
+
+class _Placement:
+    """The reads of placement, through nova's report client."""
+
+    def __init__(self, client, context):
+        self.client = client
+        self.global_id = getattr(context, 'global_id', None)
+
+    def get(self, url):
+        resp = self.client.get(url, version=PLACEMENT_VERSION,
+                               global_request_id=self.global_id)
+        if resp.status_code != 200:
+            raise SnapshotError('placement: GET %s: HTTP %d %s' % (
+                url, resp.status_code, (resp.text or '').strip()[:200]))
+        return resp.json()
+
+    def providers(self):
+        return {rp['uuid'] for rp in self.get(
+            '/resource_providers')['resource_providers']}
+
+    def provider(self, rp_uuid):
+        base = '/resource_providers/%s' % rp_uuid
+        return (self.get(base + '/inventories')['inventories'],
+                self.get(base + '/usages')['usages'])
+
+
+def read_placement(client, context, rp_uuids, progress=None,
+                   workers=WORKERS):
+    """``{rp uuid: (inventories, usages)}`` of the providers of
+    ``rp_uuids`` that exist (one ``GET /resource_providers``, two GETs per
+    provider, ``workers`` at a time)."""
+    from nova_vmw_sched import compat
+    placement = _Placement(client, context)
+    if compat.eventlet_patched():
+        # a pool's workers wait on a queue eventlet does not make green
+        workers = 1
+    existing = placement.providers()
+    wanted = [u for u in rp_uuids if u in existing]
+    found = {}
+    total = len(wanted)
+    if progress:
+        progress(0, total)
+    if workers <= 1:
+        for done, rp_uuid in enumerate(wanted, start=1):
+            found[rp_uuid] = placement.provider(rp_uuid)
+            if progress:
+                progress(done, total)
+        return found
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(placement.provider, u): u for u in wanted}
+        for done, future in enumerate(
+                concurrent.futures.as_completed(futures), start=1):
+            found[futures[future]] = future.result()
+            if progress:
+                progress(done, total)
+    return found
+
+
+def _plain(value):
+    """An option value as YAML writes it."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return str(value)
+
+
+def read_config(conf):
+    """The options of :data:`CONFIG_GROUPS` worth writing: those that
+    differ from nova's default and those the documented setup sets."""
+    from nova_vmw_sched.simulate import defaults
+    documented = defaults.options()
+    config = {}
+    for group in CONFIG_GROUPS:
+        try:
+            names = sorted(conf[group])
+        except Exception:  # a group nobody registered
+            continue
+        for name in names:
+            opt = conf._get_opt_info(name, group)['opt']
+            value = getattr(conf[group], name)
+            if value is None:
+                continue
+            if value != opt.default or (group, name) in documented:
+                config.setdefault(group, {})[name] = _plain(value)
+    return config
+
+
+def _inventory(records):
+    inventory = {}
+    for rc in RESOURCE_CLASSES:
+        record = records.get(rc)
+        if record is None:
+            continue
+        inventory[rc] = {
+            'total': int(record['total']),
+            'reserved': int(record.get('reserved', 0)),
+            'max_unit': int(record.get('max_unit', record['total'])),
+            'allocation_ratio': float(record.get('allocation_ratio', 1.0))}
+    return inventory
+
+
+def _demand(flavor):
+    return {'VCPU': flavor.vcpus, 'MEMORY_MB': flavor.memory_mb,
+            'DISK_GB': flavor.root_gb + flavor.ephemeral_gb}
+
+
+def _flavor_data(flavor):
+    data = {'vcpus': flavor.vcpus, 'memory_mb': flavor.memory_mb}
+    if flavor.root_gb:
+        data['disk_gb'] = flavor.root_gb
+    if flavor.ephemeral_gb:
+        data['ephemeral_gb'] = flavor.ephemeral_gb
+    specs = dict(flavor.extra_specs or {}) if flavor.obj_attr_is_set(
+        'extra_specs') else {}
+    if specs:
+        data['extra_specs'] = {str(k): str(v) for k, v in specs.items()}
+    return data
+
+
+def take(context, client, conf=None, anonymize=False, progress=None,
+         workers=WORKERS, reader=None):
+    """The estate nova holds, as scenario data (see the module doc).
+
+    :param context: an admin context of nova (nova-manage's)
+    :param client: nova's ``SchedulerReportClient``
+    :param conf: nova's configuration (default ``nova.conf.CONF``)
+    :param anonymize: project ids become ``project-N``, server group
+        names ``group-N``, the same id or group the same name throughout
+    :param progress: ``progress(done, total)`` while placement is read
+    :param reader: what reads nova's databases (default
+        :class:`NovaReader`)
+    :raises SnapshotError: a cell, a database or placement failed; other
+        errors of nova's database and placement layers pass through
+    """
+    if conf is None:
+        import nova.conf
+        conf = nova.conf.CONF
+    reader = reader or NovaReader(context)
+    services, nodes, instances = reader.cells()
+    flavors, groups, aggregates = reader.api()
+    nodes.sort(key=lambda n: (n.id, n.uuid))
+    placed = read_placement(client, context, [n.uuid for n in nodes],
+                            progress, workers)
+
+    projects = _Names('project') if anonymize else (lambda key: key)
+    group_names = _Names('group') if anonymize else _Names()
+    host_names = _Names()
+    flavor_names = _Names()
+
+    # -- flavors: the API database's, then those only instances still
+    # carry (deleted or changed since)
+    data_flavors = {}
+    by_flavor = {}
+    for flavor in flavors:
+        name = flavor_names(('flavor', flavor.flavorid), flavor.name)
+        data_flavors[name] = _flavor_data(flavor)
+        by_flavor[flavor.flavorid] = name
+
+    def flavor_of(inst):
+        flavor = inst.flavor
+        name = by_flavor.get(flavor.flavorid)
+        data = _flavor_data(flavor)
+        if name is not None and data_flavors[name] == data:
+            return name
+        name = flavor_names(('embedded', flavor.flavorid,
+                             tuple(sorted(data.items(), key=str))),
+                            flavor.name)
+        data_flavors.setdefault(name, data)
+        return name
+
+    # -- services
+    is_up = reader.is_up()
+    data_services = {}
+    service_of_host = {}
+    for service in sorted(services, key=lambda s: (s.host, s.id)):
+        if service.host in service_of_host:
+            continue   # one per host and binary; a second cell's is stale
+        name = host_names(service.host)
+        service_of_host[service.host] = name
+        item = {'clusters': []}
+        up = is_up(service)
+        if not up:
+            item['state'] = 'down'
+        if service.forced_down:
+            item['forced_down'] = True
+        if service.disabled:
+            item['disabled'] = True
+            if service.disabled_reason:
+                item['disabled_reason'] = service.disabled_reason
+        data_services[name] = item
+
+    # -- zones, per service host
+    left_out = []
+    for agg in sorted(aggregates, key=lambda a: a.id):
+        zone = (agg.metadata or {}).get('availability_zone')
+        if not zone:
+            left_out.append(agg.name)
+            continue
+        for host in agg.hosts or ():
+            name = service_of_host.get(host)
+            if name is not None:
+                data_services[name].setdefault('availability_zone', zone)
+
+    # -- clusters and other nodes
+    vcenters = {}
+    vc_names = {}
+    other_nodes = {}
+    label_of = {}
+    inventory_of = {}
+    for node in nodes:
+        service = service_of_host.get(node.host)
+        if service is None:
+            continue   # a node without a nova-compute service
+        if node.deleted:
+            continue
+        records, usages = placed.get(node.uuid, ({}, {}))
+        inventory = _inventory(records)
+        used = {rc: int(usages.get(rc, 0)) for rc in RESOURCE_CLASSES
+                if rc in inventory}
+        found = cluster_id.parse_nodename(node.hypervisor_hostname)
+        if found is not None and found.vcenter_uuid:
+            vc_uuid = found.vcenter_uuid.lower()
+            vc = vc_names.get(vc_uuid)
+            if vc is None:
+                vc = vc_names[vc_uuid] = 'vc%d' % (len(vc_names) + 1)
+                vcenters[vc] = {'uuid': vc_uuid, 'clusters': {}}
+            clusters = vcenters[vc]['clusters']
+            if found.moref in clusters:
+                continue   # a stale second record of the same cluster
+            item = clusters[found.moref] = {'inventory': inventory}
+            label = '%s/%s' % (vc, found.moref)
+        else:
+            label = node.hypervisor_hostname
+            if label in other_nodes or '/' in label:
+                continue
+            item = other_nodes[label] = {
+                'inventory': inventory,
+                'hypervisor_type': node.hypervisor_type or 'unknown'}
+        item['used'] = used
+        label_of[(node.host, node.hypervisor_hostname)] = label
+        inventory_of[label] = (item, inventory)
+        data_services[service]['clusters'].append(label)
+
+    # -- server groups
+    member_of = {}
+    data_groups = {}
+    for group in sorted(groups, key=lambda g: g.id):
+        name = group_names(group.uuid, group.name)
+        item = {'policy': group.policy}
+        if group.rules:
+            item['rules'] = {k: int(v) if str(v).isdigit() else v
+                             for k, v in group.rules.items()}
+        if group.project_id:
+            item['project'] = projects(group.project_id)
+        data_groups[name] = item
+        for member in group.members or ():
+            member_of[member] = name
+
+    # -- instances, each on its cluster; their flavors leave ``used``
+    data_instances = {}
+    for inst in sorted(instances, key=lambda i: (i.created_at is None,
+                                                 i.created_at, i.uuid)):
+        label = label_of.get((inst.host, inst.node))
+        if label is None:
+            continue
+        item = {'cluster': label}
+        if inst.obj_attr_is_set('flavor') and inst.flavor is not None:
+            item['flavor'] = flavor_of(inst)
+            cluster_item, inventory = inventory_of[label]
+            for rc, amount in _demand(inst.flavor).items():
+                if rc in inventory:
+                    cluster_item['used'][rc] = max(
+                        0, cluster_item['used'][rc] - amount)
+        group = member_of.get(inst.uuid)
+        if group is not None:
+            item['group'] = group
+        if inst.project_id:
+            item['project'] = projects(inst.project_id)
+        data_instances[inst.uuid] = item
+
+    # ``used`` in the format's words; empty parts left out
+    for item, _inventory_ in inventory_of.values():
+        used = item.pop('used')
+        words = {'vcpus': used.get('VCPU', 0),
+                 'memory_mb': used.get('MEMORY_MB', 0),
+                 'disk_gb': used.get('DISK_GB', 0)}
+        words = {k: v for k, v in words.items() if v}
+        if words:
+            item['used'] = words
+
+    # services with no node of their own say nothing to a scheduler
+    data_services = {k: v for k, v in data_services.items()
+                     if v['clusters']}
+    description = ('Snapshot of a running nova: %d clusters, %d other '
+                   'nodes, %d services, %d instances.' % (
+                       sum(len(v['clusters']) for v in vcenters.values()),
+                       len(other_nodes), len(data_services),
+                       len(data_instances)))
+    if left_out:
+        description += (' Host aggregates without an availability zone '
+                        'are not part of the format and were left out: '
+                        '%s.' % ', '.join(sorted(left_out)[:20]))
+    data = {'version': 1, 'description': description}
+    config = read_config(conf)
+    if config:
+        data['config'] = config
+    if vcenters:
+        data['vcenters'] = vcenters
+    if other_nodes:
+        data['nodes'] = other_nodes
+    data['services'] = data_services
+    data['flavors'] = data_flavors
+    if data_groups:
+        data['server_groups'] = data_groups
+    if data_instances:
+        data['instances'] = data_instances
+    return data
