@@ -166,7 +166,7 @@ def measure(clusters, instances_per_cluster=5, out=sys.stdout):
     import nova.conf
     from nova import context as nova_context
 
-    from nova_vmw_sched.cmd import main as cli
+    from nova_vmw_sched.cmd import progress as progress_mod
     from nova_vmw_sched.cmd import snapshot as snapshot_cmd
     from nova_vmw_sched import conf as vmw_conf
     from nova_vmw_sched.simulate import engine
@@ -180,7 +180,7 @@ def measure(clusters, instances_per_cluster=5, out=sys.stdout):
     reader, placement = build(clusters, instances_per_cluster)
     built = time.monotonic() - started
     rss_before = _rss_mb()
-    progress = cli.Progress(enabled=out.isatty(), what='providers')
+    progress = progress_mod.Progress(enabled=out.isatty(), what='providers')
     started = time.monotonic()
     data = snapshot.take(nova_context.get_admin_context(), placement,
                          conf=conf, reader=reader, progress=progress)

@@ -33,6 +33,7 @@ from nova import context as nova_context
 from nova import objects
 
 from nova_vmw_sched import cluster
+from nova_vmw_sched import duties
 from nova_vmw_sched import inventory as inventory_mod
 from nova_vmw_sched import keeper as keeper_mod
 
@@ -202,7 +203,8 @@ class Data:
     def __init__(self, members=None, lookup=None, inventory=None,
                  keeper=None):
         #: the placement keeper; it knows the HA reserve held in placement
-        self.keeper = keeper if keeper is not None else keeper_mod.Keeper()
+        self.keeper = keeper if keeper is not None else keeper_mod.Keeper(
+            duties.run_once)
         #: where instances are (:class:`SettledSource` interface)
         self.members = members if members is not None else NovaSource()
         #: a pinned cluster's node records (:class:`DatabaseLookup`)

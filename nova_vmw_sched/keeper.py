@@ -41,8 +41,6 @@ import time
 from oslo_log import log as logging
 
 import nova.conf
-from nova import context as nova_context
-
 from nova_vmw_sched import conf as vmw_conf
 
 LOG = logging.getLogger(__name__)
@@ -78,33 +76,6 @@ def retrying(write, what):
                 'next run of the keeper tries again.',
                 {'what': what, 'n': CONFLICT_RETRIES + 1})
     return None
-
-
-def duties():
-    """``[(name, duty)]``, in the order they run."""
-    # imported here: the duties import the modules that import this one
-    from nova_vmw_sched import aggregates
-    from nova_vmw_sched import reserve
-    return [('reserves', reserve.sync), ('aggregates', aggregates.sync)]
-
-
-def run_once(context=None, client=None, dry_run=False, only=None):
-    """Run every duty (or those named in ``only``) once.
-
-    :returns: ``{duty name: [change lines]}``
-    :raises: whatever a duty raises (placement or a database unreachable)
-    """
-    if context is None:
-        context = nova_context.get_admin_context()
-    if client is None:
-        from nova.scheduler.client import report
-        client = report.report_client_singleton()
-    done = {}
-    for name, duty in duties():
-        if only and name not in only:
-            continue
-        done[name] = duty(context, client, dry_run=dry_run)
-    return done
 
 
 class Held:
@@ -157,7 +128,9 @@ class Held:
 class Keeper(Held):
     """Runs the duties in a background thread of this process."""
 
-    def __init__(self, run=run_once, clock=time.monotonic):
+    def __init__(self, run, clock=time.monotonic):
+        """:param run: runs the duties once, ``run(known=keeper)``
+        (:func:`nova_vmw_sched.duties.run_once`)"""
         super().__init__()
         self._run = run
         self._clock = clock
@@ -221,7 +194,7 @@ class Keeper(Held):
     def _loop(self, stop):
         while not stop.is_set():
             try:
-                changes = self._run()
+                changes = self._run(known=self)
                 for name, lines in changes.items():
                     for line in lines:
                         LOG.info('Placement keeper (%(duty)s): %(line)s',

@@ -58,7 +58,6 @@ import nova.conf
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster
-from nova_vmw_sched import data
 from nova_vmw_sched import inventory
 from nova_vmw_sched import keeper
 
@@ -174,12 +173,14 @@ def enabled():
         CONF.filter_scheduler.enabled_filters or ())
 
 
-def sync(context, client, dry_run=False):
+def sync(context, client, dry_run=False, known=None):
     """Bring every VMware cluster's reserve allocations in line.
 
+    :param known: what a keeper knows of the reserve held
+        (:class:`keeper.Held`), used and updated; a fresh one when None
     :returns: one line per provider changed (or, with ``dry_run``, to be)
     """
-    known = data.get().keeper
+    known = known if known is not None else keeper.Held()
     policies = capacity.reserve_policies(CONF) if enabled() else None
     in_placement = _reserve_usage(client, context)
     if policies is None and not any(in_placement):
@@ -208,7 +209,7 @@ def sync(context, client, dry_run=False):
             continue
         line = keeper.retrying(
             lambda: _sync_one(context, client, rp_uuid, name, policy,
-                              dry_run),
+                              dry_run, known),
             'the HA reserve of %s' % name)
         if line:
             lines.append(line)
@@ -216,13 +217,12 @@ def sync(context, client, dry_run=False):
     return lines
 
 
-def _sync_one(context, client, rp_uuid, name, policy, dry_run):
+def _sync_one(context, client, rp_uuid, name, policy, dry_run, known):
     base = '/resource_providers/%s' % rp_uuid
     inventories = _get(client, base + '/inventories', VERSION, context).json()
     answer = _get(client, base + '/allocations', VERSION, context).json()
     found = plan(rp_uuid, inventories.get('inventories'),
                  answer.get('allocations'), policy)
-    known = data.get().keeper
     known.set_held(rp_uuid, held_total(found.held))
     if found.wanted == found.held:
         if not dry_run and not found.short:

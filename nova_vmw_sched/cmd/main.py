@@ -23,9 +23,9 @@ import argparse
 import logging
 import os
 import sys
-import time
 import warnings
 
+from nova_vmw_sched.cmd import progress as progress_mod
 from nova_vmw_sched.cmd import snapshot
 from nova_vmw_sched.cmd import sync_placement
 
@@ -113,33 +113,6 @@ def _parser():
     sync_placement.add_parser(commands)
     snapshot.add_parser(commands)
     return parser
-
-
-class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
-
-    def __init__(self, stream=None, enabled=True, what='requests'):
-        self.what = what
-        self.stream = stream or sys.stderr
-        self.enabled = enabled and self.stream.isatty()
-        self.start = time.monotonic()
-        self.shown = 0.0
-
-    def __call__(self, done, total):
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if done < total and now - self.shown < 0.2:
-            return
-        self.shown = now
-        width = 30
-        filled = width * done // max(total, 1)
-        self.stream.write('\r[%s%s] %d/%d %s, %.0f s ' % (
-            '#' * filled, '.' * (width - filled), done, total, self.what,
-            now - self.start))
-        if done >= total:
-            self.stream.write('\r' + ' ' * 70 + '\r')
-        self.stream.flush()
 
 
 def _log_to_stderr():
@@ -263,7 +236,7 @@ def simulate(args, out=None):
         else:
             sink = report.TableReport(out, args.max_rejections, why=why)
         sink.start(sims)
-        progress = Progress(enabled=not args.no_progress)
+        progress = progress_mod.Progress(enabled=not args.no_progress)
         try:
             for results in engine.run_together(sims, scenario.requests,
                                                progress):

@@ -99,9 +99,9 @@ def run(args, out=None, err=None):
     """Run the command; return the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    from nova_vmw_sched.cmd import main
+    from nova_vmw_sched.cmd import progress as progress_mod
     from nova_vmw_sched.simulate import snapshot
-    progress = main.Progress(enabled=not args.no_progress,
+    progress = progress_mod.Progress(enabled=not args.no_progress,
                              what='placement providers')
     try:
         if args.output:

@@ -14,7 +14,7 @@
 
 As nova-manage does, it reads a nova.conf, reaches nova's API and cell
 databases and placement with the credentials in it, and runs
-:func:`nova_vmw_sched.keeper.run_once`.
+:func:`nova_vmw_sched.duties.run_once`.
 
 Exit status: 0 nothing to change, or every change made; 1 with
 ``--dry-run`` when placement differs from what the keeper would hold (an
@@ -109,10 +109,10 @@ def run(args, out=None, err=None):
     """Run the command; return the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    from nova_vmw_sched import keeper
+    from nova_vmw_sched import duties
     try:
         context, client = setup(args.config_file)
-        done = keeper.run_once(context, client, dry_run=args.dry_run,
+        done = duties.run_once(context, client, dry_run=args.dry_run,
                                only=(args.only,) if args.only else None)
     except Exception as e:
         err.write('nova-vmw-sched sync-placement: %s\n' % cause(e))

@@ -47,6 +47,7 @@ from nova_vmw_sched import cluster
 from nova_vmw_sched import compat
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import data
+from nova_vmw_sched import duties
 from nova_vmw_sched import inventory
 from nova_vmw_sched import keeper
 from nova_vmw_sched.simulate import defaults
@@ -593,7 +594,7 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # threads), reading this test's placement: a Data of its own.
         self.flags(placement_sync_interval=self.KEEPER_INTERVAL,
                    group='vmware_scheduler')
-        self.keeper = keeper.Keeper()
+        self.keeper = keeper.Keeper(duties.run_once)
         self.inventory_cache = self.make_inventory_cache()
         self.useFixture(data_fixture.DataFixture(
             members=data.NovaSource(), lookup=data.DatabaseLookup(),

@@ -337,8 +337,8 @@ class TestReserveKept(_RaceCase):
 
     def _audit(self):
         from nova import context as nova_context
-        from nova_vmw_sched import keeper
-        return keeper.run_once(nova_context.get_admin_context(),
+        from nova_vmw_sched import duties
+        return duties.run_once(nova_context.get_admin_context(),
                                dry_run=True, only=('reserves',))['reserves']
 
     def test_reserve_survives_periodic_runs_and_is_written_again(self):

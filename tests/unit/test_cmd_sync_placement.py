@@ -19,7 +19,7 @@ from nova import test
 
 from nova_vmw_sched.cmd import main
 from nova_vmw_sched.cmd import sync_placement
-from nova_vmw_sched import keeper
+from nova_vmw_sched import duties
 
 
 class TestSyncPlacement(test.NoDBTestCase):
@@ -29,7 +29,7 @@ class TestSyncPlacement(test.NoDBTestCase):
         self.setup = self.useFixture(test.fixtures.MockPatchObject(
             sync_placement, 'setup', return_value=('ctxt', 'client'))).mock
         self.run_once = self.useFixture(test.fixtures.MockPatchObject(
-            keeper, 'run_once', return_value={})).mock
+            duties, 'run_once', return_value={})).mock
         self.err = self.useFixture(test.fixtures.MockPatch(
             'sys.stderr', new_callable=io.StringIO)).mock
 

@@ -252,7 +252,8 @@ class TestSync(testtools.TestCase):
         self.context = nova_context.get_admin_context()
 
     def sync(self, dry_run=False):
-        return reserve.sync(self.context, self.placement, dry_run=dry_run)
+        return reserve.sync(self.context, self.placement, dry_run=dry_run,
+                            known=data.get().keeper)
 
     def test_writes_once_then_nothing(self):
         lines = self.sync()
@@ -450,7 +451,8 @@ class TestStress(testtools.TestCase):
                 errors.append(e)
 
     def test_no_reserve_overrun(self):
-        reserve.sync(nova_context.get_admin_context(), self.placement)
+        reserve.sync(nova_context.get_admin_context(), self.placement,
+                     known=data.get().keeper)
         errors = []
         threads = [threading.Thread(target=self._schedule,
                                     args=(random.Random(seed), errors))

@@ -23,6 +23,7 @@ import yaml
 from nova import test
 
 from nova_vmw_sched.cmd import main as cli
+from nova_vmw_sched.cmd import progress as progress_mod
 from tests.unit.simulate import test_scenario
 
 STOCK_CONF = '\n'.join([
@@ -282,17 +283,17 @@ class TestProgress(test.NoDBTestCase):
 
     def test_only_on_a_terminal(self):
         quiet = _Fake(False)
-        progress = cli.Progress(quiet)
+        progress = progress_mod.Progress(quiet)
         progress(1, 2)
         progress(2, 2)
         self.assertEqual('', quiet.getvalue())
         loud = _Fake(True)
-        progress = cli.Progress(loud)
+        progress = progress_mod.Progress(loud)
         progress(1, 2)
         progress(2, 2)
         self.assertIn('\r[', loud.getvalue())
         self.assertIn('2/2 requests', loud.getvalue())
-        self.assertEqual('', cli.Progress(loud, enabled=False)(1, 2) or '')
+        self.assertEqual('', progress_mod.Progress(loud, enabled=False)(1, 2) or '')
 
 
 class TestHostileInputs(CliTestCase):
