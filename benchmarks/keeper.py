@@ -33,7 +33,6 @@ import statistics
 import sys
 import time
 
-from benchmarks import estate as estate_mod
 from benchmarks import run as bench_run
 
 TARGET = 0.05
@@ -117,7 +116,7 @@ def measure(size):
     from nova_vmw_sched import reserve
 
     conf = nova.conf.CONF
-    estate = estate_mod.build('64-per-service', size, group_members=0)
+    estate = bench_run.Estate.built(size)
     invs = _inventories(estate)
     cache = inventory.InventoryCache(inventory.StaticSource(invs))
     old_cache = inventory.set_cache(cache)

@@ -15,8 +15,8 @@
 :class:`SlowPlacement` answers the report client's GETs (inventories of one
 provider, and the allocation-candidates usage call) after sleeping
 :data:`LATENCY` seconds (``time.sleep``: the GIL is released, as with real
-I/O), and records the time and the thread of every call. It is installed
-as the responder of :mod:`benchmarks.calls`, so reads go the real path:
+I/O), and records the time and the thread of every call. It answers
+nova's report client (its ``get`` patched), so reads go the real path:
 ``PlacementSource`` / ``PlacementUsageSource`` -> nova's
 ``SchedulerReportClient.get`` -> the stand-in, on the cache's own threads.
 
@@ -162,14 +162,15 @@ class SlowPlacement:
         url = str(url)
         path = url.split('?')[0].strip('/').split('/')
         if method == 'get' and path[0] == 'allocation_candidates':
-            from benchmarks import profiles
             with self._lock:
                 self.log.append((time.monotonic(), 'usage',
                                  threading.get_ident()))
             return _Response(200, {
                 'allocation_requests': [],
-                'provider_summaries': profiles.FakePlacement.summaries(
-                    self.usages)})
+                'provider_summaries': {u: {'resources': {
+                    'VCPU': {'capacity': 0, 'used': v},
+                    'MEMORY_MB': {'capacity': 0, 'used': m}}}
+                    for u, (v, m) in self.usages.items()}})
         inventory = (method == 'get' and len(path) == 3 and
                      path[0] == 'resource_providers' and
                      path[2] == 'inventories')
@@ -199,8 +200,7 @@ class _Plugins:
         self.weight_handler = weights.HostWeightHandler()
         self.filters = [capacity_filter.VMwareClusterCapacityFilter()]
         self.weighers = [headroom_weigher.VMwareClusterHeadroomWeigher()]
-        self.spec = estate.request(estate.flavor(
-            memory_mb=262144, vcpus=32, root_gb=200))
+        self.spec = estate.request(memory_mb=262144, vcpus=32, root_gb=200)
 
     def request(self):
         """One request; (wall seconds, hosts passed, CPU seconds of the
@@ -338,13 +338,13 @@ def bytes_per_cluster(estate, inventories, usages, plugins,
 
 def measure(estate, log, requests=10, quick=False):
     """The item-7 figures of one estate (a dict)."""
+    from unittest import mock
+
     import nova.conf
+    from nova.scheduler.client import report
 
     from nova_vmw_sched import conf as vmw_conf
     from nova_vmw_sched import inventory
-
-    from benchmarks import calls
-    from benchmarks import profiles
 
     conf = nova.conf.CONF
 
@@ -353,8 +353,7 @@ def measure(estate, log, requests=10, quick=False):
 
     size = len(estate.hosts)
     uuids = [h.uuid for h in estate.hosts]
-    inventories = profiles.FakePlacement.inventories(estate)
-    usages = profiles.FakePlacement.usages(estate)
+    inventories, usages = estate.inventories, estate.usages
     plugins = _Plugins(estate)
     wait = option('cluster_inventory_first_read_wait')
     ttl = option('cluster_inventory_cache_ttl')
@@ -375,7 +374,14 @@ def measure(estate, log, requests=10, quick=False):
     # the process-wide cache's threads (started by the plugin runs) would
     # compete for the GIL with every request measured here
     old_cache.stop()
-    old_responder = calls.COUNTER.placement_responder
+    placement = SlowPlacement(inventories, usages)
+    # nova's report client, with placement's answers from the stand-in
+    client = report.SchedulerReportClient
+    patches = [mock.patch.object(client, '_create_client', lambda self: None),
+               mock.patch.object(client, 'get', lambda self, url, *a, **k:
+                                 placement('get', url))]
+    for patch in patches:
+        patch.start()
     me = threading.get_ident()
     try:
         # -- memory (inline, before anything else fills the cache)
@@ -399,8 +405,6 @@ def measure(estate, log, requests=10, quick=False):
         cpu_cost = base['wall_ms'] / 1000.0
 
         # -- the slow placement, the cache's threads
-        placement = SlowPlacement(inventories, usages)
-        calls.COUNTER.placement_responder = placement
         cache.source = inventory.PlacementSource()
         cache.usage_source = inventory.PlacementUsageSource()
 
@@ -503,7 +507,8 @@ def measure(estate, log, requests=10, quick=False):
         cache.stop()
         cache.clear()
         inventory.set_cache(old_cache)
-        calls.COUNTER.placement_responder = old_responder
+        for patch in patches:
+            patch.stop()
     return result
 
 
