@@ -12,34 +12,21 @@
 
 """The scheduler benchmark: what an operator pays per request, and why.
 
-Usage::
+``python -m benchmarks.run [--quick] [--sizes 1000,10000] [--requests N]
+[--latency-sizes 10000,50000] [--no-simulate] [--json P] [--report P]``
 
-    python -m benchmarks.run [--quick] [--sizes 1000,10000]
-                             [--requests N] [--latency-sizes 10000,50000]
-                             [--no-simulate] [--json PATH] [--report PATH]
-
-Headline (:func:`schedule_cost`): a generated estate of N clusters
-(``nova_vmw_sched.simulate.generate``, the estate and requests of
-``nova-vmw-sched simulate --generate N:R:1``) run by two simulations, the
-documented setup and nova's stock one (``nova_vmw_sched.simulate.engine``:
-``configured`` and ``stock``), through nova's own
-``SchedulerManager._schedule`` as simulate drives it, the two taking turns
-request by request on the same requests. The time of each ``_schedule``
-call is taken (``time.perf_counter``); the simulator's probes are taken
-out first, so the filters and weighers nova's handlers call are the
-plugins themselves. Target: the documented setup's mean at most
-:data:`SCHEDULE_RATIO` times the stock setup's, at each size.
-
-Diagnostics, from the same requests: each filter's ``filter_all`` and each
-weigher's share of nova's weighing (its ``weigh_objects``, the
-normalisation and its ``weight_multiplier`` of every host), per host it
-was given; the bytes per cluster a cold process keeps after the first
-request of each setup (``tracemalloc``).
-
-Then the inventory cache against a placement with 2 ms per call
-(:mod:`benchmarks.latency`, with its own targets) and ``nova-vmw-sched
-simulate`` at scale as a child process. The exit status is 0 whether or
-not a target is met (the report says which).
+Headline (:func:`schedule_cost`): the generated estate and requests of
+``nova-vmw-sched simulate --generate N:R:1``, run by the documented setup
+and nova's stock one (``simulate.engine.configured`` and ``stock``)
+through nova's own ``SchedulerManager._schedule`` as simulate drives it,
+without the simulator's probes, the setups taking turns request by
+request; each ``_schedule`` call is timed. Target: the documented setup's
+mean at most :data:`SCHEDULE_RATIO` times stock's, at each size. From the
+same requests, as diagnostics: each plugin's time per host it was given,
+and the bytes per cluster a cold process keeps after its first request.
+Then the inventory cache under 2 ms placement (:mod:`benchmarks.latency`)
+and ``nova-vmw-sched simulate`` at scale as a child process. Exit status
+0 whether or not a target is met: the report says.
 """
 
 import argparse
@@ -317,13 +304,12 @@ def check_schedule(results):
 def simulate_at_scale(log, clusters, requests):
     """``nova-vmw-sched simulate --generate`` as a child process: wall
     time and peak resident memory; skipped where the command is absent."""
-    reason = None
     try:
-        if importlib.util.find_spec(SIMULATE_MODULE) is None:
-            reason = '%s does not exist' % SIMULATE_MODULE
-    except ImportError as e:
-        reason = '%s does not exist (%s)' % (SIMULATE_MODULE, e)
-    if reason:
+        found = importlib.util.find_spec(SIMULATE_MODULE) is not None
+    except ImportError:
+        found = False
+    if not found:
+        reason = '%s does not exist' % SIMULATE_MODULE
         log('SKIPPED simulate at scale: %s' % reason)
         return {'skipped': True, 'reason': reason, 'clusters': clusters,
                 'requests': requests}
@@ -349,24 +335,17 @@ def simulate_at_scale(log, clusters, requests):
 
 
 def machine_info():
-    info = {'cpu': platform.processor() or platform.machine(),
-            'cpus': os.cpu_count(), 'os': platform.platform(),
+    cpu = platform.processor() or platform.machine()
+    with open('/proc/cpuinfo') as f:  # Linux: the model name
+        cpu = next((line.split(':', 1)[1].strip() for line in f
+                    if line.startswith('model name')), cpu)
+    commit = subprocess.run(
+        ['git', '-C', os.path.dirname(os.path.dirname(os.path.abspath(
+            __file__))), 'rev-parse', '--short', 'HEAD'],
+        capture_output=True, text=True).stdout.strip()
+    return {'cpu': cpu, 'cpus': os.cpu_count(), 'os': platform.platform(),
             'python': platform.python_version(),
-            'nova': importlib.metadata.version('nova')}
-    try:
-        with open('/proc/cpuinfo') as f:
-            info['cpu'] = next(line.split(':', 1)[1].strip() for line in f
-                               if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        info['commit'] = subprocess.run(
-            ['git', '-C', top, 'rev-parse', '--short', 'HEAD'],
-            capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        info['commit'] = None
-    return info
+            'nova': importlib.metadata.version('nova'), 'commit': commit}
 
 
 def render(report):
@@ -396,43 +375,36 @@ def render(report):
     if report['schedule']:
         r = report['schedule'][-1]
         out.append('  ms: mean (med: median) per request; paired: median of '
-                   'the per-request ratios; requests of 1 to 3 instances, '
-                   'nova filters at most [scheduler] max_placement_results '
-                   '(1000) candidates per instance')
-        out.append('  documented filters: %s' % ', '.join(
-            r['filters']['package']))
-        out.append('  stock filters: %s (without %s)' % (
-            ', '.join(r['filters']['stock']), ', '.join(r['dropped'])))
+                   'the per-request ratios; 1 to 3 instances per request, '
+                   'at most max_placement_results (1000) candidates each')
+        out.append('  documented filters: %s; stock: the same without %s'
+                   % (', '.join(r['filters']['package']),
+                      ', '.join(r['dropped'])))
         out.append('')
         out.append('diagnostics (no targets): us per host given to each '
-                   'plugin, and ms per request, at %s clusters'
-                   % ' / '.join(str(x['clusters'])
-                                for x in report['schedule']))
+                   'plugin [ms per request], documented / stock, at %s '
+                   'clusters' % ' and '.join(
+                       str(x['clusters']) for x in report['schedule']))
         names = []
         for x in report['schedule']:
             for setup in ('package', 'stock'):
                 names += [n for n in x['us_per_host'][setup]
                           if n not in names]
-        out.append('  %-38s %-21s %-21s %s' % (
-            'plugin', 'documented us/host', 'stock us/host',
-            'ms/request (doc / stock)'))
 
-        def cell(setup, name, key='us_per_host'):
-            values = [x[key][setup].get(name) for x in report['schedule']]
-            if all(v is None for v in values):
-                return '-'
-            return ' / '.join('-' if v is None else '%.2f' % v
-                              for v in values)
+        def cell(x, name):
+            return ' / '.join('%5.2f [%5.2f]' % (
+                x['us_per_host'][n][name],
+                x['plugin_ms_per_request'][n][name])
+                if x['us_per_host'][n].get(name) is not None else
+                '%13s' % '-' for n in ('package', 'stock'))
         for name in names:
-            out.append('  %-38s %-21s %-21s %s / %s' % (
-                name, cell('package', name), cell('stock', name),
-                cell('package', name, 'plugin_ms_per_request'),
-                cell('stock', name, 'plugin_ms_per_request')))
+            out.append('  %-37s %s' % (name, '    '.join(
+                cell(x, name) for x in report['schedule'])))
         out.append('  bytes per cluster a cold process keeps after its first '
-                   'request: %s' % '; '.join(
-                       '%d clusters: %.0f documented, %.0f stock' % (
-                           x['clusters'], x['bytes_per_cluster']['package'],
-                           x['bytes_per_cluster']['stock'])
+                   'request, documented / stock: %s' % '; '.join(
+                       '%.0f / %.0f at %d clusters' % (
+                           x['bytes_per_cluster']['package'],
+                           x['bytes_per_cluster']['stock'], x['clusters'])
                        for x in report['schedule']))
     out.extend(render_latency(report['latency']))
     out += ['', 'targets']
@@ -479,45 +451,35 @@ def render_latency(results):
                       f['limit_per_minute'], f['added_ms'],
                       f['usage_calls'], r['bytes_per_cluster'],
                       r['pinned_cold']['seconds']))
-    out.append('  production defaults (TTL %s s, %s workers, usage every %s '
-               's); medians of %s requests; added: median wait (wall - CPU) '
-               'beyond the inline one, no read due; cold: first request on '
-               'an empty cache (first-read wait %s s); expiry: the worst '
-               'request while every entry is re-read at once (reread: how '
-               'long that took); calls per minute and refresh+ (added wait '
-               'ms): requests back to back while entries are refreshed at '
-               'their even rate; pinned: s a one-cluster read waits during '
-               'a cold fill'
-               % (r['ttl'], r['workers'], r['usage_interval'], r['requests'],
-                  r['first_read_wait']))
+        out.append('  %8s without shared shapes %.0f B/cl, usage as tuples '
+                   '%.0f B/cl; pinned read during a cold fill: inventory %s'
+                   % ('', r['bytes_without']['shapes_not_shared'],
+                      r['bytes_without']['usage_as_tuples'],
+                      'known' if r['pinned_cold']['known'] else 'not known'))
+    out.append('  TTL %s s, %s workers, usage every %s s; medians of %s '
+               'requests; added: median wait (wall - CPU) beyond the inline '
+               'one; cold: first request, empty cache; expiry: worst request '
+               'while every entry is re-read (reread: how long); refresh+: '
+               'wait the even refresh adds' % (
+                   r['ttl'], r['workers'], r['usage_interval'],
+                   r['requests']))
     return out
 
 
 def _sizes(text, default):
-    if text is None:
-        return list(default)
-    return sorted({int(x) for x in text.split(',') if x.strip()})
+    return list(default) if text is None else sorted(
+        {int(x) for x in text.split(',') if x.strip()})
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog='python -m benchmarks.run',
-        description="The documented setup's _schedule per request against "
-                    "nova's stock setup, with per-plugin diagnostics, the "
-                    'inventory cache under 2 ms placement and simulate at '
-                    'scale.')
+    parser = argparse.ArgumentParser(prog='python -m benchmarks.run')
     parser.add_argument('--quick', action='store_true',
-                        help='small sizes, few requests (about a minute)')
-    parser.add_argument('--sizes', help='clusters of the headline (default '
-                        '1000,10000; --quick: 200)')
-    parser.add_argument('--requests', type=int, help='requests per size '
-                        '(default 400 at 1,000 clusters, 200 at 10,000; '
-                        '--quick: %d)' % QUICK_REQUESTS)
-    parser.add_argument('--latency-sizes', help='clusters of the 2 ms '
-                        'placement benchmark (default 10000,50000; --quick: '
-                        '1000; empty: skip it)')
-    parser.add_argument('--no-simulate', action='store_true',
-                        help='skip nova-vmw-sched simulate at scale')
+                        help='200 clusters, 20 requests, latency at 1000')
+    parser.add_argument('--sizes', help='headline clusters (1000,10000)')
+    parser.add_argument('--requests', type=int, help='requests per size')
+    parser.add_argument('--latency-sizes', help='2 ms placement benchmark '
+                        'clusters (10000,50000; empty: skip it)')
+    parser.add_argument('--no-simulate', action='store_true')
     parser.add_argument('--json', help='write the report as JSON here')
     parser.add_argument('--report', help='write the text report here')
     args = parser.parse_args(argv)
