@@ -88,6 +88,9 @@ class TestBenchmarkSuite(test.NoDBTestCase):
         self.assertAlmostEqual(
             r['mean_ms']['package'] / r['mean_ms']['stock'], r['ratio'],
             places=2)
+        b = r['both_placed']
+        self.assertLessEqual(b['requests'], min(r['placed'].values()))
+        self.assertLessEqual(max(r['placed'].values()), r['requests'])
         self.assertEqual(defaults.ENABLED_FILTERS, r['filters']['package'])
         self.assertEqual(['VMwareClusterDuplicateFilter',
                           'VMwareClusterFilter', 'VMwareClusterMoveFilter'],
