@@ -240,7 +240,7 @@ def bytes_without(estate, inventories, usages, plugins):
 def pinned_during_cold_fill(estate, plugins, cache):
     """A pinned request (one cluster) that comes 0.5 s after the first
     request of a cold cache: how long it waits and whether it gets the
-    inventory (first reads are FIFO: issue 24 removed their priority)."""
+    inventory (its cluster already queued by the cold request)."""
     cache.stop()
     cache.clear()
     cold = threading.Thread(target=plugins.request)
