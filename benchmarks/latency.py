@@ -215,7 +215,6 @@ def bytes_without(estate, inventories, usages, plugins):
     figures replaced by tuples of fresh ints)."""
     from unittest import mock
 
-    from nova_vmw_sched import inventory
     from nova_vmw_sched import inventory_sources
 
     raw_of = inventory_sources.ClusterInventory.of.__wrapped__

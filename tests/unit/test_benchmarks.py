@@ -155,7 +155,8 @@ class TestScheduleTarget(test.NoDBTestCase):
     def check(self, package, stock):
         run = _import_run()
         (check,) = run.check_schedule([{
-            'clusters': 1000, 'requests': 10, 'ratio': round(package / stock, 3),
+            'clusters': 1000, 'requests': 10,
+            'ratio': round(package / stock, 3),
             'mean_ms': {'package': package, 'stock': stock}}])
         return check
 
