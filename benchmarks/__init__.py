@@ -10,15 +10,4 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Scheduler cost benchmarks of nova_vmw_sched, against nova's own plugins.
-
-Run ``tox -e bench`` (or ``python -m benchmarks.run``); see
-``doc/source/benchmarks.rst``.
-
-* :mod:`benchmarks.estate` builds nova ``HostState`` objects for a VMware
-  estate (node names ``domain-cN.<vCenter uuid>``) in two layouts;
-* :mod:`benchmarks.profiles` says, per plugin, how to build a realistic
-  request for it and what to set up first;
-* :mod:`benchmarks.calls` counts database and placement calls;
-* :mod:`benchmarks.run` measures, checks the targets and writes the report.
-"""
+"""Scheduler benchmarks: ``python -m benchmarks.run`` (``tox -e bench``)."""

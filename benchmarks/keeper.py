@@ -33,7 +33,6 @@ import statistics
 import sys
 import time
 
-from benchmarks import estate as estate_mod
 from benchmarks import run as bench_run
 
 TARGET = 0.05
@@ -124,7 +123,7 @@ def measure(size):
     from nova_vmw_sched import keeper
 
     conf = nova.conf.CONF
-    estate = estate_mod.build('64-per-service', size, group_members=0)
+    estate = bench_run.Estate.built(size)
     invs = _inventories(estate)
     from nova_vmw_sched import reserve
     cache = inventory.InventoryCache(inventory.StaticSource(invs))

@@ -10,53 +10,22 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Issue 12 item 7: the inventory cache against a placement with latency.
+"""The inventory cache against a placement that takes 2 ms per call.
 
-:class:`SlowPlacement` answers the report client's GETs (inventories of one
-provider, and the allocation-candidates usage call) after sleeping
-:data:`LATENCY` seconds (``time.sleep``: the GIL is released, as with real
-I/O), and records the time and the thread of every call. It is installed
-as the responder of :mod:`benchmarks.calls`, so reads go the real path:
-``PlacementSource`` / ``PlacementUsageSource`` -> nova's
-``SchedulerReportClient.get`` -> the stand-in, on the cache's own threads.
-
-Everything runs with the production defaults (``cluster_inventory_cache_ttl``
-300 s, 4 pool workers, usage every 30 s) on a cache of the benchmark's own
-(in a :class:`nova_vmw_sched.data.Data` of its own) whose clock
-(:class:`BenchClock`) the benchmark can stop or move ahead: that is how a
-window with no read due, and the moment every entry expires, are made
-without waiting for them.
-
-Per size (:func:`measure`), with the capacity filter and the headroom
-weigher run through nova's ``HostFilterHandler`` and ``HostWeightHandler``
-(the weigher on the hosts the filter passed); each request's wall time and
-the CPU time of its thread (``time.thread_time``) are taken, and its *wait*
-is the difference (the time its thread did not run: waiting for reads, or
-for the GIL):
-
-* baseline: an inline zero-latency source (``StaticSource``, no threads),
-  cache warm: the CPU cost, and the wait a request has without any thread;
-* cold start: empty cache, one request (the first reads are waited for at
-  most ``cluster_inventory_first_read_wait``);
-* steady state: the slow placement, cache warm, the cache's clock stopped
-  (no read due, the threads idle): the median wait less the baseline's is
-  the added latency;
-* refresh: the clock running, right after a fill: the refresher re-reads
-  entries at the even rate of ``clusters / TTL`` per second, as a
-  scheduler does for as long as it runs; requests back to back for
-  :func:`window_for` seconds: the inventory calls per minute against
-  ``clusters / TTL x 1.1`` (usage calls: one per interval, counted apart),
-  and what the reads cost the requests (reported, no target);
-* TTL expiry: the clock moved one TTL ahead, so that every entry is due at
-  once (the worst case: the even spread makes it rare), requests back to
-  back until every entry was read again: the worst request's wait;
-* memory: ``tracemalloc`` around a warm fill (inline source), a usage read
-  and one request: bytes per cluster still allocated, with the node-name
-  parses (``nova_vmw_sched.cluster``, not the inventory cache) made before,
-  and, for the report, without.
-
-No call is made by a request's own thread: the stand-in counts the calls
-made on the requests' thread, and the report gives that count.
+:class:`SlowPlacement` answers nova's report client (its ``get`` patched)
+after ``time.sleep(LATENCY)`` (the GIL released, as with real I/O) and logs
+the time and thread of each call: reads go ``PlacementSource`` /
+``PlacementUsageSource`` -> ``SchedulerReportClient.get`` -> the stand-in,
+on the cache's own threads. Production defaults (TTL 300 s, 4 workers,
+usage every 30 s), on a cache of the benchmark's own whose clock
+(:class:`BenchClock`) can stop or jump. The capacity filter and headroom
+weigher run through nova's handlers; a request's wait is its wall time
+less its thread's CPU time. Per size (:func:`measure`): the inline
+baseline (``StaticSource``, no threads); a cold start; the steady state
+(clock stopped, no read due: the added wait); a refresh window (calls per
+minute against ``clusters / TTL x 1.1``); a TTL expiry (every entry due at
+once: the worst wait); a pinned request during a cold fill; bytes per
+cluster (``tracemalloc``), and without each memory mechanism.
 """
 
 import gc
@@ -65,6 +34,7 @@ import statistics
 import threading
 import time
 import tracemalloc
+import types
 
 #: seconds per placement call
 LATENCY = 0.002
@@ -129,14 +99,9 @@ class BenchClock:
             self.stopped += seconds
 
 
-class _Response:
-    def __init__(self, status_code, body):
-        self.status_code = status_code
-        self._body = body
-        self.text = '' if status_code == 200 else str(body)
-
-    def json(self):
-        return self._body
+def _Response(status_code, body):
+    return types.SimpleNamespace(status_code=status_code, json=lambda: body,
+                                 text='' if status_code == 200 else str(body))
 
 
 class SlowPlacement:
@@ -162,14 +127,15 @@ class SlowPlacement:
         url = str(url)
         path = url.split('?')[0].strip('/').split('/')
         if method == 'get' and path[0] == 'allocation_candidates':
-            from benchmarks import profiles
             with self._lock:
                 self.log.append((time.monotonic(), 'usage',
                                  threading.get_ident()))
             return _Response(200, {
                 'allocation_requests': [],
-                'provider_summaries': profiles.FakePlacement.summaries(
-                    self.usages)})
+                'provider_summaries': {u: {'resources': {
+                    'VCPU': {'capacity': 0, 'used': v},
+                    'MEMORY_MB': {'capacity': 0, 'used': m}}}
+                    for u, (v, m) in self.usages.items()}})
         inventory = (method == 'get' and len(path) == 3 and
                      path[0] == 'resource_providers' and
                      path[2] == 'inventories')
@@ -199,8 +165,7 @@ class _Plugins:
         self.weight_handler = weights.HostWeightHandler()
         self.filters = [capacity_filter.VMwareClusterCapacityFilter()]
         self.weighers = [headroom_weigher.VMwareClusterHeadroomWeigher()]
-        self.spec = estate.request(estate.flavor(
-            memory_mb=262144, vcpus=32, root_gb=200))
+        self.spec = estate.request(memory_mb=262144, vcpus=32, root_gb=200)
 
     def request(self):
         """One request; (wall seconds, hosts passed, CPU seconds of the
@@ -219,13 +184,9 @@ class _Plugins:
         time ``until``, or until ``stop()`` is true (at most until
         ``until``); [(wall, passed, cpu)]."""
         done = []
-        while True:
-            if count is not None and len(done) >= count:
-                break
-            if until is not None and time.monotonic() >= until:
-                break
-            if stop is not None and done and stop():
-                break
+        while not ((count is not None and len(done) >= count) or
+                   (until is not None and time.monotonic() >= until) or
+                   (stop is not None and done and stop())):
             done.append(self.request())
         return done
 
@@ -278,7 +239,7 @@ def bytes_without(estate, inventories, usages, plugins):
 def pinned_during_cold_fill(estate, plugins, cache):
     """A pinned request (one cluster) that comes 0.5 s after the first
     request of a cold cache: how long it waits and whether it gets the
-    inventory (first reads are FIFO: issue 24 removed their priority)."""
+    inventory (its cluster already queued by the cold request)."""
     cache.stop()
     cache.clear()
     cold = threading.Thread(target=plugins.request)
@@ -302,12 +263,12 @@ def bytes_per_cluster(estate, inventories, usages, plugins,
     from nova_vmw_sched import cluster
     from nova_vmw_sched import data
     from nova_vmw_sched import inventory
+    from nova_vmw_sched import inventory_sources
 
-    cache = process_cache = data.get().inventory
-    static = inventory.StaticSource(inventories)
-    old, old_usage = process_cache.source, process_cache.usage_source
-    process_cache.source = static
-    process_cache.usage_source = lambda context: usages
+    cache = data.get().inventory
+    old, old_usage = cache.source, cache.usage_source
+    cache.source = inventory.StaticSource(inventories)
+    cache.usage_source = lambda context: usages
     uuids = [h.uuid for h in estate.hosts]
     figures = []
     try:
@@ -315,6 +276,10 @@ def bytes_per_cluster(estate, inventories, usages, plugins,
             cache.stop()
             cache.clear()
             cluster._cache.clear()
+            # the shared shapes too: each pass pays for them, as a cold
+            # process does (a generated estate has many)
+            of = inventory_sources.ClusterInventory.of
+            getattr(of, 'cache_clear', lambda: None)()
             if identities_warm:
                 for host_state in estate.hosts:
                     cluster.cluster_of(host_state)
@@ -331,21 +296,21 @@ def bytes_per_cluster(estate, inventories, usages, plugins,
             tracemalloc.stop()
             figures.append(round((after - before) / float(len(uuids)), 1))
     finally:
-        process_cache.source, process_cache.usage_source = old, old_usage
+        cache.source, cache.usage_source = old, old_usage
     return tuple(figures)
 
 
 def measure(estate, log, requests=10, quick=False):
     """The item-7 figures of one estate (a dict)."""
+    from unittest import mock
+
     import nova.conf
+    from nova.scheduler.client import report
 
     from nova_vmw_sched import conf as vmw_conf
     from nova_vmw_sched import data
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
-
-    from benchmarks import calls
-    from benchmarks import profiles
 
     conf = nova.conf.CONF
 
@@ -354,8 +319,7 @@ def measure(estate, log, requests=10, quick=False):
 
     size = len(estate.hosts)
     uuids = [h.uuid for h in estate.hosts]
-    inventories = profiles.FakePlacement.inventories(estate)
-    usages = profiles.FakePlacement.usages(estate)
+    inventories, usages = estate.inventories, estate.usages
     plugins = _Plugins(estate)
     wait = option('cluster_inventory_first_read_wait')
     ttl = option('cluster_inventory_cache_ttl')
@@ -378,7 +342,14 @@ def measure(estate, log, requests=10, quick=False):
     # compete for the GIL with every request measured here
     if old_data is not None:
         old_data.inventory.stop()
-    old_responder = calls.COUNTER.placement_responder
+    placement = SlowPlacement(inventories, usages)
+    # nova's report client, with placement's answers from the stand-in
+    client = report.SchedulerReportClient
+    patches = [mock.patch.object(client, '_create_client', lambda self: None),
+               mock.patch.object(client, 'get', lambda self, url, *a, **k:
+                                 placement('get', url))]
+    for patch in patches:
+        patch.start()
     me = threading.get_ident()
     try:
         # -- memory (inline, before anything else fills the cache)
@@ -402,8 +373,6 @@ def measure(estate, log, requests=10, quick=False):
         cpu_cost = base['wall_ms'] / 1000.0
 
         # -- the slow placement, the cache's threads
-        placement = SlowPlacement(inventories, usages)
-        calls.COUNTER.placement_responder = placement
         cache.source = inventory.PlacementSource()
         cache.usage_source = inventory.PlacementUsageSource()
 
@@ -506,7 +475,8 @@ def measure(estate, log, requests=10, quick=False):
         cache.stop()
         cache.clear()
         data.replace(old_data)
-        calls.COUNTER.placement_responder = old_responder
+        for patch in patches:
+            patch.stop()
     return result
 
 
