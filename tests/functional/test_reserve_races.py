@@ -306,8 +306,10 @@ class TestReserveAcrossSchedulers(_RaceCase):
             return out
 
         self.assertEqual([(1, 3)] * REPEAT, self.in_both_topologies(scenario))
-        # both schedulers took requests
-        self.assertEqual(self.served['first'], self.served['second'])
+        # both schedulers took requests (on native threads the bus also
+        # hands some to the second directly, not counted here)
+        self.assertGreater(self.served['first'], 0, self.served)
+        self.assertGreater(self.served['second'], 0, self.served)
 
 
 class TestWithoutTheKeeper(_RaceCase):
