@@ -93,6 +93,13 @@ class _RaceCase(base.ClusterTestCase):
         self.gate = self.useFixture(ClaimGate())
         super().setUp()
 
+    def last_room_everywhere(self, estate):
+        """:meth:`last_room_race` on every cluster, the reserve checked."""
+        self.wait_for_reserves(estate)
+        out = [self.last_room_race(estate, label) for label in LABELS]
+        self.assertTrue(self.within_reserve(estate, LABELS))
+        return out
+
     def last_room_race(self, estate, label):
         """Three placed on ``label``, then four at once, their claims held
         until all four are filtered: ``(ACTIVE, NoValidHost)``."""
@@ -143,14 +150,8 @@ class TestReserveRaces(_RaceCase):
 
     def test_last_room_four_at_once(self):
         # (a) three placed, then four at once: exactly one ACTIVE
-        def scenario(estate):
-            self.wait_for_reserves(estate)
-            out = []
-            out = [self.last_room_race(estate, label) for label in LABELS]
-            self.assertTrue(self.within_reserve(estate, LABELS))
-            return out
-
-        self.assertEqual([(1, 3)] * REPEAT, self.in_both_topologies(scenario))
+        self.assertEqual([(1, 3)] * REPEAT,
+                         self.in_both_topologies(self.last_room_everywhere))
 
     def test_empty_cluster_six_at_once(self):
         # (b) room for four, six pinned boots at once: exactly four ACTIVE
@@ -312,14 +313,8 @@ class TestReserveAcrossSchedulers(_RaceCase):
         self.addCleanup(delattr, first, 'select_destinations')
 
     def test_last_room_two_schedulers(self):
-        def scenario(estate):
-            self.wait_for_reserves(estate)
-            out = []
-            out = [self.last_room_race(estate, label) for label in LABELS]
-            self.assertTrue(self.within_reserve(estate, LABELS))
-            return out
-
-        self.assertEqual([(1, 3)] * REPEAT, self.in_both_topologies(scenario))
+        self.assertEqual([(1, 3)] * REPEAT,
+                         self.in_both_topologies(self.last_room_everywhere))
         # both schedulers took requests (on native threads the bus also
         # hands some to the second directly, not counted here)
         self.assertGreater(self.served['first'], 0, self.served)
