@@ -70,8 +70,12 @@ def _parser():
         'cluster of each instance, the weights of the top candidates and, '
         'for every rejected cluster, the filter that rejected it and why.')
     sim.add_argument('scenario', nargs='?', metavar='SCENARIO',
-                     help='scenario file (YAML; - for standard input); '
+                     help='scenario file (YAML or JSON; - for standard input); '
                      'default: the scenario shipped with the package')
+    sim.add_argument('--requests', metavar='FILE',
+                     help='a YAML file whose "requests:" list is added to '
+                     "the scenario's, e.g. to ask a snapshot something "
+                     'without editing it')
     sim.add_argument('--config-file', metavar='PATH',
                      help="nova.conf to read the scheduler options from "
                      "(default: the documented setup, as the configuration "
@@ -215,11 +219,13 @@ def simulate(args, out=None):
                 args.config_file, p) for p in problems))
     try:
         if args.generate:
-            if args.scenario:
-                raise _Usage('give a SCENARIO or --generate, not both')
+            if args.scenario or args.requests:
+                raise _Usage('give a SCENARIO (and --requests) or '
+                             '--generate, not both')
             scenario = _generated(args.generate)
         else:
-            scenario = scenario_mod.load(args.scenario or DEFAULT_SCENARIO)
+            scenario = scenario_mod.load(args.scenario or DEFAULT_SCENARIO,
+                                         args.requests)
         setup = engine.configured(use_defaults=not args.config_file)
         setups = [setup]
         if args.against_stock:

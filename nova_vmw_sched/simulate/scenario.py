@@ -20,6 +20,7 @@ example in ``etc/sample-scenario.yaml``. :func:`load` raises
 The objects are built only from a file without problems.
 """
 
+import json
 import sys
 import typing as ty
 
@@ -252,28 +253,74 @@ def _yaml_problem(e):
     return where, 'not valid YAML: %s' % (text or e)
 
 
-def load(path):
-    """Read and validate the scenario file at ``path`` (``-``: standard
-    input)."""
+def _read(path):
     try:
         if path == '-':
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding='utf-8') as f:
-                text = f.read()
+            return sys.stdin.read()
+        with open(path, encoding='utf-8') as f:
+            return f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(path, [(None, 'cannot read the file: %s' % (
             getattr(e, 'strerror', None) or e))])
-    return loads(text, path)
+
+
+def _unique_keys(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError('duplicate key %r' % key)
+        seen[key] = value
+    return seen
+
+
+def _parse(text, source):
+    """Parsed YAML. A JSON document (what ``snapshot`` writes; JSON is
+    YAML) goes through Python's JSON parser: 10,000 clusters in about a
+    second instead of 20 with libyaml. Comment lines before it are
+    allowed."""
+    lines = text.split('\n')
+    blanked = ['' if line.lstrip().startswith('#') else line
+               for line in lines]
+    if ''.join(blanked).lstrip().startswith('{'):
+        try:
+            return json.loads('\n'.join(blanked),
+                              object_pairs_hook=_unique_keys)
+        except json.JSONDecodeError as e:
+            _problem(source, 'line %d, column %d' % (e.lineno, e.colno),
+                     'not valid JSON: %s' % e.msg)
+        except ValueError as e:   # a key given twice
+            _problem(source, None, 'not valid JSON: %s' % e)
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as e:
+        raise ScenarioError(source, [_yaml_problem(e)])
+
+
+def _problem(source, where, problem):
+    raise ScenarioError(source, [(where, problem)])
+
+
+def load(path, requests=None):
+    """Read and validate the scenario file at ``path`` (``-``: standard
+    input); ``requests``: a file whose ``requests`` are added to the
+    scenario's (asking a snapshot something without editing it)."""
+    data = _parse(_read(path), path)
+    if requests is None:
+        return from_data(data, path)
+    extra = _parse(_read(requests), requests)
+    if (not isinstance(extra, dict) or set(extra) != {'requests'}
+            or not isinstance(extra['requests'], list)):
+        _problem(requests, None, 'a requests file holds one key, '
+                 '"requests", a list of requests')
+    if isinstance(data, dict):
+        data = dict(data, requests=list(data.get('requests') or [])
+                    + extra['requests'])
+    return from_data(data, '%s + %s' % (path, requests))
 
 
 def loads(text, source='<scenario>'):
-    """Validate a scenario given as YAML text."""
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as e:
-        raise ScenarioError(source, [_yaml_problem(e)])
-    return from_data(data, source)
+    """Validate a scenario given as YAML (or JSON) text."""
+    return from_data(_parse(text, source), source)
 
 
 def from_data(data, source='<scenario>'):

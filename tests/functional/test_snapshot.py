@@ -17,13 +17,16 @@ In each topology an estate is built in nova's API, conductor, scheduler
 and placement (pinned flavors, server groups with members, a zone, a
 disabled service, a down service, instances of several flavors); the
 command's code path (:func:`nova_vmw_sched.simulate.snapshot.take`, then
-the YAML the command writes) snapshots it; the same boot requests go to
+the file the command writes) snapshots it; the same boot requests go to
 the simulator, on the snapshot, and then to nova. Ties are handled as in
 :mod:`tests.functional.test_simulate_differential`: where the simulator
 reports one, nova's choice must be among the tied clusters and the rest of
 that topology is not compared; the instances compared are counted.
 """
 
+import os
+
+import fixtures
 import yaml
 
 from nova import context as nova_context
@@ -146,11 +149,13 @@ class TestSnapshotAgreesWithNova(differential._Differential):
         estate.set_service(estate.service_of('c5'), disabled=True)
         estate.set_service(estate.service_of('c6'), forced_down=True)
 
-        # the command's code path: take(), the YAML it writes, the format
+        # the command's code path: take(), the file it writes, read back
+        # by simulate with the requests in a file of their own
         data = snapshot.take(nova_context.get_admin_context(),
                              report.SchedulerReportClient())
-        text = snapshot_cmd.dump(data)
-        data = yaml.safe_load(text)
+        text = snapshot_cmd.HEADER % {'when': 'now', 'conf': 'nova.conf'} \
+            + snapshot_cmd.dump(data)
+        data = yaml.safe_load(text)   # JSON is YAML
         self.check_snapshot(estate, data, hosts, before)
         requests = []
         for item in REQUESTS:
@@ -164,8 +169,14 @@ class TestSnapshotAgreesWithNova(differential._Differential):
                 item['hints'] = {k: [before[n] for n in v]
                                  for k, v in item['hints'].items()}
             requests.append(item)
-        data['requests'] = requests
-        scenario = scenario_mod.from_data(data, 'snapshot')
+        folder = self.useFixture(fixtures.TempDir()).path
+        paths = [os.path.join(folder, name)
+                 for name in ('estate.json', 'ask.yaml')]
+        for path, body in zip(paths, (text, yaml.safe_dump(
+                {'requests': requests}))):
+            with open(path, 'w') as f:
+                f.write(body)
+        scenario = scenario_mod.load(*paths)
 
         def label(sim_label):
             return estate.label_of(scenario.by_label[sim_label].nodename)

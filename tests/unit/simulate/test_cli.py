@@ -273,6 +273,23 @@ class TestErrors(CliTestCase):
     def test_bad_generate(self):
         self.assertUsageError('--generate', '10', words=('--generate',))
 
+    def test_requests_with_generate(self):
+        ask = self.file('ask.yaml', 'requests: []\n')
+        self.assertUsageError('--generate', '6:5:3', '--requests', ask,
+                              words=('not both',))
+
+    def test_requests_file(self):
+        data = copy.deepcopy(test_scenario.MINIMAL)
+        asked = data.pop('requests')
+        estate = self.file('estate.json', json.dumps(dict(data,
+                                                          requests=[])))
+        ask = self.file('ask.yaml', yaml.safe_dump({'requests': asked}))
+        with_file = self.json_of(estate, '--requests', ask)
+        inline = self.json_of(self.scenario(test_scenario.MINIMAL))
+        self.assertEqual([r['outcome'] for r in inline['requests']],
+                         [r['outcome'] for r in with_file['requests']])
+        self.assertEqual(len(asked), len(with_file['requests']))
+
     def test_generate(self):
         status, text = self.run_cli('--generate', '6:5:3')
         self.assertEqual(0, status, self.stderr.getvalue())

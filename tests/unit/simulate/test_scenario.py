@@ -13,6 +13,7 @@
 """Loading and validating scenario files."""
 
 import copy
+import json
 import os
 
 import fixtures
@@ -306,3 +307,46 @@ class TestFiles(test.NoDBTestCase):
     def test_loads_a_good_file(self):
         path = self.write(yaml.safe_dump(MINIMAL))
         self.assertEqual(2, len(scenario.load(path).clusters))
+
+    def test_json_with_comment_lines_reads_as_yaml_does(self):
+        # what snapshot writes: comment lines, then one JSON document
+        text = '# a header\n' + json.dumps(MINIMAL, indent=1)
+        path = self.write(text)
+        got = scenario.load(path)
+        want = scenario.from_data(yaml.safe_load(text), path)
+        self.assertEqual((want.clusters, want.services, want.requests),
+                         (got.clusters, got.services, got.requests))
+
+    def test_json_syntax_error_names_line(self):
+        path = self.write('# header\n{"version": 1,\n "vcenters": [\n')
+        e = self.assertRaises(scenario.ScenarioError, scenario.load, path)
+        self.assertIn('%s: line 4, column 1' % path, str(e))
+        self.assertIn('not valid JSON', str(e))
+
+    def test_json_duplicate_key_is_refused(self):
+        path = self.write('{"version": 1, "version": 1}')
+        e = self.assertRaises(scenario.ScenarioError, scenario.load, path)
+        self.assertIn("duplicate key 'version'", str(e))
+
+    def test_requests_file_adds_to_the_scenario(self):
+        data = copy.deepcopy(MINIMAL)
+        asked = [{'name': 'asked', 'flavor': data['requests'][0]['flavor']}]
+        base = self.write(json.dumps(dict(data, requests=[])))
+        ask = self.write(yaml.safe_dump({'requests': asked}))
+        got = scenario.load(base, ask)
+        self.assertEqual(['asked'], [r.name for r in got.requests])
+        self.assertEqual('%s + %s' % (base, ask), got.source)
+
+    def test_requests_file_with_other_keys_is_refused(self):
+        base = self.write(yaml.safe_dump(MINIMAL))
+        ask = self.write(yaml.safe_dump({'requests': [], 'flavors': {}}))
+        e = self.assertRaises(scenario.ScenarioError, scenario.load, base,
+                              ask)
+        self.assertIn('%s: a requests file holds one key' % ask, str(e))
+
+    def test_problem_in_requests_file_is_named(self):
+        base = self.write(yaml.safe_dump(dict(MINIMAL, requests=[])))
+        ask = self.write(yaml.safe_dump({'requests': [{'flavor': 'nope'}]}))
+        e = self.assertRaises(scenario.ScenarioError, scenario.load, base,
+                              ask)
+        self.assertIn('requests[0].flavor', str(e))

@@ -213,7 +213,7 @@ class TestCommand(test.NoDBTestCase):
         self.assertTrue(self.take.call_args.kwargs['anonymize'])
         with open(path) as f:
             text = f.read()
-        self.assertIn('version: 1', text)
+        self.assertIn('"version": 1', text)
         self.assertEqual(['estate.yaml'], os.listdir(self.dir))
 
     def test_stdout(self):
