@@ -16,8 +16,12 @@ nova's objects are built in memory (a stand-in of
 :class:`nova_vmw_sched.simulate.snapshot.NovaReader`) and placement is a
 stand-in answering ``GET /resource_providers``, ``.../inventories`` and
 ``.../usages`` from dicts, counting the calls. Measured: :func:`take`, the
-YAML the command writes, and then ``simulate`` of one boot request on the
-scenario read back from that YAML.
+JSON the command writes, reading it back with a requests file
+(``simulate estate.json --requests ask.yaml``), building the simulator's
+estate, ``simulate`` of one boot request, and, for comparison, the
+``GET /allocation_candidates`` nova's scheduler sends for that request,
+answered by a real placement (in process, its database filled with the same
+providers and usages).
 
     python -m benchmarks.snapshot [CLUSTERS [INSTANCES_PER_CLUSTER]]
 
@@ -157,6 +161,61 @@ def build(clusters, instances_per_cluster=5, seed=1):
     return reader, PlacementStandIn(inventories, usages)
 
 
+def placement_query_s(placement, query, repeat=3):
+    """Seconds of placement's own ``GET /allocation_candidates`` (its code
+    and SQL, on in-memory SQLite) for ``query``, best of ``repeat``, with
+    the stand-in's providers, inventories and usage loaded into it: the
+    query nova-scheduler sends before it runs a filter."""
+    import os_resource_classes as orc
+    import requests
+    from placement import db_api
+    from placement.db.sqlalchemy import models
+    from placement.tests.functional.fixtures import placement as fixture
+    served = fixture.PlacementFixture()
+    served.setUp()
+    try:
+        classes = {rc: orc.STANDARDS.index(rc)
+                   for rc in ('VCPU', 'MEMORY_MB', 'DISK_GB')}
+        rps, inventories, allocations, consumers = [], [], [], []
+        for n, (uuid, inventory) in enumerate(
+                placement.inventories.items(), 1):
+            rps.append({'id': n, 'uuid': uuid, 'name': uuid, 'generation': 1,
+                        'root_provider_id': n})
+            consumer = str(uuid_lib.uuid5(uuid_lib.NAMESPACE_URL, uuid))
+            consumers.append({'uuid': consumer, 'project_id': 1,
+                              'user_id': 1, 'generation': 1})
+            for rc, record in inventory.items():
+                inventories.append(dict(record, resource_provider_id=n,
+                                        resource_class_id=classes[rc]))
+                allocations.append({
+                    'resource_provider_id': n, 'consumer_id': consumer,
+                    'resource_class_id': classes[rc],
+                    'used': placement.usages[uuid][rc]})
+        with db_api.get_placement_engine().begin() as db:
+            db.execute(models.Project.__table__.insert(),
+                       [{'id': 1, 'external_id': 'p'}])
+            db.execute(models.User.__table__.insert(),
+                       [{'id': 1, 'external_id': 'u'}])
+            for model, rows in ((models.ResourceProvider, rps),
+                                (models.Inventory, inventories),
+                                (models.Consumer, consumers),
+                                (models.Allocation, allocations)):
+                db.execute(model.__table__.insert(), rows)
+        best = None
+        for _ in range(repeat):
+            started = time.monotonic()
+            answer = requests.get(
+                served.endpoint + '/allocation_candidates?' + query,
+                headers={'x-auth-token': 'admin',
+                         'openstack-api-version': 'placement 1.36'})
+            took = time.monotonic() - started
+            assert answer.status_code == 200, answer.text
+            best = took if best is None else min(best, took)
+        return best, len(answer.json()['allocation_requests'])
+    finally:
+        served.cleanUp()
+
+
 def _rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -209,12 +268,18 @@ def measure(clusters, instances_per_cluster=5, out=sys.stdout):
     started = time.monotonic()
     [(result,)] = list(engine.run_together([sim], scenario.requests))
     simulated = time.monotonic() - started
+    flavor = scenario.flavors['m1.f1']
+    query_s, candidates = placement_query_s(placement, (
+        'resources=VCPU:%d,MEMORY_MB:%d,DISK_GB:%d'
+        '&required=!COMPUTE_STATUS_DISABLED&limit=1000' % (
+            flavor.vcpus, flavor.memory_mb, flavor.disk_gb)))
     figures = {
         'clusters': clusters, 'instances': clusters * instances_per_cluster,
         'placement_calls': placement.calls, 'build_s': built,
         'take_s': took, 'write_s': dumped, 'file_mb': len(text) / 2 ** 20,
         'rss_before_mb': rss_before, 'peak_rss_mb': rss_after,
         'load_s': loaded, 'estate_s': estate_s, 'simulate_one_s': simulated,
+        'placement_query_s': query_s, 'candidates': candidates,
         'placed': bool(result.ok)}
     for key, value in figures.items():
         out.write('%-16s %s\n' % (key, '%.2f' % value
@@ -223,6 +288,9 @@ def measure(clusters, instances_per_cluster=5, out=sys.stdout):
 
 
 def main(argv=None):
+    import logging
+    # nova warns of every service not heard from; the figures matter here
+    logging.basicConfig(level=logging.ERROR)
     argv = sys.argv[1:] if argv is None else argv
     clusters = int(argv[0]) if argv else 10000
     per = int(argv[1]) if len(argv) > 1 else 5
