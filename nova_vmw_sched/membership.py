@@ -12,21 +12,16 @@
 
 """Where a request's server-group members and ``same_host`` /
 ``different_host`` instances are, by unit (:func:`nova_vmw_sched.cluster.
-node_key`: the cluster, whichever service manages it; for other nodes the
-node), looked up once per request through
-:attr:`nova_vmw_sched.data.Data.members` (doc/source/server-groups.rst,
-"How members count" and "Concurrent requests").
+node_key`: the cluster, whichever service manages it; else the node), looked
+up once per request through :attr:`nova_vmw_sched.data.Data.members`
+(doc/source/server-groups.rst, "How members count").
 
 An instance counts on its cell ``node`` or, without one, where placement
-holds its allocation; members that joined the group before this request
-and are still build requests without an allocation are waited for up to
-``[vmware_scheduler] server_group_wait_timeout``, looking again every
-``server_group_wait_interval``; build requests newer than this request's
-are not read. Within a multi-create, each next instance reads where
-placement holds the previous one. The instance being scheduled never
-counts. If a lookup fails or members are still in flight after the wait,
-:attr:`Members.error` says why: the hard policies refuse every host, the
-soft ones count what is known.
+holds its allocation. Older members still build requests without one are
+waited for (``[vmware_scheduler] server_group_wait_timeout``, looking every
+``server_group_wait_interval``); the instance being scheduled never counts.
+When a lookup fails or members are still in flight, :attr:`Members.error`
+says why: the hard policies refuse every host, the soft ones count the rest.
 """
 
 import collections
@@ -127,13 +122,9 @@ def hint_units(spec_obj, host_states, hint):
 def _hint_uuids(spec_obj, name):
     try:
         value = spec_obj.get_scheduler_hint(name)
-    except Exception:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    try:
-        return tuple(v for v in value or () if isinstance(v, str))
-    except TypeError:
+        value = [value] if isinstance(value, str) else value or ()
+        return tuple(v for v in value if isinstance(v, str))
+    except Exception:  # no hints, an odd value
         return ()
 
 
