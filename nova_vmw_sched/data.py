@@ -138,14 +138,17 @@ def _instances(context, uuids):
     return _in_every_cell(context, in_cell)
 
 
-def _in_every_cell(context, in_cell):
-    """``in_cell``'s dicts merged over every cell but cell0."""
+def _in_every_cell(context, in_cell, strict=True):
+    """``in_cell``'s dicts merged over every cell but cell0; a cell that
+    does not answer raises :class:`LookupFailed` (``strict``) or is left
+    out."""
     found = {}
     results = nova_context.scatter_gather_skip_cell0(context, in_cell)
     for cell_uuid, result in results.items():
-        if nova_context.is_cell_failure_sentinel(result):
+        if not nova_context.is_cell_failure_sentinel(result):
+            found.update(result)
+        elif strict:
             raise LookupFailed('cell %s did not answer' % cell_uuid)
-        found.update(result)
     return found
 
 
@@ -158,23 +161,18 @@ class DatabaseLookup:
         """
 
         def in_cell(cctxt):
-            result = []
+            result = {}
             for node in objects.ComputeNodeList.get_by_hypervisor(
                     cctxt, ref.moref):
                 if ref.matches(cluster.cluster_of_node(
                         node.hypervisor_hostname)):
                     service = objects.Service.get_by_compute_host(
                         cctxt, node.host)
-                    result.append((node.host, service.disabled,
-                                   service.disabled_reason))
+                    result[node.uuid] = (node.host, service.disabled,
+                                         service.disabled_reason)
             return result
 
-        records = []
-        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
-        for result in results.values():
-            if not nova_context.is_cell_failure_sentinel(result):
-                records.extend(result)
-        return records
+        return list(_in_every_cell(context, in_cell, strict=False).values())
 
 
 class Data:
