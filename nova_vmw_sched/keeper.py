@@ -165,8 +165,7 @@ class Keeper(Held):
 
 
 class Off(Held):
-    """A keeper that never starts (unit tests, benchmarks, the simulator).
-    """
+    """A keeper that never starts (tests, benchmarks, the simulator)."""
 
     runs = 0
 

@@ -69,12 +69,6 @@ def _field(obj, field):
         return None
 
 
-class _Allocated(ty.NamedTuple):
-    """An instance located by its allocation, not (yet) by its node."""
-
-    providers: tuple
-
-
 class Counted(ty.NamedTuple):
     """Members of a group by unit, or why they cannot be counted."""
 
@@ -129,8 +123,7 @@ def _hint_uuids(spec_obj, name):
 
 
 class Members:
-    """Where one request's members and hinted instances are (see module
-    docstring)."""
+    """Where one request's members and hinted instances are."""
 
     def __init__(self, spec_obj):
         self._lock = threading.RLock()
@@ -149,7 +142,7 @@ class Members:
         self._wanted = frozenset(self.members).union(*self.hints.values())
         self._context = getattr(spec_obj, '_context', None)
         self._first = instance_uuid(spec_obj)
-        self._where = None  # {uuid: node name, or _Allocated}
+        self._where = None  # {uuid: node name, or tuple of rp uuids}
         self._provider_keys = {}  # {rp uuid: unit key}
         #: why the hard policies must refuse; None if all is known
         self.error = None
@@ -208,7 +201,7 @@ class Members:
         """Note where placement holds ``uuid``'s allocation, if it does."""
         providers = self._source.allocations_of(context, uuid)
         if providers:
-            where[uuid] = _Allocated(tuple(providers))
+            where[uuid] = tuple(providers)
         return bool(providers)
 
     def _wait(self, context, where, waiting):
@@ -260,23 +253,23 @@ class Members:
                     'was placed: %s' % (previous, e))
 
     def _key(self, location, host_states):
-        if not isinstance(location, _Allocated):
+        if not isinstance(location, tuple):  # a node name
             return cluster.node_key(location)
         keys = self._provider_keys
-        if any(rp not in keys for rp in location.providers):
+        if any(rp not in keys for rp in location):
             self._resolve_providers(host_states)
-        for rp_uuid in location.providers:
+        for rp_uuid in location:
             key = keys.get(rp_uuid)
             if key is not None:
                 return key
         # no provider we can name (a deleted compute node?): no host's unit
-        return 'resource provider %s' % ','.join(location.providers)
+        return 'resource provider %s' % ','.join(location)
 
     def _resolve_providers(self, host_states):
         wanted = set()
         for location in self._locations().values():
-            if isinstance(location, _Allocated):
-                wanted.update(location.providers)
+            if isinstance(location, tuple):
+                wanted.update(location)
         wanted -= set(self._provider_keys)
         for host_state in host_states or ():
             rp_uuid = getattr(host_state, 'uuid', None)
