@@ -146,7 +146,7 @@ class Members:
         self._provider_keys = {}  # {rp uuid: unit key}
         #: why the hard policies must refuse; None if all is known
         self.error = None
-        self._sequence = []  # the request's instances, as nova placed them
+        self._current = None  # the instance nova schedules now
         self._warned = set()
 
     def _locations(self):
@@ -239,10 +239,9 @@ class Members:
         the previous one of the multi-create (nova claimed it before)."""
         current = instance_uuid(spec_obj)
         with self._lock:
-            if self._sequence and self._sequence[-1] == current:
+            if self._current == current:
                 return
-            previous = self._sequence[-1] if self._sequence else None
-            self._sequence.append(current)
+            previous, self._current = self._current, current
             if previous is None or previous not in self._wanted:
                 return
             try:
