@@ -10,29 +10,17 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Placement aggregates per cluster (a duty of :mod:`nova_vmw_sched.keeper`).
+"""Placement aggregates per cluster (doc/source/aggregates.rst); a duty of
+:mod:`nova_vmw_sched.keeper`.
 
-nova's host aggregates hold service hosts; when a host joins one, nova-api
-puts only the host's FIRST compute node into the placement aggregate of the
-same uuid, and takes only that node out when the host leaves. Availability
-zones, ``[scheduler] limit_tenants_to_placement_aggregate`` and
-``[scheduler] enable_isolated_aggregate_filtering`` ask placement for
-members of those aggregates, so every other cluster of a shared service
-would be out of reach.
-
-:func:`sync` makes every compute node of every host of a nova host
-aggregate a member of that aggregate's placement aggregate, and takes a
-compute node out of it when its host is no longer in the nova aggregate.
-It touches only placement aggregates whose uuid is a nova host aggregate's
-and only providers that are nova compute nodes (a sharing provider an
-operator put into such an aggregate stays); a provider's other aggregates
-are kept. A node whose provider does not exist yet is left to the next run.
-
-Reads: nova's aggregates (API database), the compute nodes of every cell
-(one query per cell), one ``GET /resource_providers?member_of=`` per nova
-aggregate, and the aggregates of each provider that must change. Writes:
-one ``PUT /resource_providers/{uuid}/aggregates`` per provider that must
-change, none when nothing differs.
+nova-api puts only a host's first compute node into the placement aggregate
+of a nova host aggregate. :func:`sync` makes every compute node of every
+host of a nova aggregate a member of it, and takes out a compute node whose
+host left. It touches only placement aggregates whose uuid is a nova
+aggregate's, only providers that are compute nodes, and keeps a provider's
+other aggregates. Reads: nova's aggregates, the compute nodes of every cell,
+one ``GET /resource_providers?member_of=`` per aggregate and the aggregates
+of each provider that must change; one write per such provider.
 """
 
 import collections
@@ -62,11 +50,8 @@ def _check(resp, what):
 
 
 def compute_nodes(context):
-    """``{provider uuid: compute node}`` of every cell.
-
-    :raises: if a cell does not answer (a node missing here would never be
-        added, and one that left its host would never be taken out)
-    """
+    """``{provider uuid: compute node}`` of every cell; raises if a cell
+    does not answer (its nodes would be neither added nor taken out)."""
     results = nova_context.scatter_gather_all_cells(
         context, objects.ComputeNodeList.get_all)
     nodes = {}
@@ -80,12 +65,9 @@ def compute_nodes(context):
 
 
 def plan(aggregates, nodes, members):
-    """What must change: ``{provider uuid: (to add, to remove)}``.
-
-    :param aggregates: nova host aggregates (``.uuid``, ``.hosts``)
-    :param nodes: ``{provider uuid: compute node}`` (``.host``)
-    :param members: ``{aggregate uuid: set of provider uuids}``, placement's
-        members of each nova aggregate's placement aggregate
+    """``{provider uuid: (aggregates to add, to remove)}`` of nova's
+    ``aggregates``, ``nodes`` (``{provider uuid: compute node}``) and
+    placement's ``members`` (``{aggregate uuid: set of provider uuids}``).
     """
     by_host = collections.defaultdict(set)
     for rp_uuid, node in nodes.items():
@@ -122,11 +104,8 @@ def _line(verb, rp_uuid, node, agg):
 
 
 def _update(client, rp_uuid, node, add, remove, by_uuid, dry_run):
-    """Change one provider's aggregates with one write; the lines done.
-
-    Reads the provider's aggregates afresh on every try, so that a try
-    after a conflict writes only what still differs.
-    """
+    """Change one provider's aggregates with one write (each try reads
+    them afresh); the lines done."""
     url = '/resource_providers/%s/aggregates' % rp_uuid
 
     def write():
@@ -158,11 +137,8 @@ def _update(client, rp_uuid, node, add, remove, by_uuid, dry_run):
 
 
 def sync(context, client, dry_run=False):
-    """Bring placement's aggregates in line with nova's host aggregates.
-
-    :returns: one line per change made (or, with ``dry_run``, to be made)
-    :raises: when placement or a database does not answer
-    """
+    """Bring placement's aggregates in line with nova's host aggregates;
+    one line per change made (or, with ``dry_run``, to be made)."""
     aggregates = objects.AggregateList.get_all(context)
     if not aggregates:
         return []

@@ -11,16 +11,12 @@
 #    under the License.
 
 """The one seam between the rules and what nova's databases and placement
-answer.
-
-A :class:`Data` holds every lookup: ``members`` (where instances are: cell
-nodes, build requests in flight, placement allocations, the moving
-instance), ``lookup`` (a pinned cluster's compute node records, for the
-explanation), ``inventory`` (the :class:`~nova_vmw_sched.inventory.
-InventoryCache` of inventories and usage) and ``keeper`` (the placement
-keeper, which also knows the HA reserve it holds). One is built per process
-on first use (:func:`get`); tests, benchmarks and the simulator replace it
-as a whole (:func:`use`, :func:`replace`), never a part of a module.
+answer: a :class:`Data` holds ``members`` (where instances are),
+``lookup`` (a pinned cluster's compute node records), ``inventory`` (the
+:class:`~nova_vmw_sched.inventory.InventoryCache`) and ``keeper`` (the
+placement keeper, which knows the HA reserve it holds). One is built per
+process on first use (:func:`get`); tests, benchmarks and the simulator
+replace it whole (:func:`use`, :func:`replace`).
 """
 
 import contextlib
@@ -45,13 +41,13 @@ class LookupFailed(Exception):
 
 
 class SettledSource:
-    """The interface of :attr:`Data.members`, for stand-ins whose instances
-    are all settled (nothing in flight): the dry-run simulator and the
-    benchmarks subclass it and answer :meth:`nodes_of` (and what else they
-    know)."""
+    """The interface of :attr:`Data.members`; as is, for stand-ins whose
+    instances are all settled (the simulator, benchmarks), which answer
+    :meth:`nodes_of` and what else they know."""
 
     def nodes_of(self, context, uuids):
-        """``{uuid: node}`` of the instances in a cell (node may be None)."""
+        """``{uuid: node}`` of the instances in a cell (node may be None).
+        """
         raise NotImplementedError()
 
     def instance_of(self, context, uuid):
@@ -59,8 +55,8 @@ class SettledSource:
         return None
 
     def building(self, context, uuids):
-        """``{uuid: order}`` of the instances still build requests; the
-        order is a total order every scheduler process agrees on."""
+        """``{uuid: order}`` of the instances still build requests, in an
+        order every scheduler process agrees on."""
         return {}
 
     def allocations_of(self, context, uuid):
@@ -73,36 +69,25 @@ class SettledSource:
 
 
 class NovaSource(SettledSource):
-    """Answers from nova's objects (cell and API databases) and placement.
-    """
+    """Answers from nova's cell and API databases and placement; one query
+    per cell, or one read, per call."""
 
     def nodes_of(self, context, uuids):
-        """``{uuid: node}`` of the instances in a cell (node may be None).
-
-        One query per cell; raises :class:`LookupFailed` if a cell does not
-        answer.
-        """
         return {uuid: inst.node
                 for uuid, inst in _instances(context, uuids).items()}
 
     def instance_of(self, context, uuid):
-        """``(node, flavor id)`` of a non-deleted instance in a cell, or
-        None. One query per cell."""
         inst = _instances(context, [uuid]).get(uuid)
         return None if inst is None else (inst.node, inst.instance_type_id)
 
     def building(self, context, uuids):
-        """``{uuid: build request id}`` of the instances still build
-        requests: one query of nova's API database.
+        """``{uuid: build request id}``: the id orders build requests as
+        nova-api created them (before adding each to its group).
 
-        The id orders build requests as nova-api created them (it creates
-        each instance's build request, then adds it to its group). A
-        direct query stays: nova's BuildRequest object decodes the whole
-        serialized instance (``BuildRequestList.get_by_filters`` even that
-        of every build request). Measured on nova's sqlite test database,
-        50 build requests of a 2.8 KB instance each: 18-30 ms per
-        ``BuildRequest.get_by_instance_uuid`` (1.5 ms of it the decode)
-        against 12 ms for this one query of all 50.
+        A query, not nova's BuildRequest object, which decodes the whole
+        serialized instance: on nova's sqlite test database, 50 build
+        requests of 2.8 KB, 18-30 ms per ``get_by_instance_uuid`` against
+        12 ms for this one query of all 50.
         """
         if not uuids:
             return {}
@@ -119,8 +104,6 @@ class NovaSource(SettledSource):
         return query(context)
 
     def allocations_of(self, context, uuid):
-        """The resource providers where placement holds ``uuid``'s
-        allocation (empty if none). One placement read."""
         from nova.scheduler.client import report
         client = report.report_client_singleton()
         try:
@@ -131,8 +114,6 @@ class NovaSource(SettledSource):
         return sorted((found or {}).get('allocations') or {})
 
     def nodes_of_providers(self, context, rp_uuids):
-        """``{resource provider uuid: node}`` of compute nodes, from the
-        cell databases (one query per cell)."""
         rp_uuids = sorted(rp_uuids)
         return _in_every_cell(context, lambda cctxt: {
             cn.uuid: cn.hypervisor_hostname
@@ -157,15 +138,17 @@ def _instances(context, uuids):
     return _in_every_cell(context, in_cell)
 
 
-def _in_every_cell(context, in_cell):
-    """``in_cell`` (a dict each) merged over every cell but cell0; raises
-    :class:`LookupFailed` if a cell does not answer."""
+def _in_every_cell(context, in_cell, strict=True):
+    """``in_cell``'s dicts merged over every cell but cell0; a cell that
+    does not answer raises :class:`LookupFailed` (``strict``) or is left
+    out."""
     found = {}
     results = nova_context.scatter_gather_skip_cell0(context, in_cell)
     for cell_uuid, result in results.items():
-        if nova_context.is_cell_failure_sentinel(result):
+        if not nova_context.is_cell_failure_sentinel(result):
+            found.update(result)
+        elif strict:
             raise LookupFailed('cell %s did not answer' % cell_uuid)
-        found.update(result)
     return found
 
 
@@ -174,27 +157,22 @@ class DatabaseLookup:
 
     def records_of(self, context, ref):
         """``[(service host, disabled, disabled_reason)]`` of the nodes of
-        the cluster(s) ``ref`` matches; one query per cell for the nodes,
-        one per node for its service."""
+        the cluster(s) ``ref`` matches (cells that do not answer left out).
+        """
 
         def in_cell(cctxt):
-            result = []
+            result = {}
             for node in objects.ComputeNodeList.get_by_hypervisor(
                     cctxt, ref.moref):
                 if ref.matches(cluster.cluster_of_node(
                         node.hypervisor_hostname)):
                     service = objects.Service.get_by_compute_host(
                         cctxt, node.host)
-                    result.append((node.host, service.disabled,
-                                   service.disabled_reason))
+                    result[node.uuid] = (node.host, service.disabled,
+                                         service.disabled_reason)
             return result
 
-        records = []
-        results = nova_context.scatter_gather_skip_cell0(context, in_cell)
-        for result in results.values():
-            if not nova_context.is_cell_failure_sentinel(result):
-                records.extend(result)
-        return records
+        return list(_in_every_cell(context, in_cell, strict=False).values())
 
 
 class Data:
@@ -223,13 +201,11 @@ _lock = threading.Lock()
 def get() -> Data:
     """The process's :class:`Data` (built on first use)."""
     global _current
-    current = _current
-    if current is None:
+    if _current is None:  # no lock once built (a forked child's may be held)
         with _lock:
             if _current is None:
                 _current = Data()
-            current = _current
-    return current
+    return _current
 
 
 def replace(data):

@@ -9,13 +9,10 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-
-"""The placement keeper's duties (:mod:`nova_vmw_sched.keeper`), run once.
-
-:func:`nova_vmw_sched.reserve.sync` (the vSphere HA reserve of each
-cluster, held as allocations) and :func:`nova_vmw_sched.aggregates.sync`
-(placement aggregates per cluster); the keeper's thread and
-``nova-vmw-sched sync-placement`` both call :func:`run_once`.
+"""The placement keeper's duties (:mod:`nova_vmw_sched.keeper`), run once:
+the vSphere HA reserve of each cluster (:mod:`nova_vmw_sched.reserve`), then
+placement aggregates per cluster (:mod:`nova_vmw_sched.aggregates`). The
+keeper's thread and ``nova-vmw-sched sync-placement`` call :func:`run_once`.
 """
 
 from nova import context as nova_context
@@ -23,22 +20,14 @@ from nova import context as nova_context
 from nova_vmw_sched import aggregates
 from nova_vmw_sched import reserve
 
-#: the duties, in the order they run
-NAMES = ('reserves', 'aggregates')
-
 
 def run_once(context=None, client=None, dry_run=False, only=None,
              known=None):
-    """Run every duty (or those named in ``only``) once.
-
-    :param known: the keeper whose knowledge of the held reserve the run
-        uses and updates (:class:`nova_vmw_sched.keeper.Held`); a fresh one
-        (nothing known) when None
-    :returns: ``{duty name: [change lines]}``
-    :raises: whatever a duty raises (placement or a database unreachable)
-    """
-    if context is None:
-        context = nova_context.get_admin_context()
+    """``{duty name: [change lines]}`` of every duty (or those in ``only``)
+    run once; ``known``: the :class:`~nova_vmw_sched.keeper.Held` the
+    reserve duty uses and updates (a fresh one when None). Raises what a
+    duty raises (placement or a database unreachable)."""
+    context = context or nova_context.get_admin_context()
     if client is None:
         from nova.scheduler.client import report
         client = report.report_client_singleton()

@@ -9,39 +9,35 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-
 """Placement inventories and usage of clusters, kept fresh off the request
-path (doc/source/capacity.rst, "Inventories, usage and the cache").
+path (doc/source/capacity.rst, "Inventories, usage and the cache"; what
+each mechanism buys: doc/source/benchmarks.rst, "Inventory cache").
 
-:class:`InventoryCache` is a map ``{rp uuid: entry}`` shared by a process's
-requests (:attr:`nova_vmw_sched.data.Data.inventory`), one refresher
-thread and a small pool of readers, started on first use in each process
-(nova forks after loading plugins). Requests only look up; clusters never
-read are read by the pool and waited for at most
-``cluster_inventory_first_read_wait`` in all. The
-refresher walks the entries in a circle at ``clusters / TTL`` a second, so
-none expires, and reads all providers' usage with one call every
-``cluster_usage_refresh_interval``. The sources it reads through are in
-:mod:`nova_vmw_sched.inventory_sources`.
+A map ``{rp uuid: entry}`` shared by a process's requests, one refresher
+thread and a small pool of readers, started on first use in each process.
+Requests only look up; the pool reads clusters never read, waited for at
+most ``cluster_inventory_first_read_wait``. The refresher re-reads the
+entries in a circle at ``clusters / TTL`` a second and all providers' usage
+with one call every ``cluster_usage_refresh_interval``, through the sources
+of :mod:`nova_vmw_sched.inventory_sources`.
 """
 
 from concurrent import futures
+import functools
 import itertools
 import os
 import queue
 import threading
 import time
-import typing as ty
 
 from oslo_log import log as logging
 
 import nova.conf
+from nova import context as nova_context
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
-# the sources and the inventory's model, named here for the plugins, the
-# simulator and tests as before
-from nova_vmw_sched.inventory_sources import (  # noqa: F401
+from nova_vmw_sched.inventory_sources import (  # noqa: F401 (named here)
     ClusterInventory, InventoryUnavailable, MEMORY_MB, PlacementSource,
     PlacementUsageSource, Resource, StaticSource, VCPU, from_placement,
     usages_from_summaries)
@@ -54,6 +50,11 @@ EVICT_AFTER = 3
 TICK = 1.0
 #: usage (vCPUs, MB) is kept as one int vCPUs << 40 | MB (benchmarks.rst)
 _SHIFT, _MASK = 40, (1 << 40) - 1
+#: priorities of the pool's work: first reads, those of the request that asks
+#: for the fewest first (a pinned request does not queue behind an unpinned
+#: one), before refreshes; the end of a thread last
+_FIRST, _REFRESH, _END = 0, 1, 9
+_option = functools.partial(vmw_conf.read_option, CONF)
 
 
 class _NotACluster:
@@ -71,9 +72,7 @@ def _pack(vcpus, memory_mb):
 
 
 class _Entry:
-    """One provider: the last good inventory read, why the last read
-    failed, refresher turns since a request asked for it, placement's usage
-    at the last usage read and nova's lowest figure since (packed)."""
+    """A provider's inventory, last error, idle turns and usage (packed)."""
 
     __slots__ = ('value', 'error', 'idle', 'used', 'base')
 
@@ -82,22 +81,15 @@ class _Entry:
         self.idle = 0
 
 
-def _option(name):
-    return vmw_conf.read_option(CONF, name)
-
-
 class _Pool:
-    """Reader threads taking reads in order of priority: first reads before
-    refreshes, and among first reads those of the request that asks for the
-    fewest, so that a pinned request after a restart does not queue behind
-    the thousands of an unpinned one (benchmarks.rst, "Inventory cache")."""
+    """Reader threads taking reads in order of priority (:data:`_FIRST`)."""
 
     def __init__(self, size):
-        self._queue, self._seq = queue.PriorityQueue(), itertools.count()
+        self.size, self._queue = size, queue.PriorityQueue()
+        self._seq = itertools.count()
         for index in range(size):
             threading.Thread(target=self._work, daemon=True,
                              name='vmw-inventory-reader-%d' % index).start()
-        self._size = size
 
     def submit(self, priority, call, *args):
         future = futures.Future()
@@ -115,41 +107,36 @@ class _Pool:
                 except BaseException as e:
                     future.set_exception(e)
 
-    def shutdown(self, wait=False, cancel_futures=False):
-        """Let the threads end once the reads queued are done (or, with
-        ``cancel_futures``, cancelled)."""
-        while cancel_futures:
+    def shutdown(self, cancel=False):
+        """End the threads once the reads queued are done (or cancelled)."""
+        while cancel:
             try:
                 self._queue.get_nowait()[2].cancel()
             except queue.Empty:
                 break
-        for _ in range(self._size):
-            self._queue.put(((9,), next(self._seq), None, None, ()))
-
-
-#: priorities of reads: first reads by the number a request asks for, then
-#: refreshes
-_FIRST, _REFRESH = 0, 1
+        for _ in range(self.size):
+            self._queue.put(((_END,), next(self._seq), None, None, ()))
 
 
 class InventoryCache:
-    """Cluster inventories and usage by resource provider uuid, shared by
-    requests and kept fresh by background threads."""
+    """Cluster inventories and usage by rp uuid, refreshed in background."""
 
     def __init__(self, source=None, clock=time.monotonic, usage_source=None):
         self.source = source if source is not None else PlacementSource()
         self.usage_source = usage_source  # None: nova's figure alone
-        self._clock, self._lock = clock, threading.Lock()
-        self._pid = self._pool = self._size = self._stop = None
-        self._pending = {}  # {uuid: (future of its first read, rank)}
+        self._clock, self._lock = clock, threading.RLock()
+        self._pid = self._pool = self._stop = None
         self.clear()
 
-    def get(self, rp_uuid) -> ty.Optional[ClusterInventory]:
-        """The last inventory read for ``rp_uuid``; None if there is none."""
+    def _entry(self, rp_uuid):
         try:
-            return getattr(self._entries.get(rp_uuid), 'value', None)
+            return self._entries.get(rp_uuid)
         except TypeError:  # unhashable garbage
             return None
+
+    def get(self, rp_uuid):
+        """The last inventory read for ``rp_uuid``; None if there is none."""
+        return getattr(self._entry(rp_uuid), 'value', None)
 
     def why_missing(self, rp_uuid):
         """Why :meth:`get` gives None for ``rp_uuid``, for log messages."""
@@ -165,30 +152,25 @@ class InventoryCache:
                 'within [vmware_scheduler] cluster_inventory_first_read_wait')
 
     def usage(self, rp_uuid, nova_used):
-        """``(vCPUs, MB)`` used on a cluster, per resource the larger of
-        ``nova_used`` (the HostState's figure less the inventory's reserved)
-        and placement's at the last usage read plus what nova counted on top
-        of its lowest figure since; ``nova_used`` without placement's."""
-        try:
-            entry = self._entries.get(rp_uuid)
-        except TypeError:
-            return nova_used
+        """``(vCPUs, MB)`` used: per resource the larger of ``nova_used`` (the
+        HostState's figure less the inventory's reserved) and placement's at
+        the last usage read plus nova's growth over its lowest figure since.
+        """
+        entry = self._entry(rp_uuid)
         if entry is None or entry.used is None:
             return nova_used
         (vcpus, mb), base, used = nova_used, entry.base, entry.used
         if base is None or vcpus < base >> _SHIFT or mb < base & _MASK:
-            # the first figure since the usage read, or nova counts less (an
-            # update from the compute, a delete): later growth adds to it
+            # the first figure since the usage read, or nova counts less
             base = entry.base = _pack(*nova_used) if base is None else _pack(
                 min(vcpus, base >> _SHIFT), min(mb, base & _MASK))
         return (max(vcpus, (used >> _SHIFT) + vcpus - (base >> _SHIFT)),
                 max(mb, (used & _MASK) + mb - (base & _MASK)))
 
     def for_hosts(self, context, host_states, wait=None):
-        """The inventory of each host's cluster: :data:`NOT_A_CLUSTER`, None
-        when not known (:meth:`why_missing` says why) or a
-        :class:`ClusterInventory`. No call; clusters never read are
-        :meth:`warm`-ed."""
+        """Each host's :class:`ClusterInventory`, :data:`NOT_A_CLUSTER` or
+        None (:meth:`why_missing`); clusters never read are :meth:`warm`-ed.
+        """
         cluster_of, entry_of = cluster.cluster_of, self._entries.get
         pending, result, unread = self._pending, [], []
         for host_state in host_states:
@@ -198,8 +180,7 @@ class InventoryCache:
             rp_uuid = getattr(host_state, 'uuid', None)
             entry = entry_of(rp_uuid) if isinstance(rp_uuid, str) else None
             if entry is None or (entry.value is None and rp_uuid in pending):
-                if isinstance(rp_uuid, str):
-                    unread.append((len(result), rp_uuid))
+                unread.append((len(result), rp_uuid))  # warm() drops garbage
             elif entry.idle:
                 entry.idle = 0
             result.append(None if entry is None else entry.value)
@@ -217,18 +198,18 @@ class InventoryCache:
             'cluster_inventory_first_read_wait') if wait is None else wait)
         inline = getattr(self.source, 'inline', False)
         pool = None if inline else self._start()
-        asked = [u for u in dict.fromkeys(rp_uuids) if isinstance(u, str)]
+        asked = list(dict.fromkeys(u for u in rp_uuids if isinstance(u, str)))
+        rank = len(asked)
         with self._lock:
             new = [u for u in asked if u not in self._entries]
             pending = self._pending
             for rp_uuid in asked if pool is not None else ():
                 # a read queued by a request that asked for more is queued
                 # again at this one's rank (the first to run reads)
-                if rp_uuid in new or (rp_uuid in pending and
-                                      pending[rp_uuid][1] > len(asked)):
+                if rp_uuid in new or pending.get(rp_uuid, (0, 0))[1] > rank:
                     pending[rp_uuid] = (pool.submit(
-                        (_FIRST, len(asked)), self._read, context, rp_uuid,
-                        True), len(asked))
+                        (_FIRST, rank), self._read, context, rp_uuid, True),
+                        rank)
             for rp_uuid in new:  # pending before it is seen (for_hosts)
                 self._add(rp_uuid)
             waits = [pending[u][0] for u in asked if u in pending]
@@ -239,14 +220,14 @@ class InventoryCache:
         return len(new)
 
     def _add(self, rp_uuid):
-        self._entries[rp_uuid] = _Entry()
+        entry = self._entries[rp_uuid] = _Entry()
         self._order.append(rp_uuid)
+        return entry
 
     def _read(self, context, rp_uuid, first=False):
-        """Read one provider; keep the last value on failure. A first read
-        of a provider read meanwhile (queued twice) is not made again."""
-        if first and getattr(self._entries.get(rp_uuid), 'value', 0) is not \
-                None:
+        """Read one provider (a first read once); on failure keep the last.
+        """
+        if first and getattr(self._entry(rp_uuid), 'value', 0) is not None:
             return
         try:
             value = from_placement(self.source(context, rp_uuid) or {})
@@ -278,11 +259,10 @@ class InventoryCache:
                      'last'})
 
     def run_due(self, now=None):
-        """Start the reads due by ``now`` (the refresher calls it every
-        :data:`TICK`; an inline source is read here): failed reads whose
-        back-off is over, and the next ``clusters x seconds since the last
-        call / TTL`` entries of the circle, forgetting those no request
-        asked for in :data:`EVICT_AFTER` turns. Returns the number of reads.
+        """Start the reads due by ``now`` (an inline source's here), and
+        return their number: failed reads whose back-off is over and the
+        next ``clusters x seconds since the last call / TTL`` entries of the
+        circle, forgetting those not asked for in :data:`EVICT_AFTER` turns.
         """
         now = self._clock() if now is None else now
         due, ttl = [], _option('cluster_inventory_cache_ttl')
@@ -319,9 +299,8 @@ class InventoryCache:
         return len(due)
 
     def refresh_usage(self, context=None):
-        """Read placement's usage of every provider once, if there is a
-        usage source; on failure keep the last figures (one WARNING).
-        Returns True if the usage was read."""
+        """True if placement's usage of every provider was read (with the
+        usage source, if any); on failure keep the last (one WARNING)."""
         if self.usage_source is None:
             return False
         try:
@@ -340,21 +319,21 @@ class InventoryCache:
         return True
 
     def _start(self):
-        """The pool of this process; starts the threads on first use in each
-        process (after a fork the parent's threads are not there)."""
+        """The pool, the threads started in this process (not the parent's
+        after a fork) and resized to the option (the old one drains)."""
         size = _option('cluster_inventory_refresh_workers')
         with self._lock:
             if self._pid != os.getpid():
-                self._reset()
+                self.stop()
                 self._pid, self._last = os.getpid(), self._clock()
                 self._stop = threading.Event()
                 threading.Thread(target=self._refresher, args=(self._stop,),
                                  name='vmw-inventory-refresher',
                                  daemon=True).start()
-            if self._size != size:  # on first use, or resized: the old drains
+            if self._pool is None or self._pool.size != size:
                 if self._pool is not None:
-                    self._pool.shutdown(wait=False)
-                self._pool, self._size = _Pool(size), size
+                    self._pool.shutdown()
+                self._pool = _Pool(size)
             return self._pool
 
     def _refresher(self, stop):
@@ -376,23 +355,18 @@ class InventoryCache:
                 LOG.exception('The inventory refresher failed; going on')
             stop.wait(TICK)
 
-    def _reset(self):
-        """Let the threads end (after a fork, where they are not, just drop
-        them); forget the first reads under way, which the next request that
-        meets them makes again (lock held)."""
-        if self._pid == os.getpid():
-            self._stop.set()
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        for rp_uuid in self._pending:
-            if getattr(self._entries.get(rp_uuid), 'value', 0) is None:
-                del self._entries[rp_uuid]
-        self._pid = self._pool = self._size = self._stop = None
-        self._pending = {}
-
     def stop(self):
-        """Stop the threads (tests); they start again on the next use."""
+        """End the threads (tests; after a fork, drop them) and forget the
+        first reads under way; the next use starts them and makes those."""
         with self._lock:
-            self._reset()
+            if self._pid == os.getpid():
+                self._stop.set()
+                self._pool.shutdown(cancel=True)
+            for rp_uuid in self._pending:
+                if getattr(self._entries.get(rp_uuid), 'value', 0) is None:
+                    del self._entries[rp_uuid]
+            self._pid = self._pool = self._stop = None
+            self._pending = {}
 
     def prime(self, rp_uuid, inventories, used=None):
         """Store ``inventories`` (placement's format) as just read, and
@@ -402,9 +376,7 @@ class InventoryCache:
         if value is None:
             raise ValueError('no valid VCPU and MEMORY_MB inventory')
         with self._lock:
-            if rp_uuid not in self._entries:
-                self._add(rp_uuid)
-            entry = self._entries[rp_uuid]
+            entry = self._entries.get(rp_uuid) or self._add(rp_uuid)
             entry.value, entry.error = value, None
             self._retry.pop(rp_uuid, None)
             if used is not None:
@@ -415,7 +387,8 @@ class InventoryCache:
         with self._lock:
             # {uuid: _Entry}, and the refresher's circle over them
             self._entries, self._order, self._hand = {}, [], 0
-            # {uuid: (clock time of the next try, failures in a row)}
+            # {uuid: (clock time of the next try, failures in a row)}, and
+            # {uuid: (future of its first read, rank)}
             self._retry, self._pending = {}, {}
             self._credit, self._usage_due = 0.0, None
             self._last = self._clock()
@@ -424,7 +397,4 @@ class InventoryCache:
 def request_context(spec_obj):
     """The context of a RequestSpec, or an admin context."""
     context = getattr(spec_obj, '_context', None)
-    if context is None:
-        from nova import context as nova_context
-        context = nova_context.get_admin_context()
-    return context
+    return nova_context.get_admin_context() if context is None else context

@@ -10,13 +10,11 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""What placement says about a cluster's inventory and usage, and the
-*sources* that read it for :mod:`nova_vmw_sched.inventory`'s cache.
-
+"""A cluster's inventory as the rules need it, and the sources
+:mod:`nova_vmw_sched.inventory`'s cache reads placement through:
 ``source(context, rp_uuid)`` gives placement's ``inventories`` ({} if none)
-or raises; ``usage_source(context)`` gives ``{rp uuid: (vCPUs, MB)}`` or
-raises. A source with a true ``inline`` (:class:`StaticSource`) is read on
-the caller's thread, and the cache starts no thread.
+and ``usage_source(context)`` ``{rp uuid: (vCPUs, MB)}``, or raise. A source
+with a true ``inline`` is read on the caller's thread (no cache thread).
 """
 
 import functools
@@ -36,18 +34,15 @@ class Resource(ty.NamedTuple):
 
 
 class ClusterInventory(ty.NamedTuple):
-    """A cluster's ``VCPU`` and ``MEMORY_MB`` inventory and the amounts the
-    rules need: fit (the largest host, ``max_unit x min(1, ratio)``),
-    capacity (``(total - reserved) x ratio``), largest (``max_unit x
-    ratio``) and reserved."""
+    """A cluster's ``VCPU`` and ``MEMORY_MB`` and what the rules need."""
 
     vcpu: Resource
     memory_mb: Resource
-    fit_vcpus: float
+    fit_vcpus: float  # the largest host: max_unit x min(1, ratio)
     fit_memory_mb: float
-    capacity_vcpus: float
+    capacity_vcpus: float  # (total - reserved) x ratio
     capacity_memory_mb: float
-    largest_vcpus: float
+    largest_vcpus: float  # max_unit x ratio
     largest_memory_mb: float
     reserved_vcpus: int
     reserved_memory_mb: int
@@ -86,9 +81,8 @@ class InventoryUnavailable(Exception):
 
 
 def _get(client, context, url, ok=(200,), **kwargs):
-    """The body of a GET with nova's report client ({} for a 404 in
-    ``ok``); its ``_get_inventory()`` is private and answers None for a 404
-    and a 500 alike."""
+    """The body of a GET with nova's report client ({} for a 404 in ``ok``;
+    its private ``_get_inventory()`` answers None for a 404 and a 500)."""
     from nova.scheduler.client import report
     client = client or report.report_client_singleton()
     resp = client.get(url, global_request_id=getattr(context, 'global_id',
@@ -114,17 +108,15 @@ class PlacementSource:
 
 
 class PlacementUsageSource:
-    """Read every provider's usage with one call: allocation candidates'
-    provider summaries carry the usage of each provider with a megabyte of
-    memory free (microversion 1.27); less the HA reserve the keeper holds,
-    which placement counts as used (``held(rp uuid)``: the keeper's
-    :meth:`~nova_vmw_sched.keeper.Held.held`; None: nothing held)."""
+    """Read every provider's usage with one call, less the HA reserve that
+    ``held`` (:meth:`~nova_vmw_sched.keeper.Held.held`) says is held."""
 
+    #: provider summaries carry the usage of each provider with a megabyte
+    #: of memory free (microversion 1.27)
     QUERY = '/allocation_candidates?resources=MEMORY_MB:1'
 
     def __init__(self, client=None, held=None):
-        self._client = client
-        self._held = held
+        self._client, self._held = client, held
 
     def __call__(self, context):
         usages = usages_from_summaries(_get(
@@ -132,8 +124,7 @@ class PlacementUsageSource:
                 'provider_summaries'))
         if self._held is None:
             return usages
-        # a cluster the keeper of this process has not looked at yet (after
-        # a start): left out, nova's figure counts
+        # a cluster the keeper has not looked at yet: nova's figure counts
         for rp_uuid, (vcpus, memory_mb) in list(usages.items()):
             held = self._held(rp_uuid)
             if held is None:
@@ -160,8 +151,8 @@ def usages_from_summaries(summaries) -> dict:
 
 
 class StaticSource:
-    """Answer from a dict ``{rp uuid: inventories}`` (the simulator, tests);
-    a missing uuid has no inventory, an exception value is raised."""
+    """Answer from a dict ``{rp uuid: inventories or exception to raise}``.
+    """
 
     inline = True
 

@@ -9,34 +9,19 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
+"""The placement keeper: a thread of each nova-scheduler process that loaded
+the package's filters runs the duties (:mod:`nova_vmw_sched.duties`) every
+``[vmware_scheduler] placement_sync_interval`` seconds.
 
-"""The one component that keeps the package's state in placement.
-
-It has duties, each a function ``duty(context, client, dry_run=False)``
-that reads what nova and placement hold, works out what placement should
-hold, writes only what differs and returns one line per change made (or,
-with ``dry_run``, that it would make). Every duty follows the same rules:
-
-* it converges by itself: the keeper runs each duty every
-  ``[vmware_scheduler] placement_sync_interval`` seconds in every
-  nova-scheduler process that loaded the package's filters;
-* it is idempotent: what it writes is a function of what nova and placement
-  hold, so several scheduler processes write the same thing, and a second
-  run right after the first writes nothing;
-* placement's generation conflicts are retried (:func:`retrying`), a few
-  times, then left to the next run;
-* nothing is written when nothing differs;
-* ``nova-vmw-sched sync-placement`` runs the same duties once, for an audit
-  (``--dry-run``) or an immediate repair.
-
-The duties: :func:`nova_vmw_sched.reserve.sync` (the vSphere HA reserve of
-each cluster, held as allocations) and
-:func:`nova_vmw_sched.aggregates.sync` (placement aggregates per cluster).
+Each duty reads what nova and placement hold and writes only what differs:
+it converges, is idempotent (several processes write the same thing),
+retries placement's generation conflicts (:func:`retrying`) and writes
+nothing when nothing differs. ``nova-vmw-sched sync-placement`` runs the
+same duties once.
 """
 
 import os
 import threading
-import time
 
 from oslo_log import log as logging
 
@@ -59,13 +44,8 @@ class Conflict(Exception):
 
 
 def retrying(write, what):
-    """Call ``write()`` until it does not raise :class:`Conflict`.
-
-    ``write`` re-reads what it needs each time. After
-    :data:`CONFLICT_RETRIES` conflicts the change is left to the next run.
-
-    :returns: what ``write`` returns, or None if every try conflicted
-    """
+    """``write()`` (which re-reads what it needs) until it does not raise
+    :class:`Conflict`; None after :data:`CONFLICT_RETRIES` retries."""
     for attempt in range(CONFLICT_RETRIES + 1):
         try:
             return write()
@@ -79,14 +59,12 @@ def retrying(write, what):
 
 
 class Held:
-    """The HA reserve (``(vCPUs, MB)`` by rp uuid) the reserve duty last
-    found held in placement (:mod:`nova_vmw_sched.reserve`); placement's
-    usage includes it."""
+    """The HA reserve ``(vCPUs, MB)`` by rp uuid that the reserve duty last
+    found held in placement, whose usage includes it."""
 
     def __init__(self):
         self._held = {}
-        #: a run of the reserve duty has looked at every cluster (or found
-        #: that nothing is held anywhere)
+        #: a reserve run looked at every cluster (or found nothing held)
         self.complete = False
         #: {rp uuid: (provider generation, policy)} of reserves found right
         self.right = {}
@@ -98,28 +76,17 @@ class Held:
         self._held.clear()
 
     def held_in_all(self):
-        """``(vCPUs, MB)``: the sum of what :meth:`held` knows."""
         return (sum(v for v, _m in self._held.values()),
                 sum(m for _v, m in self._held.values()))
 
-    def mark_complete(self):
-        self.complete = True
-
     def held(self, rp_uuid):
-        """``(vCPUs, MB)`` of the HA reserve held in placement for a
-        cluster, as this keeper last read or wrote it.
-
-        None while the keeper runs but has not yet looked at the cluster
-        (after a start, until its first run ends): placement's usage of the
-        cluster cannot be told from its reserve then. ``(0, 0)`` where no
-        keeper runs in this process.
-        """
+        """``(vCPUs, MB)`` held for a cluster; ``(0, 0)`` where no keeper
+        runs in this process; None while the keeper runs but has not looked
+        at the cluster yet (its usage cannot be told from its reserve)."""
         amounts = self._held.get(rp_uuid)
         if amounts is not None:
             return amounts
-        if self.complete or not self.running():
-            return (0, 0)
-        return None
+        return (0, 0) if self.complete or not self.running() else None
 
     def running(self):
         return False
@@ -128,16 +95,12 @@ class Held:
 class Keeper(Held):
     """Runs the duties in a background thread of this process."""
 
-    def __init__(self, run, clock=time.monotonic):
-        """:param run: runs the duties once, ``run(known=keeper)``
-        (:func:`nova_vmw_sched.duties.run_once`)"""
+    def __init__(self, run):
+        """:param run: runs the duties once, ``run(known=keeper)``"""
         super().__init__()
         self._run = run
-        self._clock = clock
         self._lock = threading.Lock()
-        self._pid = None
-        self._stop = None
-        self._thread = None
+        self._pid = self._stop = self._thread = None
         self._wake = threading.Event()
         #: completed runs (tests wait on it)
         self.runs = 0
@@ -147,14 +110,10 @@ class Keeper(Held):
         """Start the thread in this process, once (again after a fork)."""
         if vmw_conf.read_option(CONF, 'placement_sync_interval') <= 0:
             return
-        pid = os.getpid()
-        if self._pid == pid:
-            return
         with self._lock:
-            if self._pid == pid:
+            if self._pid == os.getpid():
                 return
-            self._pid = pid
-            self._stop = threading.Event()
+            self._pid, self._stop = os.getpid(), threading.Event()
             self._thread = threading.Thread(
                 target=self._loop, args=(self._stop,),
                 name='vmw-placement-keeper', daemon=True)
@@ -182,20 +141,13 @@ class Keeper(Held):
 
     def wait_for_runs(self, count, timeout):
         """Wait until ``count`` runs have completed; True if they have."""
-        deadline = self._clock() + timeout
         with self._ran:
-            while self.runs < count:
-                left = deadline - self._clock()
-                if left <= 0:
-                    return False
-                self._ran.wait(min(left, 0.5))
-        return True
+            return self._ran.wait_for(lambda: self.runs >= count, timeout)
 
     def _loop(self, stop):
         while not stop.is_set():
             try:
-                changes = self._run(known=self)
-                for name, lines in changes.items():
+                for name, lines in self._run(known=self).items():
                     for line in lines:
                         LOG.info('Placement keeper (%(duty)s): %(line)s',
                                  {'duty': name, 'line': line})
@@ -213,8 +165,7 @@ class Keeper(Held):
 
 
 class Off(Held):
-    """A keeper that never starts (unit tests, benchmarks, the simulator).
-    """
+    """A keeper that never starts (tests, benchmarks, the simulator)."""
 
     runs = 0
 

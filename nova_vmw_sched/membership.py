@@ -10,52 +10,18 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Where a request's server-group members and hinted instances are, by
-cluster, while other requests of the same group are scheduled at once.
+"""Where a request's server-group members and ``same_host`` /
+``different_host`` instances are, by unit (:func:`nova_vmw_sched.cluster.
+node_key`: the cluster, whichever service manages it; else the node), looked
+up once per request through :attr:`nova_vmw_sched.data.Data.members`
+(doc/source/server-groups.rst, "How members count").
 
-nova's own group filters read ``HostState.instances``, which holds the
-instances of the whole *service host*. Here an instance counts on the unit
-of its location (:func:`nova_vmw_sched.cluster.node_key`: the cluster,
-whatever service host manages it now; for non-VMware nodes the node).
-
-Per request, :class:`Members` (a part of the request's
-:mod:`nova_vmw_sched.view`) locates the group's members and the
-``same_host``/``different_host`` instances once, shared by all our group
-filters and weighers and by every instance of a multi-create:
-
-1. the cell databases give each instance's ``node`` (one query per cell,
-   elevated context; deleted instances do not count, soft-deleted ones
-   (``SOFT_DELETED``, restorable) do, as nova's
-   ``ServerGroupAntiAffinityFilter`` counts them);
-2. for instances without a node, the API database tells which are still
-   build requests, and in which order nova-api created them (one query);
-3. placement gives where each instance without a node holds its
-   allocation (one read per such instance): the scheduler claims there
-   before it returns, long before the compute sets ``instance.node``;
-4. a member that joined the group before this request and is still a
-   build request without an allocation is being scheduled right now: the
-   request waits for it, up to ``[vmware_scheduler]
-   server_group_wait_timeout``, looking again every
-   ``server_group_wait_interval`` (the API database, then placement). The
-   order of the build requests is a total order every scheduler process
-   agrees on, so two requests never wait for each other. Build requests
-   newer than this request's are not read at all: the later instances of
-   this multi-create (placed by this request, step 5) or requests that
-   wait for this one;
-5. within a multi-create, each next instance reads where placement holds
-   the previous one (one read per instance), so siblings count exactly
-   where nova claimed them.
-
-Nothing else is waited for: instances in ERROR, deleted, or never
-scheduled (no build request, no allocation, no node) do not count. The
-instance being scheduled never counts against itself (moves).
-
-The lookups go through :attr:`nova_vmw_sched.data.Data.members`.
-If a lookup fails (a cell that does not answer, a database or placement
-error) or members are still in flight after the wait, :attr:`Members.error`
-says why: the hard-policy filters then refuse every host (fail closed,
-with one WARNING per request), the soft-policy weighers count what is
-known (fail open).
+An instance counts on its cell ``node`` or, without one, where placement
+holds its allocation. Older members still build requests without one are
+waited for (``[vmware_scheduler] server_group_wait_timeout``, looking every
+``server_group_wait_interval``); the instance being scheduled never counts.
+When a lookup fails or members are still in flight, :attr:`Members.error`
+says why: the hard policies refuse every host, the soft ones count the rest.
 """
 
 import collections
@@ -82,19 +48,6 @@ def group_of(spec_obj):
     return _field(spec_obj, 'instance_group')
 
 
-def group_policy(spec_obj):
-    return _field(group_of(spec_obj), 'policy')
-
-
-def group_name(spec_obj):
-    """How a log line names the request's group: ``name (uuid)``."""
-    group = group_of(spec_obj)
-    name, uuid = _field(group, 'name'), _field(group, 'uuid')
-    if name and uuid:
-        return '%s (%s)' % (name, uuid)
-    return str(name or uuid or '?')
-
-
 def instance_uuid(spec_obj):
     """The instance being scheduled, or None (never raises)."""
     return _field(spec_obj, 'instance_uuid')
@@ -114,12 +67,6 @@ def _field(obj, field):
         return getattr(obj, field) if obj is not None else None
     except Exception:  # not set, lazy-load failure, odd object
         return None
-
-
-class _Allocated(ty.NamedTuple):
-    """An instance located by its allocation, not (yet) by its node."""
-
-    providers: tuple
 
 
 class Counted(ty.NamedTuple):
@@ -145,12 +92,9 @@ def members_of(spec_obj):
 
 def group_counts(spec_obj, host_states, policy):
     """:class:`Counted` members of the request's group, if its policy is
-    ``policy``; None for a request without such a group.
-
-    Records first where nova put the previous instance of a multi-create;
-    the instance being scheduled does not count.
-    """
-    if group_policy(spec_obj) != policy:
+    ``policy`` (first noting where nova put the previous instance of a
+    multi-create); None for a request without such a group."""
+    if _field(group_of(spec_obj), 'policy') != policy:
         return None
     members = members_of(spec_obj)
     members.observe(spec_obj, host_states)
@@ -172,45 +116,38 @@ def hint_units(spec_obj, host_states, hint):
 def _hint_uuids(spec_obj, name):
     try:
         value = spec_obj.get_scheduler_hint(name)
-    except Exception:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    try:
-        return tuple(v for v in value or () if isinstance(v, str))
-    except TypeError:
+        value = [value] if isinstance(value, str) else value or ()
+        return tuple(v for v in value if isinstance(v, str))
+    except Exception:  # no hints, an odd value
         return ()
 
 
 class Members:
-    """Where one request's members and hinted instances are (see module
-    docstring)."""
+    """Where one request's members and hinted instances are."""
 
     def __init__(self, spec_obj):
         self._lock = threading.RLock()
         self._source = data.get().members
         group = group_of(spec_obj)
-        self.group = group_name(spec_obj) if group is not None else None
+        name, uuid = _field(group, 'name'), _field(group, 'uuid')
+        #: how log lines name the group: ``name (uuid)``
+        self.group = None if group is None else (
+            '%s (%s)' % (name, uuid) if name and uuid else
+            str(name or uuid or '?'))
         members = _field(group, 'members')
         self.members = tuple(members) if isinstance(
             members, (list, tuple, set)) else ()
         self.hints = {name: _hint_uuids(spec_obj, name)
                       for name in ('same_host', 'different_host')}
-        #: every instance the request asks about
         self._wanted = frozenset(self.members).union(*self.hints.values())
         self._context = getattr(spec_obj, '_context', None)
         self._first = instance_uuid(spec_obj)
-        #: {uuid: node name, or _Allocated}
-        self._where = None
-        #: {rp uuid: unit key}
-        self._provider_keys = {}
+        self._where = None  # {uuid: node name, or tuple of rp uuids}
+        self._provider_keys = {}  # {rp uuid: unit key}
         #: why the hard policies must refuse; None if all is known
         self.error = None
-        #: instance uuids of this request in the order nova placed them
-        self._sequence = []
+        self._current = None  # the instance nova schedules now
         self._warned = set()
-
-    # -- the lookup, once per request --------------------------------------
 
     def _locations(self):
         if self._where is None:
@@ -219,15 +156,12 @@ class Members:
                     self._where = self._look_up()
         return self._where
 
-    def admin_context(self):
-        return admin_context(self)  # self._context: the request's
-
     def _look_up(self):
         wanted = set(self._wanted)
         if not wanted:
             return {}
         try:
-            return self._locate(self.admin_context(), wanted)
+            return self._locate(admin_context(self), wanted)
         except Exception as e:
             self.error = 'could not look up %s: %s' % (
                 self._what(), e if isinstance(e, data.LookupFailed) else
@@ -244,9 +178,8 @@ class Members:
         unplaced = wanted - set(where) - {me}
         if not unplaced:
             return where
-        # The build requests first, then placement: an instance that is no
-        # longer a build request has had its allocation claimed before (or
-        # never will).
+        # build requests before placement: an instance no longer one has
+        # had its allocation claimed (or never will)
         building = source.building(context, unplaced | ({me} if me else
                                                         set()))
         mine = building.get(me)
@@ -254,25 +187,24 @@ class Members:
         for uuid in sorted(unplaced):
             order = building.get(uuid)
             if order is not None and mine is not None and order > mine:
-                # newer than ours: a later instance of this multi-create
-                # (see observe()) or a request that waits for this one
-                continue
-            providers = source.allocations_of(context, uuid)
-            if providers:
-                where[uuid] = _Allocated(tuple(providers))
-            elif order is not None and (mine is not None or
-                                        uuid not in self.members):
-                # older than ours, or a hinted instance: placed before us.
-                # (An instance being moved has no build request: newer
-                # members wait for it, it does not wait for them.)
+                continue  # newer: of this multi-create, or waits for us
+            if not self._place(context, where, uuid) and order is not None \
+                    and (mine is not None or uuid not in self.members):
+                # older than ours, or hinted (a moved instance has no build
+                # request: it waits for no member)
                 waiting.append(uuid)
         if waiting:
             self._wait(context, where, waiting)
         return where
 
+    def _place(self, context, where, uuid):
+        """Note where placement holds ``uuid``'s allocation, if it does."""
+        providers = self._source.allocations_of(context, uuid)
+        if providers:
+            where[uuid] = tuple(providers)
+        return bool(providers)
+
     def _wait(self, context, where, waiting):
-        # a bad value: read_option warns once and gives the default (the
-        # hard policies still refuse if members are in flight after it)
         timeout = vmw_conf.read_option(CONF, 'server_group_wait_timeout')
         interval = vmw_conf.read_option(CONF, 'server_group_wait_interval')
         started = time.monotonic()
@@ -284,14 +216,8 @@ class Members:
         while waiting and time.monotonic() < deadline:
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
             building = self._source.building(context, waiting)
-            left = []
-            for uuid in waiting:
-                providers = self._source.allocations_of(context, uuid)
-                if providers:
-                    where[uuid] = _Allocated(tuple(providers))
-                elif uuid in building:
-                    left.append(uuid)
-            waiting = left
+            waiting = [uuid for uuid in waiting if not self._place(
+                context, where, uuid) and uuid in building]
         waited = time.monotonic() - started
         if waiting:
             self.error = ('%s still being scheduled after %.1f s '
@@ -308,56 +234,41 @@ class Members:
             return text
         return 'instances of the same_host/different_host hints'
 
-    # -- siblings of a multi-create -------------------------------------------
-
     def observe(self, spec_obj, host_states):
-        """Note the instance being scheduled; where nova put the previous.
-
-        nova calls the filters for each instance of a multi-create in turn,
-        after claiming the previous one in placement: its allocation tells
-        exactly which node it got. One placement read per instance.
-        """
+        """Note the instance being scheduled, and read where placement holds
+        the previous one of the multi-create (nova claimed it before)."""
         current = instance_uuid(spec_obj)
         with self._lock:
-            if self._sequence and self._sequence[-1] == current:
+            if self._current == current:
                 return
-            previous = self._sequence[-1] if self._sequence else None
-            self._sequence.append(current)
+            previous, self._current = self._current, current
             if previous is None or previous not in self._wanted:
                 return
-            where = self._locations()
             try:
-                providers = self._source.allocations_of(
-                    self.admin_context(), previous)
+                self._place(admin_context(self), self._locations(), previous)
             except Exception as e:
                 self.error = self.error or (
                     'could not look up where instance %s of this request '
                     'was placed: %s' % (previous, e))
-                return
-            if providers:
-                where[previous] = _Allocated(tuple(providers))
-
-    # -- what filters and weighers ask --------------------------------------
 
     def _key(self, location, host_states):
-        if not isinstance(location, _Allocated):
+        if not isinstance(location, tuple):  # a node name
             return cluster.node_key(location)
         keys = self._provider_keys
-        if any(rp not in keys for rp in location.providers):
+        if any(rp not in keys for rp in location):
             self._resolve_providers(host_states)
-        for rp_uuid in location.providers:
+        for rp_uuid in location:
             key = keys.get(rp_uuid)
             if key is not None:
                 return key
-        # no provider we can name (a deleted compute node?): a unit of its
-        # own, which no host has
-        return 'resource provider %s' % ','.join(location.providers)
+        # no provider we can name (a deleted compute node?): no host's unit
+        return 'resource provider %s' % ','.join(location)
 
     def _resolve_providers(self, host_states):
         wanted = set()
         for location in self._locations().values():
-            if isinstance(location, _Allocated):
-                wanted.update(location.providers)
+            if isinstance(location, tuple):
+                wanted.update(location)
         wanted -= set(self._provider_keys)
         for host_state in host_states or ():
             rp_uuid = getattr(host_state, 'uuid', None)
@@ -367,16 +278,14 @@ class Members:
         if not wanted:
             return
         try:
-            nodes = self._source.nodes_of_providers(self.admin_context(),
+            nodes = self._source.nodes_of_providers(admin_context(self),
                                                     wanted)
         except Exception as e:
             self.error = self.error or (
                 'could not look up the compute nodes of resource providers '
                 '%s: %s' % (', '.join(sorted(wanted)), e))
             return
-        for rp_uuid in wanted:
-            # None for a provider that is no compute node (e.g. shared
-            # storage): asked once per request
+        for rp_uuid in wanted:  # None: no compute node (asked once)
             self._provider_keys[rp_uuid] = cluster.node_key(
                 nodes.get(rp_uuid))
 

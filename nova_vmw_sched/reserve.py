@@ -10,42 +10,20 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The vSphere HA reserve of each cluster, held in placement.
+"""The vSphere HA reserve of each cluster, held in placement as
+allocations (doc/source/capacity.rst, "Concurrent requests"); a duty of
+:mod:`nova_vmw_sched.keeper`.
 
-A duty of :mod:`nova_vmw_sched.keeper`. Placement's claim is the only step
-of scheduling that is atomic across requests and scheduler processes, and
-it knows only inventories and allocations. So the reserve is held as
-allocations: on each VMware cluster's resource provider, consumers of the
-package's own (consumer type ``VMW_HA_RESERVE``, project and user
-:data:`PROJECT`) allocate the hold-back ``H`` of the cluster's reserve
-policy (:mod:`nova_vmw_sched.capacity`), for ``VCPU`` and ``MEMORY_MB``.
-Placement then refuses any claim that would take a cluster past
-``C - H``, however many requests race.
-
-An allocation cannot exceed the inventory's ``max_unit`` (the largest ESXi
-host), so the hold-back is split over consumers ``0..n-1`` of the cluster,
-each at most ``max_unit`` and a multiple of ``step_size``. Their uuids are
-derived from the provider's uuid (:func:`consumer_uuid`): every keeper
-computes the same ones, and recognises them among a provider's consumers.
-
-Where the instances of a cluster already use more than ``C - H``, the
-reserve holds only what is free (``C - used``): the cluster is full to
-placement, and the reserve grows back as instances leave. With
-``VMwareClusterCapacityFilter`` not in ``[filter_scheduler]
-enabled_filters``, the desired reserve is 0: the keeper removes what it
-held.
-
-Each run asks placement what the reserve's project holds in all
-(``/usages``); without the capacity filter and with nothing held, that is
-the whole run. A provider whose generation has not changed since the
-keeper last found its reserve right, under the same policy, is not read
-again (placement bumps it when allocations are written or inventories
-change); since placement does not bump it when allocations are deleted,
-the keeper looks at every cluster again when the project's total differs
-from what it knows it holds (``nova-manage placement audit --delete``), and
-at each run at a cluster whose reserve is short of its policy (instances
-leaving such a cluster delete allocations). A steady run costs two calls
-plus two reads for each provider that changed.
+On each VMware cluster's provider, consumers of the package's own (type
+:data:`CONSUMER_TYPE`, project and user :data:`PROJECT`, uuids derived from
+the provider's: :func:`consumer_uuid`) allocate the hold-back ``H`` of the
+cluster's policy, split into pieces placement accepts (:func:`chunks`); at
+most what is free, and nothing while ``VMwareClusterCapacityFilter`` is not
+enabled. A run reads the project's usage (``/usages``) and the providers,
+then the inventories and allocations of each provider whose generation
+changed since its reserve was found right, all of them again when the
+project's total differs from what is known (placement deletes allocations
+without a new generation), and those whose reserve is short at every run.
 """
 
 import math
@@ -82,14 +60,11 @@ def consumer_uuid(rp_uuid, index):
 
 
 def _index_of(consumer, rp_prefix):
-    """The index of a reserve consumer of the provider, or None."""
     try:
         raw = uuid.UUID(consumer).bytes
     except (ValueError, TypeError, AttributeError):
         return None
-    if raw[:12] != rp_prefix:
-        return None
-    return int.from_bytes(raw[12:], 'big')
+    return int.from_bytes(raw[12:], 'big') if raw[:12] == rp_prefix else None
 
 
 def chunks(amount, record):
@@ -123,16 +98,11 @@ class Plan(ty.NamedTuple):
 
 
 def plan(rp_uuid, inventories, allocations, policy):
-    """Work out a provider's reserve.
-
-    :param inventories: placement's ``inventories`` of the provider
-    :param allocations: placement's allocations on the provider,
-        ``{consumer: {"resources": {rc: amount}}}``
-    :param policy: the cluster's :class:`capacity.ReservePolicy`, or None
-        for no reserve
-    """
+    """A provider's :class:`Plan`, from placement's ``inventories`` and
+    ``allocations`` on it and the cluster's :class:`capacity.ReservePolicy`
+    (None: no reserve)."""
     prefix = uuid.UUID(consumer_uuid(rp_uuid, 0)).bytes[:12]
-    held = {}
+    held, wanted, short = {}, {}, False
     others = {rc: 0 for rc in _RESOURCES}
     for consumer, alloc in (allocations or {}).items():
         resources = (alloc or {}).get('resources') or {}
@@ -142,8 +112,6 @@ def plan(rp_uuid, inventories, allocations, policy):
                 others[rc] += int(resources.get(rc) or 0)
         else:
             held[index] = {rc: int(v) for rc, v in resources.items() if v}
-    wanted = {}
-    short = False
     inv = inventory.from_placement(inventories or {})
     if policy is not None and inv is not None:
         holdback = dict(zip(_RESOURCES, policy.holdback(inv)))
@@ -159,11 +127,10 @@ def plan(rp_uuid, inventories, allocations, policy):
     return Plan(wanted, held, short)
 
 
-def held_total(allocations_by_index):
+def held_total(by_index):
     """``(vCPUs, MB)`` that reserve consumers hold."""
-    return (sum(a.get(capacity.VCPU, 0) for a in allocations_by_index.values()),
-            sum(a.get(capacity.MEMORY_MB, 0)
-                for a in allocations_by_index.values()))
+    return tuple(sum(a.get(rc, 0) for a in by_index.values())
+                 for rc in _RESOURCES)
 
 
 def enabled():
@@ -174,29 +141,23 @@ def enabled():
 
 
 def sync(context, client, dry_run=False, known=None):
-    """Bring every VMware cluster's reserve allocations in line.
-
-    :param known: what a keeper knows of the reserve held
-        (:class:`keeper.Held`), used and updated; a fresh one when None
-    :returns: one line per provider changed (or, with ``dry_run``, to be)
-    """
+    """Bring every VMware cluster's reserve in line; one line per provider
+    changed (or, with ``dry_run``, to be). ``known``: the
+    :class:`keeper.Held` used and updated (a fresh one when None)."""
     known = known if known is not None else keeper.Held()
     policies = capacity.reserve_policies(CONF) if enabled() else None
     in_placement = _reserve_usage(client, context)
     if policies is None and not any(in_placement):
-        # the common case without the capacity filter: one call, no reads
-        # of each cluster
+        # without the capacity filter and nothing held: this one call
         known.clear_held()
-        known.mark_complete()
+        known.complete = True
         return []
     if in_placement != known.held_in_all():
-        # placement deletes allocations without a new provider generation
-        # (`nova-manage placement audit --delete`, by hand): look again
+        # allocations deleted (an audit, by hand): no new generation tells
         known.right.clear()
-    resp = _get(client, '/resource_providers', '1.14', context)
-    providers = resp.json()['resource_providers']
     lines = []
-    for provider in providers:
+    for provider in _get(client, '/resource_providers', '1.14',
+                         context).json()['resource_providers']:
         name = provider.get('name')
         found = cluster.parse_nodename(name)
         if found is None or provider.get('parent_provider_uuid'):
@@ -213,7 +174,7 @@ def sync(context, client, dry_run=False, known=None):
             'the HA reserve of %s' % name)
         if line:
             lines.append(line)
-    known.mark_complete()
+    known.complete = True
     return lines
 
 
@@ -225,15 +186,13 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run, known):
                  answer.get('allocations'), policy)
     known.set_held(rp_uuid, held_total(found.held))
     if found.wanted == found.held:
-        if not dry_run and not found.short:
-            # (a reserve short of the policy is looked at each run: the
-            # instances leaving do not change the provider's generation)
+        if not dry_run and not found.short:  # short: looked at each run
             known.right[rp_uuid] = (
                 answer.get('resource_provider_generation'), policy)
         return None
-    line = ('%s %s (provider %s): %s -> %s%s' % (
-        'would set the HA reserve of' if dry_run else 'set the HA reserve of',
-        name, rp_uuid, _describe(found.held), _describe(found.wanted),
+    line = ('%sset the HA reserve of %s (provider %s): %s -> %s%s' % (
+        'would ' if dry_run else '', name, rp_uuid, _describe(found.held),
+        _describe(found.wanted),
         ' (less than the policy holds back: the instances use more)'
         if found.short else ''))
     if dry_run:
@@ -262,8 +221,7 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run, known):
             'placement refused the HA reserve of %s: %s %s'
             % (name, resp.status_code, resp.text[:300]))
     known.set_held(rp_uuid, held_total(found.wanted))
-    # placement bumps the generation once per write: one more than read
-    # is this write alone; any other write since makes it differ (re-read)
+    # one more generation than read: this write alone (another: re-read)
     if not found.short:
         known.right[rp_uuid] = (
             answer.get('resource_provider_generation', -2) + 1, policy)
@@ -274,14 +232,13 @@ def _reserve_usage(client, context):
     """``(vCPUs, MB)`` the reserve's project holds in all of placement."""
     usages = _get(client, '/usages?project_id=%s' % PROJECT, '1.9',
                   context).json().get('usages') or {}
-    return (int(usages.get(capacity.VCPU) or 0),
-            int(usages.get(capacity.MEMORY_MB) or 0))
+    return tuple(int(usages.get(rc) or 0) for rc in _RESOURCES)
 
 
 def _describe(by_index):
-    vcpus, memory_mb = held_total(by_index)
     if not by_index:
         return 'none'
+    vcpus, memory_mb = held_total(by_index)
     return '%d VCPU, %d MEMORY_MB in %d allocation%s' % (
         vcpus, memory_mb, len(by_index), '' if len(by_index) == 1 else 's')
 

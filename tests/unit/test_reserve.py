@@ -386,7 +386,7 @@ class TestHeld(testtools.TestCase):
         # the other's figure would count its reserve as instances: left
         # out (nova's figure decides), the known one without its reserve
         self.assertEqual({self.rp: (16, 8192 - 4352)}, self._read())
-        data.get().keeper.mark_complete()
+        data.get().keeper.complete = True
         self.assertEqual((0, 0), data.get().keeper.held(self.other))
         self.assertEqual((80, 8192), self._read()[self.other])
 
