@@ -68,7 +68,6 @@ RESERVE = 'reserve'
 # floating point slack when comparing amounts that are whole numbers times
 # allocation ratios
 _EPS = 1e-6
-_MAX_HOST_FAILURES = 100
 _MEMO_LIMIT = 200000
 
 
@@ -83,9 +82,8 @@ class ReservePolicy(ty.NamedTuple):
     def holdback(self, inventory):
         """``(vcpus, memory_mb)`` this policy holds back of a cluster."""
         if self.kind == HOST_FAILURES:
-            failures = self.host_failures
-            return (failures * inventory.largest_vcpus,
-                    failures * inventory.largest_memory_mb)
+            return (self.host_failures * inventory.largest_vcpus,
+                    self.host_failures * inventory.largest_memory_mb)
         if self.kind == PERCENTAGE:
             return (inventory.capacity_vcpus * self.cpu_percentage / 100.0,
                     inventory.capacity_memory_mb *
@@ -95,19 +93,9 @@ class ReservePolicy(ty.NamedTuple):
     def usable(self, inventory):
         """``(vcpus, memory_mb)`` instances may use: capacity less hold-back.
         """
-        kind = self.kind
-        if kind == HOST_FAILURES:
-            failures = self.host_failures
-            return (inventory.capacity_vcpus -
-                    failures * inventory.largest_vcpus,
-                    inventory.capacity_memory_mb -
-                    failures * inventory.largest_memory_mb)
-        if kind == PERCENTAGE:
-            return (inventory.capacity_vcpus *
-                    (100 - self.cpu_percentage) / 100.0,
-                    inventory.capacity_memory_mb *
-                    (100 - self.memory_percentage) / 100.0)
-        return inventory.capacity_vcpus, inventory.capacity_memory_mb
+        vcpus, memory_mb = self.holdback(inventory)
+        return (inventory.capacity_vcpus - vcpus,
+                inventory.capacity_memory_mb - memory_mb)
 
     def __str__(self):
         if self.kind == HOST_FAILURES:
@@ -142,7 +130,7 @@ def parse_policy(text) -> ReservePolicy:
         return ReservePolicy()
     if kind == HOST_FAILURES and sep:
         return ReservePolicy(HOST_FAILURES, host_failures=_int_in(
-            arg, 0, _MAX_HOST_FAILURES, 'host failures'))
+            arg, 0, 100, 'host failures'))
     if kind == PERCENTAGE and sep:
         cpu, slash, memory = arg.partition('/')
         cpu = _int_in(cpu, 0, 100, 'percentage')
@@ -154,11 +142,6 @@ def parse_policy(text) -> ReservePolicy:
 
 
 # -- operator data ------------------------------------------------------------
-
-def warn_once(key, message, args):
-    """Log ``message % args`` as a WARNING the first time ``key`` is seen."""
-    vmw_conf.warn_once(LOG, key, message, args)
-
 
 class PolicyTable:
     """The reserve policy of each cluster: overrides, else the default."""
@@ -179,29 +162,20 @@ class PolicyTable:
             pass
         except TypeError:
             return self.default
-        policy = self.default
-        for ref, override, _key in self.overrides:
-            if ref.matches(found):
-                policy = override
-                break
+        policy = next((override for ref, override, _key in self.overrides
+                       if ref.matches(found)), self.default)
         if len(self._memo) >= _MEMO_LIMIT:
             self._memo.clear()
         self._memo[found] = policy
         return policy
 
 
-def _rank(ref, direct, key):
-    """Sort key of an override: node names, then morefs; direct, then alias.
-
-    Two entries of the same rank that match a cluster have the same
-    reference, so the key (sorted) breaks the tie.
-    """
-    bare = ref.vcenter_uuid is None and ref.display_name is None
-    return (bare, not direct, key)
-
-
 def build_table(default, overrides, aliases):
     """Parse ``{reference or alias: policy text}`` into a PolicyTable.
+
+    When several entries match a cluster, node names come before bare
+    morefs, direct references before aliases; two entries of the same rank
+    that match a cluster have the same reference, and the first key wins.
 
     :returns: ``(table, errors)``; an entry with an error is left out.
     """
@@ -217,32 +191,28 @@ def build_table(default, overrides, aliases):
         except (cluster.InvalidClusterReference, ValueError) as e:
             errors.append("entry '%s:%s': %s" % (key, text, e))
             continue
-        entries.append((_rank(ref, direct, key), ref, policy, key))
+        bare = ref.vcenter_uuid is None and ref.display_name is None
+        entries.append(((bare, not direct, key), ref, policy, key))
     entries.sort(key=lambda e: e[0])
     chosen = {}
-    for _rank_key, ref, policy, key in entries:
+    kept = []
+    for _rank, ref, policy, key in entries:
         identity = (ref.moref, ref.vcenter_uuid, ref.display_name)
-        if identity in chosen:
+        if identity not in chosen:
+            chosen[identity] = (key, policy)
+            kept.append((ref, policy, key))
+        elif chosen[identity][1] != policy:
             first_key, first_policy = chosen[identity]
-            if first_policy != policy:
-                errors.append("entries '%s' and '%s' name the same cluster; "
-                              "'%s' (%s) is used" % (first_key, key,
-                                                     first_key, first_policy))
-            continue
-        chosen[identity] = (key, policy)
-    table = PolicyTable(default, [
-        (ref, policy, key) for _r, ref, policy, key in entries
-        if chosen[(ref.moref, ref.vcenter_uuid, ref.display_name)][0] == key])
-    return table, errors
+            errors.append("entries '%s' and '%s' name the same cluster; "
+                          "'%s' (%s) is used" % (first_key, key, first_key,
+                                                 first_policy))
+    return PolicyTable(default, kept), errors
 
 
 _table_lock = threading.Lock()
-#: the policy table of the last option values only: a plain bounded memo of
-#: a pure function of the options (not part of the data seam)
-_table_cache: dict = {}
-
-
-_LAST = '<last call>'
+#: (overrides, aliases, scalars, key, table) of the last call: a plain memo
+#: of a pure function of the options (not part of the data seam)
+_last_table = None
 _NONE: dict = {}  # shared stand-in for an empty option value; never changed
 
 
@@ -252,38 +222,30 @@ def reserve_policies(conf) -> PolicyTable:
     Bad entries of ``cluster_failover_overrides`` are logged as a WARNING
     once per distinct option value and left out.
     """
+    global _last_table
     read = vmw_conf.read_option
-    kind = read(conf, 'cluster_failover_policy')
-    failures = read(conf, 'cluster_failover_host_failures')
-    cpu = read(conf, 'cluster_failover_cpu_percentage')
-    memory = read(conf, 'cluster_failover_memory_percentage')
+    scalars = tuple(read(conf, 'cluster_failover_' + name) for name in (
+        'policy', 'host_failures', 'cpu_percentage', 'memory_percentage'))
     overrides = read(conf, 'cluster_failover_overrides') or _NONE
     aliases = read(conf, 'cluster_aliases') or _NONE
-    scalars = (kind, failures, cpu, memory)
     # oslo.config hands out the same dict objects until a value changes:
-    # then the table of the last call is still right, without sorting
-    # thousands of overrides on every request.
-    last = _table_cache.get(_LAST)
+    # then the last table is still right, without sorting thousands of
+    # overrides on every request.
+    last = _last_table
     if (last is not None and last[0] is overrides and last[1] is aliases
             and last[2] == scalars):
-        return last[3]
-    raw = (overrides, aliases)
+        return last[4]
     try:
-        overrides = {str(k): str(v) for k, v in overrides.items()}
-        aliases = {str(k): str(v) for k, v in aliases.items()}
+        key = scalars + tuple(tuple(sorted((str(k), str(v))
+                                           for k, v in value.items()))
+                              for value in (overrides, aliases))
     except Exception:  # not mappings at all (values set in code)
-        overrides, aliases = {}, {}
-    key = scalars + (tuple(sorted(overrides.items())),
-                     tuple(sorted(aliases.items())))
-    try:
-        table = _table_cache[key]
-    except KeyError:
-        pass
-    else:
-        _table_cache[_LAST] = raw + (scalars, table)
-        return table
+        key = scalars + ((), ())
     with _table_lock:
-        if key not in _table_cache:
+        if _last_table is not None and _last_table[3] == key:
+            table = _last_table[4]
+        else:
+            kind, failures, cpu, memory = scalars
             if kind == HOST_FAILURES:
                 default = ReservePolicy(HOST_FAILURES, host_failures=failures)
             elif kind == PERCENTAGE:
@@ -291,15 +253,12 @@ def reserve_policies(conf) -> PolicyTable:
                                         memory_percentage=memory)
             else:
                 default = ReservePolicy()
-            table, errors = build_table(
-                default, overrides, request.configured_aliases(conf))
+            table, errors = build_table(default, dict(key[4]),
+                                        request.configured_aliases(conf))
             for error in errors:
                 LOG.warning('Ignoring [vmware_scheduler] '
                             'cluster_failover_overrides %s', error)
-            _table_cache.clear()
-            _table_cache[key] = table
-        table = _table_cache[key]
-        _table_cache[_LAST] = raw + (scalars, table)
+        _last_table = (overrides, aliases, scalars, key, table)
         return table
 
 
@@ -330,9 +289,9 @@ def usage(host_state, inventory, cache=None) -> ty.Optional[tuple]:
     vmwareapi driver also reports as the inventories' ``reserved``; that is
     taken off here, as capacity already leaves it out. With ``cache`` (an
     :class:`nova_vmw_sched.inventory.InventoryCache`), placement's usage of
-    the cluster is taken into account too
-    (:meth:`~nova_vmw_sched.inventory.InventoryCache.usage`): it counts the
-    instances that nova's figure leaves out after a takeover.
+    the cluster counts too (:meth:`~nova_vmw_sched.inventory.InventoryCache.
+    usage`): it counts the instances that nova's figure leaves out after a
+    takeover.
     """
     try:
         vcpus = host_state.vcpus_used - inventory.reserved_vcpus
@@ -343,14 +302,13 @@ def usage(host_state, inventory, cache=None) -> ty.Optional[tuple]:
             return None
     except (TypeError, AttributeError):
         return None
-    used = (vcpus if vcpus > 0 else 0), (memory if memory > 0 else 0)
-    if cache is not None:
-        rp_uuid = getattr(host_state, 'uuid', None)
-        if isinstance(rp_uuid, str):
-            try:
-                return cache.usage(rp_uuid, used)
-            except (TypeError, ValueError, OverflowError):
-                return used
+    used = max(vcpus, 0), max(memory, 0)
+    rp_uuid = getattr(host_state, 'uuid', None)
+    if cache is not None and isinstance(rp_uuid, str):
+        try:
+            return cache.usage(rp_uuid, used)
+        except (TypeError, ValueError, OverflowError):
+            return used
     return used
 
 
@@ -376,14 +334,13 @@ class Room(ty.NamedTuple):
     refusal: ty.Optional[Refusal]
 
 
-def room(inventory, policy, used, demand, usable=None) -> Room:
+def room(inventory, policy, used, demand) -> Room:
     """The capacity rule: the room a cluster has for ``demand``.
 
     The one rule the capacity filter (``count >= 1``), the headroom weigher
     (``count``) and the simulator (through them) apply.
 
     :param used: ``(vcpus, memory_mb)``, as :func:`usage` gives it
-    :param usable: ``policy.usable(inventory)`` if the caller has it
     """
     vcpus, memory_mb = demand
     if vcpus > inventory.fit_vcpus + _EPS:
@@ -391,43 +348,28 @@ def room(inventory, policy, used, demand, usable=None) -> Room:
     if memory_mb > inventory.fit_memory_mb + _EPS:
         return Room(0, Refusal(FIT, MEMORY_MB, memory_mb,
                                inventory.fit_memory_mb))
-    if usable is None:
-        usable = policy.usable(inventory)
-    count = None
+    usable = policy.usable(inventory)
+    counts = []
     refused = None
     for index, (asked, resource_class) in enumerate(
             ((vcpus, VCPU), (memory_mb, MEMORY_MB))):
         left = usable[index] - used[index] + _EPS
         if asked > 0:
             fits = math.floor(left / asked)
+        elif left >= 0:
+            continue  # nothing asked of it, and its reserve is kept
         else:
-            # nothing asked of it: only a reserve already broken refuses
-            fits = None if left >= 0 else 0
-        if fits is None:
-            continue
+            fits = 0  # nothing asked, but the reserve is already broken
         if fits < 1 and refused is None:
             refused = Refusal(RESERVE, resource_class, used[index] + asked,
                               usable[index], policy.holdback(inventory)[index])
-        if count is None or fits < count:
-            count = fits
-    if count is None:
-        # a flavor that asks for nothing passes but counts no headroom
-        count = 0
-    return Room(max(0, count), refused)
-
-
-def refusal(inventory, policy, used, demand) -> ty.Optional[Refusal]:
-    """None if the cluster can take one instance of ``demand``."""
-    return room(inventory, policy, used, demand).refusal
-
-
-def headroom(inventory, policy, used, demand) -> int:
-    """How many instances of ``demand`` the cluster can still take."""
-    return room(inventory, policy, used, demand).count
+        counts.append(fits)
+    # a flavor that asks for nothing passes but counts no headroom
+    return Room(max(0, min(counts, default=0)), refused)
 
 
 def headrooms(host_states, inventories, demand, policies, cache=None) -> list:
-    """:func:`headroom` of each host, in one loop (for the weigher).
+    """The :func:`room` count of each host, in one loop (for the weigher).
 
     :param inventories: aligned with ``host_states``, as
         :meth:`nova_vmw_sched.inventory.InventoryCache.for_hosts` gives
@@ -436,26 +378,14 @@ def headrooms(host_states, inventories, demand, policies, cache=None) -> list:
     :returns: for each host its headroom, or None if the host is not a
         VMware cluster or its inventory or usage is not known
     """
-    default = policies.default
-    per_cluster = bool(policies.overrides)
-    # (id(inventory), id(policy)) -> usable (vCPUs, MB); the objects are
-    # alive for the whole loop (the cache, the list and the table hold them)
-    usables = {}
     result = []
-    append = result.append
     for host_state, inv in zip(host_states, inventories):
-        if inv is None or inv is inventory.NOT_A_CLUSTER:
-            append(None)
-            continue
-        used = usage(host_state, inv, cache)
+        used = None
+        if inv is not None and inv is not inventory.NOT_A_CLUSTER:
+            used = usage(host_state, inv, cache)
         if used is None:
-            append(None)
+            result.append(None)
             continue
-        policy = (policies.for_cluster(cluster.cluster_of(host_state))
-                  if per_cluster else default)
-        key = (id(inv), id(policy))
-        usable = usables.get(key)
-        if usable is None:
-            usable = usables[key] = policy.usable(inv)
-        append(room(inv, policy, used, demand, usable).count)
+        policy = policies.for_cluster(cluster.cluster_of(host_state))
+        result.append(room(inv, policy, used, demand).count)
     return result

@@ -14,26 +14,19 @@
 
 nova's vmwareapi driver names the compute node of a cluster
 ``<cluster moref>.<vCenter instanceUuid>``, e.g.
-``domain-c7.6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01``. Drivers of the Juno era
+``domain-c7.6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01``; drivers of the Juno era
 used ``<cluster moref>(<display name>)``, e.g. ``domain-c7(Gold)``.
 :func:`cluster_of` turns such a node name into a :class:`ClusterId`; any
 other node name (a KVM host, an ironic node, garbage) gives ``None``, never
 an exception.
 
-The operator names clusters with *references*:
-
-* a full node name, ``domain-c7.<vCenter uuid>`` or ``domain-c7(Gold)``:
-  exactly that cluster;
-* a bare moref, ``domain-c7``: that moref in *every* vCenter (a moref is
-  unique only inside one vCenter);
-* an alias, defined in ``[vmware_scheduler] cluster_aliases``: whatever
-  reference the alias stands for.
-
-A list of references (the ``vmware:cluster`` flavor extra spec) is parsed
-by :func:`parse_reference_list`, which raises
-:class:`InvalidClusterReference` with a message naming the bad element, and
-resolved against the aliases by :func:`resolve`, which gives a
-:class:`ClusterPin`.
+The operator names clusters with *references*: a full node name (exactly
+that cluster), a bare moref ``domain-c7`` (that moref in *every* vCenter: a
+moref is unique only inside one vCenter) or an alias from
+``[vmware_scheduler] cluster_aliases``. :func:`parse_reference_list` parses
+a list of them (the ``vmware:cluster`` flavor extra spec), raising
+:class:`InvalidClusterReference` with a message naming the bad element;
+:func:`resolve` resolves it against the aliases into a :class:`ClusterPin`.
 """
 
 import re
@@ -42,17 +35,14 @@ import typing as ty
 
 MOREF_RE = re.compile(r'domain-c[0-9]+')
 _UUID_RE = re.compile(r'[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}')
-_NODE_RE = re.compile(
-    r'(?P<moref>domain-c[0-9]+)'
-    r'(?:\.(?P<uuid>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})'
-    r'|\((?P<name>[^()]+)\))')
+_NODE_RE = re.compile(r'(?P<moref>domain-c[0-9]+)(?:\.(?P<uuid>%s)'
+                      r'|\((?P<name>[^()]+)\))' % _UUID_RE.pattern)
 ALIAS_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_.-]{0,63}')
 
 # Node names are few (one per cluster) and asked for on every request, so
-# their parse is kept. The bound only guards against an unbounded stream of
-# distinct garbage names; a real estate never reaches it. A plain bounded
-# memo of a pure function of the name: module-level, not part of the data
-# seam (nova_vmw_sched.data), never replaced by tests.
+# their parse is kept: a plain bounded memo of a pure function of the name
+# (not part of the data seam). The bound only guards against an unbounded
+# stream of distinct garbage names.
 _CACHE_LIMIT = 200000
 _cache: dict[str, ty.Optional['ClusterId']] = {}
 
@@ -103,8 +93,6 @@ def cluster_of_node(nodename) -> ty.Optional[ClusterId]:
 
 def cluster_of(host_state) -> ty.Optional[ClusterId]:
     """The cluster of a HostState (or anything with ``nodename``), or None.
-
-    Safe for any object, any attribute value.
     """
     return cluster_of_node(getattr(host_state, 'nodename', None))
 
@@ -131,6 +119,10 @@ class InvalidClusterReference(ValueError):
     """A cluster reference or a list of them is malformed."""
 
 
+class UnknownAlias(InvalidClusterReference):
+    """A reference names an alias the configuration does not define."""
+
+
 class ClusterRef(ty.NamedTuple):
     """What an operator's word for a cluster matches.
 
@@ -145,15 +137,9 @@ class ClusterRef(ty.NamedTuple):
     text: str = ''
 
     def matches(self, cluster: ty.Optional[ClusterId]) -> bool:
-        if cluster is None or cluster.moref != self.moref:
-            return False
-        if (self.vcenter_uuid is not None and
-                cluster.vcenter_uuid != self.vcenter_uuid):
-            return False
-        if (self.display_name is not None and
-                cluster.display_name != self.display_name):
-            return False
-        return True
+        return (cluster is not None and cluster.moref == self.moref and
+                self.vcenter_uuid in (None, cluster.vcenter_uuid) and
+                self.display_name in (None, cluster.display_name))
 
 
 class Alias(ty.NamedTuple):
@@ -236,7 +222,8 @@ def parse_reference_list(value, allow_alias=True):
             ref = parse_reference(element, allow_alias=allow_alias)
         except InvalidClusterReference as e:
             raise InvalidClusterReference('element %d: %s' % (index, e))
-        key = _identity_key(ref)
+        # the identity: (name,) of an alias, three fields of a ClusterRef
+        key = ref[:3]
         if key in seen:
             raise InvalidClusterReference(
                 "element %d: '%s' repeats element %d"
@@ -244,16 +231,6 @@ def parse_reference_list(value, allow_alias=True):
         seen[key] = index
         refs.append(ref)
     return tuple(refs)
-
-
-def _identity_key(ref):
-    if isinstance(ref, Alias):
-        return ('alias', ref.name)
-    return ('cluster', ref.moref, ref.vcenter_uuid, ref.display_name)
-
-
-class UnknownAlias(InvalidClusterReference):
-    """A reference names an alias the configuration does not define."""
 
 
 def parse_aliases(mapping):
@@ -291,11 +268,10 @@ class ClusterPin(ty.NamedTuple):
 
     def rank(self, cluster: ty.Optional[ClusterId]) -> ty.Optional[int]:
         """0 for the first listed cluster, 1 for the next; None if unlisted."""
-        if cluster is None:
-            return None
-        for index, ref in enumerate(self.refs):
-            if ref.matches(cluster):
-                return index
+        if cluster is not None:
+            for index, ref in enumerate(self.refs):
+                if ref.matches(cluster):
+                    return index
         return None
 
     def __str__(self):
@@ -310,13 +286,10 @@ def resolve(refs, aliases) -> ClusterPin:
     resolved = []
     for ref in refs:
         if isinstance(ref, Alias):
-            try:
-                target = aliases[ref.name]
-            except KeyError:
+            if ref.name not in aliases:
                 raise UnknownAlias(
                     "alias '%s' is not defined in [vmware_scheduler] "
                     "cluster_aliases" % ref.name)
-            resolved.append(target)
-        else:
-            resolved.append(ref)
+            ref = aliases[ref.name]
+        resolved.append(ref)
     return ClusterPin(tuple(resolved))

@@ -24,11 +24,10 @@ is out, e.g.::
 
 A listed cluster that placement did not offer is looked up in the database
 (only then, once per request): no compute node, a disabled service (nova
-asks placement for enabled nodes only), or no room.
-Rejections by nova's own filters between ours show as "rejected by another
-filter". A filter of nova that removes the last host ends the request
-before ours run; list ``VMwareClusterFilter`` first in ``enabled_filters``
-so that it judges listed clusters whose service is down or disabled itself.
+asks placement for enabled nodes only), or no room. Rejections by nova's
+own filters between ours show as "rejected by another filter"; a filter of
+nova that removes the last host ends the request before ours run, so
+``VMwareClusterFilter`` goes first in ``enabled_filters``.
 """
 
 from oslo_log import log as logging
@@ -59,10 +58,6 @@ class Explanation:
 
     def add_listed(self, index, host_state):
         self.listed.setdefault(index, []).append(host_state)
-
-    def add_reason(self, host_state, filter_name, reason):
-        self.reasons.setdefault(id(host_state), []).append(
-            (filter_name, reason))
 
     def line(self, instance_uuid, context=None):
         pin = self.pin_request
@@ -104,7 +99,8 @@ def for_request(spec_obj, pin_request=None):
 
 
 def note(spec_obj, filter_obj, rejected, passed):
-    """Record why ``filter_obj`` rejected listed hosts; speak if none left.
+    """Record why ``filter_obj`` rejected listed hosts; if none passed, log
+    the line (once per request).
 
     ``rejected`` is ``[(host_state, reason)]``, the reasons the filter's
     ``check()`` returned (and logged at DEBUG).
@@ -117,26 +113,19 @@ def note(spec_obj, filter_obj, rejected, passed):
     name = type(filter_obj).__name__
     for host_state, reason in rejected:
         if id(host_state) in listed_ids:
-            explanation.add_reason(host_state, name, reason)
-    if not passed:
-        say(spec_obj, explanation)
-
-
-def say(spec_obj, explanation):
-    """Log the line once per request."""
-    if explanation.said:
-        return
-    explanation.said = True
-    LOG.info('%s', explanation.line(getattr(spec_obj, 'instance_uuid', None),
-                                    getattr(spec_obj, '_context', None)))
+            explanation.reasons.setdefault(id(host_state), []).append(
+                (name, reason))
+    if not passed and not explanation.said:
+        explanation.said = True
+        LOG.info('%s', explanation.line(
+            getattr(spec_obj, 'instance_uuid', None),
+            getattr(spec_obj, '_context', None)))
 
 
 def absent_reason(context, ref):
-    """Why a listed cluster is not among the candidates.
-
-    Asked only when a pinned request has no host left, once per listed
-    cluster that placement did not offer.
-    """
+    """Why a listed cluster is not among the candidates (asked only when a
+    pinned request has no host left, once per listed cluster that placement
+    did not offer)."""
     if context is None:
         return NO_NODE + '?'
     try:

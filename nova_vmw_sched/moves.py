@@ -13,15 +13,14 @@
 """What a move of an existing instance asks of clusters, read once per
 request (a part of the request's :mod:`nova_vmw_sched.view`).
 
-nova's scheduler is not told whether a request is a new boot or a move. It
-is told, for every move, which service hosts to leave out: nova-api sets
-``RequestSpec.ignore_hosts`` to a list (empty when the source service host
-may be chosen again) for a resize or cold migration, nova-conductor for a
-live migration and an evacuation; a new boot leaves it None, and nova does
-not store it with the RequestSpec. Only for such a request is the instance
-looked up (one query per cell, through :data:`nova_vmw_sched.membership.
-source`): a move is a request whose instance already has a node, and a
-resize one whose flavor differs from the instance's.
+nova's scheduler is not told whether a request is a new boot or a move, but
+for every move nova-api (resize, cold migration) or nova-conductor (live
+migration, evacuation) sets ``RequestSpec.ignore_hosts`` to a list, empty
+when the source service host may be chosen again; a new boot leaves it
+None, and nova does not store it. Only for such a request is the instance
+looked up (one query per cell, through the data seam): a move is a request
+whose instance already has a node, a resize one whose flavor differs from
+the instance's.
 """
 
 import typing as ty
@@ -39,26 +38,20 @@ class Move(ty.NamedTuple):
     node: ty.Optional[str] = None
     #: the scheduling unit of that node (the cluster)
     source: ty.Any = None
-    #: True if the flavor changes (a resize), False for a cold migration,
-    #: live migration or evacuation
+    #: True for a resize (the flavor changes)
     resize: bool = False
     #: why the instance could not be looked up
     error: ty.Optional[str] = None
 
 
-def is_move_request(spec_obj):
-    """Whether nova asked to leave hosts out, as it does for every move."""
-    try:
-        return spec_obj.obj_attr_is_set('ignore_hosts') and \
-            spec_obj.ignore_hosts is not None
-    except Exception:  # an odd object
-        return False
-
-
 def move_of(spec_obj) -> ty.Optional[Move]:
     """The :class:`Move` of this request; None for anything but a move of
     an instance that has a node."""
-    if not is_move_request(spec_obj):
+    try:
+        if (not spec_obj.obj_attr_is_set('ignore_hosts') or
+                spec_obj.ignore_hosts is None):
+            return None
+    except Exception:  # an odd object
         return None
     found = view.of(spec_obj).part('move', lambda: _look_up(spec_obj))
     return found if found.node or found.error else None

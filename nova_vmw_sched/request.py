@@ -82,10 +82,9 @@ def configured_aliases(conf) -> dict:
         key = tuple(sorted((str(k), str(v)) for k, v in raw.items()))
     except Exception:  # not a mapping at all (a value set in code)
         return {}
-    try:
-        return _alias_cache[key]
-    except KeyError:
-        pass
+    found = _alias_cache.get(key)
+    if found is not None:
+        return found
     with _alias_lock:
         if key not in _alias_cache:
             aliases, errors = cluster.parse_aliases(dict(key))
@@ -100,11 +99,10 @@ def configured_aliases(conf) -> dict:
 def cluster_pin(spec_obj, conf) -> PinRequest:
     """The request's ``vmware:cluster`` extra spec, read and resolved once
     per request (a part of its :mod:`nova_vmw_sched.view`)."""
-    return view.of(spec_obj).part('pin', lambda: _cluster_pin(spec_obj,
-                                                              conf))
+    return view.of(spec_obj).part('pin', lambda: _read_pin(spec_obj, conf))
 
 
-def _cluster_pin(spec_obj, conf) -> PinRequest:
+def _read_pin(spec_obj, conf) -> PinRequest:
     raw = flavor_extra_specs(spec_obj).get(CLUSTER_EXTRA_SPEC)
     if raw is None:
         return PinRequest()

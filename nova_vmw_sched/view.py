@@ -12,20 +12,18 @@
 
 """The one per-request view that all our filters and weighers share.
 
-nova's scheduler runs requests on several native threads at once, and its
-filter and weigher objects, like its HostState objects, are shared by all
-of them. What one request needs (its ``vmware:cluster`` pin, where its
-group members and hinted instances are, the explanation of a pinned
-NoValidHost) therefore lives here, keyed by the request's ``RequestSpec``:
-nova hands the same object to every filter and weigher and to every
-instance of a multi-create, and a new one to every other request. Nothing
-per request is kept on a filter, a weigher or a HostState.
+nova runs requests on several native threads at once and shares its filter,
+weigher and HostState objects between them, so what one request needs (its
+``vmware:cluster`` pin, where its group members and hinted instances are,
+the explanation of a pinned NoValidHost) lives here, keyed by the request's
+``RequestSpec``: nova hands the same object to every filter and weigher and
+to every instance of a multi-create, and a new one to every other request.
 
 A view goes away with its RequestSpec (weak keys). Its parts are built on
 first use, once, under the view's lock: :mod:`nova_vmw_sched.request` keeps
 the pin under ``'pin'``, :mod:`nova_vmw_sched.membership` the members under
-``'members'``, :mod:`nova_vmw_sched.explain` the explanation under
-``'explanation'``.
+``'members'``, :mod:`nova_vmw_sched.moves` the move under ``'move'``,
+:mod:`nova_vmw_sched.explain` the explanation under ``'explanation'``.
 """
 
 import threading
@@ -71,12 +69,9 @@ def of(spec_obj):
     except TypeError:
         return RequestView()
     with _lock:
-        found = _views.get(spec_obj)
-        if found is None:
-            found = _views[spec_obj] = RequestView()
-        return found
+        return _views.setdefault(spec_obj, RequestView())
 
 
 class Refused(str):
-    """What a filter's ``prepare`` gives when a hard rule cannot be judged
-    for this request: every host fails, for this reason."""
+    """What a filter's ``prepare_hosts`` gives when a hard rule cannot be
+    judged for this request: every host fails, for this reason."""

@@ -54,42 +54,31 @@ class RequestScopedFilter(filters.BaseHostFilter):
         # a rejection is logged under the filter's own module
         self._log = std_logging.getLogger(type(self).__module__)
 
-    def prepare(self, spec_obj):
-        """Do the work that does not depend on the host; return its result.
-
-        Called once per request (once per instance of a multi-create,
-        unless the filter runs once per request).
+    def prepare_hosts(self, spec_obj, host_states):
+        """The work that does not depend on the host, once per request (per
+        instance of a multi-create unless the filter runs once per request).
         """
         return None
 
-    def prepare_hosts(self, spec_obj, host_states):
-        """Like :meth:`prepare`, for filters that need the host list."""
-        return self.prepare(spec_obj)
-
     def check(self, host_state, prepared):
-        """None if ``host_state`` passes, given ``prepare()``'s result; else
-        the reason it fails, one string for the DEBUG line, the
-        explanation and the simulator alike.
-
-        Must not raise on odd host data.
+        """None if ``host_state`` passes, given ``prepare_hosts()``'s result;
+        else the reason it fails, one string for the DEBUG line, the
+        explanation and the simulator alike. Must not raise on odd host data.
         """
         raise NotImplementedError()
 
-    def refuse(self, spec_obj, members, what):
-        """Fail closed: every host fails because ``members`` has an error.
-
-        One WARNING per request and rule names ``what`` and the cause.
-        """
+    def refuse(self, spec_obj, what):
+        """Fail closed: every host fails, as the request's members cannot be
+        located; one WARNING per request and rule names ``what``."""
+        members = membership.members_of(spec_obj)
         members.warn_once('%s (%s)' % (type(self).__name__, what),
                           membership.instance_uuid(spec_obj))
         return view.Refused(members.error)
 
     def judge_all(self, filter_obj_list, spec_obj):
         """``(passed, [(host_state, reason), ...])``: :meth:`filter_all`
-        with the reason of each host that fails.
-
-        Each rejection is logged at DEBUG and noted for the explanation of
-        a pinned request; the simulator reads the reasons from here.
+        with the reason of each host that fails, logged at DEBUG and noted
+        for the explanation of a pinned request (simulate reads it here).
         """
         hosts = list(filter_obj_list)
         # Overriding filter_all bypasses BaseHostFilter._filter_one, so the
@@ -98,33 +87,26 @@ class RequestScopedFilter(filters.BaseHostFilter):
                 scheduler_utils.request_is_rebuild(spec_obj)):
             return hosts, []
         prepared = self.prepare_hosts(spec_obj, hosts)
+        passed, rejected = [], []
         if isinstance(prepared, view.Refused):
             # a hard rule that cannot be judged fails closed; the filter
             # logged the WARNING once per request
             LOG.debug('%(filter)s refuses all %(count)d host(s): %(reason)s',
                       {'filter': type(self).__name__, 'count': len(hosts),
                        'reason': prepared})
-            reason = str(prepared)
-            rejected = [(host, reason) for host in hosts]
-            if hosts:
-                explain.note(spec_obj, self, rejected, [])
-            return [], rejected
-        check = self.check
-        passed = []
-        rejected = []
-        keep = passed.append
-        for host in hosts:
-            reason = check(host, prepared)
-            if reason is None:
-                keep(host)
-            else:
-                rejected.append((host, reason))
-        if rejected:
-            log = self._log
-            if log.isEnabledFor(std_logging.DEBUG):
+            rejected = [(host, str(prepared)) for host in hosts]
+        else:
+            for host in hosts:
+                reason = self.check(host, prepared)
+                if reason is None:
+                    passed.append(host)
+                else:
+                    rejected.append((host, reason))
+            if rejected and self._log.isEnabledFor(std_logging.DEBUG):
                 for host, reason in rejected:
-                    log.debug('%(host_state)s fails: %(reason)s',
-                              {'host_state': host, 'reason': reason})
+                    self._log.debug('%(host_state)s fails: %(reason)s',
+                                    {'host_state': host, 'reason': reason})
+        if rejected:
             explain.note(spec_obj, self, rejected, passed)
         return passed, rejected
 
@@ -179,8 +161,5 @@ def all_filters():
     placement keeper (:mod:`nova_vmw_sched.keeper`) starts with it.
     """
     data.start_keeper()
-    classes = {}
-    for cls in _FilterLoader().get_all_classes():
-        if cls.__module__.startswith(__name__ + '.'):
-            classes[cls.__name__] = cls
-    return list(classes.values())
+    return list({cls.__name__: cls for cls in _FilterLoader().get_all_classes()
+                 if cls.__module__.startswith(__name__ + '.')}.values())

@@ -12,20 +12,17 @@
 
 """Server-group affinity by cluster.
 
-Replaces nova's filter of the same name (nova's conductor refuses affinity
-groups unless ``ServerGroupAffinityFilter`` is in ``[filter_scheduler]
-enabled_filters``; list ``nova_vmw_sched.filters.all_filters`` after nova's
+Replaces nova's filter of the same name, which nova's conductor demands for
+affinity groups (list ``nova_vmw_sched.filters.all_filters`` after nova's
 in ``available_filters`` so that this class wins the name).
 
-For a request in a group with policy ``affinity``, once any member is
+For a request in a group with policy ``affinity``, once a member is
 placed, a node passes only if its cluster holds a member (nova's filter
-accepts any node of a service host that holds a member, so sibling clusters
-of a shared service). Before the first member lands, every node passes.
-Members count where they are placed even before their compute has claimed
-them, and a request waits for members of its group that joined before it
-and are still being scheduled (see :mod:`nova_vmw_sched.membership`). If
-members cannot be located, every node fails, with one WARNING per request.
-Requests without such a group pass every node. Rebuilds are not filtered.
+accepts every node of the member's service host); before that, every node
+passes. Members count as :mod:`nova_vmw_sched.membership` says, waiting
+for earlier members still being scheduled; if they cannot be located,
+every node fails, with one WARNING per request. Other requests pass every
+node. Rebuilds are not filtered.
 """
 
 from nova_vmw_sched import cluster
@@ -42,12 +39,9 @@ class ServerGroupAffinityFilter(vmw_filters.RequestScopedFilter):
 
     def prepare_hosts(self, spec_obj, host_states):
         counted = membership.group_counts(spec_obj, host_states, POLICY)
-        if counted is None:
-            return None
-        if counted.error:
-            return self.refuse(spec_obj, membership.members_of(spec_obj),
-                               'affinity')
-        return set(counted.counts) if counted.counts else None
+        if counted and counted.error:
+            return self.refuse(spec_obj, POLICY)
+        return set(counted.counts) if counted and counted.counts else None
 
     def check(self, host_state, units):
         if units is None or cluster.host_key(host_state) in units:

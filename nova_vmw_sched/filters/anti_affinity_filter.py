@@ -12,20 +12,16 @@
 
 """Server-group anti-affinity by cluster.
 
-Replaces nova's filter of the same name (nova's conductor refuses
-anti-affinity groups unless ``ServerGroupAntiAffinityFilter`` is in
-``[filter_scheduler] enabled_filters``; list
-``nova_vmw_sched.filters.all_filters`` after nova's in
-``available_filters`` so that this class wins the name).
+Replaces nova's filter of the same name, which nova's conductor demands for
+anti-affinity groups (list ``nova_vmw_sched.filters.all_filters`` after
+nova's in ``available_filters`` so that this class wins the name).
 
 For a request in a group with policy ``anti-affinity``, a node passes if
 fewer than ``max_server_per_host`` (group rule, default 1) members are on
-its cluster (see :mod:`nova_vmw_sched.membership` for how members count:
-where they are placed even before their compute has claimed them; a
-request waits for members of its group that joined before it and are still
-being scheduled). If members cannot be located, every node fails, with one
-WARNING per request. Requests without such a group pass every node.
-Rebuilds are not filtered.
+its cluster. Members count as :mod:`nova_vmw_sched.membership` says,
+waiting for earlier members still being scheduled; if they cannot be
+located, every node fails, with one WARNING per request. Other requests
+pass every node. Rebuilds are not filtered.
 """
 
 from nova_vmw_sched import cluster
@@ -41,7 +37,7 @@ def max_per_unit(group):
         value = int((group.rules or {}).get('max_server_per_host', 1))
     except Exception:
         return 1
-    return value if value >= 1 else 1
+    return max(value, 1)
 
 
 class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
@@ -54,8 +50,7 @@ class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
         if counted is None:
             return None
         if counted.error:
-            return self.refuse(spec_obj, membership.members_of(spec_obj),
-                               'anti-affinity')
+            return self.refuse(spec_obj, POLICY)
         return counted.counts, max_per_unit(membership.group_of(spec_obj))
 
     def check(self, host_state, prepared):

@@ -13,15 +13,12 @@
 """Keep instances within one ESXi host and the vSphere HA failover reserve.
 
 A VMware cluster passes if one instance of the requested flavor (its vCPUs
-and memory):
-
-* fits the cluster's largest ESXi host: no more than the ``max_unit`` of
-  the cluster's ``VCPU`` and ``MEMORY_MB`` inventories in placement (times
-  the allocation ratio when that is below 1), and
-* leaves the cluster's failover reserve free once placed: the instances of
-  the cluster, those placed earlier in the same multi-create request and
-  this one use no more than the capacity minus the hold-back of the
-  cluster's policy.
+and memory) fits the cluster's largest ESXi host (the ``max_unit`` of its
+``VCPU`` and ``MEMORY_MB`` inventories in placement, times the allocation
+ratio when that is below 1) and, once placed with those placed earlier in
+the same request, leaves the cluster's failover reserve free: the rule of
+:func:`nova_vmw_sched.capacity.room`, usage as
+:func:`nova_vmw_sched.capacity.usage` counts it.
 
 Reads ``[vmware_scheduler] cluster_failover_policy`` (default
 ``host_failures``), ``cluster_failover_host_failures`` (default 1),
@@ -29,18 +26,14 @@ Reads ``[vmware_scheduler] cluster_failover_policy`` (default
 ``cluster_failover_memory_percentage`` (default 25 each),
 ``cluster_failover_overrides`` (per cluster, by reference or alias from
 ``cluster_aliases``) and the options of the inventory cache
-(``cluster_inventory_*``, ``cluster_usage_refresh_interval``). The rule is
-:func:`nova_vmw_sched.capacity.room`.
+(``cluster_inventory_*``, ``cluster_usage_refresh_interval``).
 
-Inventories and placement's usage come from :mod:`nova_vmw_sched.inventory`'s
-shared cache, which its own threads keep fresh: a request makes no call for
-a cluster read before. A cluster never read is read at once and waited for
-up to ``cluster_inventory_first_read_wait`` seconds (all such clusters of the
-request together); a cluster whose inventory is still not known (not read
-in time, placement failed, or it has none) fails. After a failed re-read the
-last inventory read is used. Usage is the larger of nova's figure and
-placement's (:func:`nova_vmw_sched.capacity.usage`), so the instances of a
-cluster that changed service still count.
+Inventories and placement's usage come from the shared cache of
+:mod:`nova_vmw_sched.inventory`, kept fresh by its own threads: a request
+makes no call for a cluster read before. A cluster never read is read at
+once and waited for up to ``cluster_inventory_first_read_wait`` seconds
+(all such clusters of the request together); a cluster whose inventory is
+still not known fails.
 
 Nodes that are not VMware clusters (KVM, ironic) pass. Rebuilds are not
 filtered: a rebuild keeps the instance's flavor and host.
@@ -66,43 +59,33 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
     # Not run once per request: each instance of a multi-create uses up
     # capacity that the next one must see.
 
-    def prepare(self, spec_obj):
-        return _Prepared(capacity.demand_of(spec_obj),
-                         capacity.reserve_policies(CONF),
-                         data.get().inventory, None)
-
     def prepare_hosts(self, spec_obj, host_states):
         # One pass reads what the cache lacks and looks up each host's
         # inventory; the checks after it make no call.
-        prepared = self.prepare(spec_obj)
-        inventories = prepared.cache.for_hosts(
-            inventory.request_context(spec_obj), host_states)
-        return prepared._replace(inventories={
-            id(host): inv for host, inv in zip(host_states, inventories)})
+        cache = data.get().inventory
+        inventories = cache.for_hosts(inventory.request_context(spec_obj),
+                                      host_states)
+        return _Prepared(capacity.demand_of(spec_obj),
+                         capacity.reserve_policies(CONF), cache,
+                         {id(host): inv
+                          for host, inv in zip(host_states, inventories)})
 
     def check(self, host_state, prepared):
-        if prepared.inventories is not None:
-            inv = prepared.inventories.get(id(host_state))
-        elif cluster.cluster_of(host_state) is None:
-            inv = inventory.NOT_A_CLUSTER
-        else:
-            inv = prepared.cache.get(getattr(host_state, 'uuid', None))
+        inv = prepared.inventories.get(id(host_state))
         if inv is inventory.NOT_A_CLUSTER:
             return None
+        found = cluster.cluster_of(host_state)
         if inv is None:
             return 'no inventory of cluster %s is known (%s)' % (
-                cluster.cluster_of(host_state),
+                found,
                 prepared.cache.why_missing(getattr(host_state, 'uuid', None)))
         used = capacity.usage(host_state, inv, prepared.cache)
         if used is None:
             return 'its usage is not known'
-        policies = prepared.policies
-        policy = (policies.for_cluster(cluster.cluster_of(host_state))
-                  if policies.overrides else policies.default)
+        policy = prepared.policies.for_cluster(found)
         refused = capacity.room(inv, policy, used, prepared.demand).refusal
         if refused is None:
             return None
-        found = cluster.cluster_of(host_state)
         if refused.rule == capacity.FIT:
             text = ('the instance needs %s %s, more than the largest ESXi '
                     'host of cluster %s offers (%s)'
@@ -120,7 +103,7 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
 class Refused(str):
     """The reason of a capacity refusal, with the figures it states.
 
-    The same string as ever; ``nova-vmw-sched simulate --why`` reads the
+    ``nova-vmw-sched simulate --why`` reads the
     :class:`~nova_vmw_sched.capacity.Refusal`, the reserve policy and the
     demand from it instead of parsing the text.
     """
@@ -137,8 +120,8 @@ class _Prepared(ty.NamedTuple):
     demand: capacity.Demand
     policies: capacity.PolicyTable
     cache: inventory.InventoryCache
-    #: {id(host_state): inventory} read for this call's hosts, or None
-    inventories: ty.Optional[dict]
+    #: {id(host_state): inventory} of the hosts of this call
+    inventories: dict
 
 
 def _num(value):

@@ -29,6 +29,8 @@ Nodes that are not VMware clusters pass. Reads no option. Rebuilds are not
 filtered.
 """
 
+import collections
+
 from oslo_log import log as logging
 
 from nova import servicegroup
@@ -52,20 +54,15 @@ class VMwareClusterDuplicateFilter(vmw_filters.RequestScopedFilter):
         self.servicegroup_api = servicegroup.API()
 
     def prepare_hosts(self, spec_obj, host_states):
-        by_cluster = {}
-        duplicated = set()
+        by_cluster = collections.defaultdict(list)
         for host_state in host_states:
             found = cluster.cluster_of(host_state)
-            if found is None:
-                continue
-            if found in by_cluster:
+            if found is not None:
                 by_cluster[found].append(host_state)
-                duplicated.add(found)
-            else:
-                by_cluster[found] = [host_state]
         losers = {}
-        for found in duplicated:
-            records = by_cluster[found]
+        for found, records in by_cluster.items():
+            if len(records) < 2:
+                continue
             winner = max(records, key=self._rank)
             for host_state in records:
                 if host_state is not winner:

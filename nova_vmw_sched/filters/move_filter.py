@@ -12,21 +12,19 @@
 
 """A move leaves its cluster.
 
-nova leaves the source *service host* out of a move, or keeps all of it: a
-cold migration keeps it when the source node reports the trait
-``COMPUTE_SAME_HOST_COLD_MIGRATE`` (nova's vmwareapi driver does), a resize
-when ``[DEFAULT] allow_resize_to_same_host`` is True. With clusters sharing
-a service, a kept service host lets a cold migration land on the cluster it
-came from: a migration that moves nothing.
+nova leaves the source *service host* out of a move, or keeps all of it (a
+cold migration when the source node reports the trait
+``COMPUTE_SAME_HOST_COLD_MIGRATE``, as nova's vmwareapi driver does; a
+resize when ``[DEFAULT] allow_resize_to_same_host`` is True). With clusters
+sharing a service, a cold migration could then land where it came from.
 
-For a move of an existing instance (see :mod:`nova_vmw_sched.moves`): a cold
-migration, live migration or evacuation (the flavor stays) refuses the
-nodes of the instance's own cluster, and passes its sibling clusters as any
-other; a resize refuses them only when ``[DEFAULT]
-allow_resize_to_same_host`` is False (nova has then left out the whole
-source service host already). New boots, and moves of instances without a
-node, pass every node. If the instance cannot be looked up, every node
-fails, with one WARNING per request. Rebuilds are not filtered.
+For a move of an existing instance (see :mod:`nova_vmw_sched.moves`), the
+nodes of the instance's own cluster fail and its sibling clusters pass as
+any other; for a resize only when ``[DEFAULT] allow_resize_to_same_host``
+is False (nova has then left out the whole source service host already).
+New boots, and moves of instances without a node, pass every node. If the
+instance cannot be looked up, every node fails, with one WARNING per
+request. Rebuilds are not filtered.
 """
 
 from oslo_log import log as logging
@@ -55,26 +53,20 @@ class VMwareClusterMoveFilter(vmw_filters.RequestScopedFilter):
     # it is being scheduled.
     run_filter_once_per_request = True
 
-    def prepare(self, spec_obj):
+    def prepare_hosts(self, spec_obj, host_states):
         move = moves.move_of(spec_obj)
-        if move is None:
-            return None
-        if move.error:
+        if move is not None and move.error:
             LOG.warning('VMwareClusterMoveFilter: no host passes for '
                         'instance %(instance)s: %(error)s',
                         {'instance': membership.instance_uuid(spec_obj),
                          'error': move.error})
             return view.Refused(move.error)
-        if move.resize:
-            if CONF.allow_resize_to_same_host:
-                return None
-            return move.source, RESIZE
-        return move.source, MOVE
+        if move is None or move.source is None or (
+                move.resize and CONF.allow_resize_to_same_host):
+            return None
+        return move.source, RESIZE if move.resize else MOVE
 
     def check(self, host_state, prepared):
-        if prepared is None:
+        if prepared is None or cluster.host_key(host_state) != prepared[0]:
             return None
-        source, why = prepared
-        if source is None or cluster.host_key(host_state) != source:
-            return None
-        return why
+        return prepared[1]

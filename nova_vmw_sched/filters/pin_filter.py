@@ -84,17 +84,6 @@ def service_problem(host_state, servicegroup_api):
     return None
 
 
-def _warn_scale_once(candidates):
-    """One WARNING per process when a pinned request meets the limit."""
-    try:
-        limit = CONF.scheduler.max_placement_results
-    except Exception:  # nova's option missing: nothing to compare with
-        return
-    message = scale_warning(candidates, limit)
-    if message:
-        vmw_conf.warn_once(LOG, ('max_placement_results',), '%s', message)
-
-
 class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
     """Pass only the clusters a flavor's ``vmware:cluster`` lists."""
 
@@ -109,12 +98,6 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
         self.servicegroup_api = servicegroup.API()
 
     def prepare_hosts(self, spec_obj, host_states):
-        prepared = self.prepare(spec_obj)
-        if prepared[0].pinned:
-            _warn_scale_once(len(host_states))
-        return prepared
-
-    def prepare(self, spec_obj):
         pin = request.cluster_pin(spec_obj, CONF)
         if pin.error:
             LOG.warning("Flavor extra spec %(key)s='%(value)s' cannot be "
@@ -124,6 +107,12 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
                          'value': pin.raw, 'error': pin.error,
                          'instance': getattr(spec_obj, 'instance_uuid',
                                              None)})
+        if pin.pinned:
+            message = scale_warning(len(host_states),
+                                    CONF.scheduler.max_placement_results)
+            if message:
+                vmw_conf.warn_once(LOG, ('max_placement_results',), '%s',
+                                   message)
         return pin, explain.for_request(spec_obj, pin)
 
     def check(self, host_state, prepared):

@@ -13,19 +13,19 @@
 """The ``same_host`` scheduler hint, by cluster.
 
 Replaces nova's filter of the same name. With ``same_host=[uuid, ...]`` a
-node passes only if its cluster holds one of those instances (an instance
-counts on the cluster of its ``instance.node``, whatever service host
-manages it, or before its compute has claimed it where placement holds its
-allocation; see :mod:`nova_vmw_sched.membership`). Without the hint,
-every node passes; with a hint naming no existing instance, none does (as
-in nova). If the instances cannot be located, every node fails, with one
-WARNING per request. Rebuilds are not filtered.
+node passes only if its cluster holds one of those instances (located as
+:mod:`nova_vmw_sched.membership` says, whatever service host manages the
+cluster). Without the hint every node passes; with a hint naming no
+existing instance, none does (as in nova). If the instances cannot be
+located, every node fails, with one WARNING per request. Rebuilds are not
+filtered.
 """
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import membership
 
+HINT = 'same_host'
 
 
 class SameHostFilter(vmw_filters.RequestScopedFilter):
@@ -36,13 +36,10 @@ class SameHostFilter(vmw_filters.RequestScopedFilter):
     run_filter_once_per_request = True
 
     def prepare_hosts(self, spec_obj, host_states):
-        located = membership.hint_units(spec_obj, host_states, 'same_host')
-        if located is None:
-            return None
-        if located.error:
-            return self.refuse(spec_obj, membership.members_of(spec_obj),
-                               'same_host')
-        return located.units
+        located = membership.hint_units(spec_obj, host_states, HINT)
+        if located and located.error:
+            return self.refuse(spec_obj, HINT)
+        return located.units if located else None
 
     def check(self, host_state, units):
         if units is None or cluster.host_key(host_state) in units:

@@ -17,6 +17,11 @@ Operators add them beside nova's own::
     [filter_scheduler]
     weight_classes = nova.scheduler.weights.all_weighers,
                      nova_vmw_sched.weights.all_weighers
+
+nova's weight handler calls ``weigh_objects()`` once per request (per
+instance), where a weigher reads its multiplier option once, and
+``weight_multiplier()`` once per host, which reads it as nova's own
+weighers do. Nothing per request is kept on a weigher.
 """
 
 import nova.conf
@@ -30,14 +35,8 @@ CONF = nova.conf.CONF
 
 
 def configured(option):
-    """``[vmware_scheduler] <option>``; a bad value: read_option warns once
-    and gives the default.
-
-    nova's weight handler calls ``weigh_objects()`` once per request (per
-    instance), where a weigher reads it once into a local, and
-    ``weight_multiplier()`` once per host, which reads it as nova's own
-    weighers do. Nothing per request is kept on a weigher.
-    """
+    """``[vmware_scheduler] <option>``; for a bad value, read_option warns
+    once and gives the default."""
     return vmw_conf.read_option(CONF, option)
 
 
@@ -60,6 +59,24 @@ def is_off(host_states, option, value):
                for agg in (getattr(h, 'aggregates', None) or ())))
 
 
+class ClusterWeigher(weights.BaseHostWeigher):
+    """Base of our weighers, weighted by the option ``MULTIPLIER``."""
+
+    MULTIPLIER = None
+
+    def __init__(self):
+        super().__init__()
+        vmw_conf.register_opts(CONF)
+
+    def weight_multiplier(self, host_state):
+        return multiplier(host_state, self.MULTIPLIER)
+
+    def _weigh_object(self, host_state, weight_properties):
+        """The raw metric of one host, as :meth:`weigh_objects` gives it."""
+        return self.weigh_objects([weights.WeighedHost(host_state, 0.0)],
+                                  weight_properties)[0]
+
+
 class _WeigherLoader(loadables.BaseLoader):
     def __init__(self):
         super().__init__(weights.BaseHostWeigher)
@@ -67,8 +84,6 @@ class _WeigherLoader(loadables.BaseLoader):
 
 def all_weighers():
     """All weigher classes of nova_vmw_sched, for ``weight_classes``."""
-    classes = {}
-    for cls in _WeigherLoader().get_all_classes():
-        if cls.__module__.startswith(__name__ + '.'):
-            classes[cls.__name__] = cls
-    return list(classes.values())
+    classes = _WeigherLoader().get_all_classes()
+    return list({cls.__name__: cls for cls in classes
+                 if cls.__module__.startswith(__name__ + '.')}.values())

@@ -34,42 +34,32 @@ others when it is negative.
 
 import nova.conf
 from nova.scheduler import utils as scheduler_utils
-from nova.scheduler import weights
 
 from nova_vmw_sched import capacity
-from nova_vmw_sched import cluster
-from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import data
 from nova_vmw_sched import inventory
 from nova_vmw_sched import weights as vmw_weights
 
 CONF = nova.conf.CONF
-MULTIPLIER = 'cluster_headroom_weight_multiplier'
 
 
-class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
+class VMwareClusterHeadroomWeigher(vmw_weights.ClusterWeigher):
     """Weigh clusters by the instances of the flavor they can still take."""
 
+    MULTIPLIER = 'cluster_headroom_weight_multiplier'
     minval = 0
-
-    def __init__(self):
-        super().__init__()
-        vmw_conf.register_opts(CONF)
-
-    def weight_multiplier(self, host_state):
-        return vmw_weights.multiplier(host_state, MULTIPLIER)
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         hosts = [w.obj for w in weighed_obj_list]
-        configured = vmw_weights.configured(MULTIPLIER)
-        if vmw_weights.is_off(hosts, MULTIPLIER, configured):
+        configured = vmw_weights.configured(self.MULTIPLIER)
+        if vmw_weights.is_off(hosts, self.MULTIPLIER, configured):
             return [0.0] * len(hosts)
         cache = data.get().inventory
         inventories = cache.for_hosts(
             inventory.request_context(weight_properties), hosts)
-        demand = capacity.demand_of(weight_properties)
-        policies = capacity.reserve_policies(CONF)
-        raw = capacity.headrooms(hosts, inventories, demand, policies, cache)
+        raw = capacity.headrooms(hosts, inventories,
+                                 capacity.demand_of(weight_properties),
+                                 capacity.reserve_policies(CONF), cache)
         if all(raw):
             return [float(r) for r in raw]
         # No room, or room unknown, weighs last: 0 when spreading, the
@@ -77,17 +67,5 @@ class VMwareClusterHeadroomWeigher(weights.BaseHostWeigher):
         last_when_packing = float(max(r or 0 for r in raw))
         return [float(r) if r else
                 (last_when_packing if scheduler_utils.get_weight_multiplier(
-                    h, MULTIPLIER, configured) < 0 else 0.0)
+                    h, self.MULTIPLIER, configured) < 0 else 0.0)
                 for h, r in zip(hosts, raw)]
-
-    def _weigh_object(self, host_state, weight_properties):
-        """Raw metric: instances of the flavor that still fit; 0 if unknown."""
-        cache = data.get().inventory
-        inv = inventory.NOT_A_CLUSTER
-        if cluster.cluster_of(host_state) is not None:
-            inv = cache.get(getattr(host_state, 'uuid', None))
-        [headroom] = capacity.headrooms(
-            [host_state], [inv], capacity.demand_of(weight_properties),
-            capacity.reserve_policies(CONF), cache)
-        return float(headroom or 0)
-

@@ -23,47 +23,28 @@ aggregate metadata key of the same name overrides.
 """
 
 import nova.conf
-from nova.scheduler import weights
 
 from nova_vmw_sched import cluster
-from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import request
 from nova_vmw_sched import weights as vmw_weights
 
 CONF = nova.conf.CONF
-MULTIPLIER = 'cluster_preference_weight_multiplier'
 
 
-class VMwareClusterPreferenceWeigher(weights.BaseHostWeigher):
+class VMwareClusterPreferenceWeigher(vmw_weights.ClusterWeigher):
     """Weigh clusters by their place in the flavor's ``vmware:cluster``."""
 
+    MULTIPLIER = 'cluster_preference_weight_multiplier'
     minval = 0
 
-    def __init__(self):
-        super().__init__()
-        vmw_conf.register_opts(CONF)
-
-    def weight_multiplier(self, host_state):
-        return vmw_weights.multiplier(host_state, MULTIPLIER)
-
     def weigh_objects(self, weighed_obj_list, weight_properties):
+        """Listed clusters count down from N to 1; others 0."""
         hosts = [w.obj for w in weighed_obj_list]
-        pin = request.cluster_pin(weight_properties, CONF)
-        if pin.pin is None or vmw_weights.is_off(
-                hosts, MULTIPLIER, vmw_weights.configured(MULTIPLIER)):
-            return [0.0] * len(hosts)
-        return [self._weigh(h, pin.pin) for h in hosts]
-
-    @staticmethod
-    def _weigh(host_state, pin):
-        rank = pin.rank(cluster.cluster_of(host_state))
-        if rank is None:
-            return 0.0
-        return float(len(pin.refs) - rank)
-
-    def _weigh_object(self, host_state, weight_properties):
-        """Raw metric: listed clusters count down from N to 1; others 0."""
         pin = request.cluster_pin(weight_properties, CONF).pin
-        if pin is None:
-            return 0.0
-        return self._weigh(host_state, pin)
+        if pin is None or vmw_weights.is_off(
+                hosts, self.MULTIPLIER,
+                vmw_weights.configured(self.MULTIPLIER)):
+            return [0.0] * len(hosts)
+        ranks = [pin.rank(cluster.cluster_of(h)) for h in hosts]
+        return [0.0 if rank is None else float(len(pin.refs) - rank)
+                for rank in ranks]

@@ -35,10 +35,8 @@ these weighers log an ERROR at start when nova's would still count.
 from oslo_log import log as logging
 
 import nova.conf
-from nova.scheduler import weights
 
 from nova_vmw_sched import cluster
-from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import membership
 from nova_vmw_sched import weights as vmw_weights
@@ -46,82 +44,61 @@ from nova_vmw_sched import weights as vmw_weights
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
-_STOCK = {
-    'soft-affinity': (
-        'nova.scheduler.weights.affinity.ServerGroupSoftAffinityWeigher',
-        'soft_affinity_weight_multiplier'),
-    'soft-anti-affinity': (
-        'nova.scheduler.weights.affinity.ServerGroupSoftAntiAffinityWeigher',
-        'soft_anti_affinity_weight_multiplier'),
-}
 
-
-def _warn_if_stock_counts(policy):
-    """ERROR once at start if nova's host-keyed weigher still counts."""
-    path, option = _STOCK[policy]
-    classes = CONF.filter_scheduler.weight_classes
-    loaded = ('nova.scheduler.weights.all_weighers' in classes or
-              path in classes)
-    multiplier = getattr(CONF.filter_scheduler, option)
-    if loaded and multiplier:
-        LOG.error("nova's %(cls)s is enabled with [filter_scheduler] "
-                  "%(option)s = %(value)s: it counts %(policy)s group "
-                  "members per service host, on top of the count per "
-                  "cluster. Set [filter_scheduler] %(option)s = 0.",
-                  {'cls': path.rsplit('.', 1)[1], 'option': option,
-                   'value': multiplier, 'policy': policy})
-
-
-class _ClusterGroupWeigher(weights.BaseHostWeigher):
+class _ClusterGroupWeigher(vmw_weights.ClusterWeigher):
+    #: the group policy weighed, and nova's weigher of it
     policy = None
+    STOCK = None
     sign = 1
-    option = None
 
     def __init__(self):
         super().__init__()
-        vmw_conf.register_opts(CONF)
-        _warn_if_stock_counts(self.policy)
+        # ERROR once at start if nova's host-keyed weigher still counts
+        path = 'nova.scheduler.weights.affinity.' + self.STOCK
+        option = self.MULTIPLIER[len('cluster_'):]
+        classes = CONF.filter_scheduler.weight_classes
+        value = getattr(CONF.filter_scheduler, option)
+        if value and ('nova.scheduler.weights.all_weighers' in classes or
+                      path in classes):
+            LOG.error("nova's %(cls)s is enabled with [filter_scheduler] "
+                      "%(option)s = %(value)s: it counts %(policy)s group "
+                      "members per service host, on top of the count per "
+                      "cluster. Set [filter_scheduler] %(option)s = 0.",
+                      {'cls': self.STOCK, 'option': option, 'value': value,
+                       'policy': self.policy})
         # nova instantiates only enabled filters: if every enabled name
         # resolves to nova's class, none of ours runs the check.
         vmw_filters.check_shadowing()
 
-    def weight_multiplier(self, host_state):
-        return vmw_weights.multiplier(host_state, self.option)
-
     def weigh_objects(self, weighed_obj_list, weight_properties):
+        """Members on the node's cluster (negated for anti)."""
         hosts = [w.obj for w in weighed_obj_list]
-        counted = None
-        # multiplier 0 for every host: no member is looked up (or waited
-        # for)
-        if not vmw_weights.is_off(hosts, self.option,
-                                  vmw_weights.configured(self.option)):
-            counted = membership.group_counts(weight_properties, hosts,
-                                              self.policy)
+        # multiplier 0 for every host: no member is looked up (or waited for)
+        if vmw_weights.is_off(hosts, self.MULTIPLIER,
+                              vmw_weights.configured(self.MULTIPLIER)):
+            return [0.0] * len(hosts)
+        counted = membership.group_counts(weight_properties, hosts,
+                                          self.policy)
         if counted is None:
             return [0.0] * len(hosts)
         # a soft policy fails open: members that cannot be located (see
         # Counted.error) simply do not count
-        counts = counted.counts
-        sign = self.sign
-        return [sign * counts.get(cluster.host_key(w.obj), 0)
-                for w in weighed_obj_list]
-
-    def _weigh_object(self, host_state, weight_properties):
-        """Raw metric: members on the node's cluster (negated for anti)."""
-        return self.weigh_objects(
-            [weights.WeighedHost(host_state, 0.0)], weight_properties)[0]
+        return [self.sign * counted.counts.get(cluster.host_key(h), 0)
+                for h in hosts]
 
 
 class VMwareClusterSoftAffinityWeigher(_ClusterGroupWeigher):
     """Prefer clusters with more members of a soft-affinity group."""
 
     policy = 'soft-affinity'
-    option = 'cluster_soft_affinity_weight_multiplier'
+    STOCK = 'ServerGroupSoftAffinityWeigher'
+    MULTIPLIER = 'cluster_soft_affinity_weight_multiplier'
 
 
 class VMwareClusterSoftAntiAffinityWeigher(_ClusterGroupWeigher):
     """Prefer clusters with fewer members of a soft-anti-affinity group."""
 
     policy = 'soft-anti-affinity'
+    STOCK = 'ServerGroupSoftAntiAffinityWeigher'
+    MULTIPLIER = 'cluster_soft_anti_affinity_weight_multiplier'
     sign = -1
-    option = 'cluster_soft_anti_affinity_weight_multiplier'

@@ -41,6 +41,14 @@ def cid(moref, vcenter=fakes.VC1):
     return cluster.parse_nodename(fakes.node(moref, vcenter))
 
 
+def refusal(inventory, policy, used, demand):
+    return capacity.room(inventory, policy, used, demand).refusal
+
+
+def headroom(inventory, policy, used, demand):
+    return capacity.room(inventory, policy, used, demand).count
+
+
 class TestParsePolicy(test.NoDBTestCase):
 
     def test_good(self):
@@ -107,100 +115,100 @@ class TestRules(test.NoDBTestCase):
 
     def test_fits_largest_host_pass_and_fail(self):
         i = inv()
-        self.assertIsNone(capacity.refusal(
+        self.assertIsNone(refusal(
             i, NONE, (0, 0), capacity.Demand(16, 16384)))
         # larger than any host, smaller than the cluster
-        r = capacity.refusal(i, NONE, (0, 0), capacity.Demand(17, 1024))
+        r = refusal(i, NONE, (0, 0), capacity.Demand(17, 1024))
         self.assertEqual((capacity.FIT, 'VCPU', 17, 16), r[:4])
-        r = capacity.refusal(i, NONE, (0, 0), capacity.Demand(1, 16385))
+        r = refusal(i, NONE, (0, 0), capacity.Demand(1, 16385))
         self.assertEqual((capacity.FIT, 'MEMORY_MB', 16385, 16384), r[:4])
 
     def test_overcommit_does_not_make_a_larger_vm_fit(self):
         i = inv(cpu_ratio=4.0, ram_ratio=1.5)
-        r = capacity.refusal(i, NONE, (0, 0), capacity.Demand(17, 1024))
+        r = refusal(i, NONE, (0, 0), capacity.Demand(17, 1024))
         self.assertEqual((capacity.FIT, 'VCPU'), r[:2])
-        r = capacity.refusal(i, NONE, (0, 0), capacity.Demand(1, 16385))
+        r = refusal(i, NONE, (0, 0), capacity.Demand(1, 16385))
         self.assertEqual((capacity.FIT, 'MEMORY_MB'), r[:2])
 
     def test_ratio_below_one_shrinks_the_largest_host(self):
         i = inv(ram_ratio=0.5)
-        self.assertIsNone(capacity.refusal(
+        self.assertIsNone(refusal(
             i, NONE, (0, 0), capacity.Demand(1, 8192)))
-        r = capacity.refusal(i, NONE, (0, 0), capacity.Demand(1, 8193))
+        r = refusal(i, NONE, (0, 0), capacity.Demand(1, 8193))
         self.assertEqual((capacity.FIT, 'MEMORY_MB', 8193, 8192.0), r[:4])
 
     def test_host_failures_reserve_pass_and_fail(self):
         i = inv()
         # 64 GB less one 16 GB host leaves 48 GB
-        self.assertIsNone(capacity.refusal(
+        self.assertIsNone(refusal(
             i, F1, (0, 32768), capacity.Demand(1, 16384)))
-        r = capacity.refusal(i, F1, (0, 32769), capacity.Demand(1, 16384))
+        r = refusal(i, F1, (0, 32769), capacity.Demand(1, 16384))
         self.assertEqual(
             capacity.Refusal(capacity.RESERVE, 'MEMORY_MB', 49153, 49152,
                              16384), r)
         # vCPUs: 64 less 16
-        self.assertIsNone(capacity.refusal(
+        self.assertIsNone(refusal(
             i, F1, (47, 0), capacity.Demand(1, 1)))
-        r = capacity.refusal(i, F1, (48, 0), capacity.Demand(1, 1))
+        r = refusal(i, F1, (48, 0), capacity.Demand(1, 1))
         self.assertEqual((capacity.RESERVE, 'VCPU', 49, 48), r[:4])
 
     def test_host_failures_with_allocation_ratio(self):
         i = inv(cpu_ratio=4.0)
         # (64 - 16) * 4 = 192 vCPUs for instances
-        self.assertIsNone(capacity.refusal(
+        self.assertIsNone(refusal(
             i, F1, (191, 0), capacity.Demand(1, 1)))
-        self.assertIsNotNone(capacity.refusal(
+        self.assertIsNotNone(refusal(
             i, F1, (192, 0), capacity.Demand(1, 1)))
 
     def test_as_many_failures_as_hosts_takes_nothing(self):
         policy = P('host_failures', host_failures=4)
-        r = capacity.refusal(inv(), policy, (0, 0), capacity.Demand(1, 1))
+        r = refusal(inv(), policy, (0, 0), capacity.Demand(1, 1))
         self.assertEqual(capacity.RESERVE, r.rule)
 
     def test_percentage_reserve_pass_and_fail(self):
         i = inv()
         policy = P('percentage', cpu_percentage=50, memory_percentage=25)
         # memory: 75 % of 64 GB = 48 GB
-        self.assertIsNone(capacity.refusal(
+        self.assertIsNone(refusal(
             i, policy, (0, 45056), capacity.Demand(1, 4096)))
-        r = capacity.refusal(i, policy, (0, 45057), capacity.Demand(1, 4096))
+        r = refusal(i, policy, (0, 45057), capacity.Demand(1, 4096))
         self.assertEqual((capacity.RESERVE, 'MEMORY_MB', 49153, 49152.0),
                          r[:4])
         # CPU: 50 % of 64 = 32
-        self.assertIsNone(capacity.refusal(
+        self.assertIsNone(refusal(
             i, policy, (30, 0), capacity.Demand(2, 1)))
-        r = capacity.refusal(i, policy, (31, 0), capacity.Demand(2, 1))
+        r = refusal(i, policy, (31, 0), capacity.Demand(2, 1))
         self.assertEqual((capacity.RESERVE, 'VCPU', 33, 32.0), r[:4])
 
     def test_none_still_keeps_to_capacity(self):
         i = inv(memory_reserved=4096)
-        self.assertIsNone(capacity.refusal(
+        self.assertIsNone(refusal(
             i, NONE, (0, 57344), capacity.Demand(1, 4096)))
-        self.assertIsNotNone(capacity.refusal(
+        self.assertIsNotNone(refusal(
             i, NONE, (0, 57345), capacity.Demand(1, 4096)))
 
     def test_headroom(self):
         i = inv()
         # memory: 48 GB usable, 8 GB used, 4 GB each -> 10; vCPUs: 48 / 2
-        self.assertEqual(10, capacity.headroom(
+        self.assertEqual(10, headroom(
             i, F1, (0, 8192), capacity.Demand(2, 4096)))
         # vCPUs limit: (48 - 40) / 2 = 4
-        self.assertEqual(4, capacity.headroom(
+        self.assertEqual(4, headroom(
             i, F1, (40, 8192), capacity.Demand(2, 4096)))
-        self.assertEqual(0, capacity.headroom(
+        self.assertEqual(0, headroom(
             i, F1, (48, 0), capacity.Demand(2, 4096)))
         # already past the reserve: 0, not negative
-        self.assertEqual(0, capacity.headroom(
+        self.assertEqual(0, headroom(
             i, F1, (60, 60000), capacity.Demand(2, 4096)))
         # does not fit the largest host
-        self.assertEqual(0, capacity.headroom(
+        self.assertEqual(0, headroom(
             i, NONE, (0, 0), capacity.Demand(17, 1)))
-        self.assertEqual(0, capacity.headroom(
+        self.assertEqual(0, headroom(
             i, NONE, (0, 0), capacity.Demand(0, 0)))
 
     def test_headroom_exact_with_ratios(self):
         i = inv(cpu_ratio=1.5, vcpus=10, vcpu_max=10)
-        self.assertEqual(5, capacity.headroom(
+        self.assertEqual(5, headroom(
             i, NONE, (0, 0), capacity.Demand(3, 1)))
 
 
@@ -216,18 +224,14 @@ class TestOneRule(test.NoDBTestCase):
                     memory_mb=rng.choice((4096, 16384, 65536)),
                     memory_max=rng.choice((2048, 4096, 16384)))
             policy = rng.choice((NONE, F1, P(capacity.PERCENTAGE,
-                                              cpu_percentage=25,
-                                              memory_percentage=40)))
+                                             cpu_percentage=25,
+                                             memory_percentage=40)))
             used = (rng.randint(0, 80), rng.randint(0, 70000))
             demand = capacity.Demand(rng.randint(1, 20),
                                      rng.randint(1, 20000))
             found = capacity.room(i, policy, used, demand)
             self.assertEqual(found.refusal is None, found.count >= 1,
                              (i, policy, used, demand, found))
-            self.assertEqual(found.refusal,
-                             capacity.refusal(i, policy, used, demand))
-            self.assertEqual(found.count,
-                             capacity.headroom(i, policy, used, demand))
 
     def test_reasons(self):
         i = inv()
@@ -270,8 +274,7 @@ class TestHeadroomsInOneLoop(test.NoDBTestCase):
             for demand in (capacity.Demand(1, 512), capacity.Demand(4, 4096),
                            capacity.Demand(9, 100), capacity.Demand(0, 1),
                            capacity.Demand(2, 0)):
-                expected = [capacity.headroom(i, policy,
-                                              capacity.usage(h, i), demand)
+                expected = [headroom(i, policy, capacity.usage(h, i), demand)
                             for h, i in zip(hosts, invs)]
                 self.assertEqual(expected, capacity.headrooms(
                     hosts, invs, demand, table), (policy, demand))

@@ -235,8 +235,8 @@ class CapacityFilterTestCase(test.NoDBTestCase):
     def test_reasons(self):
         # one check per rule: a pass gives None, a failure its reason
         self.fix.cache.warm(None, [A, B])
-        prepared = self.filt.prepare(fakes.request_spec(vcpus=2,
-                                                        memory_mb=24576))
+        prepared = self.filt.prepare_hosts(
+            fakes.request_spec(vcpus=2, memory_mb=24576), [self.a, self.b])
         self.assertIsNone(self.filt.check(self.b, prepared))
         self.assertEqual(
             'the instance needs 24576 MEMORY_MB, more than the largest ESXi '
@@ -244,8 +244,8 @@ class CapacityFilterTestCase(test.NoDBTestCase):
             self.filt.check(self.a, prepared))
         full = fakes.host_state(fakes.node('domain-c2'), uuid=B,
                                 memory_mb_used=32768)
-        prepared = self.filt.prepare(fakes.request_spec(vcpus=1,
-                                                        memory_mb=16384))
+        prepared = self.filt.prepare_hosts(
+            fakes.request_spec(vcpus=1, memory_mb=16384), [self.a, full])
         self.assertIsNone(self.filt.check(self.a, prepared))
         self.assertEqual(
             'with the instance placed, cluster domain-c2.%s would use 49152 '
@@ -256,18 +256,19 @@ class CapacityFilterTestCase(test.NoDBTestCase):
         self.assertEqual('its usage is not known',
                          self.filt.check(full, prepared))
 
-    def test_check_is_pure(self):
+    def test_check_makes_no_call(self):
+        # prepare_hosts looks the inventories up; check() only reads them
         spec = fakes.request_spec(vcpus=1, memory_mb=1024)
-        prepared = self.filt.prepare(spec)
-        # nothing read yet: the check does not read either
-        self.assertEqual('no inventory of cluster domain-c1.%s is known (its '
-                         'inventory has not been read from placement)'
-                         % fakes.VC1, self.filt.check(self.a, prepared))
-        self.assertIsNone(self.filt.check(
-            fakes.host_state('compute1', uuid=KVM), prepared))
-        self.assertEqual(0, self.fix.source.calls)
-        self.fix.cache.warm(None, [A])
+        kvm = fakes.host_state('compute1', uuid=KVM)
+        prepared = self.filt.prepare_hosts(spec, [self.a, kvm])
+        calls = self.fix.source.calls
         self.assertIsNone(self.filt.check(self.a, prepared))
+        self.assertIsNone(self.filt.check(kvm, prepared))
+        # a cluster it was not given has no inventory known
+        self.assertEqual('no inventory of cluster domain-c2.%s is known (its '
+                         'inventory has not been read from placement)'
+                         % fakes.VC1, self.filt.check(self.b, prepared))
+        self.assertEqual(calls, self.fix.source.calls)
 
     def test_host_passes(self):
         spec = fakes.request_spec(vcpus=1, memory_mb=1024)

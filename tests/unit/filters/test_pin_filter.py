@@ -200,7 +200,7 @@ class TestClusterFilter(ClusterFilterTestCase):
     def test_reasons(self):
         now = timeutils.utcnow()
         hosts = self.hosts[:2] + self.hosts[-2:]
-        prepared = self.filter.prepare(spec('domain-c7'))
+        prepared = self.filter.prepare_hosts(spec('domain-c7'), hosts)
         self.assertEqual(
             [None, 'not a VMware cluster that vmware:cluster=domain-c7 lists',
              'not a VMware cluster that vmware:cluster=domain-c7 lists',
@@ -216,11 +216,11 @@ class TestClusterFilter(ClusterFilterTestCase):
                 'last_seen_up': now - datetime.timedelta(
                     seconds=3600 if down else 0)}
             self.assertEqual(why, self.filter.check(hosts[0], prepared))
-        prepared = self.filter.prepare(spec('domain-c7,,'))
+        prepared = self.filter.prepare_hosts(spec('domain-c7,,'), hosts)
         self.assertEqual(
             'vmware:cluster=domain-c7,, cannot be used (element 2: empty '
             'cluster reference)', self.filter.check(hosts[0], prepared))
-        prepared = self.filter.prepare(spec())
+        prepared = self.filter.prepare_hosts(spec(), hosts)
         self.assertEqual([None] * 4,
                          [self.filter.check(h, prepared) for h in hosts])
 
