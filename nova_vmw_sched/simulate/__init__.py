@@ -13,18 +13,9 @@
 """Dry-run scheduling of a described VMware estate through nova's own
 filters and weighers (``nova-vmw-sched simulate``).
 
-* :mod:`.schema` is the scenario format (a JSON schema in
-  ``data/scenario.schema.yaml``) and finds every problem of a file;
-  :mod:`.scenario` loads a file into plain objects; :mod:`.generate` makes
-  random ones.
-* :mod:`.topology` regroups the clusters of a scenario under services.
-* :mod:`.estate` builds nova's ``HostState``, ``Service``,
-  ``ComputeNode`` and ``RequestSpec`` objects from it and answers the seams
-  (the members, lookup and inventory source of its
-  :class:`nova_vmw_sched.data.Data`); :mod:`.placement` stands in for
-  placement's allocation candidates and claims.
-* :mod:`.engine` loads the filters and weighers as nova's ``HostManager``
-  does and runs nova's per-instance loop; :mod:`.probes` records which
-  filter removed each cluster and why, and each weigher's share.
-* :mod:`.report` prints the results.
+:mod:`.schema` is the scenario format, :mod:`.scenario` loads a file,
+:mod:`.generate` makes random ones, :mod:`.topology` regroups clusters
+under services; :mod:`.estate` and :mod:`.placement` stand in for nova's
+databases and placement; :mod:`.engine` runs nova's scheduler, whose
+plugins :mod:`.probes` watch; :mod:`.report` and :mod:`.why` print.
 """

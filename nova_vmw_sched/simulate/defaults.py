@@ -12,12 +12,10 @@
 
 """The documented setup: the scheduler options etc/nova.conf.example sets.
 
-``nova-vmw-sched simulate`` uses them when no ``--config-file`` is given,
-and the functional tests run with them. This module is the one place in
-the package that lists them. ``VMwareClusterCapacityFilter`` is not part of
-it: operators add it (doc/source/capacity.rst); the vSphere HA reserves of
-a scenario then act through ``VMwareClusterHeadroomWeigher`` only, which
-``nova_vmw_sched.weights.all_weighers`` loads.
+``nova-vmw-sched simulate`` uses them when no ``--config-file`` is given;
+the functional tests run with them. ``VMwareClusterCapacityFilter`` is not
+part of it (doc/source/capacity.rst): a scenario's vSphere HA reserves act
+through ``VMwareClusterHeadroomWeigher`` only.
 """
 
 #: [filter_scheduler] available_filters (nova's first, so ours win names)

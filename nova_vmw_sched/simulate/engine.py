@@ -13,25 +13,13 @@
 """Run a scenario's requests through nova's own scheduler code.
 
 A :class:`Simulation` is one setup (filters, weighers, options) on one
-topology of a scenario. Its filters and weighers are loaded by
-:class:`SimHostManager`, nova's ``HostManager`` minus the database reads.
-For each request, :meth:`Simulation.step` runs nova's request filter
-``map_az_to_placement_aggregate`` (a requested availability zone becomes
-placement ``member_of`` the zone's aggregates, read from the estate), asks
-the estate's placement for the allocation candidates and hands them to
-nova's own ``SchedulerManager._schedule`` (:class:`SimScheduler`): nova
-filters and weighs for each instance index, claims in weight order,
-consumes the chosen host, raises ``NoValidHost`` (after giving back the
-claims) when an instance finds no cluster, and filters once more for the
-alternates. The
-database and placement calls it makes are answered by the estate. A
-request is all or nothing: after ``NoValidHost`` the consumed HostStates
-are restored, as nova's next database read would give them.
-
-Simulations share nova's ``CONF`` and the plugins' seams, so
-:meth:`Simulation.active` sets them for one simulation at a time; several
-simulations can step through the same requests in turn
-(:func:`run_together`).
+topology of a scenario. For each request it runs nova's request filter
+``map_az_to_placement_aggregate``, asks the estate's placement for the
+allocation candidates and hands them to nova's own
+``SchedulerManager._schedule`` (:class:`SimScheduler`), whose database and
+placement calls the estate answers. A request is all or nothing: after
+``NoValidHost`` the consumed HostStates are restored. Simulations share
+nova's ``CONF``: :meth:`Simulation.active` sets it for one at a time.
 """
 
 import contextlib
@@ -86,8 +74,6 @@ class SimulationError(Exception):
     """The setup cannot run (a filter that is not found, a bad option)."""
 
 
-# -- setups -------------------------------------------------------------------
-
 class Setup(ty.NamedTuple):
     """Scheduler options a simulation runs with, on top of nova.conf."""
 
@@ -103,12 +89,8 @@ def configured(use_defaults):
 
 
 def stock(base):
-    """What nova's own filters and weighers do with the same options.
-
-    The filter names stock nova does not have are dropped; nova's soft
-    weighers get their default multipliers back (the documented setup sets
-    them to 0 only because our weighers count instead).
-    """
+    """nova's own filters and weighers with the same options (its soft
+    weighers with their default multipliers back)."""
     with _overrides(base.options):
         enabled = list(CONF.filter_scheduler.enabled_filters)
     names = {cls.__name__ for cls in
@@ -141,19 +123,10 @@ def _overrides(options):
 
 
 class SimHostManager(host_manager.HostManager):
-    """nova's HostManager without the database: filters and weighers only.
-
-    The loading is HostManager's: ``get_matching_classes`` over
-    ``available_filters``, the ``{cls.__name__: cls}`` map, its own
-    ``_choose_host_filters`` for ``enabled_filters``, ``weight_classes``;
-    filtering and weighing are its ``get_filtered_hosts`` and
-    ``get_weighed_hosts``. Each filter and weigher is then wrapped in a
-    probe of :mod:`.probes`.
-    """
+    """nova's HostManager without the database, its plugins probed."""
 
     def __init__(self, sink, estate):
-        # HostManager.__init__ up to the weighers; what follows there reads
-        # the database (cells, aggregates, instances).
+        # HostManager.__init__ up to the weighers; the rest reads the database
         self.estate = estate
         self.filter_handler = nova_filters.HostFilterHandler()
         filter_classes = self.filter_handler.get_matching_classes(
@@ -177,13 +150,10 @@ class SimHostManager(host_manager.HostManager):
                          for w in self.weighers]
 
     def get_host_states_by_uuids(self, context, compute_uuids, spec_obj):
-        """The estate's HostStates of these compute nodes, in file order
-        (what nova reads from its cells' databases)."""
+        """The estate's HostStates of these compute nodes, in file order."""
         wanted = set(compute_uuids or ())
         return (h for h in self.estate.hosts if h.uuid in wanted)
 
-
-# -- results ------------------------------------------------------------------
 
 class Rejection(ty.NamedTuple):
     instance: int
@@ -227,18 +197,12 @@ class Result:
         self.ok = False
         #: the clusters the request's vmware:cluster lists, in its order
         self.listed = ()
-        #: the package's log lines while it was scheduled (``verbose``)
         self.log = []
-        #: the availability zone asked for (a move: the instance's)
-        self.zone = None
-        #: the server group of the request (a move: the instance's)
-        self.group = None
-        #: clusters no filter saw: ``{label: (by, why)}``, ``placement``
-        #: beyond max_placement_results, ``ignore_hosts`` those of a
-        #: service host nova leaves out of a move
+        #: zone and server group (a move: the instance's)
+        self.zone = self.group = None
+        #: clusters no filter saw: ``{label: (by, why)}``
         self.left_out = {}
-        #: ``--why``: :class:`.why.Weighed` of the cluster, per instance
-        #: it was weighed for
+        #: ``--why``: :class:`.why.Weighed` of the cluster per weighing
         self.why = []
 
     @property
@@ -255,32 +219,25 @@ class Result:
         return None
 
 
-# -- the simulation -----------------------------------------------------------
-
 class Simulation:
     """One setup on one topology of a scenario."""
 
     def __init__(self, scenario, setup, topology=topology_mod.AS_WRITTEN,
                  now=None, seed=0, verbose=False, why=None):
         self.setup = setup
-        #: the label of the cluster ``--why`` asks about, or None
         self.why = why
-        #: keep the package's log lines (INFO and above) of each request
         self.verbose = verbose
         self.topology = topology
         self.scenario = topology_mod.regroup(scenario, topology)
         self.now = now or timeutils.utcnow().replace(microsecond=0)
         self.random = random.Random(seed)
-        # stock nova mirrors only the first node of a host into the
-        # placement aggregate of the host's zone; the package's keeper
-        # mirrors every node
+        # stock nova mirrors only a host's first node into its zone's
+        # placement aggregate; the package's keeper mirrors every node
         self.estate = estate_mod.Estate(
             self.scenario, self.now, first_node_only=setup.name == 'stock')
         self.source = inventory.StaticSource(self.estate.inventories)
-        # a cache of its own: no entry of another estate (or of a scheduler
-        # running in the same process) is seen; inline, so no threads
+        # a cache of its own, inline: no threads, no entry of another estate
         self.inventory_cache = inventory.InventoryCache(self.source)
-        #: every lookup of the filters and weighers, answered by the estate
         self.data = data.Data(members=self.estate, lookup=self.estate,
                               inventory=self.inventory_cache,
                               keeper=keeper.Off())
@@ -361,8 +318,6 @@ class Simulation:
                     timeutils.clear_time_override()
                     objects.AggregateList.get_by_metadata = saved_aggregates
 
-    # -- callbacks of the probes ----------------------------------------------
-
     def _label(self, host_state):
         return self.estate.label_of.get(id(host_state), host_state.nodename)
 
@@ -375,8 +330,6 @@ class Simulation:
         if label not in self._result.rejected:
             self._result.rejected[label] = Rejection(self._instance, by,
                                                      reason)
-
-    # -- one request ----------------------------------------------------------
 
     def step(self, index, request):
         """Schedule ``request`` (call inside :meth:`active`)."""
@@ -422,13 +375,10 @@ class Simulation:
     def _move(self, result, request):
         """Move one existing instance, as nova-conductor asks for it.
 
-        nova-api and nova-conductor tell the scheduler which service hosts
-        to leave out (``ignore_hosts``): none for a cold migration (nova's
-        vmwareapi driver reports same-host cold migration) and for a resize
-        with ``[DEFAULT] allow_resize_to_same_host``, the source service
-        host otherwise. nova's HostManager then removes every node of those
-        hosts before any filter runs. A move that finds a cluster is
-        confirmed at once: the old flavor leaves the source cluster.
+        ``ignore_hosts`` is the source service host, except for a cold
+        migration (the vmwareapi driver reports same-host cold migration)
+        and a resize with ``[DEFAULT] allow_resize_to_same_host``. A move
+        that finds a cluster is confirmed at once.
         """
         estate = self.estate
         name = request.instance
@@ -463,13 +413,6 @@ class Simulation:
 
     def _schedule(self, result, spec, names, uuids, demand):
         """Run nova's ``SchedulerManager._schedule`` for these instances.
-
-        Placement's answer to ``GET /allocation_candidates`` comes from the
-        estate; nova's own ``_schedule`` then filters, weighs, claims,
-        consumes, checks that every instance found a host (cleaning up its
-        claims when not) and picks the alternates. :class:`SimScheduler`
-        only answers its database and placement calls and notes what it
-        chose.
 
         :returns: ``[(host state, uuid, saved fields)]`` of the instances
             claimed; ``result.ok`` when all were
@@ -543,14 +486,9 @@ class Simulation:
                         result.request.action, result.request.action)))
 
     def _member_of(self, spec):
-        """The placement aggregates the request must be ``member_of``.
-
-        nova's own request filter decides (``map_az_to_placement_aggregate``,
-        with the estate's aggregates): ``[{aggregate uuid}]``, each set any
-        of which will do; ``()`` without a zone; None for a zone no service
-        is in (nova-api refuses such a request with 400 Bad Request; the
-        simulator fails it with NoValidHost).
-        """
+        """``[{aggregate uuid}]`` the request must be ``member_of`` as
+        nova's request filter decides; ``()`` without a zone; None for a
+        zone no service is in."""
         if not spec.availability_zone:
             return ()
         request_filter.map_az_to_placement_aggregate(self.estate.context,
@@ -640,10 +578,8 @@ class Simulation:
         return why
 
     def _undo(self, consumed):
-        """What nova's database gives the next request after NoValidHost:
-        the HostStates as they were (nova's ``_ensure_sufficient_hosts``
-        marks them for a refresh; its ``_cleanup_allocations`` has given
-        the claims back to placement already)."""
+        """The HostStates as nova's database gives them after NoValidHost
+        (``_cleanup_allocations`` gave the claims back already)."""
         for host, uuid, saved in reversed(consumed):
             for field, value in saved.items():
                 setattr(host, field, value)
@@ -666,20 +602,11 @@ class _Collect(logging.Handler):
 
 
 class SimScheduler(nova_manager.SchedulerManager):
-    """nova's SchedulerManager with the estate for database and placement.
-
-    Only the calls ``_schedule`` makes outside the scheduler are answered
-    here: the host states (:meth:`SimHostManager.get_host_states_by_uuids`)
-    and placement's claims and their cleanup (:class:`_PlacementClient`).
-    ``_get_sorted_hosts`` and ``_consume_selected_host`` are nova's, with
-    notes taken around them for the report.
-    """
+    """nova's SchedulerManager with the estate for database and placement."""
 
     def __init__(self, simulation, names):
-        # SchedulerManager.__init__ connects to placement and RPC and loads a
-        # HostManager that reads the database: none of that is needed by
-        # _schedule, which reads only self.host_manager and
-        # self.placement_client.
+        # not SchedulerManager.__init__ (placement, RPC, database): _schedule
+        # reads only self.host_manager and self.placement_client
         self.host_manager = simulation.host_manager
         self.simulation = simulation
         self.names = names
@@ -771,18 +698,3 @@ def run_together(simulations, requests, progress=None):
             progress(index + 1, total)
         yield results
 
-
-def simulate(scenario, setup=None, topology=topology_mod.AS_WRITTEN,
-             progress=None):
-    """Run ``scenario`` with one setup on one topology; yield a Result per
-    request.
-
-    The default setup is the documented one. The caller has registered
-    nova's objects (``objects.register_all()``) and set up nova's CONF
-    (``CONF([], project='nova', default_config_files=[])`` or a config
-    file), as ``nova-vmw-sched simulate`` does.
-    """
-    sim = Simulation(scenario, setup or configured(use_defaults=True),
-                     topology)
-    for results in run_together([sim], scenario.requests, progress):
-        yield results[0]

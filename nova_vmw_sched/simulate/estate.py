@@ -12,35 +12,15 @@
 
 """A scenario as nova's scheduler holds it, with no database or placement.
 
-:class:`Estate` builds, for one topology of a scenario:
-
-* an ``objects.Service`` per service, up (``last_seen_up`` is now) or down
-  (no heartbeat for a day), so that nova's servicegroup ``db`` driver,
-  which ``ComputeFilter`` asks, judges it as nova would;
-* an ``objects.ComputeNode`` per cluster with the usage the resource tracker
-  reports, and a ``HostState`` per cluster built as
-  ``HostManager._get_host_states`` builds it
-  (``update(compute, dict(service), aggregates, instances)``); the
-  HostStates of one service share one ``instances`` dict, as nova's
-  ``_get_instance_info`` gives them;
-* :class:`nova_vmw_sched.simulate.placement.Placement` with every cluster's
-  inventories and usage;
-* a host aggregate per availability zone of the scenario, holding the
-  services of that zone (each HostState gets its service's), and its
-  placement aggregate (the same uuid) with every cluster of those services
-  as member, as the package's keeper makes it, or with ``first_node_only``
-  (stock nova: nova-api mirrors ``nodes[0]`` of a host) only the first
-  cluster the scenario lists under each service;
-* the answers of the seams: :meth:`Estate.nodes_of` and
-  :meth:`Estate.allocations_of` (the claims of the request being
-  simulated) for :attr:`nova_vmw_sched.data.Data.members` and
-  :attr:`Estate.inventories` for :mod:`nova_vmw_sched.inventory`'s source;
-* RequestSpecs as nova's conductor hands them to the scheduler
-  (:meth:`Estate.request_spec`), with the group's ``members`` (the new
-  instances included, as nova-api adds them first) and ``hosts`` (the
-  service hosts of members that have one, ``InstanceGroup.get_hosts``).
-
-Instances placed by a request are recorded with :meth:`Estate.record`.
+:class:`Estate` builds, for one topology of a scenario, nova's ``Service``
+(up, or down for a day), ``ComputeNode`` and ``HostState`` objects (as
+``HostManager._get_host_states`` builds them; those of one service share
+one ``instances`` dict), a host aggregate per availability zone with its
+placement aggregate (every cluster of its services as member, or, with
+``first_node_only`` as stock nova does, the first one),
+:class:`~.placement.Placement`, and the RequestSpecs nova's conductor
+hands the scheduler. It answers the lookups of
+:class:`nova_vmw_sched.data.Data` and records where instances go.
 """
 
 import datetime
@@ -79,22 +59,19 @@ class Estate(data.SettledSource):
         self.now = now
         self.context = nova_context.get_admin_context()
         self.placement = placement_mod.Placement()
-        #: {instance name: uuid}, {uuid: (cluster label, service host)}
+        #: {instance name: uuid}, {uuid: (label, service host, node)}
         self.uuids = {}
         self.location = {}
-        #: {instance uuid: resource provider uuid} claimed in placement by
-        #: the request being simulated
+        #: {instance uuid: rp uuid} claimed by the request being simulated
         self.claims = {}
         #: {group name: [member uuid]}
         self.members = {g: [] for g in scenario.groups}
-        #: {instance uuid: flavor name (None if the scenario gives none)},
-        #: {instance uuid: group name}, {instance uuid: zone it asked for}
+        #: {instance uuid: flavor name, group name, zone it asked for}
         self.flavor_of = {}
         self.group_of = {}
         self.zone_of = {}
-        #: {zone: objects.Aggregate} with availability_zone metadata
+        #: {zone: objects.Aggregate}
         self.zones = {}
-        #: the id of each flavor, as nova's flavors table gives it
         self.flavor_ids = {name: i for i, name in
                            enumerate(scenario.flavors, start=1)}
         #: {service host: instances dict its HostStates share}
@@ -102,12 +79,9 @@ class Estate(data.SettledSource):
         #: HostStates in cluster order; {id(HostState): cluster label}
         self.hosts = []
         self.label_of = {}
-        #: {compute node uuid: HostState}
         self.state_by_uuid = {}
         self.service_of = {}
         self._build()
-
-    # -- building ----------------------------------------------------------
 
     def _build(self):
         scenario = self.scenario
@@ -116,8 +90,7 @@ class Estate(data.SettledSource):
         for inst in scenario.instances.values():
             by_cluster.setdefault(inst.cluster, []).append(inst)
         services = {}
-        #: {cluster label: placement aggregate uuids}
-        members = {}
+        members = {}   # {cluster label: placement aggregate uuids}
         for index, service in enumerate(scenario.services):
             services[service.name] = self._service(index, service)
             self.instances[service.name] = {}
@@ -154,7 +127,8 @@ class Estate(data.SettledSource):
             self.placement.add(rp_uuid, inventories, used,
                                members.get(c.label, ()))
             compute = self._compute(index, rp_uuid, c, host, services[host],
-                                    used, c.used.instances + len(placed))
+                                    used, c.used.instances + len(placed),
+                                    inventories)
             state = host_manager.HostState(host, c.nodename, CELL_UUID)
             zone = zone_of[host]
             state.update(compute, dict(services[host]),
@@ -186,15 +160,11 @@ class Estate(data.SettledSource):
             last_seen_up=seen, created_at=self.now - 2 * DOWN_FOR,
             updated_at=seen, deleted_at=None, deleted=False)
 
-    def _compute(self, index, rp_uuid, c, host, service, used, instances):
-        if c.inventory is not None:
-            vcpus = c.inventory.get(placement_mod.VCPU, {}).get('total', 0)
-            memory_mb = c.inventory.get(placement_mod.MEMORY_MB,
-                                        {}).get('total', 0)
-        else:
-            hosts = [h for h in c.hosts if not h.maintenance]
-            vcpus = sum(h.cpus * h.count for h in hosts)
-            memory_mb = sum(h.memory_mb * h.count for h in hosts)
+    def _compute(self, index, rp_uuid, c, host, service, used, instances,
+                 inventories):
+        vcpus = inventories.get(placement_mod.VCPU, {}).get('total', 0)
+        memory_mb = inventories.get(placement_mod.MEMORY_MB,
+                                    {}).get('total', 0)
         local_gb = c.disk_gb or 0
         # nova's resource tracker counts the reserved amounts as used
         vcpus_used = c.reserved.vcpus + used[placement_mod.VCPU]
@@ -239,30 +209,27 @@ class Estate(data.SettledSource):
             self.group_of[uuid] = group
         return uuid
 
-    # -- seams ---------------------------------------------------------------
-
     def nodes_of(self, context, uuids):
-        """:attr:`nova_vmw_sched.data.Data.members`: ``{uuid: node}``."""
+        """``{uuid: node}`` of these instances."""
         location = self.location
         return {u: location[u][2] for u in uuids if u in location}
 
     def allocations_of(self, context, uuid):
-        """:attr:`nova_vmw_sched.data.Data.members`: where placement holds
-        the allocation of an instance the current request placed."""
+        """Where placement holds the allocation of an instance the
+        current request placed."""
         rp_uuid = self.claims.get(uuid)
         return [rp_uuid] if rp_uuid else []
 
     def instance_of(self, context, uuid):
-        """:attr:`nova_vmw_sched.data.Data.members`: ``(node, flavor id)``
-        of an instance, for moves."""
+        """``(node, flavor id)`` of an instance, for moves."""
         if uuid not in self.location:
             return None
         return (self.location[uuid][2],
                 self.flavor_ids.get(self.flavor_of.get(uuid)))
 
     def records_of(self, context, ref):
-        """:attr:`nova_vmw_sched.data.Data.lookup`: the scenario's nodes of the
-        cluster(s) ``ref`` matches, with their services."""
+        """``(service host, disabled, reason)`` of the nodes ``ref``
+        matches."""
         records = []
         for host_state in self.hosts:
             if ref.matches(cluster.cluster_of(host_state)):
@@ -272,8 +239,7 @@ class Estate(data.SettledSource):
         return records
 
     def aggregates_by_metadata(self, context, key=None, value=None):
-        """``objects.AggregateList.get_by_metadata`` over the estate's
-        aggregates (its zones), for nova's request filter."""
+        """``objects.AggregateList.get_by_metadata`` over the zones."""
         return objects.AggregateList(objects=[
             agg for agg in self.zones.values()
             if (key is None or key in agg.metadata) and
@@ -293,9 +259,8 @@ class Estate(data.SettledSource):
         raise KeyError(uuid)
 
     def moved(self, uuid, source, destination, old_flavor, new_flavor):
-        """A confirmed move: the instance's old flavor leaves ``source``
-        (placement and the HostState, as the resource tracker reports it);
-        ``destination`` was consumed by the scheduler already."""
+        """A confirmed move: the old flavor leaves ``source`` (the
+        scheduler consumed ``destination`` already)."""
         flavor = self.scenario.flavors[old_flavor]
         self.placement.release(source.uuid,
                                placement_mod.demand_of(flavor))
@@ -311,15 +276,10 @@ class Estate(data.SettledSource):
         destination.instances[uuid] = self._instance(
             uuid, destination.host, destination.nodename)
 
-    # -- requests -------------------------------------------------------------
-
     def request_spec(self, request, instance_uuids, flavor_name=None,
                      group_name=None):
-        """The RequestSpec of ``request`` as the conductor builds it.
-
-        For a move, ``flavor_name`` and ``group_name`` are those of the
-        instance (already a member).
-        """
+        """The RequestSpec of ``request`` as the conductor builds it (a
+        move: the instance's flavor and group)."""
         flavor = self.scenario.flavors[flavor_name or request.flavor]
         group = None
         if group_name is not None:

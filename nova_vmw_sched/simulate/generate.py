@@ -12,20 +12,12 @@
 
 """Random scenarios from a seed: for scale runs and the property test.
 
-:func:`generate` builds the scenario as the YAML of a file would hold it
-(:func:`generate_data`) and validates it with
-:func:`nova_vmw_sched.simulate.scenario.from_data`, so a generated scenario
-is exactly as valid as a written one. The same seed gives the same scenario.
-
-The estate: vCenters of up to 64 clusters (morefs repeat from vCenter to
-vCenter, as real ones do); clusters of 2 to 16 ESXi hosts, some in
-maintenance, 10-90 % used, some with their own vSphere HA policy; each
-vCenter's clusters split into services of 1 to 8 clusters, a few services
-down or disabled; flavors from small to larger than some hosts, some pinned
-with ``vmware:cluster`` to a bare moref or to a list of clusters; server
-groups of all four policies with members already placed; requests of 1 to
-3 instances, some in a group, some with ``same_host``/``different_host``
-hints.
+A scenario is built as a file's YAML would hold it and validated as one;
+the same seed gives the same scenario: vCenters of up to 64 clusters of 2
+to 16 ESXi hosts (some in maintenance, 10-90 % used, some with a vSphere HA
+policy) under services of 1 to 8 clusters (a few down or disabled), flavors
+some pinned with ``vmware:cluster``, server groups of all four policies
+with members, requests of 1 to 3 instances, some with hints.
 """
 
 import random
@@ -132,15 +124,11 @@ def _services(rng, vcenters):
 def _flavors(rng, vcenters, labels):
     flavors = {name: {'vcpus': vcpus, 'memory_mb': memory}
                for name, vcpus, memory in FLAVORS}
-    uuids = {}
-    for vc in vcenters:
-        uuids[vc] = schema.vcenter_uuid(vc)
+    uuids = {vc: schema.vcenter_uuid(vc) for vc in vcenters}
     for n in range(3):
         picks = rng.sample(labels, min(len(labels), rng.randint(1, 3)))
-        refs = []
-        for label in picks:
-            vc, moref = label.split('/')
-            refs.append('%s.%s' % (moref, uuids[vc]))
+        refs = ['%s.%s' % (label.split('/')[1], uuids[label.split('/')[0]])
+                for label in picks]
         flavors['pinned%d' % n] = {
             'vcpus': 4, 'memory_mb': 16384,
             'extra_specs': {'vmware:cluster': ','.join(refs)}}
@@ -197,21 +185,10 @@ def _requests(rng, count, flavors, groups, instances):
 
 
 def generate_reproducible(clusters, requests, seed=0):
-    """A small scenario that nova's functional harness can also build.
-
-    What ``tests/functional`` cannot reproduce is left out: one vCenter
-    whose morefs are ``domain-c1``, ``domain-c2``, ...; no usage, reserve
-    or instance before the first request (the harness's fake driver starts
-    empty and reports no reserve); no vSphere HA policy; every service up
-    and enabled; the default allocation ratios; ``[filter_scheduler]
-    io_ops_weight_multiplier = 0`` (nova counts a build among a host's io
-    ops until nova-compute's next resource audit, so that weigher depends
-    on timing). Clusters differ in size
-    (and by a few MB more), so that weights seldom tie. Requests boot 1 to
-    3 instances, some in a server group of any policy, some pinned to
-    clusters (full node names or a bare moref), some with
-    ``same_host``/``different_host`` hints naming earlier instances.
-    """
+    """A small scenario that nova's functional harness can also build
+    (doc/source/cli.rst says what it leaves out): one vCenter, one
+    service, empty clusters of differing sizes, so that weights seldom
+    tie."""
     data = generate_reproducible_data(clusters, requests, seed)
     return scenario_mod.from_data(
         data, 'reproducible:%d:%d:%d' % (clusters, requests, seed))

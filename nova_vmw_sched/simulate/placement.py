@@ -13,26 +13,15 @@
 """Placement, as far as a boot request needs it.
 
 Each cluster is one resource provider with the inventories nova's
-vmwareapi driver reports (``update_provider_tree``): ``VCPU`` and
-``MEMORY_MB`` with ``total`` the sum over the ESXi hosts not in maintenance,
-``max_unit`` the largest of them, ``reserved`` and ``allocation_ratio`` from
-the scenario; ``DISK_GB`` only when the scenario gives ``disk_gb``.
-
-* :meth:`Placement.candidates` is ``GET /allocation_candidates``: a
-  provider is a candidate when every requested amount is at most its
-  ``max_unit`` and fits ``(total - reserved) * allocation_ratio - used``;
-  of those, the first ``[scheduler] max_placement_results`` in provider
-  order (placement's order without
-  ``[placement] randomize_allocation_candidates``).
-* nova's request filter ``compute_status_filter`` asks only for providers
-  without the trait ``COMPUTE_STATUS_DISABLED``, which nova-compute sets
-  on the nodes of a disabled service: those are no candidates either.
-* ``member_of``: the placement aggregates nova's request filter
-  ``map_az_to_placement_aggregate`` requires for a requested availability
-  zone (each entry a set of aggregate uuids, any of which will do; every
-  entry must be met): a provider outside them is no candidate.
-* :meth:`Placement.claim` is the scheduler's claim of one instance's
-  allocation, checked against the usage of the moment.
+vmwareapi driver reports: ``VCPU`` and ``MEMORY_MB`` summed over the ESXi
+hosts not in maintenance, ``max_unit`` the largest of them; ``DISK_GB``
+only when the scenario gives ``disk_gb``. :meth:`Placement.candidates` is
+``GET /allocation_candidates``: a provider fits when every amount is at
+most its ``max_unit`` and fits ``(total - reserved) * allocation_ratio -
+used``, and is no candidate when its service is disabled
+(``COMPUTE_STATUS_DISABLED``) or it is outside the ``member_of``
+aggregates of a requested zone; the first ``[scheduler]
+max_placement_results`` remain, in provider order.
 """
 
 import typing as ty
@@ -93,15 +82,13 @@ class Placement:
     """Inventories and usage of every cluster, by resource provider uuid."""
 
     def __init__(self):
-        #: {rp uuid: inventories}
+        #: {rp uuid: inventories}, {rp uuid: {resource class: used}}
         self.inventories = {}
-        #: {rp uuid: {resource class: used}}
         self.usage = {}
         #: {rp uuid: ((resource class, max_unit, capacity), ...)}
         self._limits = {}
-        #: {rp uuid: {placement aggregate uuid}}
+        #: {rp uuid: {aggregate uuid}}, {aggregate uuid: what it is}
         self.aggregates = {}
-        #: {placement aggregate uuid: what it is, for the reasons}
         self.aggregate_names = {}
 
     def add(self, rp_uuid, inventories, used, aggregates=()):
@@ -182,15 +169,12 @@ class Placement:
         """Allocate ``demand`` if it fits now; say whether it did."""
         if self.why_not(rp_uuid, demand) is not None:
             return False
-        used = self.usage[rp_uuid]
-        for rc, amount in demand.items():
-            if rc in self.inventories[rp_uuid]:
-                used[rc] = used.get(rc, 0) + amount
+        self.release(rp_uuid, demand, -1)
         return True
 
-    def release(self, rp_uuid, demand):
+    def release(self, rp_uuid, demand, sign=1):
         """Undo :meth:`claim` (a request that failed as a whole)."""
         used = self.usage[rp_uuid]
         for rc, amount in demand.items():
             if rc in self.inventories[rp_uuid]:
-                used[rc] = used.get(rc, 0) - amount
+                used[rc] = used.get(rc, 0) - sign * amount

@@ -12,20 +12,13 @@
 
 """Which filter removed each host and why; what each weigher added.
 
-nova's handlers (``HostFilterHandler.get_filtered_objects``,
-``HostWeightHandler.get_weighed_objects``) run the real filters and
-weighers, each wrapped in a probe that only watches:
-
-* :class:`FilterProbe` hands the filter its hosts and keeps the hosts it
-  removed. A filter of this package gives the reason of each, the string
-  its ``check()`` returned, which nova-scheduler logs at DEBUG and the
-  explanation line of a pinned request quotes
-  (:meth:`nova_vmw_sched.filters.RequestScopedFilter.judge_all`). A host
-  that another filter (one of nova's) removed, input minus output, is
-  "rejected by <FilterName>": no log record is read.
-* :class:`WeigherProbe` notes every host's running total before each
-  weigher, so that each weigher's share (multiplier x normalised weight,
-  as nova computed it) is the difference.
+nova's handlers run the real filters and weighers, each wrapped in a probe
+that only watches. :class:`FilterProbe` keeps the hosts a filter removed,
+with the reason its ``check()`` returned
+(:meth:`nova_vmw_sched.filters.RequestScopedFilter.judge_all`), or
+"rejected by <FilterName>" for one of nova's filters. :class:`WeigherProbe`
+notes the running totals before each weigher, whose share is the
+difference.
 """
 
 #: the reason of a host removed by a filter that gives none (nova's)
@@ -35,14 +28,12 @@ FALLBACK = 'rejected by %s'
 def probe_filter(inner, sink):
     """A :class:`FilterProbe` of ``inner``, named as ``inner``'s class, so
     that nova's handler logs the filter's name."""
-    cls = type(type(inner).__name__, (FilterProbe,), {})
-    return cls(inner, sink)
+    return type(type(inner).__name__, (FilterProbe,), {})(inner, sink)
 
 
 def probe_weigher(inner, record):
     """A :class:`WeigherProbe` of ``inner``, named as ``inner``'s class."""
-    cls = type(type(inner).__name__, (WeigherProbe,), {})
-    return cls(inner, record)
+    return type(type(inner).__name__, (WeigherProbe,), {})(inner, record)
 
 
 class FilterProbe:
@@ -66,11 +57,9 @@ class FilterProbe:
         else:
             out = self.inner.filter_all(hosts, spec_obj)
             out = None if out is None else list(out)
-            rejected = []
-            if out is not None:
-                passed = {id(h) for h in out}
-                rejected = [(h, FALLBACK % self.name) for h in hosts
-                            if id(h) not in passed]
+            passed = {id(h) for h in out or ()}
+            rejected = [(h, FALLBACK % self.name) for h in hosts
+                        if out is not None and id(h) not in passed]
         for host, reason in rejected:
             self.sink(host, self.name, reason)
         if out is not None:

@@ -10,14 +10,11 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Print simulation results: a readable table, or JSON for machines.
+"""Print simulation results as they come: a table, or JSON for machines.
 
-Results arrive one request at a time (:func:`engine.run_together`) and are
-written as they come, so a long run neither waits nor holds every
-explanation in memory. :class:`TableReport` and :class:`JsonReport` take
-the same calls: ``start(sims)``, ``request(results)`` per request and
-``finish()``; :class:`Comparison` does the same for
-``--compare-topologies``.
+:class:`TableReport`, :class:`JsonReport` and :class:`Comparison`
+(``--compare-topologies``) take ``start(sims)``, ``request(results)`` per
+request and ``finish()``.
 """
 
 import collections
@@ -26,8 +23,6 @@ import sys
 
 from nova_vmw_sched.simulate import engine
 from nova_vmw_sched.simulate import why as why_mod
-
-FORMATS = ('table', 'json')
 
 
 def outcome_text(result):
@@ -368,8 +363,8 @@ class JsonReport:
 class Comparison:
     """``--compare-topologies``: which requests end differently, and why.
 
-    ``sims`` come in setups of ``len(topologies)``, the configured setup
-    first. Only the configured setup decides the exit status.
+    ``sims`` come in setups of ``len(topologies)``, the configured first,
+    which alone decides the exit status.
     """
 
     def __init__(self, topologies, fmt='table', out=None):
@@ -412,18 +407,18 @@ class Comparison:
 
     def finish(self):
         status = 1 if self.divergent[self.setups[0]] else 0
-        if self.fmt == 'json':
-            json.dump({'scenario': self.scenario.source,
-                       'topologies': list(self.topologies),
-                       'setups': [_setup_json(s) for s in
-                                  self.sims[::len(self.topologies)]],
-                       'requests': self.rows,
-                       'divergent': dict((s, self.divergent[s])
-                                         for s in self.setups),
-                       'exit_status': status}, self.out, indent=1)
-            self.out.write('\n')
+        if self.fmt != 'json':
+            self._table()
             return status
-        self._table()
+        json.dump({'scenario': self.scenario.source,
+                   'topologies': list(self.topologies),
+                   'setups': [_setup_json(s) for s in
+                              self.sims[::len(self.topologies)]],
+                   'requests': self.rows,
+                   'divergent': dict((s, self.divergent[s])
+                                     for s in self.setups),
+                   'exit_status': status}, self.out, indent=1)
+        self.out.write('\n')
         return status
 
     def _table(self):

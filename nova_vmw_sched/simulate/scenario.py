@@ -75,13 +75,10 @@ class Cluster(ty.NamedTuple):
     ratios: Ratios = Ratios()
     disk_gb: ty.Optional[int] = None
     ha_policy: ty.Optional[str] = None
-    #: placement's inventories as given (``inventory`` instead of
-    #: ``hosts``): {resource class: {total, reserved, max_unit,
-    #: allocation_ratio, ...}}; None: derived from ``hosts``
+    #: placement's inventories as given; None: derived from ``hosts``
     inventory: ty.Optional[dict] = None
-    #: the compute node's hypervisor_type; a node under ``nodes`` (not a
-    #: vSphere cluster: ``vcenter`` is None, ``moref`` its node name) has
-    #: its own
+    #: a node under ``nodes`` (``vcenter`` None, ``moref`` its node name)
+    #: has its own
     hypervisor_type: str = 'VMware vCenter Server'
 
     @property
@@ -176,13 +173,11 @@ class Scenario:
                  instances=None, requests=(), config=None, description=None):
         self.source = source
         self.description = description
-        #: [Cluster], in file order (placement's candidate order)
+        #: in file order (placement's candidate order)
         self.clusters = list(clusters)
-        #: [Service], in file order
         self.services = list(services)
         self.flavors = dict(flavors)
         self.groups = dict(groups or {})
-        #: {name: Instance}, in file order
         self.instances = dict(instances or {})
         self.requests = list(requests)
         #: {group: {option: value}} set on top of nova.conf
@@ -210,8 +205,6 @@ class ScenarioError(Exception):
                 source, len(self.problems) - MAX_PROBLEMS))
         super().__init__('\n'.join(lines))
 
-
-# -- reading YAML -------------------------------------------------------------
 
 class _Loader(getattr(yaml, 'CSafeLoader', yaml.SafeLoader)):
     """SafeLoader (libyaml's parser where PyYAML has it: a snapshot of
@@ -361,15 +354,11 @@ def _items(data, section):
             for name, item in (data.get(section) or {}).items()]
 
 
-#: the default of each field of an inventory record
-_RECORD = {'reserved': 0, 'allocation_ratio': 1.0}
-
-
 def _inventory(given):
     """An inventory of the format in placement's words."""
     result = {}
     for rc, record in given.items():
-        record = dict(_RECORD, **record)
+        record = dict({'reserved': 0, 'allocation_ratio': 1.0}, **record)
         record.setdefault('max_unit', max(record['total'], 1))
         record['allocation_ratio'] = float(record['allocation_ratio'])
         result[rc] = dict(record, min_unit=1, step_size=1)
@@ -378,38 +367,31 @@ def _inventory(given):
 
 def _cluster(vcenter, vcenter_uuid, moref, item):
     policy = item.get('ha_policy')
-    extra = {}
+    common = dict(name=item.get('name'),
+                  used=Amounts(**(item.get('used') or {})),
+                  ha_policy=None if policy is None else str(
+                      capacity.parse_policy(policy)))
     if vcenter is None:   # a node that is no vSphere cluster
-        extra['hypervisor_type'] = item.get('hypervisor_type') or 'QEMU'
-    if 'inventory' in item:
-        inventory = _inventory(item['inventory'] or {})
-
-        def part(rc, key, default):
-            return inventory.get(rc, {}).get(key, default)
+        common['hypervisor_type'] = item.get('hypervisor_type') or 'QEMU'
+    if 'inventory' not in item:
         return Cluster(
-            vcenter, vcenter_uuid, moref, name=item.get('name'),
-            used=Amounts(**(item.get('used') or {})),
-            reserved=Amounts(vcpus=part('VCPU', 'reserved', 0),
-                             memory_mb=part('MEMORY_MB', 'reserved', 0),
-                             disk_gb=part('DISK_GB', 'reserved', 0)),
-            ratios=Ratios(
-                vcpu=part('VCPU', 'allocation_ratio', 1.0),
-                memory_mb=part('MEMORY_MB', 'allocation_ratio', 1.0),
-                disk_gb=part('DISK_GB', 'allocation_ratio', 1.0)),
-            disk_gb=part('DISK_GB', 'total', None) or None,
-            ha_policy=None if policy is None else str(
-                capacity.parse_policy(policy)),
-            inventory=inventory, **extra)
+            vcenter, vcenter_uuid, moref,
+            hosts=tuple(Host(**host) for host in item['hosts']),
+            reserved=DEFAULT_RESERVED._replace(**(item.get('reserved') or
+                                                  {})),
+            ratios=Ratios(**{key: float(value) for key, value in (
+                item.get('allocation_ratios') or {}).items()}),
+            disk_gb=item.get('disk_gb'), **common)
+    inventory = _inventory(item['inventory'] or {})
+
+    def parts(key, default):
+        return [inventory.get(rc, {}).get(key, default)
+                for rc in ('VCPU', 'MEMORY_MB', 'DISK_GB')]
     return Cluster(
-        vcenter, vcenter_uuid, moref, name=item.get('name'),
-        hosts=tuple(Host(**host) for host in item['hosts']),
-        used=Amounts(**(item.get('used') or {})),
-        reserved=DEFAULT_RESERVED._replace(**(item.get('reserved') or {})),
-        ratios=Ratios(**{key: float(value) for key, value in (
-            item.get('allocation_ratios') or {}).items()}),
-        disk_gb=item.get('disk_gb'),
-        ha_policy=None if policy is None else str(
-            capacity.parse_policy(policy)))
+        vcenter, vcenter_uuid, moref, reserved=Amounts(*parts('reserved', 0)),
+        ratios=Ratios(*parts('allocation_ratio', 1.0)),
+        disk_gb=parts('total', None)[2] or None, inventory=inventory,
+        **common)
 
 
 def _request(index, item):

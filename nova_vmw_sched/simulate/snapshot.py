@@ -143,60 +143,51 @@ class NovaReader:
         return servicegroup.API().service_is_up
 
 
-class _Placement:
-    """The reads of placement, through nova's report client."""
-
-    def __init__(self, client, context):
-        self.client = client
-        self.global_id = getattr(context, 'global_id', None)
-
-    def get(self, url):
-        resp = self.client.get(url, version=PLACEMENT_VERSION,
-                               global_request_id=self.global_id)
-        if resp.status_code != 200:
-            raise SnapshotError('placement: GET %s: HTTP %d %s' % (
-                url, resp.status_code, (resp.text or '').strip()[:200]))
-        return resp.json()
-
-    def providers(self):
-        return {rp['uuid'] for rp in self.get(
-            '/resource_providers')['resource_providers']}
-
-    def provider(self, rp_uuid):
-        base = '/resource_providers/%s' % rp_uuid
-        return (self.get(base + '/inventories')['inventories'],
-                self.get(base + '/usages')['usages'])
-
-
 def read_placement(client, context, rp_uuids, progress=None,
                    workers=WORKERS):
     """``{rp uuid: (inventories, usages)}`` of the providers of
     ``rp_uuids`` that exist (one ``GET /resource_providers``, two GETs per
     provider, ``workers`` at a time)."""
     from nova_vmw_sched import compat
-    placement = _Placement(client, context)
+    global_id = getattr(context, 'global_id', None)
+
+    def get(url):
+        resp = client.get(url, version=PLACEMENT_VERSION,
+                          global_request_id=global_id)
+        if resp.status_code != 200:
+            raise SnapshotError('placement: GET %s: HTTP %d %s' % (
+                url, resp.status_code, (resp.text or '').strip()[:200]))
+        return resp.json()
+
+    def provider(rp_uuid):
+        base = '/resource_providers/%s' % rp_uuid
+        return (get(base + '/inventories')['inventories'],
+                get(base + '/usages')['usages'])
+
     if compat.eventlet_patched():
         # a pool's workers wait on a queue eventlet does not make green
         workers = 1
-    existing = placement.providers()
+    existing = {rp['uuid'] for rp in
+                get('/resource_providers')['resource_providers']}
     wanted = [u for u in rp_uuids if u in existing]
+    progress = progress or (lambda done, total: None)
+    progress(0, len(wanted))
     found = {}
-    total = len(wanted)
-    if progress:
-        progress(0, total)
+    pool = None
     if workers <= 1:
-        for done, rp_uuid in enumerate(wanted, start=1):
-            found[rp_uuid] = placement.provider(rp_uuid)
-            if progress:
-                progress(done, total)
-        return found
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {pool.submit(placement.provider, u): u for u in wanted}
-        for done, future in enumerate(
-                concurrent.futures.as_completed(futures), start=1):
-            found[futures[future]] = future.result()
-            if progress:
-                progress(done, total)
+        answers = ((u, provider(u)) for u in wanted)
+    else:
+        pool = concurrent.futures.ThreadPoolExecutor(workers)
+        futures = {pool.submit(provider, u): u for u in wanted}
+        answers = ((futures[f], f.result())
+                   for f in concurrent.futures.as_completed(futures))
+    try:
+        for done, (rp_uuid, answer) in enumerate(answers, start=1):
+            found[rp_uuid] = answer
+            progress(done, len(wanted))
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return found
 
 

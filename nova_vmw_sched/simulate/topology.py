@@ -12,17 +12,11 @@
 
 """The same clusters under other nova-compute services.
 
-* ``as-written``: the services of the scenario file;
-* ``per-cluster``: each cluster under a service of its own (nova's in-tree
-  vmwareapi driver);
-* ``per-vcenter``: all clusters of a vCenter under one service.
-
-A cluster keeps the state of the service that manages it in the file (up or
-down, enabled or disabled, its availability zone): a service's state is not
-part of the topology. So in ``per-vcenter`` the clusters of a vCenter share
-one service per distinct state; with all services up, enabled and in one
-zone, that is one service per vCenter. Cluster order, and so placement's
-candidate order, never changes.
+``as-written`` (the file's services), ``per-cluster`` (a service each, as
+nova's in-tree vmwareapi driver) or ``per-vcenter``. A cluster keeps the
+state of its service in the file (up or down, disabled, zone), so in
+``per-vcenter`` a vCenter's clusters share one service per distinct state.
+Cluster order, and so placement's candidate order, never changes.
 """
 
 from nova_vmw_sched.simulate import scenario as scenario_mod

@@ -12,20 +12,12 @@
 
 """``simulate --why CLUSTER`` and the summary line of a failed request.
 
-For one cluster of the scenario, each request says either the filter that
-removed it (with, for a capacity or pin refusal, by how much it misses and
-what would have to change), or, for each instance it was weighed for, its
-rank and each weigher's weighted share next to the winner's. The shares
-are nova's own: the probes of :mod:`.probes` note the running totals of
-nova's ``HostWeightHandler`` (multiplier x weight normalised over the same
-candidates), so leaving one weigher out is taking its share off every
-candidate's total; the weighers that, left out alone, would put the cluster
-first are named.
-
-The summary line counts every cluster of the estate of a request that
-ends without a host: under ``placement (<why>)`` those placement did not
-return, under the filter's name (with a short category of its reason) the
-others.
+For one cluster, each request says the filter that removed it (for a
+capacity or pin refusal: by how much it misses, what would have to change),
+or, per instance weighed, its rank and each weigher's share (nova's own,
+noted by :mod:`.probes`) next to the winner's, and which weighers, left
+out alone, would put it first. The summary line counts every cluster of a
+request that ends without a host by why it was removed.
 """
 
 import collections
@@ -44,19 +36,10 @@ class WhyError(Exception):
     """``--why`` names no single cluster of the scenario."""
 
 
-# -- the cluster reference ----------------------------------------------------
-
 def resolve(text, scenario, aliases=None):
-    """The label of the one cluster of ``scenario`` that ``text`` names.
-
-    ``text`` is a reference as ``vmware:cluster`` takes it (full node name,
-    bare moref, legacy ``domain-cN(<name>)``), an alias of ``aliases``
-    (``{alias: ClusterRef}``, as
-    :func:`nova_vmw_sched.request.configured_aliases` gives them) or a label
-    of the report (``<vCenter>/<moref>``).
-
-    :raises WhyError: naming the problem
-    """
+    """The label of the one cluster of ``scenario`` that ``text`` (a
+    ``vmware:cluster`` reference, an alias of ``aliases`` or a label)
+    names; :class:`WhyError` if none or several."""
     text = (text or '').strip()
     if text in scenario.by_label:
         return text
@@ -95,8 +78,6 @@ def _some(labels, limit=5):
     return text
 
 
-# -- weighing -----------------------------------------------------------------
-
 class Weighed(ty.NamedTuple):
     """The cluster's place in the weighing of one instance."""
 
@@ -116,12 +97,8 @@ class Weighed(ty.NamedTuple):
 
 
 def weighed(instance, target, chosen, rows):
-    """:class:`Weighed` of ``target`` among ``rows``, or None if absent.
-
-    :param rows: ``[(label, weight, [(weigher, share), ...])]``, every
-        candidate of the weighing, the shares as
-        :meth:`.probes.WeighingRecord.shares` gives them
-    """
+    """:class:`Weighed` of ``target`` among ``rows``
+    (``[(label, weight, [(weigher, share), ...])]``), or None if absent."""
     by_label = {label: (weight, list(shares))
                 for label, weight, shares in rows}
     if target not in by_label:
@@ -148,8 +125,6 @@ def _first_without(target, k, rows):
     mine = totals.pop(target)
     return all(mine > other + _EPS for other in totals.values())
 
-
-# -- rejections ---------------------------------------------------------------
 
 class Removed(ty.NamedTuple):
     """The filter that removed the cluster, and what would change that."""
@@ -244,71 +219,51 @@ def explain(result, target):
     return entries
 
 
-# -- the summary line ---------------------------------------------------------
+#: (substring of a reason, category), the first that matches
+_PLACEMENT_CATEGORIES = (
+    ('COMPUTE_STATUS_DISABLED', 'disabled'), ('availability zone', 'zone'),
+    ('placement aggregate', 'zone'), ('max_unit', 'largest host'),
+    ('claim failed', 'claim failed'), ('does not fit', 'no room'),
+    ('inventory', 'no inventory'),
+    ('max_placement_results', 'max_placement_results'))
+_CAPACITY_CATEGORIES = (
+    ('largest ESXi host', 'largest host'), ('failover reserve', 'HA reserve'),
+    ('inventory', 'no inventory'), ('usage', 'usage unknown'))
+_PIN_CATEGORIES = (
+    ('cannot be used', 'bad vmware:cluster'),
+    (' is disabled', 'service disabled'), (' is down', 'service down'))
+
+
+def _first(reason, categories):
+    return next((cat for text, cat in categories if text in reason), None)
+
 
 def category(by, reason, group=None):
     """A short category of a rejection's reason, or None."""
     refusal = getattr(reason, 'refusal', None)
     if by == PLACEMENT:
-        if 'COMPUTE_STATUS_DISABLED' in reason:
-            return 'disabled'
-        if 'availability zone' in reason or 'placement aggregate' in reason:
-            return 'zone'
-        if 'max_unit' in reason:
-            return 'largest host'
-        if 'claim failed' in reason:
-            return 'claim failed'
-        if 'does not fit' in reason:
-            return 'no room'
-        if 'inventory' in reason:
-            return 'no inventory'
-        if 'max_placement_results' in reason:
-            return 'max_placement_results'
-        return None
-    if by == 'ignore_hosts':
-        return 'source host'
+        return _first(reason, _PLACEMENT_CATEGORIES)
     if by == 'VMwareClusterCapacityFilter':
         if refusal is not None:
             return ('largest host' if refusal.rule == capacity.FIT
                     else 'HA reserve')
-        if 'largest ESXi host' in reason:
-            return 'largest host'
-        if 'failover reserve' in reason:
-            return 'HA reserve'
-        if 'inventory' in reason:
-            return 'no inventory'
-        if 'usage' in reason:
-            return 'usage unknown'
-        return None
+        return _first(reason, _CAPACITY_CATEGORIES)
     if by in ('ServerGroupAntiAffinityFilter', 'ServerGroupAffinityFilter'):
         return 'group %s' % group if group else None
     if by == 'VMwareClusterFilter':
         if reason.startswith('not a VMware cluster that '):
             return 'not listed'
-        if 'cannot be used' in reason:
-            return 'bad vmware:cluster'
-        if ' is disabled' in reason:
-            return 'service disabled'
-        if ' is down' in reason:
-            return 'service down'
-        return None
-    if by == 'ComputeFilter':
-        # in the simulator placement already leaves out the clusters of a
-        # disabled service (COMPUTE_STATUS_DISABLED): ComputeFilter only
-        # ever removes those of a service that is down
-        return 'service down'
-    if by == 'VMwareClusterDuplicateFilter':
-        return 'stale duplicate'
-    return None
+        return _first(reason, _PIN_CATEGORIES)
+    # in the simulator placement leaves out the clusters of a disabled
+    # service: ComputeFilter only removes those of a service that is down
+    return {'ignore_hosts': 'source host', 'ComputeFilter': 'service down',
+            'VMwareClusterDuplicateFilter': 'stale duplicate'}.get(by)
 
 
 def summary(result, total, filter_names=()):
-    """``0/7 clusters: 3 ServerGroupAntiAffinityFilter (group web), ...``
-
-    Every one of ``total`` clusters is counted once: by the first
-    rejection of it, else by why no filter saw it, else as not
-    considered (the request never reached the scheduler).
-    """
+    """``0/7 clusters: 3 ServerGroupAntiAffinityFilter (group web), ...``:
+    each cluster counted once, by its first rejection, else by why no
+    filter saw it, else as not considered."""
     counts = collections.Counter()
     for rejection in result.rejected.values():
         counts[_key(rejection.by, rejection.reason, result.group)] += 1
