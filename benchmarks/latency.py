@@ -12,20 +12,17 @@
 
 """The inventory cache against a placement that takes 2 ms per call.
 
-:class:`SlowPlacement` answers nova's report client (its ``get`` patched)
-after ``time.sleep(LATENCY)`` (the GIL released, as with real I/O) and logs
-the time and thread of each call: reads go ``PlacementSource`` /
-``PlacementUsageSource`` -> ``SchedulerReportClient.get`` -> the stand-in,
-on the cache's own threads. Production defaults (TTL 300 s, 4 workers,
-usage every 30 s), on a cache of the benchmark's own whose clock
-(:class:`BenchClock`) can stop or jump. The capacity filter and headroom
-weigher run through nova's handlers; a request's wait is its wall time
-less its thread's CPU time. Per size (:func:`measure`): the inline
-baseline (``StaticSource``, no threads); a cold start; the steady state
-(clock stopped, no read due: the added wait); a refresh window (calls per
-minute against ``clusters / TTL x 1.1``); a TTL expiry (every entry due at
-once: the worst wait); a pinned request during a cold fill; bytes per
-cluster (``tracemalloc``), and without each memory mechanism.
+nova's report client (its ``get`` patched) asks :class:`SlowPlacement`,
+which answers after ``time.sleep(LATENCY)`` (the GIL released, as with real
+I/O) and logs the time and thread of each call: reads go ``PlacementSource``
+/ ``PlacementUsageSource`` -> ``SchedulerReportClient.get`` -> the stand-in,
+on the cache's own threads. Production defaults, on a cache of the
+benchmark's own whose clock (:class:`BenchClock`) can stop or jump. The
+capacity filter and headroom weigher run through nova's handlers; a
+request's wait is its wall time less its thread's CPU time. Per size
+(:func:`measure`): the inline baseline, a cold start, the steady state (no
+read due), a refresh window, a TTL expiry, a pinned request during a cold
+fill, and bytes per cluster with and without each memory mechanism.
 """
 
 import gc
@@ -35,14 +32,16 @@ import threading
 import time
 import tracemalloc
 import types
+from unittest import mock
 
 #: seconds per placement call
 LATENCY = 0.002
-#: the issue's limits (issue 24: the added latency at most 1 % of the
-#: plugins' own request time)
+#: the limits of issue 24: added latency, calls and memory
 ADDED_LATENCY_SHARE = 0.01
 CALLS_FACTOR = 1.1
 BYTES_PER_CLUSTER = 256
+#: the longest an expiry run lasts, waiting for every entry to be re-read
+EXPIRY_LIMIT = 180
 
 TARGETS = [
     ('latency_steady', 'capacity filter + headroom weigher wait at most 1 % '
@@ -59,17 +58,6 @@ TARGETS = [
     ('latency_memory', 'at most 256 bytes per cluster in the inventory '
                        'cache (inventories and usage)'),
 ]
-
-
-def window_for(clusters, quick=False):
-    """Seconds of the refresh run: long enough for a few thousand reads."""
-    if quick:
-        return 5
-    return max(20, min(60, int(math.ceil(clusters / 1000.0))))
-
-
-#: the longest an expiry run lasts, waiting for every entry to be re-read
-EXPIRY_LIMIT = 180
 
 
 class BenchClock:
@@ -99,55 +87,48 @@ class BenchClock:
             self.stopped += seconds
 
 
-def _Response(status_code, body):
+def response(status_code, body):
+    """What nova's report client returns, answering ``body``."""
     return types.SimpleNamespace(status_code=status_code, json=lambda: body,
-                                 text='' if status_code == 200 else str(body))
+                                 text='' if status_code < 400 else str(body))
 
 
 class SlowPlacement:
     """Placement's GETs of inventories and usage, LATENCY seconds each."""
 
-    def __init__(self, inventories, usages, latency=LATENCY):
+    def __init__(self, inventories, usages):
         self.inventories = inventories
         self.usages = usages
-        self.latency = latency
         self._lock = threading.Lock()
-        #: [(monotonic time, 'inventory' or 'usage', thread ident)]
+        #: [(monotonic time, 'inventory', 'usage' or 'other', thread ident)]
         self.log = []
 
-    def count(self, kind, since, until=None, thread=None):
-        until = float('inf') if until is None else until
+    def count(self, kind, since, until=float('inf'), thread=None):
         with self._lock:
             return sum(1 for t, k, i in self.log
                        if k == kind and since <= t < until and
-                       (thread is None or i == thread))
+                       thread in (None, i))
 
-    def __call__(self, method, url, *args, **kwargs):
-        time.sleep(self.latency)
-        url = str(url)
-        path = url.split('?')[0].strip('/').split('/')
-        if method == 'get' and path[0] == 'allocation_candidates':
-            with self._lock:
-                self.log.append((time.monotonic(), 'usage',
-                                 threading.get_ident()))
-            return _Response(200, {
+    def get(self, url):
+        time.sleep(LATENCY)
+        path = str(url).split('?')[0].strip('/').split('/')
+        inventory = (len(path) == 3 and path[0] == 'resource_providers' and
+                     path[2] == 'inventories')
+        kind = ('usage' if path[0] == 'allocation_candidates' else
+                'inventory' if inventory else 'other')
+        with self._lock:
+            self.log.append((time.monotonic(), kind, threading.get_ident()))
+        if kind == 'usage':
+            return response(200, {
                 'allocation_requests': [],
                 'provider_summaries': {u: {'resources': {
                     'VCPU': {'capacity': 0, 'used': v},
                     'MEMORY_MB': {'capacity': 0, 'used': m}}}
                     for u, (v, m) in self.usages.items()}})
-        inventory = (method == 'get' and len(path) == 3 and
-                     path[0] == 'resource_providers' and
-                     path[2] == 'inventories')
-        with self._lock:
-            # other calls (the placement keeper's) are not the cache's
-            self.log.append((time.monotonic(),
-                             'inventory' if inventory else 'other',
-                             threading.get_ident()))
         if inventory and path[1] in self.inventories:
-            return _Response(200, {'resource_provider_generation': 1,
-                                   'inventories': self.inventories[path[1]]})
-        return _Response(404, {'errors': [{'detail': 'not here'}]})
+            return response(200, {'resource_provider_generation': 1,
+                                  'inventories': self.inventories[path[1]]})
+        return response(404, {'errors': [{'detail': 'not here'}]})
 
 
 class _Plugins:
@@ -160,7 +141,7 @@ class _Plugins:
         from nova_vmw_sched.filters import capacity_filter
         from nova_vmw_sched.weights import headroom_weigher
 
-        self.estate = estate
+        self.hosts = estate.hosts
         self.filter_handler = filters.HostFilterHandler()
         self.weight_handler = weights.HostWeightHandler()
         self.filters = [capacity_filter.VMwareClusterCapacityFilter()]
@@ -168,12 +149,11 @@ class _Plugins:
         self.spec = estate.request(memory_mb=262144, vcpus=32, root_gb=200)
 
     def request(self):
-        """One request; (wall seconds, hosts passed, CPU seconds of the
-        calling thread)."""
+        """One request: (wall seconds, hosts passed, thread CPU seconds)."""
         c0 = time.thread_time()
         t0 = time.perf_counter()
         passed = list(self.filter_handler.get_filtered_objects(
-            self.filters, self.estate.hosts, self.spec, index=0) or [])
+            self.filters, self.hosts, self.spec, index=0) or [])
         self.weight_handler.get_weighed_objects(self.weighers, passed,
                                                 self.spec)
         return (time.perf_counter() - t0, len(passed),
@@ -181,8 +161,7 @@ class _Plugins:
 
     def run(self, count=None, until=None, stop=None):
         """Requests back to back: ``count`` of them, or until the monotonic
-        time ``until``, or until ``stop()`` is true (at most until
-        ``until``); [(wall, passed, cpu)]."""
+        time ``until`` or ``stop()``; [(wall, passed, cpu)]."""
         done = []
         while not ((count is not None and len(done) >= count) or
                    (until is not None and time.monotonic() >= until) or
@@ -194,37 +173,60 @@ class _Plugins:
         return done
 
 
-def _ms(seconds):
-    return round(seconds * 1000, 2)
-
-
 def _figures(runs):
     """Median wall, CPU and wait (ms), and the worst wall and wait (s)."""
     walls = [w for w, _p, _c in runs]
     waits = [max(0.0, w - c) for w, _p, c in runs]
     return {'requests': len(runs),
-            'wall_ms': _ms(statistics.median(walls)),
-            'cpu_ms': _ms(statistics.median([c for _w, _p, c in runs])),
-            'wait_ms': _ms(statistics.median(waits)),
+            'wall_ms': round(1000 * statistics.median(walls), 2),
+            'cpu_ms': round(1000 * statistics.median(
+                [c for _w, _p, c in runs]), 2),
+            'wait_ms': round(1000 * statistics.median(waits), 2),
             'worst_wall_seconds': round(max(walls), 3),
             'worst_wait_seconds': round(max(waits), 3)}
 
 
-def bytes_without(estate, inventories, usages, plugins):
-    """Bytes per cluster without each memory mechanism the cache keeps
-    (issue 24: each names the figure it buys): shapes not shared (every
-    cluster its own ClusterInventory), and usage kept as (vCPUs, MB)
-    tuples rather than packed ints (the same entries, their two usage
-    figures replaced by tuples of fresh ints)."""
-    from unittest import mock
-
+def bytes_per_cluster(estate, plugins, cache, parsed=True, then=None):
+    """tracemalloc around a warm fill (inline source), a usage read and one
+    request, the shared shapes emptied first, as in a cold process; the
+    node-name parses of ``nova_vmw_sched.cluster`` made before if
+    ``parsed`` (the inventory cache alone), else emptied too."""
+    from nova_vmw_sched import cluster
     from nova_vmw_sched import inventory_sources
 
-    raw_of = inventory_sources.ClusterInventory.of.__wrapped__
-    with mock.patch.object(inventory_sources.ClusterInventory, 'of',
-                           classmethod(raw_of)):
-        unshared = bytes_per_cluster(estate, inventories, usages, plugins,
-                                     identities=(True,))[0]
+    uuids = [h.uuid for h in estate.hosts]
+    cache.stop()
+    cache.clear()
+    cluster._cache.clear()
+    of = inventory_sources.ClusterInventory.of
+    getattr(of, 'cache_clear', lambda: None)()
+    if parsed:
+        for host_state in estate.hosts:
+            cluster.cluster_of(host_state)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    cache.warm(estate.context, uuids)
+    cache.refresh_usage()
+    plugins.request()
+    if then is not None:
+        then(cache)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return round((after - before) / float(len(uuids)), 1)
+
+
+def bytes_without(estate, plugins, cache):
+    """Bytes per cluster without each memory mechanism of the cache (each
+    names the figure it buys): shapes not shared (every cluster its own
+    ClusterInventory), and usage as (vCPUs, MB) tuples of fresh ints
+    rather than packed ints."""
+    from nova_vmw_sched import inventory_sources
+
+    shape = inventory_sources.ClusterInventory
+    with mock.patch.object(shape, 'of', classmethod(shape.of.__wrapped__)):
+        unshared = bytes_per_cluster(estate, plugins, cache)
 
     def as_tuples(cache):
         for entry in cache._entries.values():  # the benchmark's own look
@@ -234,15 +236,15 @@ def bytes_without(estate, inventories, usages, plugins):
                     setattr(entry, name, (int(str(value >> 40)),
                                           int(str(value & ((1 << 40) - 1)))))
 
-    tuples = bytes_per_cluster(estate, inventories, usages, plugins,
-                               identities=(True,), then=as_tuples)[0]
-    return {'shapes_not_shared': unshared, 'usage_as_tuples': tuples}
+    return {'shapes_not_shared': unshared,
+            'usage_as_tuples': bytes_per_cluster(estate, plugins, cache,
+                                                 then=as_tuples)}
 
 
 def pinned_during_cold_fill(estate, plugins, cache):
-    """A pinned request (one cluster) that comes 0.5 s after the first
-    request of a cold cache: how long it waits and whether it gets the
-    inventory (its cluster already queued by the cold request)."""
+    """A pinned request (one cluster) 0.5 s after the first request of a
+    cold cache: how long it waits and whether it gets the inventory (its
+    cluster already queued by the cold request)."""
     cache.stop()
     cache.clear()
     cold = threading.Thread(target=plugins.request)
@@ -255,58 +257,20 @@ def pinned_during_cold_fill(estate, plugins, cache):
     return {'seconds': round(wall, 3), 'known': got[0] is not None}
 
 
-def bytes_per_cluster(estate, inventories, usages, plugins,
-                      identities=(True, False), then=None):
-    """tracemalloc around a warm fill, a usage read and one request.
-
-    ``(cache, with identities)``: the first with the node-name parses of
-    ``nova_vmw_sched.cluster`` made before (the inventory cache alone),
-    the second with them emptied first (what a cold scheduler adds).
-    """
-    from nova_vmw_sched import cluster
-    from nova_vmw_sched import data
-    from nova_vmw_sched import inventory
-    from nova_vmw_sched import inventory_sources
-
-    cache = data.get().inventory
-    old, old_usage = cache.source, cache.usage_source
-    cache.source = inventory.StaticSource(inventories)
-    cache.usage_source = lambda context: usages
-    uuids = [h.uuid for h in estate.hosts]
-    figures = []
-    try:
-        for identities_warm in identities:
-            cache.stop()
-            cache.clear()
-            cluster._cache.clear()
-            # the shared shapes too: each pass pays for them, as a cold
-            # process does (a generated estate has many)
-            of = inventory_sources.ClusterInventory.of
-            getattr(of, 'cache_clear', lambda: None)()
-            if identities_warm:
-                for host_state in estate.hosts:
-                    cluster.cluster_of(host_state)
-            gc.collect()
-            tracemalloc.start()
-            before = tracemalloc.get_traced_memory()[0]
-            cache.warm(estate.context, uuids)
-            cache.refresh_usage()
-            plugins.request()
-            if then is not None:
-                then(cache)
-            gc.collect()
-            after = tracemalloc.get_traced_memory()[0]
-            tracemalloc.stop()
-            figures.append(round((after - before) / float(len(uuids)), 1))
-    finally:
-        cache.source, cache.usage_source = old, old_usage
-    return tuple(figures)
+def _wait_quiet(placement, tick):
+    """Until placement has had no call for two refresher looks (60 s)."""
+    deadline = time.monotonic() + 60
+    calls_seen, quiet_since = len(placement.log), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if len(placement.log) != calls_seen:
+            calls_seen, quiet_since = len(placement.log), time.monotonic()
+        elif time.monotonic() - quiet_since >= 2 * tick:
+            return
 
 
 def measure(estate, log, requests=10, quick=False):
-    """The item-7 figures of one estate (a dict)."""
-    from unittest import mock
-
+    """The figures of one estate (a dict)."""
     import nova.conf
     from nova.scheduler.client import report
 
@@ -315,10 +279,8 @@ def measure(estate, log, requests=10, quick=False):
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
 
-    conf = nova.conf.CONF
-
     def option(name):
-        return vmw_conf.read_option(conf, name)
+        return vmw_conf.read_option(nova.conf.CONF, name)
 
     size = len(estate.hosts)
     uuids = [h.uuid for h in estate.hosts]
@@ -327,7 +289,8 @@ def measure(estate, log, requests=10, quick=False):
     wait = option('cluster_inventory_first_read_wait')
     ttl = option('cluster_inventory_cache_ttl')
     usage_interval = option('cluster_usage_refresh_interval')
-    window = window_for(size, quick)
+    # the refresh run: long enough for a few thousand reads
+    window = 5 if quick else max(20, min(60, math.ceil(size / 1000.0)))
     result = {'clusters': size, 'latency_ms': LATENCY * 1000,
               'first_read_wait': wait, 'ttl': ttl,
               'workers': option('cluster_inventory_refresh_workers'),
@@ -346,40 +309,32 @@ def measure(estate, log, requests=10, quick=False):
     if old_data is not None:
         old_data.inventory.stop()
     placement = SlowPlacement(inventories, usages)
-    # nova's report client, with placement's answers from the stand-in
     client = report.SchedulerReportClient
     patches = [mock.patch.object(client, '_create_client', lambda self: None),
                mock.patch.object(client, 'get', lambda self, url, *a, **k:
-                                 placement('get', url))]
+                                 placement.get(url))]
     for patch in patches:
         patch.start()
     me = threading.get_ident()
     try:
-        # -- memory (inline, before anything else fills the cache)
-        (result['bytes_per_cluster'],
-         result['bytes_per_cluster_with_identities']) = bytes_per_cluster(
-            estate, inventories, usages, plugins)
-
-        result['bytes_without'] = bytes_without(estate, inventories, usages,
-                                                plugins)
+        # -- memory, inline, before anything else fills the cache
+        result['bytes_per_cluster'] = bytes_per_cluster(estate, plugins,
+                                                        cache)
+        result['bytes_per_cluster_with_identities'] = bytes_per_cluster(
+            estate, plugins, cache, parsed=False)
+        result['bytes_without'] = bytes_without(estate, plugins, cache)
 
         # -- baseline: inline, zero latency, warm, no threads
         cache.stop()
         cache.clear()
-        cache.source = inventory.StaticSource(inventories)
-        cache.usage_source = lambda context: usages
         cache.warm(estate.context, uuids)
         cache.refresh_usage()
         plugins.request()
-        base = _figures(plugins.run(count=requests))
-        result['base'] = base
-        cpu_cost = base['wall_ms'] / 1000.0
+        base = result['base'] = _figures(plugins.run(count=requests))
 
-        # -- the slow placement, the cache's threads
+        # -- the slow placement, the cache's threads; a cold start first
         cache.source = inventory.PlacementSource()
         cache.usage_source = inventory.PlacementUsageSource()
-
-        # cold start: the first request on an empty cache
         cache.stop()
         cache.clear()
         cold, cold_passed, cold_cpu = plugins.request()
@@ -392,25 +347,16 @@ def measure(estate, log, requests=10, quick=False):
         cache.warm(estate.context, uuids, wait=EXPIRY_LIMIT)
         result['fill_seconds'] = round(time.monotonic() - t0, 1)
 
-        # steady state: warm, the cache's clock stopped: nothing falls due;
-        # what was queued before the stop (and a usage read) ends: wait
-        # until placement has had no call for two refresher looks
+        # steady state: warm, the clock stopped: nothing falls due once
+        # what was queued before the stop (and a usage read) has ended
         clock.stop()
-        deadline = time.monotonic() + 60
-        calls_seen, quiet_since = len(placement.log), time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            if len(placement.log) != calls_seen:
-                calls_seen, quiet_since = len(placement.log), time.monotonic()
-            elif time.monotonic() - quiet_since >= 2 * inventory.TICK:
-                break
+        _wait_quiet(placement, inventory.TICK)
         plugins.request()
         t0 = time.monotonic()
-        steady = _figures(plugins.run(count=requests))
-        steady['calls_during'] = placement.count('inventory', t0) + \
-            placement.count('usage', t0)
+        steady = result['steady'] = _figures(plugins.run(count=requests))
+        steady['calls_during'] = (placement.count('inventory', t0) +
+                                  placement.count('usage', t0))
         steady['added_ms'] = round(steady['wait_ms'] - base['wait_ms'], 2)
-        result['steady'] = steady
         log('  %d clusters: steady %.2f ms (wait %.2f) vs inline %.2f ms '
             '(wait %.2f) per request' % (size, steady['wall_ms'],
                                          steady['wait_ms'], base['wall_ms'],
@@ -421,27 +367,22 @@ def measure(estate, log, requests=10, quick=False):
         start = time.monotonic()
         runs = plugins.run(until=start + window)
         seconds = time.monotonic() - start
-        refresh = _figures(runs)
-        inv_calls = placement.count('inventory', start, start + seconds)
+        refresh = result['refresh'] = _figures(runs)
+        calls = placement.count('inventory', start, start + seconds)
         refresh.update(
-            window_seconds=round(seconds, 1),
-            inventory_calls=inv_calls,
+            window_seconds=round(seconds, 1), inventory_calls=calls,
             usage_calls=placement.count('usage', start, start + seconds),
             calls_on_request_thread=placement.count(
                 'inventory', start, thread=me),
-            calls_per_minute=round(inv_calls / seconds * 60),
+            calls_per_minute=round(calls / seconds * 60),
             limit_per_minute=round(size / float(ttl) * 60 * CALLS_FACTOR),
             usage_limit=(int(seconds / usage_interval) + 1
                          if usage_interval else 0),
-            added_ms=round(statistics.median(
-                [max(0.0, w - c) for w, _p, c in runs]) * 1000 -
-                base['wait_ms'], 2))
-        result['refresh'] = refresh
+            added_ms=round(refresh['wait_ms'] - base['wait_ms'], 2))
         log('  %d clusters: refresh run %.0f s, %d requests, %d inventory '
             'calls (%d/min, limit %d), median wait %.2f ms'
-            % (size, seconds, len(runs), inv_calls,
-               refresh['calls_per_minute'], refresh['limit_per_minute'],
-               refresh['wait_ms']))
+            % (size, seconds, len(runs), calls, refresh['calls_per_minute'],
+               refresh['limit_per_minute'], refresh['wait_ms']))
 
         # TTL expiry: every entry due at once; requests until all re-read
         clock.advance(ttl)
@@ -452,7 +393,7 @@ def measure(estate, log, requests=10, quick=False):
 
         runs = plugins.run(until=start + EXPIRY_LIMIT, stop=all_read)
         seconds = time.monotonic() - start
-        expiry = _figures(runs)
+        expiry = result['expiry'] = _figures(runs)
         expiry.update(
             window_seconds=round(seconds, 1),
             inventory_calls=placement.count('inventory', start),
@@ -460,16 +401,14 @@ def measure(estate, log, requests=10, quick=False):
                 'inventory', start, thread=me),
             all_read=all_read(),
             worst_beyond_cpu_seconds=round(
-                expiry['worst_wall_seconds'] - cpu_cost, 3))
-        result['expiry'] = expiry
+                expiry['worst_wall_seconds'] - base['wall_ms'] / 1000.0, 3))
 
         # a pinned request during a cold fill (what FIFO first reads cost)
-        result['pinned_cold'] = pinned_during_cold_fill(estate, plugins,
-                                                        cache)
+        pinned = result['pinned_cold'] = pinned_during_cold_fill(
+            estate, plugins, cache)
         log('  %d clusters: pinned request during a cold fill: %.3f s, '
-            'inventory %s' % (size, result['pinned_cold']['seconds'],
-                              'known' if result['pinned_cold']['known']
-                              else 'not known'))
+            'inventory %s' % (size, pinned['seconds'],
+                              'known' if pinned['known'] else 'not known'))
         log('  %d clusters: expiry run %.0f s, %d requests, worst %.3f s, '
             '%d inventory calls' % (size, seconds, len(runs),
                                     expiry['worst_wall_seconds'],
@@ -487,14 +426,14 @@ def check(results):
     """[{target, subject, met, value, limit, where, detail}]."""
     checks = []
     for size, r in sorted(results.items(), key=lambda kv: int(kv[0])):
-        where = '%s clusters' % size
-
-        def add(key, met, value, limit, detail=''):
+        def add(key, met, value, limit, detail):
             checks.append({'target': key, 'subject': 'capacity + headroom',
                            'met': met, 'value': value, 'limit': limit,
-                           'where': where, 'detail': detail})
+                           'where': '%s clusters' % size, 'detail': detail})
 
-        b, s = r['base'], r['steady']
+        b, s, e, c, f = (r['base'], r['steady'], r['expiry'], r['cold'],
+                         r['refresh'])
+        wait = r['first_read_wait']
         limit = round(ADDED_LATENCY_SHARE * b['wall_ms'], 2)
         add('latency_steady',
             s['added_ms'] <= limit and s['calls_during'] == 0,
@@ -503,11 +442,10 @@ def check(results):
             'inline; wall %.2f vs %.2f ms; %d calls'
             % (s['wait_ms'], b['wait_ms'], s['wall_ms'], b['wall_ms'],
                s['calls_during']))
-        e = r['expiry']
         add('latency_expiry',
-            e['worst_beyond_cpu_seconds'] <= r['first_read_wait'] and
+            e['worst_beyond_cpu_seconds'] <= wait and
             e['calls_on_request_thread'] == 0,
-            e['worst_beyond_cpu_seconds'], r['first_read_wait'],
+            e['worst_beyond_cpu_seconds'], wait,
             's beyond the CPU cost (worst %.3f s, CPU cost %.3f s); %d '
             'requests over %.0f s while all %d entries were re-read%s; '
             '%d calls on the request thread'
@@ -515,15 +453,12 @@ def check(results):
                e['requests'], e['window_seconds'], r['clusters'],
                '' if e['all_read'] else ' (NOT all re-read)',
                e['calls_on_request_thread']))
-        c = r['cold']
         cold_beyond = round(c['seconds'] - c['cpu_seconds'], 3)
-        add('latency_cold', cold_beyond <= r['first_read_wait'],
-            cold_beyond, r['first_read_wait'],
+        add('latency_cold', cold_beyond <= wait, cold_beyond, wait,
             's beyond its CPU cost (%.3f s in all, %.3f s of CPU: the warm '
             'request\'s %.3f s and the bookkeeping of the first reads), %d '
             'hosts passed' % (c['seconds'], c['cpu_seconds'],
                               b['wall_ms'] / 1000.0, c['passed']))
-        f = r['refresh']
         add('latency_calls',
             f['calls_per_minute'] <= f['limit_per_minute'] and
             f['usage_calls'] <= f['usage_limit'],

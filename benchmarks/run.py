@@ -15,18 +15,16 @@
 ``python -m benchmarks.run [--quick] [--sizes 1000,10000] [--requests N]
 [--latency-sizes 10000,50000] [--no-simulate] [--json P] [--report P]``
 
-Headline (:func:`schedule_cost`): the generated estate and requests of
+Headline (:func:`schedule_cost`): the estate and requests of
 ``nova-vmw-sched simulate --generate N:R:1``, run by the documented setup
-and nova's stock one (``simulate.engine.configured`` and ``stock``)
-through nova's own ``SchedulerManager._schedule`` as simulate drives it,
-without the simulator's probes, the setups taking turns request by
-request; each ``_schedule`` call is timed. Target: the documented setup's
-mean at most :data:`SCHEDULE_RATIO` times stock's, at each size. From the
-same requests, as diagnostics: each plugin's time per host it was given,
-and the bytes per cluster a cold process keeps after its first request.
-Then the inventory cache under 2 ms placement (:mod:`benchmarks.latency`)
-and ``nova-vmw-sched simulate`` at scale as a child process. Exit status
-0 whether or not a target is met: the report says.
+and nova's stock one through nova's own ``SchedulerManager._schedule`` as
+simulate drives it, without the simulator's probes, the setups taking
+turns request by request; each ``_schedule`` call is timed. Target: the
+documented setup's mean at most :data:`SCHEDULE_RATIO` times stock's. As
+diagnostics: each plugin's time per host it was given, and the bytes per
+cluster a cold process keeps after its first request. Then
+:mod:`benchmarks.latency` and ``nova-vmw-sched simulate`` at scale as a
+child process. Exit status 0 whether or not a target is met.
 """
 
 import argparse
@@ -50,19 +48,14 @@ import warnings
 
 from benchmarks import latency as latency_mod
 
-SIZES = (1000, 10000)
-QUICK_SIZES = (200,)
-#: requests per size: a stable mean in minutes on a busy 2-CPU machine
-REQUESTS = 200
-QUICK_REQUESTS = 20
+#: (headline sizes, requests per size, latency sizes, simulate's clusters
+#: and requests); 200 requests: a stable mean in minutes on 2 busy CPUs
+FULL = ((1000, 10000), 200, (10000, 50000), (10000, 1000))
+QUICK = ((200,), 20, (1000,), (200, 20))
 SEED = 1
 SCHEDULE_RATIO = 1.10
-LATENCY_SIZES = (10000, 50000)
-QUICK_LATENCY_SIZES = (1000,)
 LATENCY_REQUESTS = 10
 SIMULATE_MODULE = 'nova_vmw_sched.cmd.main'
-SIMULATE_SCALE = (10000, 1000)
-QUICK_SIMULATE_SCALE = (200, 20)
 #: a 1-minute load average above this means others used the CPUs
 BUSY_LOAD = 1.5
 
@@ -91,16 +84,13 @@ def setup_nova():
     data.replace(data.Data(keeper=keeper.Off()))
 
 
-# -- estates ------------------------------------------------------------------
-
-
 class Estate:
     """A generated simulate estate, with what latency and keeper need."""
 
-    def __init__(self, clusters, requests=1, seed=SEED):
+    def __init__(self, clusters, requests=1):
         from nova_vmw_sched.simulate import generate
 
-        self.scenario = generate.generate(clusters, requests, seed)
+        self.scenario = generate.generate(clusters, requests, SEED)
 
     def simulation(self, setup=None):
         from nova_vmw_sched.simulate import engine
@@ -112,13 +102,11 @@ class Estate:
     def built(cls, clusters):
         """The documented setup's estate of ``clusters`` clusters."""
         estate = cls(clusters)
-        sim = estate.simulation()
-        estate.sim, estate.hosts = sim, sim.estate.hosts
-        estate.context = sim.estate.context
-        placement = sim.estate.placement
-        estate.inventories = placement.inventories
+        sim = estate.simulation().estate
+        estate.hosts, estate.context = sim.hosts, sim.context
+        estate.inventories = sim.placement.inventories
         estate.usages = {u: (used.get('VCPU', 0), used.get('MEMORY_MB', 0))
-                         for u, used in placement.usage.items()}
+                         for u, used in sim.placement.usage.items()}
         return estate
 
     def request(self, memory_mb=4096, vcpus=2, root_gb=40):
@@ -142,14 +130,10 @@ class Estate:
         return spec
 
 
-# -- the headline -------------------------------------------------------------
-
-
 def _instrument(sim, costs):
     """Unwrap the simulator's probes; time each plugin into ``costs``:
     ``{name: [seconds, hosts]}``."""
     manager = sim.host_manager
-    filters = [getattr(f, 'inner', f) for f in manager.enabled_filters]
 
     def timed_filter(inner, cost):
         def filter_all(objs, spec_obj):
@@ -162,11 +146,12 @@ def _instrument(sim, costs):
             return out
         return filter_all
 
-    for f in filters:
-        cost = costs.setdefault(type(f).__name__, [0.0, 0])
-        f.filter_all = timed_filter(f.filter_all, cost)
-    manager.enabled_filters = filters
-    weighers = [getattr(w, 'inner', w) for w in manager.weighers]
+    manager.enabled_filters = [getattr(f, 'inner', f)
+                               for f in manager.enabled_filters]
+    for f in manager.enabled_filters:
+        f.filter_all = timed_filter(
+            f.filter_all, costs.setdefault(type(f).__name__, [0.0, 0]))
+    # a weigher's share runs from its weigh_objects to the next one's
     marks = []
 
     def mark(inner, name):
@@ -175,10 +160,10 @@ def _instrument(sim, costs):
             return inner(objs, props)
         return weigh_objects
 
-    for w in weighers:
+    manager.weighers = [getattr(w, 'inner', w) for w in manager.weighers]
+    for w in manager.weighers:
         costs.setdefault(type(w).__name__, [0.0, 0])
         w.weigh_objects = mark(w.weigh_objects, type(w).__name__)
-    manager.weighers = weighers
     weigh = manager.get_weighed_hosts
 
     def get_weighed_hosts(hosts, spec_obj):
@@ -193,7 +178,7 @@ def _instrument(sim, costs):
     manager.get_weighed_hosts = get_weighed_hosts
 
 
-def _cold_bytes(sim, index, request, clusters):
+def _cold_bytes(sim, request, clusters):
     """Bytes per cluster still allocated after one request of a process
     whose caches of node names and aliases are empty."""
     from nova_vmw_sched import cluster
@@ -205,12 +190,15 @@ def _cold_bytes(sim, index, request, clusters):
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     with sim.active():
-        result = sim.step(index, request)
-    del result
+        sim.step(0, request)
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     return round((after - before) / float(clusters), 1)
+
+
+def _ms3(values):
+    return {n: round(v, 3) for n, v in values.items()}
 
 
 def schedule_cost(clusters, requests, log):
@@ -221,13 +209,14 @@ def schedule_cost(clusters, requests, log):
     t0 = time.perf_counter()
     estate = Estate(clusters, requests + 1)
     package = estate.simulation()
-    stock = estate.simulation(engine.stock(package.setup))
-    sims = {'package': package, 'stock': stock}
+    sims = {'package': package,
+            'stock': estate.simulation(engine.stock(package.setup))}
     build = time.perf_counter() - t0
     log('%d clusters: estate and both setups built in %.0f s; %d requests'
         % (clusters, build, requests))
     costs = {name: {} for name in sims}
     times = {name: [] for name in sims}
+    placed = {name: [] for name in sims}
     running = {}
 
     class TimedScheduler(engine.SimScheduler):
@@ -240,21 +229,18 @@ def schedule_cost(clusters, requests, log):
 
     requests_ = estate.scenario.requests
     # the first request: memory of a cold process, and the warm-up
-    memory = {name: _cold_bytes(sim, 0, requests_[0], clusters)
+    memory = {name: _cold_bytes(sim, requests_[0], clusters)
               for name, sim in sims.items()}
     for name, sim in sims.items():
         _instrument(sim, costs[name])
-    placed = {name: [] for name in sims}
     gc.collect()
     gc.freeze()  # the estates live on: keep them out of the collections
     try:
         with mock.patch.object(engine, 'SimScheduler', TimedScheduler):
             for index in range(1, len(requests_)):
-                order = ['package', 'stock'][::1 if index % 2 else -1]
-                for name in order:
-                    sim = sims[name]
-                    with sim.active():
-                        result = sim.step(index, requests_[index])
+                for name in ['package', 'stock'][::1 if index % 2 else -1]:
+                    with sims[name].active():
+                        result = sims[name].step(index, requests_[index])
                     times[name].append(running.pop('seconds', 0.0))
                     placed[name].append(result.ok)
     finally:
@@ -279,14 +265,13 @@ def schedule_cost(clusters, requests, log):
         'load': [round(load_before, 2), round(os.getloadavg()[0], 2)],
         'filters': {n: s.filter_names for n, s in sims.items()},
         'weighers': {n: s.weigher_names for n, s in sims.items()},
-        'dropped': list(stock.setup.dropped),
+        'dropped': list(sims['stock'].setup.dropped),
         'placed': {n: sum(v) for n, v in placed.items()},
-        'both_placed': {'requests': len(both), 'mean_ms': {
-            n: round(v, 3) for n, v in both_ms.items()}, 'ratio': round(
-                both_ms['package'] / both_ms['stock'], 3) if both else None},
-        'mean_ms': {n: round(v, 3) for n, v in mean.items()},
-        'median_ms': {n: round(statistics.median(v), 3)
-                      for n, v in ms.items()},
+        'both_placed': {'requests': len(both), 'mean_ms': _ms3(both_ms),
+                        'ratio': round(both_ms['package'] / both_ms['stock'],
+                                       3) if both else None},
+        'mean_ms': _ms3(mean),
+        'median_ms': _ms3({n: statistics.median(v) for n, v in ms.items()}),
         'ratio': round(ratio, 3), 'paired_median_ratio': round(paired, 3),
         'bytes_per_cluster': memory,
         'us_per_host': {n: {p: round(1e6 * s / h, 3) if h else None
@@ -307,9 +292,6 @@ def check_schedule(results):
                  r['mean_ms']['package'], r['mean_ms']['stock'],
                  r['requests'])}
             for r in results]
-
-
-# -- simulate at scale --------------------------------------------------------
 
 
 def simulate_at_scale(log, clusters, requests):
@@ -342,9 +324,6 @@ def simulate_at_scale(log, clusters, requests):
             'stderr_tail': proc.stderr.decode('utf-8', 'replace')[-2000:]}
 
 
-# -- the report ---------------------------------------------------------------
-
-
 def machine_info():
     cpu = platform.processor() or platform.machine()
     with open('/proc/cpuinfo') as f:  # Linux: the model name
@@ -360,22 +339,21 @@ def machine_info():
 
 
 def render(report):
-    m = report['machine']
+    m, schedule = report['machine'], report['schedule']
     out = ['nova-vmw-sched scheduler benchmark, %s, %d s' % (
         report['date'], report['seconds']),
-        'machine: %s, %s CPUs; %s; Python %s; nova %s; commit %s' % (
-            m['cpu'], m['cpus'], m['os'], m['python'], m['nova'],
-            m['commit']),
+        'machine: %(cpu)s, %(cpus)s CPUs; %(os)s; Python %(python)s; '
+        'nova %(nova)s; commit %(commit)s' % m,
         'load: 1-minute load average %.2f to %.2f during the run (the '
         'benchmark itself counts 1)' % (min(report['loads']),
-                                        max(report['loads'])), '']
-    out.append("headline: nova's SchedulerManager._schedule per request, "
-               'documented setup vs stock, the same generated estate and '
-               'requests (seed %d), the setups taking turns' % SEED)
-    out.append('  %8s %8s %11s %11s %7s %11s %11s %7s %9s' % (
-        'clusters', 'requests', 'doc ms', 'stock ms', 'ratio', 'doc med',
-        'stock med', 'paired', 'load'))
-    for r in report['schedule']:
+                                        max(report['loads'])), '',
+        "headline: nova's SchedulerManager._schedule per request, "
+        'documented setup vs stock, the same generated estate and '
+        'requests (seed %d), the setups taking turns' % SEED,
+        '  %8s %8s %11s %11s %7s %11s %11s %7s %9s' % (
+            'clusters', 'requests', 'doc ms', 'stock ms', 'ratio',
+            'doc med', 'stock med', 'paired', 'load')]
+    for r in schedule:
         out.append('  %8d %8d %11.2f %11.2f %6.3fx %11.2f %11.2f %6.3fx '
                    '%4.1f-%.1f' % (
                        r['clusters'], r['requests'], r['mean_ms']['package'],
@@ -383,7 +361,7 @@ def render(report):
                        r['median_ms']['package'], r['median_ms']['stock'],
                        r['paired_median_ratio'], r['load'][0],
                        r['load'][1]))
-    for r in report['schedule']:
+    for r in schedule:
         b = r['both_placed']
         out.append('  %d clusters: the documented setup placed %d requests, '
                    'stock %d; on the %d both placed: %.2f vs %.2f ms, '
@@ -391,63 +369,61 @@ def render(report):
                               r['placed']['stock'], b['requests'],
                               b['mean_ms']['package'], b['mean_ms']['stock'],
                               b['ratio'] or 0))
-    if report['schedule']:
-        r = report['schedule'][-1]
-        out.append('  ms: mean (med: median) per request; paired: median of '
-                   'the per-request ratios; 1 to 3 instances per request, '
-                   'at most max_placement_results (1000) candidates each')
-        out.append('  documented filters: %s; stock: the same without %s'
-                   % (', '.join(r['filters']['package']),
-                      ', '.join(r['dropped'])))
-        out.append('')
-        out.append('diagnostics (no targets): us per host given to each '
-                   'plugin [ms per request], documented / stock, at %s '
-                   'clusters' % ' and '.join(
-                       str(x['clusters']) for x in report['schedule']))
-        names = []
-        for x in report['schedule']:
-            for setup in ('package', 'stock'):
-                names += [n for n in x['us_per_host'][setup]
-                          if n not in names]
-
-        def cell(x, name):
-            return ' / '.join('%5.2f [%5.2f]' % (
-                x['us_per_host'][n][name],
-                x['plugin_ms_per_request'][n][name])
-                if x['us_per_host'][n].get(name) is not None else
-                '%13s' % '-' for n in ('package', 'stock'))
-        for name in names:
-            out.append('  %-37s %s' % (name, '    '.join(
-                cell(x, name) for x in report['schedule'])))
-        out.append('  bytes per cluster a cold process keeps after its first '
-                   'request, documented / stock: %s' % '; '.join(
-                       '%.0f / %.0f at %d clusters' % (
-                           x['bytes_per_cluster']['package'],
-                           x['bytes_per_cluster']['stock'], x['clusters'])
-                       for x in report['schedule']))
-    out.extend(render_latency(report['latency']))
-    out += ['', 'targets']
+    if schedule:
+        out += render_diagnostics(schedule)
+    out += render_latency(report['latency']) + ['', 'targets']
     for key, text in TARGETS:
         checks = [c for c in report['targets'] if c['target'] == key]
         out.append('  %s%s' % (text, '' if checks else ': not run'))
-        for c in checks:
-            out.append('    [%s] %s: %s (limit %s; %s)' % (
-                'met' if c['met'] else 'MISSED', c['where'], c['value'],
-                c['limit'], c['detail']))
+        out += ['    [%s] %s: %s (limit %s; %s)' % (
+            'met' if c['met'] else 'MISSED', c['where'], c['value'],
+            c['limit'], c['detail']) for c in checks]
     sim = report['simulate']
     out.append('')
     if sim.get('skipped'):
         out.append('simulate at scale: SKIPPED (%s)' % sim['reason'])
     else:
         out.append('simulate at scale: %s' % ' '.join(sim['command']))
-        out.append('  %d clusters, %d requests: exit %d, %.1f s wall, peak '
-                   'RSS %.1f MB, %d bytes of output' % (
-                       sim['clusters'], sim['requests'], sim['returncode'],
-                       sim['seconds'], sim['peak_rss_mb'],
-                       sim['output_bytes']))
-    for note in report['notes']:
-        out.append('note: %s' % note)
+        out.append('  %(clusters)d clusters, %(requests)d requests: exit '
+                   '%(returncode)d, %(seconds).1f s wall, peak RSS '
+                   '%(peak_rss_mb).1f MB, %(output_bytes)d bytes of output'
+                   % sim)
+    out += ['note: %s' % note for note in report['notes']]
     return '\n'.join(out) + '\n'
+
+
+def render_diagnostics(schedule):
+    """The headline's footnotes and each plugin's cost per host."""
+    out = ['  ms: mean (med: median) per request; paired: median of the '
+           'per-request ratios; 1 to 3 instances per request, at most '
+           'max_placement_results (1000) candidates each',
+           '  documented filters: %s; stock: the same without %s' % (
+               ', '.join(schedule[-1]['filters']['package']),
+               ', '.join(schedule[-1]['dropped'])), '',
+           'diagnostics (no targets): us per host given to each plugin [ms '
+           'per request], documented / stock, at %s clusters' % ' and '.join(
+               str(x['clusters']) for x in schedule)]
+    names = []
+    for x in schedule:
+        for setup in ('package', 'stock'):
+            names += [n for n in x['us_per_host'][setup] if n not in names]
+
+    def cell(x, name):
+        return ' / '.join(
+            '%5.2f [%5.2f]' % (x['us_per_host'][n][name],
+                               x['plugin_ms_per_request'][n][name])
+            if x['us_per_host'][n].get(name) is not None else '%13s' % '-'
+            for n in ('package', 'stock'))
+    for name in names:
+        out.append('  %-37s %s' % (name, '    '.join(
+            cell(x, name) for x in schedule)))
+    out.append('  bytes per cluster a cold process keeps after its first '
+               'request, documented / stock: %s' % '; '.join(
+                   '%.0f / %.0f at %d clusters' % (
+                       x['bytes_per_cluster']['package'],
+                       x['bytes_per_cluster']['stock'], x['clusters'])
+                   for x in schedule))
+    return out
 
 
 def render_latency(results):
@@ -455,33 +431,32 @@ def render_latency(results):
     if not results:
         return []
     out = ['', 'placement at %.0f ms per call (capacity filter + headroom '
-           "weigher through nova's handlers)" % (latency_mod.LATENCY * 1000)]
-    out.append('  %8s %9s %9s %8s %7s %8s %8s %8s %8s %9s %6s %6s %7s' % (
-        'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
-        'expiry s', 'reread s', 'calls/mn', 'limit', 'refresh+', 'usage',
-        'B/cl', 'pinned'))
+           "weigher through nova's handlers)" % (latency_mod.LATENCY * 1000),
+           '  %8s %9s %9s %8s %7s %8s %8s %8s %8s %9s %6s %6s %7s' % (
+               'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
+               'expiry s', 'reread s', 'calls/mn', 'limit', 'refresh+',
+               'usage', 'B/cl', 'pinned')]
     for size, r in sorted(results.items(), key=lambda kv: int(kv[0])):
-        b, s, e, f = r['base'], r['steady'], r['expiry'], r['refresh']
+        s, e, f = r['steady'], r['expiry'], r['refresh']
         out.append('  %8s %9.2f %9.2f %8.2f %7.3f %8.3f %8.1f %8d %8d '
-                   '%9.2f %6d %6.0f %7.3f'
-                   % (size, b['wall_ms'], s['wall_ms'], s['added_ms'],
-                      r['cold']['seconds'], e['worst_wall_seconds'],
-                      e['window_seconds'], f['calls_per_minute'],
-                      f['limit_per_minute'], f['added_ms'],
-                      f['usage_calls'], r['bytes_per_cluster'],
-                      r['pinned_cold']['seconds']))
+                   '%9.2f %6d %6.0f %7.3f' % (
+                       size, r['base']['wall_ms'], s['wall_ms'],
+                       s['added_ms'], r['cold']['seconds'],
+                       e['worst_wall_seconds'], e['window_seconds'],
+                       f['calls_per_minute'], f['limit_per_minute'],
+                       f['added_ms'], f['usage_calls'],
+                       r['bytes_per_cluster'], r['pinned_cold']['seconds']))
         out.append('  %8s without shared shapes %.0f B/cl, usage as tuples '
                    '%.0f B/cl; pinned read during a cold fill: inventory %s'
                    % ('', r['bytes_without']['shapes_not_shared'],
                       r['bytes_without']['usage_as_tuples'],
                       'known' if r['pinned_cold']['known'] else 'not known'))
-    out.append('  TTL %s s, %s workers, usage every %s s; medians of %s '
-               'requests; added: median wait (wall - CPU) beyond the inline '
-               'one; cold: first request, empty cache; expiry: worst request '
+    out.append('  TTL %(ttl)s s, %(workers)s workers, usage every '
+               '%(usage_interval)s s; medians of %(requests)s requests; '
+               'added: median wait (wall - CPU) beyond the inline one; '
+               'cold: first request, empty cache; expiry: worst request '
                'while every entry is re-read (reread: how long); refresh+: '
-               'wait the even refresh adds' % (
-                   r['ttl'], r['workers'], r['usage_interval'],
-                   r['requests']))
+               'wait the even refresh adds' % r)
     return out
 
 
@@ -511,10 +486,10 @@ def main(argv=None):
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    sizes = _sizes(args.sizes, QUICK_SIZES if args.quick else SIZES)
-    latency_sizes = _sizes(args.latency_sizes, QUICK_LATENCY_SIZES
-                           if args.quick else LATENCY_SIZES)
-    count = args.requests or (QUICK_REQUESTS if args.quick else REQUESTS)
+    sizes, count, latency_sizes, scale = QUICK if args.quick else FULL
+    sizes = _sizes(args.sizes, sizes)
+    latency_sizes = _sizes(args.latency_sizes, latency_sizes)
+    count = args.requests or count
     setup_nova()
     started = time.perf_counter()
     loads = [os.getloadavg()[0]]
@@ -522,8 +497,7 @@ def main(argv=None):
         datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
         'machine': machine_info(),
         'settings': {'sizes': sizes, 'latency_sizes': latency_sizes,
-                     'quick': args.quick, 'seed': SEED,
-                     'requests': count},
+                     'quick': args.quick, 'seed': SEED, 'requests': count},
         'schedule': [], 'latency': {}, 'notes': []}
     for size in sizes:
         report['schedule'].append(schedule_cost(size, count, log))
@@ -541,9 +515,8 @@ def main(argv=None):
     report['targets'] = (check_schedule(report['schedule']) +
                          latency_mod.check(report['latency']))
     report['simulate'] = ({'skipped': True, 'reason': '--no-simulate'}
-                          if args.no_simulate else simulate_at_scale(
-                              log, *(QUICK_SIMULATE_SCALE if args.quick
-                                     else SIMULATE_SCALE)))
+                          if args.no_simulate else
+                          simulate_at_scale(log, *scale))
     loads.append(os.getloadavg()[0])
     report['loads'] = [round(x, 2) for x in loads]
     if max(loads) > BUSY_LOAD:
