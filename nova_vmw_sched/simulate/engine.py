@@ -13,8 +13,9 @@
 """Run a scenario's requests through nova's own scheduler code.
 
 A :class:`Simulation` is one setup (filters, weighers, options) on one
-topology of a scenario. For each request it runs nova's request filter
-``map_az_to_placement_aggregate``, asks the estate's placement for the
+topology of a scenario. For each request it runs nova's request filters
+``require_tenant_aggregate``, ``map_az_to_placement_aggregate`` and
+``isolate_aggregates``, asks the estate's placement for the
 allocation candidates and hands them to nova's own
 ``SchedulerManager._schedule`` (:class:`SimScheduler`), whose database and
 placement calls the estate answers. A request is all or nothing: after
@@ -289,7 +290,10 @@ class Simulation:
         them: the only place the simulator changes nova's globals."""
         vmw_conf.register_opts(CONF)
         saved_random = random.getstate()
-        saved_aggregates = objects.AggregateList.__dict__['get_by_metadata']
+        saved_aggregates = {
+            name: objects.AggregateList.__dict__[name]
+            for name in ('get_by_metadata',
+                         'get_non_matching_by_metadata_keys')}
         estate = self.estate
         with _overrides(self._options()):
             ha = {c.nodename: c.ha_policy for c in self.scenario.clusters
@@ -304,10 +308,14 @@ class Simulation:
             # a dry run writes nothing to placement: no keeper starts when
             # nova's HostManager loads the filters here
             with _overrides(extra), data.use(self.data):
-                # nova's request filter reads the zones' aggregates
+                # nova's request filters read the aggregates
                 objects.AggregateList.get_by_metadata = classmethod(
                     lambda cls, context, key=None, value=None:
                     estate.aggregates_by_metadata(context, key, value))
+                objects.AggregateList.get_non_matching_by_metadata_keys = \
+                    classmethod(lambda cls, context, ignored, prefix, value:
+                                estate.aggregates_not_matching(
+                                    context, ignored, prefix, value))
                 timeutils.set_time_override(self.now)
                 random.setstate(self.random.getstate())
                 try:
@@ -316,7 +324,8 @@ class Simulation:
                     self.random.setstate(random.getstate())
                     random.setstate(saved_random)
                     timeutils.clear_time_override()
-                    objects.AggregateList.get_by_metadata = saved_aggregates
+                    for name, saved in saved_aggregates.items():
+                        setattr(objects.AggregateList, name, saved)
 
     def _label(self, host_state):
         return self.estate.label_of.get(id(host_state), host_state.nodename)
@@ -420,22 +429,23 @@ class Simulation:
         estate = self.estate
         result.listed = self._listed(spec)
         result.zone = spec.availability_zone
-        member_of = self._member_of(spec)
+        member_of, forbidden, failure = self._member_of(spec)
         if member_of is None:
             hosts, result.beyond_limit = [], 0
-            refused = {h: 'no service is in availability zone %s' % (
-                result.zone) for h in estate.hosts}
+            refused = {h: failure for h in estate.hosts}
         else:
             hosts, refused, result.beyond_limit = \
                 estate.placement.candidates(
                     estate.hosts, demand,
-                    CONF.scheduler.max_placement_results, member_of)
+                    CONF.scheduler.max_placement_results, member_of,
+                    forbidden)
+        wanted = set().union(*member_of) if member_of else set()
         for host, reason in refused.items():
-            # the zone's own service host, its other nodes not mirrored
+            # in the aggregate by its service host, but not mirrored
             if member_of and estate.first_node_only and reason == \
-                    estate.placement.outside(host.uuid, member_of) and any(
-                        a.availability_zone == result.zone
-                        for a in host.aggregates):
+                    estate.placement.outside(host.uuid, member_of,
+                                             forbidden) and any(
+                        a.uuid in wanted for a in host.aggregates):
                 reason += (' (stock nova: nova-api put only the first '
                            'compute node of service host %s into it)'
                            % host.host)
@@ -486,19 +496,26 @@ class Simulation:
                         result.request.action, result.request.action)))
 
     def _member_of(self, spec):
-        """``[{aggregate uuid}]`` the request must be ``member_of`` as
-        nova's request filter decides; ``()`` without a zone; None for a
-        zone no service is in."""
-        if not spec.availability_zone:
-            return ()
-        request_filter.map_az_to_placement_aggregate(self.estate.context,
-                                                     spec)
-        dest = spec.requested_destination if (
-            'requested_destination' in spec) else None
-        if dest is None or not dest.obj_attr_is_set('aggregates') or \
-                not dest.aggregates:
-            return None
-        return [set(a.split(',')) for a in dest.aggregates]
+        """``([{aggregate uuid}], {aggregate uuid}, None)``: what the
+        request must be ``member_of`` and what it must not be, as nova's
+        request filters for tenants, zones and isolated aggregates decide
+        (``[]``: anywhere); ``(None, None, why)`` when they leave no
+        host."""
+        context = self.estate.context
+        try:
+            request_filter.require_tenant_aggregate(context, spec)
+        except nova_exception.RequestFilterFailed as e:
+            return None, None, "%s (nova's require_tenant_aggregate)" % (
+                e.kwargs.get('reason') or e)
+        tenant = _destination(spec, 'aggregates')
+        if spec.availability_zone:
+            request_filter.map_az_to_placement_aggregate(context, spec)
+            if len(_destination(spec, 'aggregates')) == len(tenant):
+                return None, None, 'no service is in availability zone ' \
+                    '%s' % spec.availability_zone
+        request_filter.isolate_aggregates(context, spec)
+        return ([set(a.split(',')) for a in _destination(spec, 'aggregates')],
+                set(_destination(spec, 'forbidden_aggregates')), None)
 
     def _listed(self, spec):
         """The cluster labels the request's pin lists, in its order."""
@@ -599,6 +616,17 @@ class _Collect(logging.Handler):
                 record.levelname, record.name, record.getMessage()))
         except Exception:  # a log line must never break a run
             pass
+
+
+def _destination(spec, field):
+    """The aggregates nova's request filters put into ``spec``'s
+    destination (``aggregates``: ``member_of`` lists;
+    ``forbidden_aggregates``: uuids)."""
+    dest = spec.requested_destination if (
+        'requested_destination' in spec) else None
+    if dest is None or not dest.obj_attr_is_set(field):
+        return []
+    return list(getattr(dest, field) or [])
 
 
 class SimScheduler(nova_manager.SchedulerManager):

@@ -15,9 +15,10 @@
 :class:`Estate` builds, for one topology of a scenario, nova's ``Service``
 (up, or down for a day), ``ComputeNode`` and ``HostState`` objects (as
 ``HostManager._get_host_states`` builds them; those of one service share
-one ``instances`` dict), a host aggregate per availability zone with its
-placement aggregate (every cluster of its services as member, or, with
-``first_node_only`` as stock nova does, the first one),
+one ``instances`` dict), a host aggregate per availability zone and per
+entry of the scenario's ``aggregates``, each with its placement aggregate
+(every cluster of its services as member, or, with ``first_node_only`` as
+stock nova does, the first one),
 :class:`~.placement.Placement`, and the RequestSpecs nova's conductor
 hands the scheduler. It answers the lookups of
 :class:`nova_vmw_sched.data.Data` and records where instances go.
@@ -70,8 +71,9 @@ class Estate(data.SettledSource):
         self.flavor_of = {}
         self.group_of = {}
         self.zone_of = {}
-        #: {zone: objects.Aggregate}
+        #: {zone: objects.Aggregate}, {host aggregate name: the same}
         self.zones = {}
+        self.aggregates = {}
         self.flavor_ids = {name: i for i, name in
                            enumerate(scenario.flavors, start=1)}
         #: {service host: instances dict its HostStates share}
@@ -91,21 +93,22 @@ class Estate(data.SettledSource):
             by_cluster.setdefault(inst.cluster, []).append(inst)
         services = {}
         members = {}   # {cluster label: placement aggregate uuids}
+        aggregates_of = {}   # {service host: objects.Aggregate}
         for index, service in enumerate(scenario.services):
             services[service.name] = self._service(index, service)
             self.instances[service.name] = {}
             for label in service.clusters:
                 self.service_of[label] = service.name
-            zone = service.availability_zone
-            if zone is None:
-                continue
-            agg = self._zone(zone)
-            agg.hosts.append(service.name)
+            joined = [self._aggregate(name) for name in service.aggregates]
+            if service.availability_zone is not None:
+                joined.insert(0, self._zone(service.availability_zone))
+            aggregates_of[service.name] = joined
             mirrored = (service.clusters[:1] if self.first_node_only
                         else service.clusters)
-            for label in mirrored:
-                members[label] = {agg.uuid}
-        zone_of = {s.name: s.availability_zone for s in scenario.services}
+            for agg in joined:
+                agg.hosts.append(service.name)
+                for label in mirrored:
+                    members.setdefault(label, set()).add(agg.uuid)
         for index, c in enumerate(scenario.clusters):
             host = self.service_of[c.label]
             inst_dict = self.instances[host]
@@ -130,9 +133,8 @@ class Estate(data.SettledSource):
                                     used, c.used.instances + len(placed),
                                     inventories)
             state = host_manager.HostState(host, c.nodename, CELL_UUID)
-            zone = zone_of[host]
             state.update(compute, dict(services[host]),
-                         [self.zones[zone]] if zone else [], inst_dict)
+                         list(aggregates_of[host]), inst_dict)
             self.hosts.append(state)
             self.label_of[id(state)] = c.label
             self.state_by_uuid[rp_uuid] = state
@@ -147,6 +149,18 @@ class Estate(data.SettledSource):
                 metadata={'availability_zone': zone})
             self.placement.aggregate_names[agg.uuid] = (
                 'availability zone %s' % zone)
+        return agg
+
+    def _aggregate(self, name):
+        """The host aggregate ``name`` of the scenario's ``aggregates``."""
+        agg = self.aggregates.get(name)
+        if agg is None:
+            agg = self.aggregates[name] = objects.Aggregate(
+                self.context, id=1000 + len(self.aggregates),
+                uuid=uuid_for('host-aggregate', name), name=name, hosts=[],
+                metadata=dict(self.scenario.aggregates[name]))
+            self.placement.aggregate_names[agg.uuid] = (
+                'host aggregate %s' % name)
         return agg
 
     def _service(self, index, service):
@@ -239,11 +253,24 @@ class Estate(data.SettledSource):
         return records
 
     def aggregates_by_metadata(self, context, key=None, value=None):
-        """``objects.AggregateList.get_by_metadata`` over the zones."""
+        """``objects.AggregateList.get_by_metadata`` over the zones and
+        host aggregates."""
+        return self._aggregates_with(lambda k, v: (
+            (key is None or k == key) and (value is None or v == value)))
+
+    def aggregates_not_matching(self, context, ignored_keys, key_prefix,
+                                value):
+        """``objects.AggregateList.get_non_matching_by_metadata_keys``."""
+        return self._aggregates_with(lambda k, v: (
+            k.startswith(key_prefix) and v == value and
+            k not in ignored_keys))
+
+    def _aggregates_with(self, matches):
+        """The aggregates with a metadata item that ``matches``."""
         return objects.AggregateList(objects=[
-            agg for agg in self.zones.values()
-            if (key is None or key in agg.metadata) and
-            (value is None or value in agg.metadata.values())])
+            agg for agg in (list(self.zones.values()) +
+                            list(self.aggregates.values()))
+            if any(matches(k, v) for k, v in agg.metadata.items())])
 
     @property
     def inventories(self):

@@ -19,8 +19,9 @@ only when the scenario gives ``disk_gb``. :meth:`Placement.candidates` is
 ``GET /allocation_candidates``: a provider fits when every amount is at
 most its ``max_unit`` and fits ``(total - reserved) * allocation_ratio -
 used``, and is no candidate when its service is disabled
-(``COMPUTE_STATUS_DISABLED``) or it is outside the ``member_of``
-aggregates of a requested zone; the first ``[scheduler]
+(``COMPUTE_STATUS_DISABLED``), it is outside the ``member_of``
+aggregates of a requested zone or tenant, or in a forbidden (isolated)
+one; the first ``[scheduler]
 max_placement_results`` remain, in provider order.
 """
 
@@ -123,10 +124,15 @@ class Placement:
                            record['allocation_ratio']))
         return None
 
-    def outside(self, rp_uuid, member_of) -> ty.Optional[str]:
-        """Why the provider is not ``member_of`` these aggregates; None if
-        it is."""
+    def outside(self, rp_uuid, member_of, forbidden=()) -> ty.Optional[str]:
+        """Why the provider is not ``member_of`` these aggregates, or is in
+        a ``forbidden`` one; None if neither."""
         mine = self.aggregates.get(rp_uuid, set())
+        for uuid in sorted(mine & set(forbidden)):
+            return ('in the placement aggregate of %s, which nova asks '
+                    'placement to leave out (member_of=!in:, an isolated '
+                    'aggregate whose trait the request does not require)'
+                    % self.aggregate_names.get(uuid, uuid))
         for wanted in member_of:
             if not mine & set(wanted):
                 return ('not in the placement aggregate of %s: nova asks '
@@ -135,7 +141,7 @@ class Placement:
                             for u in sorted(wanted)))
         return None
 
-    def candidates(self, hosts, demand, limit, member_of=()):
+    def candidates(self, hosts, demand, limit, member_of=(), forbidden=()):
         """Split ``hosts`` as ``GET /allocation_candidates`` would.
 
         :returns: ``(candidates, {host: reason}, beyond_limit)``: the hosts
@@ -147,7 +153,7 @@ class Placement:
         beyond = 0
         for host in hosts:
             reason = (disabled_reason(host) or
-                      self.outside(host.uuid, member_of) or
+                      self.outside(host.uuid, member_of, forbidden) or
                       self.why_not(host.uuid, demand))
             if reason is not None:
                 refused[host] = reason

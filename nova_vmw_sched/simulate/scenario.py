@@ -108,6 +108,8 @@ class Service(ty.NamedTuple):
     availability_zone: ty.Optional[str] = None
     #: ``openstack compute service set --down`` (nova judges it down)
     forced_down: bool = False
+    #: names of the host aggregates (other than its zone's) it is in
+    aggregates: tuple = ()
 
 
 class Flavor(ty.NamedTuple):
@@ -170,7 +172,8 @@ class Scenario:
     """A validated scenario: plain data, no nova objects."""
 
     def __init__(self, source, clusters, services, flavors, groups=None,
-                 instances=None, requests=(), config=None, description=None):
+                 instances=None, requests=(), config=None, description=None,
+                 aggregates=None):
         self.source = source
         self.description = description
         #: in file order (placement's candidate order)
@@ -182,13 +185,15 @@ class Scenario:
         self.requests = list(requests)
         #: {group: {option: value}} set on top of nova.conf
         self.config = dict(config or {})
+        #: {host aggregate name: its metadata}
+        self.aggregates = dict(aggregates or {})
         self.by_label = {c.label: c for c in self.clusters}
 
     def with_services(self, services):
         """The same scenario with the clusters under other services."""
         return Scenario(self.source, self.clusters, services, self.flavors,
                         self.groups, self.instances, self.requests,
-                        self.config, self.description)
+                        self.config, self.description, self.aggregates)
 
 
 class ScenarioError(Exception):
@@ -328,8 +333,12 @@ def from_data(data, source='<scenario>'):
         for moref, item in spec['clusters'].items()]
     clusters += [_cluster(None, None, name, dict(item))
                  for name, item in (data.get('nodes') or {}).items()]
-    services = [Service(name, tuple(item.pop('clusters')), **item)
+    services = [Service(name, tuple(item.pop('clusters')),
+                        **dict(item, aggregates=tuple(
+                            item.get('aggregates') or ())))
                 for name, item in _items(data, 'services')]
+    aggregates = {name: dict(item.get('metadata') or {})
+                  for name, item in _items(data, 'aggregates')}
     flavors = {name: Flavor(name, **dict(item, extra_specs={
         key: schema.spec_value(value)
         for key, value in (item.get('extra_specs') or {}).items()}))
@@ -346,7 +355,7 @@ def from_data(data, source='<scenario>'):
               for group, options in (data.get('config') or {}).items()
               if options}
     return Scenario(source, clusters, services, flavors, groups, instances,
-                    requests, config, data.get('description'))
+                    requests, config, data.get('description'), aggregates)
 
 
 def _items(data, section):

@@ -265,7 +265,7 @@ class _Relations:
         self.labels = self.vcenters(_map(top.get('vcenters')))
         self.labels.update(self.nodes(_map(top.get('nodes'))))
         if isinstance(top.get('services'), dict):
-            self.services(top['services'])
+            self.services(top['services'], _map(top.get('aggregates')))
         self.flavors = _map(top.get('flavors'))
         self.groups = _map(top.get('server_groups'))
         for name, group in self.groups.items():
@@ -348,9 +348,16 @@ class _Relations:
             labels[name] = None
         return labels
 
-    def services(self, services):
+    def services(self, services, aggregates):
         owner = {}
         for name, spec in services.items():
+            for index, aggregate in enumerate(
+                    _list(_map(spec).get('aggregates'))):
+                if isinstance(aggregate, str) and \
+                        aggregate not in aggregates:
+                    self.bad(_path('services', name, 'aggregates', index),
+                             'no host aggregate named %r under aggregates'
+                             % aggregate)
             path = _path('services', name, 'clusters')
             for index, label in enumerate(_list(_map(spec).get('clusters'))):
                 if not isinstance(label, str):

@@ -20,8 +20,9 @@
   judges it), the compute nodes and the instances on them with their
   flavors;
 * from the API database: flavors with their extra specs, server groups
-  (policy, rules, members, project), host aggregates with an
-  availability zone;
+  (policy, rules, members, project), host aggregates (a zone becomes its
+  services' ``availability_zone``, other metadata an entry of
+  ``aggregates``);
 * from placement, through nova's report client: ``GET /resource_providers``
   once, then ``GET /resource_providers/{uuid}/inventories`` and
   ``.../usages`` for each compute node's provider (``max_unit``, the
@@ -77,7 +78,7 @@ class _Names:
         base, n = name, 1
         while name in self.used:
             n += 1
-            suffix = '~%d' % n
+            suffix = '-%d' % n
             name = base[:64 - len(suffix)] + suffix
         self.used.add(name)
         self.given[key] = name
@@ -263,7 +264,8 @@ def take(context, client, conf=None, anonymize=False, progress=None,
     :param client: nova's ``SchedulerReportClient``
     :param conf: nova's configuration (default ``nova.conf.CONF``)
     :param anonymize: project ids become ``project-N``, server group
-        names ``group-N``, the same id or group the same name throughout
+        names ``group-N``, host aggregate names ``aggregate-N``, the same
+        id, group or aggregate the same name throughout
     :param progress: ``progress(done, total)`` while placement is read
     :param reader: what reads nova's databases (default
         :class:`NovaReader`)
@@ -327,17 +329,28 @@ def take(context, client, conf=None, anonymize=False, progress=None,
                 item['disabled_reason'] = service.disabled_reason
         data_services[name] = item
 
-    # -- zones, per service host
-    left_out = []
+    # -- zones and host aggregates, per service host
+    data_aggregates = {}
+    aggregate_names = _Names('aggregate') if anonymize else _Names()
     for agg in sorted(aggregates, key=lambda a: a.id):
-        zone = (agg.metadata or {}).get('availability_zone')
-        if not zone:
-            left_out.append(agg.name)
-            continue
-        for host in agg.hosts or ():
-            name = service_of_host.get(host)
-            if name is not None:
+        metadata = dict(agg.metadata or {})
+        zone = metadata.pop('availability_zone', None)
+        members = [service_of_host[host] for host in agg.hosts or ()
+                   if host in service_of_host]
+        for name in members:
+            if zone:
                 data_services[name].setdefault('availability_zone', zone)
+        if zone and not metadata:
+            continue
+        if anonymize:   # tenant isolation names projects
+            metadata = {key: ','.join(projects(p.strip())
+                                      for p in value.split(','))
+                        if key.startswith('filter_tenant_id') else value
+                        for key, value in metadata.items()}
+        name = aggregate_names(agg.id, agg.name)
+        data_aggregates[name] = {'metadata': metadata} if metadata else {}
+        for member in members:
+            data_services[member].setdefault('aggregates', []).append(name)
 
     # -- clusters and other nodes
     vcenters = {}
@@ -434,10 +447,6 @@ def take(context, client, conf=None, anonymize=False, progress=None,
                        sum(len(v['clusters']) for v in vcenters.values()),
                        len(other_nodes), len(data_services),
                        len(data_instances)))
-    if left_out:
-        description += (' Host aggregates without an availability zone '
-                        'are not part of the format and were left out: '
-                        '%s.' % ', '.join(sorted(left_out)[:20]))
     data = {'version': 1, 'description': description}
     config = read_config(conf)
     if config:
@@ -447,6 +456,8 @@ def take(context, client, conf=None, anonymize=False, progress=None,
     if other_nodes:
         data['nodes'] = other_nodes
     data['services'] = data_services
+    if data_aggregates:
+        data['aggregates'] = data_aggregates
     data['flavors'] = data_flavors
     if data_groups:
         data['server_groups'] = data_groups

@@ -14,7 +14,8 @@
 
 ``as-written`` (the file's services), ``per-cluster`` (a service each, as
 nova's in-tree vmwareapi driver) or ``per-vcenter``. A cluster keeps the
-state of its service in the file (up or down, disabled, zone), so in
+state of its service in the file (up or down, disabled, zone, host
+aggregates), so in
 ``per-vcenter`` a vCenter's clusters share one service per distinct state.
 Cluster order, and so placement's candidate order, never changes.
 """
@@ -29,11 +30,11 @@ ALL = (AS_WRITTEN, PER_CLUSTER, PER_VCENTER)
 
 def _state(service):
     return (service.state, service.disabled, service.availability_zone,
-            service.forced_down)
+            service.forced_down, service.aggregates)
 
 
 def _suffix(state):
-    up, disabled, zone, _forced = state
+    up, disabled, zone = state[:3]
     parts = [] if up == 'up' else [up]
     if disabled:
         parts.append('disabled')
@@ -68,12 +69,12 @@ def regroup(scenario, topology):
     services = []
     names = set()
     for key, labels in groups.items():
-        name, (state, disabled, zone, forced_down) = key
+        name, (state, disabled, zone, forced_down, aggregates) = key
         while name in names:
             name += '_'
         names.add(name)
         services.append(scenario_mod.Service(
             name, tuple(labels), state=state, disabled=disabled,
             disabled_reason=reasons[key], availability_zone=zone,
-            forced_down=forced_down))
+            forced_down=forced_down, aggregates=aggregates))
     return scenario.with_services(services)

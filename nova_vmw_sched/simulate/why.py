@@ -222,7 +222,9 @@ def explain(result, target):
 #: (substring of a reason, category), the first that matches
 _PLACEMENT_CATEGORIES = (
     ('COMPUTE_STATUS_DISABLED', 'disabled'), ('availability zone', 'zone'),
-    ('placement aggregate', 'zone'), ('max_unit', 'largest host'),
+    ('require_tenant_aggregate', 'tenant'),
+    ('leave out (member_of=!in:', 'isolated aggregate'),
+    ('placement aggregate', 'aggregate'), ('max_unit', 'largest host'),
     ('claim failed', 'claim failed'), ('does not fit', 'no room'),
     ('inventory', 'no inventory'),
     ('max_placement_results', 'max_placement_results'))

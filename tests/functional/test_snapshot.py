@@ -14,8 +14,9 @@
 real services places every instance where those services do.
 
 In each topology an estate is built in nova's API, conductor, scheduler
-and placement (pinned flavors, server groups with members, a zone, a
-disabled service, a down service, instances of several flavors); the
+and placement (pinned flavors, server groups with members, a zone, an
+aggregate whose metadata weighs, a disabled service, a down service,
+instances of several flavors); the
 command's code path (:func:`nova_vmw_sched.simulate.snapshot.take`, then
 the file the command writes) snapshots it; the same boot requests go to
 the simulator, on the snapshot, and then to nova. Ties are handled as in
@@ -128,6 +129,15 @@ class TestSnapshotAgreesWithNova(differential._Differential):
             {'aggregate': {'name': zone, 'availability_zone': zone}})
         self.admin_api.add_host_to_aggregate(agg['id'],
                                              estate.service_of('c1'))
+        # an aggregate without a zone whose metadata weighs: nova's
+        # RAMWeigher takes its multiplier from it for the clusters of c4's
+        # service
+        fast = self.admin_api.post_aggregate(
+            {'aggregate': {'name': '%s-fast' % p}})
+        self.admin_api.post_aggregate_action(fast['id'], {'set_metadata': {
+            'metadata': {'ram_weight_multiplier': '1.7'}}})
+        self.admin_api.add_host_to_aggregate(fast['id'],
+                                             estate.service_of('c4'))
         # every cluster of that host into the zone's placement aggregate
         # (nova-api mirrors a host's first node itself; the keeper the
         # rest). Only before the first simulation: seen here, the keeper
@@ -211,6 +221,10 @@ class TestSnapshotAgreesWithNova(differential._Differential):
         self.assertEqual('%s-az1' % estate.name,
                          services[estate.service_of('c1')].get(
                              'availability_zone'))
+        self.assertEqual({'metadata': {'ram_weight_multiplier': '1.7'}},
+                         data['aggregates']['%s-fast' % estate.name])
+        self.assertIn('%s-fast' % estate.name,
+                      services[estate.service_of('c4')]['aggregates'])
         for name, uuid in before.items():
             self.assertIn(uuid, data['instances'], name)
         web = data['server_groups']['%s-web' % estate.name]

@@ -46,6 +46,17 @@ MINIMAL = {
 }
 
 
+class MinimalChangedCase(test.NoDBTestCase):
+    """problems(change): the error text of MINIMAL after ``change``."""
+
+    def problems(self, change):
+        data = copy.deepcopy(MINIMAL)
+        change(data)
+        e = self.assertRaises(scenario.ScenarioError, scenario.from_data,
+                              data, 'x.yaml')
+        return str(e)
+
+
 def cluster7(data):
     return data['vcenters']['vc1']['clusters']['domain-c7']
 

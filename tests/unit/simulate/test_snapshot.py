@@ -69,7 +69,11 @@ class TestTake(test.NoDBTestCase):
         self.assertEqual({'availability_zone': 'az-a'}, {
             k: v for k, v in data['services']['compute-0'].items()
             if k == 'availability_zone'})
-        self.assertIn('ssd', data['description'])   # left out, and said
+        # the aggregate without a zone, joined by its host's service
+        self.assertEqual({'ssd': {'metadata': {'ssd': 'true'}}},
+                         data['aggregates'])
+        self.assertEqual(['ssd'], data['services']['compute-0']['aggregates'])
+        self.assertNotIn('aggregates', data['services']['compute-1'])
         self.assertEqual({'vmware:cluster': 'domain-c1'},
                          data['flavors']['m1.f0']['extra_specs'])
         # 1 + 2 per provider
@@ -120,8 +124,19 @@ class TestTake(test.NoDBTestCase):
         self.assertEqual(len(groups[0].members), len(members))
 
     def test_anonymize(self):
+        _flavors, groups, aggregates = self.reader.api()
+        # a zone's aggregate that also isolates a group's project
+        aggregates[0].metadata['filter_tenant_id'] = groups[0].project_id
         plain = self.take()
         data = self.take(anonymize=True)
+        self.assertEqual({'aggregate-1': {'metadata': {
+            'filter_tenant_id': data['server_groups']['group-1'][
+                'project']}}, 'aggregate-2': {'metadata': {'ssd': 'true'}}},
+            data['aggregates'])
+        self.assertEqual('az-a', data['services']['compute-0'][
+            'availability_zone'])
+        self.assertEqual(['aggregate-1', 'aggregate-2'],
+                         data['services']['compute-0']['aggregates'])
         projects = {i['project'] for i in data['instances'].values()}
         self.assertTrue(all(p.startswith('project-') for p in projects))
         self.assertEqual(len({i['project'] for i in

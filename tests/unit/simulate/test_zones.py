@@ -15,8 +15,6 @@ requests naming one, placement's ``member_of``."""
 
 import copy
 
-from nova import test
-
 from nova_vmw_sched.simulate import scenario
 from nova_vmw_sched.simulate import topology
 from tests.unit.simulate import test_cli
@@ -41,14 +39,7 @@ ZONED = {
 }
 
 
-class TestValidation(test.NoDBTestCase):
-
-    def problems(self, change):
-        data = copy.deepcopy(test_scenario.MINIMAL)
-        change(data)
-        e = self.assertRaises(scenario.ScenarioError, scenario.from_data,
-                              data, 'x.yaml')
-        return str(e)
+class TestValidation(test_scenario.MinimalChangedCase):
 
     def test_zones_are_read(self):
         data = copy.deepcopy(test_scenario.MINIMAL)
