@@ -12,11 +12,12 @@
 
 """The inventory cache against a placement that takes 2 ms per call.
 
-nova's report client (its ``get`` patched) asks :class:`SlowPlacement`,
-which answers after ``time.sleep(LATENCY)`` (the GIL released, as with real
-I/O) and logs the time and thread of each call: reads go ``PlacementSource``
-/ ``PlacementUsageSource`` -> ``SchedulerReportClient.get`` -> the stand-in,
-on the cache's own threads. Production defaults, on a cache of the
+The cache's placement sources (``PlacementSource``,
+``PlacementUsageSource``) are given a client whose ``get`` asks
+:class:`SlowPlacement`, which answers after ``time.sleep(LATENCY)`` (the
+GIL released, as with real I/O) and logs the time and thread of each call,
+on the cache's own threads (nova's report client singleton, which other
+code in the process may have made, is not involved). Production defaults, on a cache of the
 benchmark's own whose clock (:class:`BenchClock`) can stop or jump. The
 capacity filter and headroom weigher run through nova's handlers; a
 request's wait is its wall time less its thread's CPU time. Per size
@@ -109,7 +110,8 @@ class SlowPlacement:
                        if k == kind and since <= t < until and
                        thread in (None, i))
 
-    def get(self, url):
+    def get(self, url, *args, **kwargs):
+        """nova's report client's ``get``, as the sources call it."""
         time.sleep(LATENCY)
         path = str(url).split('?')[0].strip('/').split('/')
         inventory = (len(path) == 3 and path[0] == 'resource_providers' and
@@ -272,7 +274,6 @@ def _wait_quiet(placement, tick):
 def measure(estate, log, requests=10, quick=False):
     """The figures of one estate (a dict)."""
     import nova.conf
-    from nova.scheduler.client import report
 
     from nova_vmw_sched import conf as vmw_conf
     from nova_vmw_sched import data
@@ -296,8 +297,8 @@ def measure(estate, log, requests=10, quick=False):
               'workers': option('cluster_inventory_refresh_workers'),
               'usage_interval': usage_interval, 'requests': requests,
               'stand_in': 'benchmarks.latency.SlowPlacement as the '
-                          'responder of SchedulerReportClient.get '
-                          '(PlacementSource, PlacementUsageSource)'}
+                          'client of PlacementSource and '
+                          'PlacementUsageSource'}
     clock = BenchClock()
     cache = inventory.InventoryCache(
         source=inventory.StaticSource(inventories),
@@ -309,12 +310,6 @@ def measure(estate, log, requests=10, quick=False):
     if old_data is not None:
         old_data.inventory.stop()
     placement = SlowPlacement(inventories, usages)
-    client = report.SchedulerReportClient
-    patches = [mock.patch.object(client, '_create_client', lambda self: None),
-               mock.patch.object(client, 'get', lambda self, url, *a, **k:
-                                 placement.get(url))]
-    for patch in patches:
-        patch.start()
     me = threading.get_ident()
     try:
         # -- memory, inline, before anything else fills the cache
@@ -333,8 +328,8 @@ def measure(estate, log, requests=10, quick=False):
         base = result['base'] = _figures(plugins.run(count=requests))
 
         # -- the slow placement, the cache's threads; a cold start first
-        cache.source = inventory.PlacementSource()
-        cache.usage_source = inventory.PlacementUsageSource()
+        cache.source = inventory.PlacementSource(placement)
+        cache.usage_source = inventory.PlacementUsageSource(placement)
         cache.stop()
         cache.clear()
         cold, cold_passed, cold_cpu = plugins.request()
@@ -417,8 +412,6 @@ def measure(estate, log, requests=10, quick=False):
         cache.stop()
         cache.clear()
         data.replace(old_data)
-        for patch in patches:
-            patch.stop()
     return result
 
 

@@ -126,7 +126,7 @@ class TestBenchmarkSuite(test.NoDBTestCase):
         self.assertGreater(e['requests'], 0)
         # every entry was re-read once the clock moved a TTL ahead, by the
         # cache's threads, none by a request
-        self.assertTrue(e['all_read'])
+        self.assertTrue(e['all_read'], r)
         self.assertGreaterEqual(e['inventory_calls'], LATENCY_CLUSTERS)
         self.assertEqual(0, e['calls_on_request_thread'])
         f = r['refresh']
