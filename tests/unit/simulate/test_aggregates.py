@@ -79,7 +79,8 @@ class TestValidation(test_scenario.MinimalChangedCase):
             data['aggregates'] = {'a': {'metadata': {
                 'availability_zone': 'az1'}}}
         self.assertIn('x.yaml: aggregates.a.metadata.availability_zone: '
-                      'expected a metadata key other than availability_zone',
+                      'expected a metadata key (1 to 255 letters, digits, '
+                      'spaces or "_:.-"), not availability_zone',
                       self.problems(change))
 
     def test_metadata_values_are_strings(self):
