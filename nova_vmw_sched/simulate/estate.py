@@ -141,26 +141,24 @@ class Estate(data.SettledSource):
 
     def _zone(self, zone):
         """The host aggregate of availability zone ``zone``."""
-        agg = self.zones.get(zone)
-        if agg is None:
-            agg = self.zones[zone] = objects.Aggregate(
-                self.context, id=len(self.zones) + 1,
-                uuid=uuid_for('aggregate', zone), name=zone, hosts=[],
-                metadata={'availability_zone': zone})
-            self.placement.aggregate_names[agg.uuid] = (
-                'availability zone %s' % zone)
-        return agg
+        return self._made(self.zones, zone, 'aggregate',
+                          {'availability_zone': zone}, 'availability zone')
 
     def _aggregate(self, name):
         """The host aggregate ``name`` of the scenario's ``aggregates``."""
-        agg = self.aggregates.get(name)
+        return self._made(self.aggregates, name, 'host-aggregate',
+                          self.scenario.aggregates[name], 'host aggregate')
+
+    def _made(self, table, name, kind, metadata, what):
+        """``table[name]``, made on first use with its placement
+        aggregate's name for the report (``what name``)."""
+        agg = table.get(name)
         if agg is None:
-            agg = self.aggregates[name] = objects.Aggregate(
-                self.context, id=1000 + len(self.aggregates),
-                uuid=uuid_for('host-aggregate', name), name=name, hosts=[],
-                metadata=dict(self.scenario.aggregates[name]))
-            self.placement.aggregate_names[agg.uuid] = (
-                'host aggregate %s' % name)
+            agg = table[name] = objects.Aggregate(
+                self.context, id=len(self.zones) + len(self.aggregates) + 1,
+                uuid=uuid_for(kind, name), name=name, hosts=[],
+                metadata=dict(metadata))
+            self.placement.aggregate_names[agg.uuid] = '%s %s' % (what, name)
         return agg
 
     def _service(self, index, service):
