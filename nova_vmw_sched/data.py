@@ -24,6 +24,7 @@ import os
 import threading
 
 from oslo_log import log as logging
+import sqlalchemy
 
 from nova import context as nova_context
 from nova import objects
@@ -55,8 +56,9 @@ class SettledSource:
         return None
 
     def building(self, context, uuids):
-        """``{uuid: order}`` of the instances still build requests, in an
-        order every scheduler process agrees on."""
+        """``{uuid: order}`` of the instances still build requests: the
+        order in which they joined their server group, which every
+        scheduler process reads the same (None: in no group)."""
         return {}
 
     def allocations_of(self, context, uuid):
@@ -81,8 +83,11 @@ class NovaSource(SettledSource):
         return None if inst is None else (inst.node, inst.instance_type_id)
 
     def building(self, context, uuids):
-        """``{uuid: build request id}``: the id orders build requests as
-        nova-api created them (before adding each to its group).
+        """``{uuid: order}`` of the instances still build requests: the id
+        of the row that added each to its server group (None: in no
+        group), the order in which nova-api added them; it creates the
+        build request first, so two requests' build requests can be in the
+        other order.
 
         A query, not nova's BuildRequest object, which decodes the whole
         serialized instance: on nova's sqlite test database, 50 build
@@ -96,10 +101,16 @@ class NovaSource(SettledSource):
 
         @api_db.context_manager.reader
         def query(context):
-            model = api_models.BuildRequest
+            build = api_models.BuildRequest
+            member = api_models.InstanceGroupMember
+            # an instance is in one group at most: min() of one row
             return dict(context.session.query(
-                model.instance_uuid, model.id).filter(
-                    model.instance_uuid.in_(sorted(uuids))).all())
+                build.instance_uuid, sqlalchemy.func.min(member.id)
+            ).outerjoin(
+                member, member.instance_uuid == build.instance_uuid
+            ).filter(
+                build.instance_uuid.in_(sorted(uuids))
+            ).group_by(build.instance_uuid).all())
 
         return query(context)
 

@@ -147,6 +147,9 @@ class Members:
         #: why the hard policies must refuse; None if all is known
         self.error = None
         self._current = None  # the instance nova schedules now
+        #: {uuid: order} of members, still building, that joined the group
+        #: after this request's first instance
+        self._later = {}
         self._warned = set()
 
     def _locations(self):
@@ -186,11 +189,15 @@ class Members:
         waiting = []
         for uuid in sorted(unplaced):
             order = building.get(uuid)
-            if order is not None and mine is not None and order > mine:
-                continue  # newer: of this multi-create, or waits for us
-            if not self._place(context, where, uuid) and order is not None \
-                    and (mine is not None or uuid not in self.members):
-                # older than ours, or hinted (a moved instance has no build
+            if uuid in self.members and None not in (order, mine) and \
+                    order > mine:
+                # joined later: waits for us, or is of this multi-create
+                # (see _catch_up)
+                self._later[uuid] = order
+                continue
+            if not self._place(context, where, uuid) and uuid in building \
+                    and (me in building or uuid not in self.members):
+                # joined earlier, or hinted (a moved instance has no build
                 # request: it waits for no member)
                 waiting.append(uuid)
         if waiting:
@@ -242,14 +249,45 @@ class Members:
             if self._current == current:
                 return
             previous, self._current = self._current, current
-            if previous is None or previous not in self._wanted:
+            if previous is None:
                 return
+            context = admin_context(self)
             try:
-                self._place(admin_context(self), self._locations(), previous)
+                if previous in self._wanted:
+                    self._place(context, self._locations(), previous)
             except Exception as e:
                 self.error = self.error or (
                     'could not look up where instance %s of this request '
                     'was placed: %s' % (previous, e))
+            self._catch_up(context, current)
+
+    def _catch_up(self, context, current):
+        """Count the members of other requests that joined the group
+        between this request's first instance and ``current`` (nova-api
+        adds a multi-create's instances one after the other), waiting for
+        those still being scheduled: they wait only for the instances of
+        this request that joined before them, which nova has claimed."""
+        order = self._later.pop(current, None)
+        if order is None:
+            return
+        where = self._locations()
+        joined = sorted(uuid for uuid, other in self._later.items()
+                        if other < order and uuid not in where)
+        if not joined:
+            return
+        for uuid in joined:
+            del self._later[uuid]
+        try:
+            waiting = [uuid for uuid in joined
+                       if not self._place(context, where, uuid)]
+            if waiting:
+                building = self._source.building(context, waiting)
+                waiting = [uuid for uuid in waiting if uuid in building]
+            if waiting:
+                self._wait(context, where, waiting)
+        except Exception as e:
+            self.error = self.error or 'could not look up %s: %s' % (
+                self._what(), e)
 
     def _key(self, location, host_states):
         if not isinstance(location, tuple):  # a node name

@@ -27,6 +27,8 @@ import threading
 import fixtures
 
 from nova.compute import manager as compute_manager
+from nova.conductor import manager as conductor_manager
+from nova import objects
 
 from tests.functional import base
 from tests.functional import fake_driver
@@ -35,13 +37,25 @@ EsxiHost = fake_driver.EsxiHost
 ClusterSpec = fake_driver.ClusterSpec
 
 
-class HeldBuilds(fixtures.Fixture):
-    """Hold the compute's build of servers whose name ends in ``-held``
-    until :meth:`release`: scheduled and allocated in placement, but not
-    yet claimed by the compute (no ``instance.node``)."""
+class Held(fixtures.Fixture):
+    """Holds a step of nova's until :meth:`release` (at the latest when the
+    fixture is cleaned up)."""
 
     def _setUp(self):
         self.released = threading.Event()
+        self.addCleanup(self.released.set)
+
+    def release(self):
+        self.released.set()
+
+
+class HeldBuilds(Held):
+    """Hold the compute's build of servers whose name ends in ``-held``:
+    scheduled and allocated in placement, but not yet claimed by the
+    compute (no ``instance.node``)."""
+
+    def _setUp(self):
+        super()._setUp()
         self.held = []
         original = compute_manager.ComputeManager._do_build_and_run_instance
         fixture = self
@@ -56,10 +70,68 @@ class HeldBuilds(fixtures.Fixture):
         self.useFixture(fixtures.MonkeyPatch(
             'nova.compute.manager.ComputeManager._do_build_and_run_instance',
             build))
-        self.addCleanup(self.released.set)
 
-    def release(self):
-        self.released.set()
+
+class HeldJoin(Held):
+    """Hold nova-api between creating a server's build request and adding
+    the server to its group, for one server posted after :meth:`arm`."""
+
+    def _setUp(self):
+        super()._setUp()
+        self.lock = threading.Lock()
+        self.armed = None  # joins to let pass before the held one
+        self.holding = threading.Event()
+        original = objects.InstanceGroup.add_members
+        fixture = self
+
+        def add_members(cls, context, group_uuid, instance_uuids):
+            with fixture.lock:
+                hold = fixture.armed == 0
+                if fixture.armed is not None:
+                    fixture.armed = None if hold else fixture.armed - 1
+            if hold:
+                fixture.holding.set()
+                fixture.released.wait(60)
+            return original(context, group_uuid, instance_uuids)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.objects.InstanceGroup.add_members',
+            classmethod(add_members)))
+
+    def arm(self, let_pass=0):
+        """Hold the join after ``let_pass`` joins."""
+        self.holding.clear()
+        self.released.clear()
+        with self.lock:
+            self.armed = let_pass
+
+
+class HeldAfterScheduling(Held):
+    """Hold the conductor of servers whose name ends in ``-claimed``: the
+    scheduler has claimed them in placement, and they are still build
+    requests."""
+
+    def _setUp(self):
+        super()._setUp()
+        original = conductor_manager.ComputeTaskManager._schedule_instances
+        fixture = self
+
+        def schedule(manager_self, context, request_spec, instance_uuids,
+                     *args, **kwargs):
+            selected = original(manager_self, context, request_spec,
+                                instance_uuids, *args, **kwargs)
+            try:
+                name = objects.BuildRequest.get_by_instance_uuid(
+                    context, instance_uuids[0]).instance.display_name
+            except Exception:  # a reschedule: no build request
+                name = ''
+            if name.endswith('-claimed'):
+                fixture.released.wait(60)
+            return selected
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.conductor.manager.ComputeTaskManager._schedule_instances',
+            schedule))
 
 
 class TestConcurrentMembers(base.ClusterTestCase):
@@ -108,6 +180,68 @@ class TestConcurrentMembers(base.ClusterTestCase):
             [('NoValidHost', 1), ('c1', 2), ('c2', 2), ('c3', 2),
              ('c4', 2)],
             self.in_both_topologies(scenario))
+
+    def test_member_that_joins_its_group_after_a_later_one(self):
+        # nova-api creates a server's build request, then adds the server
+        # to its group: the second request joins in between, and is
+        # scheduled (claimed, still a build request) before the first is
+        joins = self.useFixture(HeldJoin())
+        claimed = self.useFixture(HeldAfterScheduling())
+
+        def scenario(estate):
+            claimed.released.clear()
+            group = estate.group('anti-join', 'anti-affinity')
+            on_c1 = estate.flavor('on-c1', memory_mb=512,
+                                  pin=estate.pin('c1'))
+            joins.arm()
+            first = {}
+            poster = threading.Thread(target=lambda: first.update(
+                estate.post(on_c1, 'first', group=group)))
+            poster.start()
+            self.assertTrue(joins.holding.wait(30))
+            second = estate.post(on_c1, 'second-claimed', group=group)
+            estate.wait_for_allocation(second)
+            joins.release()
+            poster.join(30)
+            # the first counts the second, which joined the group earlier
+            first_landed = estate.outcome(estate.wait(first))
+            claimed.release()
+            return estate.outcome(estate.wait(second)), first_landed
+
+        self.assertEqual(('c1', base.NO_VALID_HOST),
+                         self.in_both_topologies(scenario))
+
+    def test_member_that_joins_between_instances_of_a_multi_create(self):
+        # nova-api adds a multi-create's instances to the group one after
+        # the other: a single request's member joins between the two
+        joins = self.useFixture(HeldJoin())
+
+        def scenario(estate):
+            group = estate.group('anti-multi', 'anti-affinity')
+            flavor = estate.flavor('small', memory_mb=512)
+            request = estate.create_request(flavor, 'multi', group=group)
+            request['server'].update(min_count=2, max_count=2,
+                                     return_reservation_id=True)
+            joins.arm(let_pass=1)
+            reservation = {}
+            poster = threading.Thread(target=lambda: reservation.update(
+                self.admin_api.post_server(request)))
+            poster.start()
+            self.assertTrue(joins.holding.wait(30))
+            # joins after the first instance, before the second
+            single = estate.post(flavor, 'single', group=group)
+            joins.release()
+            poster.join(30)
+            multi = self.admin_api.get_servers(search_opts={
+                'reservation_id': reservation['reservation_id']})
+            self.assertEqual(2, len(multi))
+            return sorted(estate.outcome(estate.wait(server))
+                          for server in multi + [single])
+
+        # the single one counts the first instance, the second instance
+        # counts the single one: three clusters
+        self.assertEqual(['c1', 'c2', 'c3'],
+                         self.in_both_topologies(scenario))
 
     def test_affinity_members_posted_at_once(self):
         held = self.useFixture(HeldBuilds())

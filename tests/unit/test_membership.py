@@ -609,6 +609,20 @@ class TestInFlight(GroupTestCase):
         self.assertEqual([node(4)], self.run_filters(
             same_host_filter.SameHostFilter(), self.hosts, spec_obj))
 
+    def test_waits_for_a_hinted_instance_of_another_group(self):
+        # the order of joining a group compares members of one group: a
+        # hinted instance that joined another group later is still waited
+        # for
+        source = self._use(EventuallyAllocated(uuids.anchor,
+                                               self.hosts[3].uuid))
+        source.builds[uuids.anchor] = 9
+        self._me_building(order=5)
+        spec_obj = spec(group('anti-affinity', [uuids.me]),
+                        hints={'same_host': [uuids.anchor]},
+                        instance_uuid=uuids.me)
+        self.assertEqual([node(4)], self.run_filters(
+            same_host_filter.SameHostFilter(), self.hosts, spec_obj))
+
     def test_a_member_that_fails_stops_the_wait(self):
         # its build request goes away without an allocation (NoValidHost:
         # nova buries it in cell0)
@@ -660,6 +674,33 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
             self.assertEqual([node(1), node(4)], landed[2], shared)
             self.assertEqual([uuids.i0, uuids.i1], self.source.reads)
             self.source.reads = []
+
+    def test_a_member_that_joined_between_siblings_counts(self):
+        # nova-api added i0, then another request's member s, then i1; s
+        # is still being scheduled when this request places i0
+        hosts = [host('svc1', node(n)) for n in (1, 2, 3)] + [
+            host('svc2', node(4))]
+        source = EventuallyAllocated(uuids.s, hosts[2].uuid, after=1)
+        self.useFixture(data_fixture.DataFixture(members=source))
+        self.flags(server_group_wait_interval=0.01,
+                   group='vmware_scheduler')
+        source.builds.update({uuids.i0: 1, uuids.s: 2, uuids.i1: 3})
+        spec_obj = spec(group('anti-affinity', [uuids.i0, uuids.s,
+                                                uuids.i1]),
+                        instance_uuid=uuids.i0, num_instances=2)
+        anti = anti_affinity_filter.ServerGroupAntiAffinityFilter()
+        # s joined after i0: it waits for i0, i0 does not count it
+        self.assertEqual(4, len(self.run_filters(anti, hosts, spec_obj)))
+        self.assertNotIn(uuids.s, source.reads)
+        source.allocations[uuids.i0] = [hosts[0].uuid]
+        source.builds.pop(uuids.i0)
+        # i1 joined after s: it waits for s and counts it
+        spec_obj.instance_uuid = uuids.i1
+        self.assertEqual([node(2), node(4)],
+                         self.run_filters(anti, hosts, spec_obj, 1))
+        # one read, then one more after a wait
+        self.assertEqual(2, source.reads.count(uuids.s))
+        self.assertIsNone(membership.members_of(spec_obj).error)
 
     def test_odd_hosts_and_groups_do_not_raise(self):
         class Bare:
@@ -821,17 +862,26 @@ class TestNovaSourceDatabase(test.TestCase):
             block_device_mappings=objects.BlockDeviceMappingList(),
             tags=objects.TagList()).create()
 
-    def test_build_requests_in_the_order_nova_api_created_them(self):
+    def test_build_requests_in_the_order_they_joined_their_group(self):
         ctxt = nova_context.RequestContext('user', 'project')
         admin = ctxt.elevated()
         for name in ('c', 'a', 'b'):
             self._build_request(ctxt, getattr(uuids, name))
-        # d is in no table at all
+        group = objects.InstanceGroup(
+            ctxt, name='g', policy='anti-affinity', project_id='project',
+            user_id='user')
+        group.create()
+        # nova-api creates the build request, then adds the instance to its
+        # group: another request's may come in between (b joins before a)
+        for name in ('b', 'a'):
+            objects.InstanceGroup.add_members(admin, group.uuid,
+                                              [getattr(uuids, name)])
+        # d is in no table at all; c in no group
         found = data.NovaSource().building(
             admin, [uuids.a, uuids.b, uuids.c, uuids.d])
         self.assertEqual({uuids.a, uuids.b, uuids.c}, set(found))
-        self.assertLess(found[uuids.c], found[uuids.a])
-        self.assertLess(found[uuids.a], found[uuids.b])
+        self.assertIsNone(found[uuids.c])
+        self.assertLess(found[uuids.b], found[uuids.a])
         self.assertEqual({}, data.NovaSource().building(admin, []))
 
     def test_nodes_of_counts_soft_deleted_not_deleted(self):
