@@ -26,10 +26,10 @@ def response(status_code, body):
                                  text='' if status_code < 400 else str(body))
 
 
-def timed(call, *args):
-    """``(call(*args), the seconds it took)``."""
+def timed(call, *args, **kwargs):
+    """``(call(*args, **kwargs), the seconds it took)``."""
     start = time.perf_counter()
-    result = call(*args)
+    result = call(*args, **kwargs)
     return result, time.perf_counter() - start
 
 

@@ -57,7 +57,8 @@ TARGETS = [
 
 
 class BenchClock:
-    """``time.monotonic`` that the benchmark can stop and move ahead."""
+    """``time.monotonic`` that the benchmark can stop, start and move ahead
+    (running)."""
 
     def __init__(self):
         self.offset = 0.0
@@ -78,19 +79,17 @@ class BenchClock:
 
     def advance(self, seconds):
         self.offset += seconds
-        if self.stopped is not None:
-            self.stopped += seconds
 
 
-class SlowPlacement:
-    """Placement's GETs of inventories and usage, LATENCY seconds each."""
+class SlowPlacement(benchmarks.Placement):
+    """The two reads of the cache, inventories and usage (provider
+    summaries), answered after LATENCY seconds each, every call logged."""
 
     def __init__(self, inventories, usages):
-        self.inventories = inventories
-        self.usages = usages
+        super().__init__(inventories)
+        self.usage_tuples = usages
         self._lock = threading.Lock()
-        #: [(monotonic time, 'inventory', 'usage' or 'other', thread ident)]
-        self.log = []
+        self.log = []  # [(monotonic time, kind of call, thread ident)]
 
     def count(self, kind, since, until=float('inf'), thread=None):
         with self._lock:
@@ -101,27 +100,17 @@ class SlowPlacement:
     def get(self, url, *args, **kwargs):
         """nova's report client's ``get``, as the sources call it."""
         time.sleep(LATENCY)
-        path = str(url).split('?')[0].strip('/').split('/')
-        if path[0] == 'allocation_candidates':
-            kind = 'usage'
-        elif path[0] == 'resource_providers' and path[2:] == ['inventories']:
-            kind = 'inventory'
-        else:
-            kind = 'other'
+        kind = ('usage' if url.startswith('/allocation_candidates') else
+                'inventory')
         with self._lock:
             self.log.append((time.monotonic(), kind, threading.get_ident()))
-        if kind == 'usage':
-            return benchmarks.response(200, {
-                'allocation_requests': [], 'provider_summaries': {
-                    u: {'resources': {
-                        'VCPU': {'capacity': 0, 'used': v},
-                        'MEMORY_MB': {'capacity': 0, 'used': m}}}
-                    for u, (v, m) in self.usages.items()}})
-        if kind == 'inventory' and path[1] in self.inventories:
-            return benchmarks.response(200, {
-                'resource_provider_generation': 1,
-                'inventories': self.inventories[path[1]]})
-        return benchmarks.response(404, {'errors': [{'detail': 'not here'}]})
+        if kind == 'inventory':
+            return super().get(url)
+        return benchmarks.response(200, {
+            'allocation_requests': [], 'provider_summaries': {
+                u: {'resources': {'VCPU': {'capacity': 0, 'used': v},
+                                  'MEMORY_MB': {'capacity': 0, 'used': m}}}
+                for u, (v, m) in self.usage_tuples.items()}})
 
 
 class _Plugins:
@@ -301,9 +290,9 @@ def cache_under_latency(estate, requests=10, quick=False):
         result['cold'] = {'seconds': round(cold, 3), 'passed': passed,
                           'cpu_seconds': round(cpu, 3)}
         # the rest of the fill (the cold request waited at most the wait)
-        t0 = time.monotonic()
-        cache.warm(estate.context, uuids, wait=EXPIRY_LIMIT)
-        result['fill_seconds'] = round(time.monotonic() - t0, 1)
+        _, fill = benchmarks.timed(cache.warm, estate.context, uuids,
+                                   wait=EXPIRY_LIMIT)
+        result['fill_seconds'] = round(fill, 1)
 
         # steady state: warm, the clock stopped: nothing falls due once
         # placement has had no call for two refresher looks
@@ -420,3 +409,37 @@ def check(results):
             '%s with the node-name parses of a cold process'
             % r.get('bytes_per_cluster_with_identities'))
     return checks
+
+
+def render(results):
+    """The lines of the 2 ms placement benchmark."""
+    if not results:
+        return []
+    out = ['', 'placement at %.0f ms per call (capacity filter + headroom '
+           "weigher through nova's handlers)" % (LATENCY * 1000),
+           '  %8s %9s %9s %8s %7s %8s %8s %8s %8s %9s %6s %6s %7s' % (
+               'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
+               'expiry s', 'reread s', 'calls/mn', 'limit', 'refresh+',
+               'usage', 'B/cl', 'pinned')]
+    for size, r in sorted(results.items(), key=lambda kv: int(kv[0])):
+        s, e, f = r['steady'], r['expiry'], r['refresh']
+        out.append('  %8s %9.2f %9.2f %8.2f %7.3f %8.3f %8.1f %8d %8d '
+                   '%9.2f %6d %6.0f %7.3f' % (
+                       size, r['base']['wall_ms'], s['wall_ms'],
+                       s['added_ms'], r['cold']['seconds'],
+                       e['worst_wall_seconds'], e['window_seconds'],
+                       f['calls_per_minute'], f['limit_per_minute'],
+                       f['added_ms'], f['usage_calls'],
+                       r['bytes_per_cluster'], r['pinned_cold']['seconds']))
+        out.append('  %8s without shared shapes %.0f B/cl, usage as tuples '
+                   '%.0f B/cl; pinned read during a cold fill: inventory %s'
+                   % ('', r['bytes_without']['shapes_not_shared'],
+                      r['bytes_without']['usage_as_tuples'],
+                      'known' if r['pinned_cold']['known'] else 'not known'))
+    out.append('  TTL %(ttl)s s, %(workers)s workers, usage every '
+               '%(usage_interval)s s; medians of %(requests)s requests; '
+               'added: median wait (wall - CPU) beyond the inline one; '
+               'cold: first request, empty cache; expiry: worst request '
+               'while every entry is re-read (reread: how long); refresh+: '
+               'wait the even refresh adds' % r)
+    return out

@@ -357,7 +357,7 @@ def render(report):
                               b['ratio'] or 0))
     if schedule:
         out += render_diagnostics(schedule)
-    out += render_latency(report['latency']) + ['', 'targets']
+    out += latency_mod.render(report['latency']) + ['', 'targets']
     for key, text in TARGETS:
         checks = [c for c in report['targets'] if c['target'] == key]
         out.append('  %s%s' % (text, '' if checks else ': not run'))
@@ -365,15 +365,14 @@ def render(report):
             'met' if c['met'] else 'MISSED', c['where'], c['value'],
             c['limit'], c['detail']) for c in checks]
     sim = report['simulate']
-    out.append('')
-    if sim.get('skipped'):
-        out.append('simulate at scale: SKIPPED (%s)' % sim['reason'])
+    if sim['skipped']:
+        out += ['', 'simulate at scale: SKIPPED (%s)' % sim['reason']]
     else:
-        out.append('simulate at scale: %s' % ' '.join(sim['command']))
-        out.append('  %(clusters)d clusters, %(requests)d requests: exit '
-                   '%(returncode)d, %(seconds).1f s wall, peak RSS '
-                   '%(peak_rss_mb).1f MB, %(output_bytes)d bytes of output'
-                   % sim)
+        out += ['', 'simulate at scale: %s' % ' '.join(sim['command']),
+                '  %(clusters)d clusters, %(requests)d requests: exit '
+                '%(returncode)d, %(seconds).1f s wall, peak RSS '
+                '%(peak_rss_mb).1f MB, %(output_bytes)d bytes of output'
+                % sim]
     out += ['note: %s' % note for note in report['notes']]
     return '\n'.join(out) + '\n'
 
@@ -409,40 +408,6 @@ def render_diagnostics(schedule):
                        x['bytes_per_cluster']['package'],
                        x['bytes_per_cluster']['stock'], x['clusters'])
                    for x in schedule))
-    return out
-
-
-def render_latency(results):
-    """The lines of the 2 ms placement benchmark."""
-    if not results:
-        return []
-    out = ['', 'placement at %.0f ms per call (capacity filter + headroom '
-           "weigher through nova's handlers)" % (latency_mod.LATENCY * 1000),
-           '  %8s %9s %9s %8s %7s %8s %8s %8s %8s %9s %6s %6s %7s' % (
-               'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
-               'expiry s', 'reread s', 'calls/mn', 'limit', 'refresh+',
-               'usage', 'B/cl', 'pinned')]
-    for size, r in sorted(results.items(), key=lambda kv: int(kv[0])):
-        s, e, f = r['steady'], r['expiry'], r['refresh']
-        out.append('  %8s %9.2f %9.2f %8.2f %7.3f %8.3f %8.1f %8d %8d '
-                   '%9.2f %6d %6.0f %7.3f' % (
-                       size, r['base']['wall_ms'], s['wall_ms'],
-                       s['added_ms'], r['cold']['seconds'],
-                       e['worst_wall_seconds'], e['window_seconds'],
-                       f['calls_per_minute'], f['limit_per_minute'],
-                       f['added_ms'], f['usage_calls'],
-                       r['bytes_per_cluster'], r['pinned_cold']['seconds']))
-        out.append('  %8s without shared shapes %.0f B/cl, usage as tuples '
-                   '%.0f B/cl; pinned read during a cold fill: inventory %s'
-                   % ('', r['bytes_without']['shapes_not_shared'],
-                      r['bytes_without']['usage_as_tuples'],
-                      'known' if r['pinned_cold']['known'] else 'not known'))
-    out.append('  TTL %(ttl)s s, %(workers)s workers, usage every '
-               '%(usage_interval)s s; medians of %(requests)s requests; '
-               'added: median wait (wall - CPU) beyond the inline one; '
-               'cold: first request, empty cache; expiry: worst request '
-               'while every entry is re-read (reread: how long); refresh+: '
-               'wait the even refresh adds' % r)
     return out
 
 

@@ -10,31 +10,24 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Time and memory of ``nova-vmw-sched snapshot`` on a large estate.
+"""Time and memory of ``nova-vmw-sched snapshot`` on a large estate
+(doc/source/benchmarks.rst, "Snapshot at scale"): ``python -m
+benchmarks.run snapshot [--sizes 10000]``.
 
-nova's objects are built in memory (a stand-in of
-:class:`nova_vmw_sched.simulate.snapshot.NovaReader`) and placement is a
-stand-in answering ``GET /resource_providers``, ``.../inventories`` and
-``.../usages`` from dicts, counting the calls. Measured: :func:`take`, the
-JSON the command writes, reading it back with a requests file
-(``simulate estate.json --requests ask.yaml``), building the simulator's
-estate, ``simulate`` of one boot request, and, for comparison, the
-``GET /allocation_candidates`` nova's scheduler sends for that request,
-answered by a real placement (in process, its database filled with the same
-providers and usages).
-
-    python -m benchmarks.run snapshot [--sizes 10000] [--report FILE]
-
-Each cluster has 5 instances. Peak memory is the process's maximum resident
-set (``ru_maxrss``), stand-ins included; the figure before the snapshot is
-printed beside it.
+nova's objects built in memory (:func:`build`, 5 instances a cluster) and
+:class:`benchmarks.Placement` stand in for nova's databases and placement.
+:func:`snapshot_cost` times ``take``, the JSON written, reading it back
+with a requests file, the simulator's estate, simulating one boot and,
+beside it, nova's ``GET /allocation_candidates`` for that boot answered by
+a real placement holding the same providers. Peak memory: ``ru_maxrss``,
+stand-ins included, beside the figure before the snapshot.
 """
 
 import datetime
 import os
 import resource
 import tempfile
-import time
+import types
 import uuid as uuid_lib
 import warnings
 
@@ -42,24 +35,6 @@ import benchmarks
 
 CLUSTERS_PER_SERVICE = 64
 CLUSTERS_PER_VCENTER = 500
-
-
-class ReaderStandIn:
-    """nova's databases as lists of nova objects built in memory."""
-
-    def __init__(self, services, nodes, instances, flavors, groups,
-                 aggregates):
-        self._cells = (services, nodes, instances)
-        self._api = (flavors, groups, aggregates)
-
-    def cells(self):
-        return self._cells
-
-    def api(self):
-        return self._api
-
-    def is_up(self):
-        return lambda service: not service.forced_down
 
 
 def build(clusters, instances_per_cluster=5, seed=1):
@@ -127,8 +102,11 @@ def build(clusters, instances_per_cluster=5, seed=1):
         metadata={'availability_zone': 'az-a'}),
         objects.Aggregate(ctx, id=2, name='ssd', hosts=[services[0].host],
                           metadata={'ssd': 'true'})]
-    reader = ReaderStandIn(services, nodes, instances, flavors, groups,
-                           aggregates)
+    # nova's databases as take reads them (a NovaReader's seam)
+    reader = types.SimpleNamespace(
+        cells=lambda: (services, nodes, instances),
+        api=lambda: (flavors, groups, aggregates),
+        is_up=lambda: lambda service: not service.forced_down)
     return reader, benchmarks.Placement(inventories, usages)
 
 
@@ -172,17 +150,15 @@ def placement_query_s(placement, query, repeat=3):
                                 (models.Consumer, consumers),
                                 (models.Allocation, allocations)):
                 db.execute(model.__table__.insert(), rows)
-        best = None
+        seconds = []
         for _ in range(repeat):
-            started = time.monotonic()
-            answer = requests.get(
-                served.endpoint + '/allocation_candidates?' + query,
-                headers={'x-auth-token': 'admin',
-                         'openstack-api-version': 'placement 1.36'})
-            took = time.monotonic() - started
+            answer, took = benchmarks.timed(
+                requests.get, served.endpoint + '/allocation_candidates?' +
+                query, headers={'x-auth-token': 'admin',
+                                'openstack-api-version': 'placement 1.36'})
             assert answer.status_code == 200, answer.text
-            best = took if best is None else min(best, took)
-        return best, len(answer.json()['allocation_requests'])
+            seconds.append(took)
+        return min(seconds), len(answer.json()['allocation_requests'])
     finally:
         served.cleanUp()
 
