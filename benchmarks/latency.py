@@ -12,28 +12,23 @@
 
 """The inventory cache against a placement that takes 2 ms per call.
 
-The cache's placement sources (``PlacementSource``,
-``PlacementUsageSource``) are given a client whose ``get`` asks
-:class:`SlowPlacement`, which answers after ``time.sleep(LATENCY)`` (the
-GIL released, as with real I/O) and logs the time and thread of each call,
-on the cache's own threads (nova's report client singleton, which other
-code in the process may have made, is not involved). Production defaults, on a cache of the
-benchmark's own whose clock (:class:`BenchClock`) can stop or jump. The
-capacity filter and headroom weigher run through nova's handlers; a
-request's wait is its wall time less its thread's CPU time. Per size
-(:func:`measure`): the inline baseline, a cold start, the steady state (no
-read due), a refresh window, a TTL expiry, a pinned request during a cold
-fill, and bytes per cluster with and without each memory mechanism.
+The cache's placement sources are given :class:`SlowPlacement` as their
+client, which they call on the cache's own threads; the cache is the
+benchmark's own, production defaults, its clock a :class:`BenchClock` that
+can stop or jump. The capacity filter and headroom weigher run through
+nova's handlers; a request's wait is its wall time less its thread's CPU
+time. :func:`cache_under_latency` takes the figures of
+doc/source/benchmarks.rst, "Placement with latency", and :func:`check`
+their targets.
 """
 
-import gc
 import math
 import statistics
 import threading
 import time
-import tracemalloc
-import types
 from unittest import mock
+
+import benchmarks
 
 #: seconds per placement call
 LATENCY = 0.002
@@ -62,47 +57,39 @@ TARGETS = [
 
 
 class BenchClock:
-    """``time.monotonic`` that the benchmark can stop and move ahead."""
+    """``time.monotonic`` that the benchmark can stop, start and move ahead
+    (running)."""
 
     def __init__(self):
         self.offset = 0.0
         self.stopped = None
 
     def __call__(self):
-        if self.stopped is not None:
-            return self.stopped
-        return time.monotonic() + self.offset
+        if self.stopped is None:
+            return time.monotonic() + self.offset
+        return self.stopped
 
     def stop(self):
         self.stopped = self()
 
     def start(self):
         """Run on from where it stopped."""
-        if self.stopped is not None:
-            self.offset = self.stopped - time.monotonic()
-            self.stopped = None
+        self.offset = self() - time.monotonic()
+        self.stopped = None
 
     def advance(self, seconds):
         self.offset += seconds
-        if self.stopped is not None:
-            self.stopped += seconds
 
 
-def response(status_code, body):
-    """What nova's report client returns, answering ``body``."""
-    return types.SimpleNamespace(status_code=status_code, json=lambda: body,
-                                 text='' if status_code < 400 else str(body))
-
-
-class SlowPlacement:
-    """Placement's GETs of inventories and usage, LATENCY seconds each."""
+class SlowPlacement(benchmarks.Placement):
+    """The two reads of the cache, inventories and usage (provider
+    summaries), answered after LATENCY seconds each, every call logged."""
 
     def __init__(self, inventories, usages):
-        self.inventories = inventories
-        self.usages = usages
+        super().__init__(inventories)
+        self.usage_tuples = usages
         self._lock = threading.Lock()
-        #: [(monotonic time, 'inventory', 'usage' or 'other', thread ident)]
-        self.log = []
+        self.log = []  # [(monotonic time, kind of call, thread ident)]
 
     def count(self, kind, since, until=float('inf'), thread=None):
         with self._lock:
@@ -113,24 +100,17 @@ class SlowPlacement:
     def get(self, url, *args, **kwargs):
         """nova's report client's ``get``, as the sources call it."""
         time.sleep(LATENCY)
-        path = str(url).split('?')[0].strip('/').split('/')
-        inventory = (len(path) == 3 and path[0] == 'resource_providers' and
-                     path[2] == 'inventories')
-        kind = ('usage' if path[0] == 'allocation_candidates' else
-                'inventory' if inventory else 'other')
+        kind = ('usage' if url.startswith('/allocation_candidates') else
+                'inventory')
         with self._lock:
             self.log.append((time.monotonic(), kind, threading.get_ident()))
-        if kind == 'usage':
-            return response(200, {
-                'allocation_requests': [],
-                'provider_summaries': {u: {'resources': {
-                    'VCPU': {'capacity': 0, 'used': v},
-                    'MEMORY_MB': {'capacity': 0, 'used': m}}}
-                    for u, (v, m) in self.usages.items()}})
-        if inventory and path[1] in self.inventories:
-            return response(200, {'resource_provider_generation': 1,
-                                  'inventories': self.inventories[path[1]]})
-        return response(404, {'errors': [{'detail': 'not here'}]})
+        if kind == 'inventory':
+            return super().get(url)
+        return benchmarks.response(200, {
+            'allocation_requests': [], 'provider_summaries': {
+                u: {'resources': {'VCPU': {'capacity': 0, 'used': v},
+                                  'MEMORY_MB': {'capacity': 0, 'used': m}}}
+                for u, (v, m) in self.usage_tuples.items()}})
 
 
 class _Plugins:
@@ -189,10 +169,9 @@ def _figures(runs):
 
 
 def bytes_per_cluster(estate, plugins, cache, parsed=True, then=None):
-    """tracemalloc around a warm fill (inline source), a usage read and one
-    request, the shared shapes emptied first, as in a cold process; the
-    node-name parses of ``nova_vmw_sched.cluster`` made before if
-    ``parsed`` (the inventory cache alone), else emptied too."""
+    """Of a warm fill (inline source), a usage read and one request, the
+    shared shapes emptied first as in a cold process; the node-name parses
+    of ``nova_vmw_sched.cluster`` made before if ``parsed``."""
     from nova_vmw_sched import cluster
     from nova_vmw_sched import inventory_sources
 
@@ -205,25 +184,20 @@ def bytes_per_cluster(estate, plugins, cache, parsed=True, then=None):
     if parsed:
         for host_state in estate.hosts:
             cluster.cluster_of(host_state)
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    cache.warm(estate.context, uuids)
-    cache.refresh_usage()
-    plugins.request()
-    if then is not None:
-        then(cache)
-    gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return round((after - before) / float(len(uuids)), 1)
+
+    def fill():
+        cache.warm(estate.context, uuids)
+        cache.refresh_usage()
+        plugins.request()
+        if then is not None:
+            then(cache)
+    return round(benchmarks.traced_bytes(fill) / float(len(uuids)), 1)
 
 
 def bytes_without(estate, plugins, cache):
-    """Bytes per cluster without each memory mechanism of the cache (each
-    names the figure it buys): shapes not shared (every cluster its own
-    ClusterInventory), and usage as (vCPUs, MB) tuples of fresh ints
-    rather than packed ints."""
+    """Bytes per cluster without each memory mechanism of the cache: shapes
+    not shared (every cluster its own ClusterInventory), and usage as
+    (vCPUs, MB) tuples of fresh ints rather than packed ints."""
     from nova_vmw_sched import inventory_sources
 
     shape = inventory_sources.ClusterInventory
@@ -259,67 +233,47 @@ def pinned_during_cold_fill(estate, plugins, cache):
     return {'seconds': round(wall, 3), 'known': got[0] is not None}
 
 
-def _wait_quiet(placement, tick):
-    """Until placement has had no call for two refresher looks (60 s)."""
-    deadline = time.monotonic() + 60
-    calls_seen, quiet_since = len(placement.log), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        if len(placement.log) != calls_seen:
-            calls_seen, quiet_since = len(placement.log), time.monotonic()
-        elif time.monotonic() - quiet_since >= 2 * tick:
-            return
-
-
-def measure(estate, log, requests=10, quick=False):
+def cache_under_latency(estate, requests=10, quick=False):
     """The figures of one estate (a dict)."""
     import nova.conf
 
-    from nova_vmw_sched import conf as vmw_conf
     from nova_vmw_sched import data
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
 
-    def option(name):
-        return vmw_conf.read_option(nova.conf.CONF, name)
-
-    size = len(estate.hosts)
+    conf = nova.conf.CONF.vmware_scheduler
+    size, ttl = len(estate.hosts), conf.cluster_inventory_cache_ttl
     uuids = [h.uuid for h in estate.hosts]
-    inventories, usages = estate.inventories, estate.usages
     plugins = _Plugins(estate)
-    wait = option('cluster_inventory_first_read_wait')
-    ttl = option('cluster_inventory_cache_ttl')
-    usage_interval = option('cluster_usage_refresh_interval')
-    # the refresh run: long enough for a few thousand reads
-    window = 5 if quick else max(20, min(60, math.ceil(size / 1000.0)))
     result = {'clusters': size, 'latency_ms': LATENCY * 1000,
-              'first_read_wait': wait, 'ttl': ttl,
-              'workers': option('cluster_inventory_refresh_workers'),
-              'usage_interval': usage_interval, 'requests': requests,
+              'first_read_wait': conf.cluster_inventory_first_read_wait,
+              'ttl': ttl, 'workers': conf.cluster_inventory_refresh_workers,
+              'usage_interval': conf.cluster_usage_refresh_interval,
+              'requests': requests,
               'stand_in': 'benchmarks.latency.SlowPlacement as the '
                           'client of PlacementSource and '
                           'PlacementUsageSource'}
     clock = BenchClock()
     cache = inventory.InventoryCache(
-        source=inventory.StaticSource(inventories),
-        usage_source=lambda context: usages, clock=clock)
+        source=inventory.StaticSource(estate.inventories),
+        usage_source=lambda context: estate.usages, clock=clock)
     old_data = data.replace(data.Data(inventory=cache,
                                       keeper=keeper.Off()))
     # the process-wide cache's threads (started by the plugin runs) would
     # compete for the GIL with every request measured here
     if old_data is not None:
         old_data.inventory.stop()
-    placement = SlowPlacement(inventories, usages)
+    placement = SlowPlacement(estate.inventories, estate.usages)
     me = threading.get_ident()
     try:
-        # -- memory, inline, before anything else fills the cache
+        # memory, inline, before anything else fills the cache
         result['bytes_per_cluster'] = bytes_per_cluster(estate, plugins,
                                                         cache)
         result['bytes_per_cluster_with_identities'] = bytes_per_cluster(
             estate, plugins, cache, parsed=False)
         result['bytes_without'] = bytes_without(estate, plugins, cache)
 
-        # -- baseline: inline, zero latency, warm, no threads
+        # baseline: inline, zero latency, warm, no threads
         cache.stop()
         cache.clear()
         cache.warm(estate.context, uuids)
@@ -327,42 +281,44 @@ def measure(estate, log, requests=10, quick=False):
         plugins.request()
         base = result['base'] = _figures(plugins.run(count=requests))
 
-        # -- the slow placement, the cache's threads; a cold start first
+        # the slow placement on the cache's threads; a cold start first
         cache.source = inventory.PlacementSource(placement)
         cache.usage_source = inventory.PlacementUsageSource(placement)
         cache.stop()
         cache.clear()
-        cold, cold_passed, cold_cpu = plugins.request()
-        result['cold'] = {'seconds': round(cold, 3), 'passed': cold_passed,
-                          'cpu_seconds': round(cold_cpu, 3)}
-        log('  %d clusters: cold request %.3f s (%d passed)'
-            % (size, cold, cold_passed))
-        # the rest of the fill (the cold request waited at most `wait`)
-        t0 = time.monotonic()
-        cache.warm(estate.context, uuids, wait=EXPIRY_LIMIT)
-        result['fill_seconds'] = round(time.monotonic() - t0, 1)
+        cold, passed, cpu = plugins.request()
+        result['cold'] = {'seconds': round(cold, 3), 'passed': passed,
+                          'cpu_seconds': round(cpu, 3)}
+        # the rest of the fill (the cold request waited at most the wait)
+        _, fill = benchmarks.timed(cache.warm, estate.context, uuids,
+                                   wait=EXPIRY_LIMIT)
+        result['fill_seconds'] = round(fill, 1)
 
         # steady state: warm, the clock stopped: nothing falls due once
-        # what was queued before the stop (and a usage read) has ended
+        # placement has had no call for two refresher looks
         clock.stop()
-        _wait_quiet(placement, inventory.TICK)
+        deadline = time.monotonic() + 60
+        seen, quiet_since = len(placement.log), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if len(placement.log) != seen:
+                seen, quiet_since = len(placement.log), time.monotonic()
+            elif time.monotonic() - quiet_since >= 2 * inventory.TICK:
+                break
         plugins.request()
         t0 = time.monotonic()
         steady = result['steady'] = _figures(plugins.run(count=requests))
         steady['calls_during'] = (placement.count('inventory', t0) +
                                   placement.count('usage', t0))
         steady['added_ms'] = round(steady['wait_ms'] - base['wait_ms'], 2)
-        log('  %d clusters: steady %.2f ms (wait %.2f) vs inline %.2f ms '
-            '(wait %.2f) per request' % (size, steady['wall_ms'],
-                                         steady['wait_ms'], base['wall_ms'],
-                                         base['wait_ms']))
 
         # refresh: the clock runs; entries fall due at clusters / TTL per s
         clock.start()
         start = time.monotonic()
-        runs = plugins.run(until=start + window)
+        window = 5 if quick else max(20, min(60, math.ceil(size / 1000.0)))
+        refresh = result['refresh'] = _figures(
+            plugins.run(until=start + window))
         seconds = time.monotonic() - start
-        refresh = result['refresh'] = _figures(runs)
         calls = placement.count('inventory', start, start + seconds)
         refresh.update(
             window_seconds=round(seconds, 1), inventory_calls=calls,
@@ -371,13 +327,9 @@ def measure(estate, log, requests=10, quick=False):
                 'inventory', start, thread=me),
             calls_per_minute=round(calls / seconds * 60),
             limit_per_minute=round(size / float(ttl) * 60 * CALLS_FACTOR),
-            usage_limit=(int(seconds / usage_interval) + 1
-                         if usage_interval else 0),
+            usage_limit=(int(seconds / result['usage_interval']) + 1
+                         if result['usage_interval'] else 0),
             added_ms=round(refresh['wait_ms'] - base['wait_ms'], 2))
-        log('  %d clusters: refresh run %.0f s, %d requests, %d inventory '
-            'calls (%d/min, limit %d), median wait %.2f ms'
-            % (size, seconds, len(runs), calls, refresh['calls_per_minute'],
-               refresh['limit_per_minute'], refresh['wait_ms']))
 
         # TTL expiry: every entry due at once; requests until all re-read
         clock.advance(ttl)
@@ -386,11 +338,10 @@ def measure(estate, log, requests=10, quick=False):
         def all_read():
             return placement.count('inventory', start) >= size
 
-        runs = plugins.run(until=start + EXPIRY_LIMIT, stop=all_read)
-        seconds = time.monotonic() - start
-        expiry = result['expiry'] = _figures(runs)
+        expiry = result['expiry'] = _figures(
+            plugins.run(until=start + EXPIRY_LIMIT, stop=all_read))
         expiry.update(
-            window_seconds=round(seconds, 1),
+            window_seconds=round(time.monotonic() - start, 1),
             inventory_calls=placement.count('inventory', start),
             calls_on_request_thread=placement.count(
                 'inventory', start, thread=me),
@@ -399,15 +350,8 @@ def measure(estate, log, requests=10, quick=False):
                 expiry['worst_wall_seconds'] - base['wall_ms'] / 1000.0, 3))
 
         # a pinned request during a cold fill (what FIFO first reads cost)
-        pinned = result['pinned_cold'] = pinned_during_cold_fill(
-            estate, plugins, cache)
-        log('  %d clusters: pinned request during a cold fill: %.3f s, '
-            'inventory %s' % (size, pinned['seconds'],
-                              'known' if pinned['known'] else 'not known'))
-        log('  %d clusters: expiry run %.0f s, %d requests, worst %.3f s, '
-            '%d inventory calls' % (size, seconds, len(runs),
-                                    expiry['worst_wall_seconds'],
-                                    expiry['inventory_calls']))
+        result['pinned_cold'] = pinned_during_cold_fill(estate, plugins,
+                                                        cache)
     finally:
         cache.stop()
         cache.clear()
@@ -465,3 +409,37 @@ def check(results):
             '%s with the node-name parses of a cold process'
             % r.get('bytes_per_cluster_with_identities'))
     return checks
+
+
+def render(results):
+    """The lines of the 2 ms placement benchmark."""
+    if not results:
+        return []
+    out = ['', 'placement at %.0f ms per call (capacity filter + headroom '
+           "weigher through nova's handlers)" % (LATENCY * 1000),
+           '  %8s %9s %9s %8s %7s %8s %8s %8s %8s %9s %6s %6s %7s' % (
+               'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
+               'expiry s', 'reread s', 'calls/mn', 'limit', 'refresh+',
+               'usage', 'B/cl', 'pinned')]
+    for size, r in sorted(results.items(), key=lambda kv: int(kv[0])):
+        s, e, f = r['steady'], r['expiry'], r['refresh']
+        out.append('  %8s %9.2f %9.2f %8.2f %7.3f %8.3f %8.1f %8d %8d '
+                   '%9.2f %6d %6.0f %7.3f' % (
+                       size, r['base']['wall_ms'], s['wall_ms'],
+                       s['added_ms'], r['cold']['seconds'],
+                       e['worst_wall_seconds'], e['window_seconds'],
+                       f['calls_per_minute'], f['limit_per_minute'],
+                       f['added_ms'], f['usage_calls'],
+                       r['bytes_per_cluster'], r['pinned_cold']['seconds']))
+        out.append('  %8s without shared shapes %.0f B/cl, usage as tuples '
+                   '%.0f B/cl; pinned read during a cold fill: inventory %s'
+                   % ('', r['bytes_without']['shapes_not_shared'],
+                      r['bytes_without']['usage_as_tuples'],
+                      'known' if r['pinned_cold']['known'] else 'not known'))
+    out.append('  TTL %(ttl)s s, %(workers)s workers, usage every '
+               '%(usage_interval)s s; medians of %(requests)s requests; '
+               'added: median wait (wall - CPU) beyond the inline one; '
+               'cold: first request, empty cache; expiry: worst request '
+               'while every entry is re-read (reread: how long); refresh+: '
+               'wait the even refresh adds' % r)
+    return out

@@ -10,28 +10,25 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The scheduler benchmark: what an operator pays per request, and why.
+"""The one benchmark runner: what an operator pays per request, and why.
 
 ``python -m benchmarks.run [--quick] [--sizes 1000,10000] [--requests N]
 [--latency-sizes 10000,50000] [--no-simulate] [--json P] [--report P]``
-
-Headline (:func:`schedule_cost`): the estate and requests of
-``nova-vmw-sched simulate --generate N:R:1``, run by the documented setup
-and nova's stock one through nova's own ``SchedulerManager._schedule`` as
-simulate drives it, without the simulator's probes, the setups taking
-turns request by request; each ``_schedule`` call is timed. Target: the
-documented setup's mean at most :data:`SCHEDULE_RATIO` times stock's. As
-diagnostics: each plugin's time per host it was given, and the bytes per
-cluster a cold process keeps after its first request. Then
-:mod:`benchmarks.latency` and ``nova-vmw-sched simulate`` at scale as a
-child process. Exit status 0 whether or not a target is met.
+runs, as doc/source/benchmarks.rst describes: the headline
+(:func:`schedule_cost`, nova's ``_schedule`` per request, the documented
+setup against stock) with each plugin's cost as diagnostics, then
+:mod:`benchmarks.latency` and ``nova-vmw-sched simulate`` at scale.
+``python -m benchmarks.run reserve`` runs :mod:`benchmarks.keeper` and
+``python -m benchmarks.run snapshot`` :mod:`benchmarks.snapshot` instead.
+Each prints its report; the exit status is 0 whether or not a target is
+met.
 """
 
 import argparse
 import datetime
+import functools
 import gc
 import importlib.metadata
-import importlib.util
 import json
 import logging
 import os
@@ -42,11 +39,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from unittest import mock
 import warnings
 
+import benchmarks
+from benchmarks import keeper as keeper_mod
 from benchmarks import latency as latency_mod
+from benchmarks import snapshot as snapshot_mod
 
 #: (headline sizes, requests per size, latency sizes, simulate's clusters
 #: and requests); 200 requests: a stable mean in minutes on 2 busy CPUs
@@ -186,15 +185,11 @@ def _cold_bytes(sim, request, clusters):
 
     cluster._cache.clear()
     vmw_request._alias_cache.clear()
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    with sim.active():
-        sim.step(0, request)
-    gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return round((after - before) / float(clusters), 1)
+
+    def first():
+        with sim.active():
+            sim.step(0, request)
+    return round(benchmarks.traced_bytes(first) / float(clusters), 1)
 
 
 def _ms3(values):
@@ -296,16 +291,7 @@ def check_schedule(results):
 
 def simulate_at_scale(log, clusters, requests):
     """``nova-vmw-sched simulate --generate`` as a child process: wall
-    time and peak resident memory; skipped where the command is absent."""
-    try:
-        found = importlib.util.find_spec(SIMULATE_MODULE) is not None
-    except ImportError:
-        found = False
-    if not found:
-        reason = '%s does not exist' % SIMULATE_MODULE
-        log('SKIPPED simulate at scale: %s' % reason)
-        return {'skipped': True, 'reason': reason, 'clusters': clusters,
-                'requests': requests}
+    time and peak resident memory."""
     command = [sys.executable, '-m', SIMULATE_MODULE, 'simulate',
                '--generate', '%d:%d' % (clusters, requests), '--no-progress']
     log('simulate at scale: %s' % ' '.join(command))
@@ -371,7 +357,7 @@ def render(report):
                               b['ratio'] or 0))
     if schedule:
         out += render_diagnostics(schedule)
-    out += render_latency(report['latency']) + ['', 'targets']
+    out += latency_mod.render(report['latency']) + ['', 'targets']
     for key, text in TARGETS:
         checks = [c for c in report['targets'] if c['target'] == key]
         out.append('  %s%s' % (text, '' if checks else ': not run'))
@@ -379,15 +365,14 @@ def render(report):
             'met' if c['met'] else 'MISSED', c['where'], c['value'],
             c['limit'], c['detail']) for c in checks]
     sim = report['simulate']
-    out.append('')
-    if sim.get('skipped'):
-        out.append('simulate at scale: SKIPPED (%s)' % sim['reason'])
+    if sim['skipped']:
+        out += ['', 'simulate at scale: SKIPPED (%s)' % sim['reason']]
     else:
-        out.append('simulate at scale: %s' % ' '.join(sim['command']))
-        out.append('  %(clusters)d clusters, %(requests)d requests: exit '
-                   '%(returncode)d, %(seconds).1f s wall, peak RSS '
-                   '%(peak_rss_mb).1f MB, %(output_bytes)d bytes of output'
-                   % sim)
+        out += ['', 'simulate at scale: %s' % ' '.join(sim['command']),
+                '  %(clusters)d clusters, %(requests)d requests: exit '
+                '%(returncode)d, %(seconds).1f s wall, peak RSS '
+                '%(peak_rss_mb).1f MB, %(output_bytes)d bytes of output'
+                % sim]
     out += ['note: %s' % note for note in report['notes']]
     return '\n'.join(out) + '\n'
 
@@ -426,40 +411,6 @@ def render_diagnostics(schedule):
     return out
 
 
-def render_latency(results):
-    """The lines of the 2 ms placement benchmark."""
-    if not results:
-        return []
-    out = ['', 'placement at %.0f ms per call (capacity filter + headroom '
-           "weigher through nova's handlers)" % (latency_mod.LATENCY * 1000),
-           '  %8s %9s %9s %8s %7s %8s %8s %8s %8s %9s %6s %6s %7s' % (
-               'clusters', 'inline ms', 'steady ms', 'added ms', 'cold s',
-               'expiry s', 'reread s', 'calls/mn', 'limit', 'refresh+',
-               'usage', 'B/cl', 'pinned')]
-    for size, r in sorted(results.items(), key=lambda kv: int(kv[0])):
-        s, e, f = r['steady'], r['expiry'], r['refresh']
-        out.append('  %8s %9.2f %9.2f %8.2f %7.3f %8.3f %8.1f %8d %8d '
-                   '%9.2f %6d %6.0f %7.3f' % (
-                       size, r['base']['wall_ms'], s['wall_ms'],
-                       s['added_ms'], r['cold']['seconds'],
-                       e['worst_wall_seconds'], e['window_seconds'],
-                       f['calls_per_minute'], f['limit_per_minute'],
-                       f['added_ms'], f['usage_calls'],
-                       r['bytes_per_cluster'], r['pinned_cold']['seconds']))
-        out.append('  %8s without shared shapes %.0f B/cl, usage as tuples '
-                   '%.0f B/cl; pinned read during a cold fill: inventory %s'
-                   % ('', r['bytes_without']['shapes_not_shared'],
-                      r['bytes_without']['usage_as_tuples'],
-                      'known' if r['pinned_cold']['known'] else 'not known'))
-    out.append('  TTL %(ttl)s s, %(workers)s workers, usage every '
-               '%(usage_interval)s s; medians of %(requests)s requests; '
-               'added: median wait (wall - CPU) beyond the inline one; '
-               'cold: first request, empty cache; expiry: worst request '
-               'while every entry is re-read (reread: how long); refresh+: '
-               'wait the even refresh adds' % r)
-    return out
-
-
 def _sizes(text, default):
     return list(default) if text is None else sorted(
         {int(x) for x in text.split(',') if x.strip()})
@@ -467,9 +418,16 @@ def _sizes(text, default):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m benchmarks.run')
+    parser.add_argument('benchmark', nargs='?', default='schedule',
+                        choices=('schedule', 'reserve', 'snapshot'),
+                        help="schedule (default): nova's _schedule per "
+                        'request, placement with latency and simulate at '
+                        'scale; reserve: what holding the HA reserve '
+                        'costs; snapshot: nova-vmw-sched snapshot at scale')
     parser.add_argument('--quick', action='store_true',
                         help='200 clusters, 20 requests, latency at 1000')
-    parser.add_argument('--sizes', help='headline clusters (1000,10000)')
+    parser.add_argument('--sizes', help='clusters (1000,10000; snapshot: '
+                        '10000)')
     parser.add_argument('--requests', type=int, help='requests per size')
     parser.add_argument('--latency-sizes', help='2 ms placement benchmark '
                         'clusters (10000,50000; empty: skip it)')
@@ -479,18 +437,39 @@ def main(argv=None):
     args = parser.parse_args(argv)
     # futurist imports eventlet, which announces its deprecation: noise here
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
-    # nova's ComputeFilter warns per host of a service that is down (the
-    # generated estate has some): both setups would time the terminal
+    # nova warns of every service that is down (the estates have some): in
+    # the headline, both setups would time the terminal
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    setup_nova()
+    if args.benchmark == 'reserve':
+        report = [keeper_mod.reserve_cost(Estate.built(size))
+                  for size in _sizes(args.sizes, FULL[0])]
+        text = keeper_mod.render(report)
+    elif args.benchmark == 'snapshot':
+        report = [snapshot_mod.snapshot_cost(size)
+                  for size in _sizes(args.sizes, (10000,))]
+        text = snapshot_mod.render(report)
+    else:
+        report = schedule(args)
+        text = render(report)
+    sys.stdout.write(text)
+    for path, content in ((args.json, json.dumps(report, indent=1) + '\n'),
+                          (args.report, text)):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)),
+                        exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(content)
+    return 0
 
-    def log(message):
-        print(message, file=sys.stderr, flush=True)
 
+def schedule(args):
+    """The headline, latency and simulate at scale: the report (a dict)."""
+    log = functools.partial(print, file=sys.stderr, flush=True)
     sizes, count, latency_sizes, scale = QUICK if args.quick else FULL
     sizes = _sizes(args.sizes, sizes)
     latency_sizes = _sizes(args.latency_sizes, latency_sizes)
     count = args.requests or count
-    setup_nova()
     started = time.perf_counter()
     loads = [os.getloadavg()[0]]
     report = {'schema': 2, 'date': datetime.datetime.now(
@@ -507,8 +486,8 @@ def main(argv=None):
         log('%d clusters: 2 ms placement' % size)
         estate = Estate.built(size)
         loads.append(os.getloadavg()[0])
-        report['latency'][str(size)] = latency_mod.measure(
-            estate, log, requests=LATENCY_REQUESTS, quick=args.quick)
+        report['latency'][str(size)] = latency_mod.cache_under_latency(
+            estate, requests=LATENCY_REQUESTS, quick=args.quick)
         loads.append(os.getloadavg()[0])
         del estate
         gc.collect()
@@ -525,16 +504,7 @@ def main(argv=None):
             'processes competed for them; the ratios, taken in turns, '
             'suffer least' % (max(loads), report['machine']['cpus']))
     report['seconds'] = round(time.perf_counter() - started)
-    text = render(report)
-    sys.stdout.write(text)
-    for path, content in ((args.json, json.dumps(report, indent=1) + '\n'),
-                          (args.report, text)):
-        if path:
-            os.makedirs(os.path.dirname(os.path.abspath(path)),
-                        exist_ok=True)
-            with open(path, 'w') as f:
-                f.write(content)
-    return 0
+    return report
 
 
 if __name__ == '__main__':

@@ -10,91 +10,37 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Time and memory of ``nova-vmw-sched snapshot`` on a large estate.
+"""Time and memory of ``nova-vmw-sched snapshot`` on a large estate
+(doc/source/benchmarks.rst, "Snapshot at scale"): ``python -m
+benchmarks.run snapshot [--sizes 10000]``.
 
-nova's objects are built in memory (a stand-in of
-:class:`nova_vmw_sched.simulate.snapshot.NovaReader`) and placement is a
-stand-in answering ``GET /resource_providers``, ``.../inventories`` and
-``.../usages`` from dicts, counting the calls. Measured: :func:`take`, the
-JSON the command writes, reading it back with a requests file
-(``simulate estate.json --requests ask.yaml``), building the simulator's
-estate, ``simulate`` of one boot request, and, for comparison, the
-``GET /allocation_candidates`` nova's scheduler sends for that request,
-answered by a real placement (in process, its database filled with the same
-providers and usages).
-
-    python -m benchmarks.snapshot [CLUSTERS [INSTANCES_PER_CLUSTER]]
-
-Peak memory is the process's maximum resident set (``ru_maxrss``), stand-ins
-included; the figure before the snapshot is printed beside it.
+nova's objects built in memory (:func:`build`, 5 instances a cluster) and
+:class:`benchmarks.Placement` stand in for nova's databases and placement.
+:func:`snapshot_cost` times ``take``, the JSON written, reading it back
+with a requests file, the simulator's estate, simulating one boot and,
+beside it, nova's ``GET /allocation_candidates`` for that boot answered by
+a real placement holding the same providers. Peak memory: ``ru_maxrss``,
+stand-ins included, beside the figure before the snapshot.
 """
 
 import datetime
 import os
 import resource
-import sys
 import tempfile
-import time
+import types
 import uuid as uuid_lib
+import warnings
+
+import benchmarks
 
 CLUSTERS_PER_SERVICE = 64
 CLUSTERS_PER_VCENTER = 500
-
-
-class _Answer:
-    def __init__(self, body):
-        self.status_code = 200
-        self._body = body
-        self.text = ''
-
-    def json(self):
-        return self._body
-
-
-class PlacementStandIn:
-    """The three reads of the snapshot, from dicts; ``calls`` counted."""
-
-    def __init__(self, inventories, usages):
-        self.inventories = inventories
-        self.usages = usages
-        self.calls = 0
-
-    def get(self, url, version=None, global_request_id=None):
-        self.calls += 1
-        parts = url.strip('/').split('/')
-        if parts == ['resource_providers']:
-            return _Answer({'resource_providers': [
-                {'uuid': u, 'generation': 1} for u in self.inventories]})
-        if parts[2] == 'inventories':
-            return _Answer({'inventories': self.inventories[parts[1]],
-                            'resource_provider_generation': 1})
-        return _Answer({'usages': self.usages[parts[1]],
-                        'resource_provider_generation': 1})
-
-
-class ReaderStandIn:
-    """nova's databases as lists of nova objects built in memory."""
-
-    def __init__(self, services, nodes, instances, flavors, groups,
-                 aggregates):
-        self._cells = (services, nodes, instances)
-        self._api = (flavors, groups, aggregates)
-
-    def cells(self):
-        return self._cells
-
-    def api(self):
-        return self._api
-
-    def is_up(self):
-        return lambda service: not service.forced_down
 
 
 def build(clusters, instances_per_cluster=5, seed=1):
     """``(reader, placement)`` of an estate of ``clusters`` clusters."""
     from nova import context as nova_context
     from nova import objects
-    objects.register_all()
     ctx = nova_context.get_admin_context()
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -156,9 +102,12 @@ def build(clusters, instances_per_cluster=5, seed=1):
         metadata={'availability_zone': 'az-a'}),
         objects.Aggregate(ctx, id=2, name='ssd', hosts=[services[0].host],
                           metadata={'ssd': 'true'})]
-    reader = ReaderStandIn(services, nodes, instances, flavors, groups,
-                           aggregates)
-    return reader, PlacementStandIn(inventories, usages)
+    # nova's databases as take reads them (a NovaReader's seam)
+    reader = types.SimpleNamespace(
+        cells=lambda: (services, nodes, instances),
+        api=lambda: (flavors, groups, aggregates),
+        is_up=lambda: lambda service: not service.forced_down)
+    return reader, benchmarks.Placement(inventories, usages)
 
 
 def placement_query_s(placement, query, repeat=3):
@@ -201,17 +150,15 @@ def placement_query_s(placement, query, repeat=3):
                                 (models.Consumer, consumers),
                                 (models.Allocation, allocations)):
                 db.execute(model.__table__.insert(), rows)
-        best = None
+        seconds = []
         for _ in range(repeat):
-            started = time.monotonic()
-            answer = requests.get(
-                served.endpoint + '/allocation_candidates?' + query,
-                headers={'x-auth-token': 'admin',
-                         'openstack-api-version': 'placement 1.36'})
-            took = time.monotonic() - started
+            answer, took = benchmarks.timed(
+                requests.get, served.endpoint + '/allocation_candidates?' +
+                query, headers={'x-auth-token': 'admin',
+                                'openstack-api-version': 'placement 1.36'})
             assert answer.status_code == 200, answer.text
-            best = took if best is None else min(best, took)
-        return best, len(answer.json()['allocation_requests'])
+            seconds.append(took)
+        return min(seconds), len(answer.json()['allocation_requests'])
     finally:
         served.cleanUp()
 
@@ -220,35 +167,26 @@ def _rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure(clusters, instances_per_cluster=5, out=sys.stdout):
-    """Snapshot, write and simulate one request; return the figures."""
-    import warnings
-    warnings.simplefilter('ignore')
-    import nova.conf
+def snapshot_cost(clusters, instances_per_cluster=5):
+    """Snapshot, write and simulate one request; the figures (a dict)."""
     from nova import context as nova_context
+    import nova.conf
 
-    from nova_vmw_sched.cmd import progress as progress_mod
+    from nova_vmw_sched.cmd import progress
     from nova_vmw_sched.cmd import snapshot as snapshot_cmd
-    from nova_vmw_sched import conf as vmw_conf
     from nova_vmw_sched.simulate import engine
     from nova_vmw_sched.simulate import scenario as scenario_mod
     from nova_vmw_sched.simulate import snapshot
 
-    conf = nova.conf.CONF
-    vmw_conf.register_opts(conf)
-    conf([], project='nova', default_config_files=[])
-    started = time.monotonic()
-    reader, placement = build(clusters, instances_per_cluster)
-    built = time.monotonic() - started
+    warnings.simplefilter('ignore')
+    timed = benchmarks.timed
+    (reader, placement), built = timed(build, clusters,
+                                       instances_per_cluster)
     rss_before = _rss_mb()
-    progress = progress_mod.Progress(enabled=out.isatty(), what='providers')
-    started = time.monotonic()
-    data = snapshot.take(nova_context.get_admin_context(), placement,
-                         conf=conf, reader=reader, progress=progress)
-    took = time.monotonic() - started
-    started = time.monotonic()
-    text = snapshot_cmd.dump(data)
-    dumped = time.monotonic() - started
+    data, took = timed(lambda: snapshot.take(
+        nova_context.get_admin_context(), placement, conf=nova.conf.CONF,
+        reader=reader, progress=progress.Progress(what='providers')))
+    text, dumped = timed(snapshot_cmd.dump, data)
     rss_after = _rss_mb()
     del data
     with tempfile.TemporaryDirectory() as tmp:
@@ -258,22 +196,17 @@ def measure(clusters, instances_per_cluster=5, out=sys.stdout):
             f.write(text)
         with open(ask, 'w') as f:
             f.write('requests:\n  - {name: one, flavor: m1.f1}\n')
-        started = time.monotonic()
-        scenario = scenario_mod.load(estate, ask)
-        loaded = time.monotonic() - started
-    started = time.monotonic()
-    sim = engine.Simulation(scenario, engine.configured(True),
-                            'as-written')
-    estate_s = time.monotonic() - started
-    started = time.monotonic()
-    [(result,)] = list(engine.run_together([sim], scenario.requests))
-    simulated = time.monotonic() - started
+        scenario, loaded = timed(scenario_mod.load, estate, ask)
+    sim, estate_s = timed(engine.Simulation, scenario,
+                          engine.configured(True), 'as-written')
+    [(result,)], simulated = timed(
+        lambda: list(engine.run_together([sim], scenario.requests)))
     flavor = scenario.flavors['m1.f1']
     query_s, candidates = placement_query_s(placement, (
         'resources=VCPU:%d,MEMORY_MB:%d,DISK_GB:%d'
         '&required=!COMPUTE_STATUS_DISABLED&limit=1000' % (
             flavor.vcpus, flavor.memory_mb, flavor.disk_gb)))
-    figures = {
+    return {
         'clusters': clusters, 'instances': clusters * instances_per_cluster,
         'placement_calls': placement.calls, 'build_s': built,
         'take_s': took, 'write_s': dumped, 'file_mb': len(text) / 2 ** 20,
@@ -281,22 +214,10 @@ def measure(clusters, instances_per_cluster=5, out=sys.stdout):
         'load_s': loaded, 'estate_s': estate_s, 'simulate_one_s': simulated,
         'placement_query_s': query_s, 'candidates': candidates,
         'placed': bool(result.ok)}
-    for key, value in figures.items():
-        out.write('%-16s %s\n' % (key, '%.2f' % value
-                                  if isinstance(value, float) else value))
-    return figures
 
 
-def main(argv=None):
-    import logging
-    # nova warns of every service not heard from; the figures matter here
-    logging.basicConfig(level=logging.ERROR)
-    argv = sys.argv[1:] if argv is None else argv
-    clusters = int(argv[0]) if argv else 10000
-    per = int(argv[1]) if len(argv) > 1 else 5
-    measure(clusters, per)
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
+def render(results):
+    """One figure a line, as ``name value``."""
+    return ''.join('%-16s %s\n' % (key, '%.2f' % value
+                                   if isinstance(value, float) else value)
+                   for figures in results for key, value in figures.items())

@@ -16,8 +16,9 @@ A smoke test: ``benchmarks.run --quick`` on tiny estates, in a child
 process (it configures nova's CONF for itself); the JSON report is checked
 for its structure: the headline of both setups, every plugin of the
 documented setup among the diagnostics, the latency figures and the
-targets. Timings are not checked, only the verdicts computed from given
-figures (:class:`TestScheduleTarget`, :class:`TestLatencyTargets`).
+targets; ``reserve`` and ``snapshot`` are run likewise. Timings are not
+checked, only the verdicts computed from given figures
+(:class:`TestScheduleTarget`, :class:`TestLatencyTargets`).
 """
 
 import json
@@ -223,15 +224,46 @@ class TestLatencyTargets(test.NoDBTestCase):
                                       if k != target}, change)
 
 
-class TestSimulateHook(test.NoDBTestCase):
+class TestSimulateAtScale(test.NoDBTestCase):
+    """benchmarks.run.simulate_at_scale on a tiny estate."""
 
-    def test_skipped_with_reason_where_the_command_is_absent(self):
+    def test_child_process_measured(self):
         run = _import_run()
-        self.useFixture(fixtures.MonkeyPatch(
-            'benchmarks.run.SIMULATE_MODULE', 'nova_vmw_sched.cmd.absent'))
         said = []
-        result = run.simulate_at_scale(said.append, 10000, 1000)
-        self.assertTrue(result['skipped'])
-        self.assertEqual('nova_vmw_sched.cmd.absent does not exist',
-                         result['reason'])
-        self.assertIn('SKIPPED', said[0])
+        result = run.simulate_at_scale(said.append, 10, 2)
+        self.assertEqual(0, result['returncode'], result['stderr_tail'])
+        self.assertEqual(['nova-vmw-sched', 'simulate', '--generate', '10:2',
+                          '--no-progress'], result['command'])
+        self.assertGreater(result['output_bytes'], 0)
+        self.assertGreater(result['peak_rss_mb'], 0)
+        self.assertIn('simulate at scale', said[0])
+
+
+class TestOtherBenchmarks(test.NoDBTestCase):
+    """The runner's reserve and snapshot benchmarks on tiny estates."""
+
+    def run_bench(self, *args):
+        proc = subprocess.run(
+            [sys.executable, '-m', 'benchmarks.run'] + list(args),
+            cwd=TOP, capture_output=True, text=True, timeout=240)
+        self.assertEqual(0, proc.returncode,
+                         proc.stdout[-3000:] + proc.stderr[-3000:])
+        return proc.stdout
+
+    def test_reserve(self):
+        text = self.run_bench('reserve', '--sizes', '20')
+        self.assertIn('HA reserve held in placement', text)
+        self.assertRegex(text, r'\n20 +[0-9.]+ ')
+        self.assertIn('20 clusters: what the reserve adds per request', text)
+
+    def test_snapshot(self):
+        text = self.run_bench('snapshot', '--sizes', '30')
+        figures = dict(line.split(None, 1) for line in text.splitlines())
+        for key in ('take_s', 'write_s', 'file_mb', 'rss_before_mb',
+                    'peak_rss_mb', 'load_s', 'estate_s', 'simulate_one_s',
+                    'placement_query_s'):
+            self.assertIn(key, figures)
+        self.assertEqual('30', figures['clusters'])
+        self.assertEqual('150', figures['instances'])
+        self.assertEqual('61', figures['placement_calls'])
+        self.assertEqual('True', figures['placed'])

@@ -22,6 +22,7 @@ from nova import context as nova_context
 from nova import objects
 from nova import test
 
+import benchmarks
 from benchmarks import snapshot as bench
 from nova_vmw_sched.cmd import main
 from nova_vmw_sched.cmd import snapshot as snapshot_cmd
@@ -176,7 +177,7 @@ class TestTake(test.NoDBTestCase):
         scenario_mod.from_data(_with_requests(data, 'gold-flavor--old-'))
 
     def test_placement_error_names_the_call(self):
-        class Refusing(bench.PlacementStandIn):
+        class Refusing(benchmarks.Placement):
             def get(self, url, **kw):
                 answer = super().get(url, **kw)
                 if url.endswith('/usages'):
