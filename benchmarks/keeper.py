@@ -36,6 +36,20 @@ def _seconds(call):
     return benchmarks.timed(call)[1]
 
 
+def _inventories(host):
+    """Placement's inventories of a cluster as the vmwareapi driver reports
+    them (max_unit: the largest ESXi host, here a quarter of the cluster)."""
+    def one(total, max_unit, ratio=1.0):
+        return {'total': total, 'reserved': 0, 'min_unit': 1,
+                'max_unit': max_unit, 'step_size': 1,
+                'allocation_ratio': ratio}
+
+    memory = host.total_usable_ram_mb
+    return {'VCPU': one(host.vcpus_total, 16, ratio=4.0),
+            'MEMORY_MB': one(memory, max(1, memory // 4)),
+            'DISK_GB': one(1000, 1000)}
+
+
 def reserve_cost(estate):
     """The figures of one estate (a dict)."""
     from nova import context as nova_context
@@ -47,13 +61,9 @@ def reserve_cost(estate):
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
     from nova_vmw_sched import reserve
-    from tests.unit import capacity_fakes
 
     conf = nova.conf.CONF
-    invs = {h.uuid: capacity_fakes.inventories(
-        vcpus=h.vcpus_total, memory_mb=h.total_usable_ram_mb, vcpu_max=16,
-        memory_max=max(1, h.total_usable_ram_mb // 4), cpu_ratio=4.0)
-        for h in estate.hosts}
+    invs = {h.uuid: _inventories(h) for h in estate.hosts}
     cache = inventory.InventoryCache(inventory.StaticSource(invs))
     known = keeper.Off()
     old_data = data.replace(data.Data(inventory=cache, keeper=known))
