@@ -140,9 +140,6 @@ class SimHostManager(host_manager.HostManager):
             CONF.filter_scheduler.weight_classes)
         self.weighers = [cls() for cls in weigher_classes]
         self.filter_names = [type(f).__name__ for f in self.enabled_filters]
-        self.filter_classes = ['%s.%s' % (type(f).__module__,
-                                          type(f).__name__)
-                               for f in self.enabled_filters]
         self.weigher_names = [type(w).__name__ for w in self.weighers]
         self.enabled_filters = [probes.probe_filter(f, sink)
                                 for f in self.enabled_filters]
@@ -236,7 +233,8 @@ class Simulation:
         # placement aggregate; the package's keeper mirrors every node
         self.estate = estate_mod.Estate(
             self.scenario, self.now, first_node_only=setup.name == 'stock')
-        self.source = inventory.StaticSource(self.estate.inventories)
+        self.source = inventory.StaticSource(
+            self.estate.placement.inventories)
         # a cache of its own, inline: no threads, no entry of another estate
         self.inventory_cache = inventory.InventoryCache(self.source)
         self.data = data.Data(members=self.estate, lookup=self.estate,
@@ -468,7 +466,7 @@ class Simulation:
                 failure = ('no candidate left whose placement claim '
                            'succeeds')
             else:
-                failure = self._emptied(num, result, spec, hosts)
+                failure = self._emptied(result, spec, hosts)
             result.instances.append(Placed(names[num], None, None,
                                            failure=failure))
         finally:
@@ -565,7 +563,7 @@ class Simulation:
         if entry is not None:
             self._result.why.append(entry)
 
-    def _emptied(self, num, result, spec=None, candidates=()):
+    def _emptied(self, result, spec, candidates):
         why = 'no cluster is a placement candidate'
         if result.zone and not candidates and all(
                 r.by == PLACEMENT and 'availability zone' in r.reason

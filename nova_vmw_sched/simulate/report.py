@@ -41,21 +41,19 @@ def _short(reason, label):
 
 def _request_line(result, scenario):
     request = result.request
+    flavor = scenario.flavors.get(request.flavor)
+    if flavor is not None:
+        size = '%s (%d vCPU, %d MB)' % (flavor.name, flavor.vcpus,
+                                        flavor.memory_mb)
     if request.is_move:
-        what = '%s %s' % (request.action, request.instance)
-        if request.flavor:
-            flavor = scenario.flavors[request.flavor]
-            what += ' to %s (%d vCPU, %d MB)' % (
-                flavor.name, flavor.vcpus, flavor.memory_mb)
-        if result.zone:
-            what += '; availability zone %s' % result.zone
-        return '[%d] %s: %s' % (result.index + 1, request.name, what)
-    flavor = scenario.flavors[request.flavor]
-    parts = ['%d x %s (%d vCPU, %d MB)' % (
-        request.count, flavor.name, flavor.vcpus, flavor.memory_mb)]
-    if flavor.extra_specs:
-        parts.append(', '.join('%s=%s' % kv for kv in sorted(
-            flavor.extra_specs.items())))
+        parts = ['%s %s' % (request.action, request.instance)]
+        if flavor is not None:
+            parts[0] += ' to ' + size
+    else:
+        parts = ['%d x %s' % (request.count, size)]
+        if flavor.extra_specs:
+            parts.append(', '.join('%s=%s' % kv for kv in sorted(
+                flavor.extra_specs.items())))
     if request.group:
         parts.append('group %s (%s)' % (request.group,
                                         scenario.groups[request.group].policy))
@@ -187,7 +185,7 @@ class TableReport:
         self.write(_request_line(result, self.scenario))
         many = result.request.count > 1
         for placed in result.instances:
-            self._instance(placed, result, many)
+            self._instance(placed, result)
         if len(results) > 1:
             self._stock(result, results[1])
         self._rejections(result, many)
@@ -203,7 +201,7 @@ class TableReport:
                 self.write('    ' + line)
         self.write()
 
-    def _instance(self, placed, result, many):
+    def _instance(self, placed, result):
         if placed.cluster is None:
             self.write('  %s: %s, %s' % (placed.name, engine.NO_VALID_HOST,
                                          placed.failure))

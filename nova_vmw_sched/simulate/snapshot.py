@@ -12,32 +12,11 @@
 
 """A running nova as a scenario (``nova-vmw-sched snapshot``).
 
-:func:`take` reads, and never writes:
-
-* from every cell database but cell0 (nova's objects, one
-  ``scatter_gather_skip_cell0`` per kind): the ``nova-compute`` services
-  (disabled and why, forced down, up or down as nova's servicegroup API
-  judges it), the compute nodes and the instances on them with their
-  flavors;
-* from the API database: flavors with their extra specs, server groups
-  (policy, rules, members, project), host aggregates (a zone becomes its
-  services' ``availability_zone``, other metadata an entry of
-  ``aggregates``);
-* from placement, through nova's report client: ``GET /resource_providers``
-  once, then ``GET /resource_providers/{uuid}/inventories`` and
-  ``.../usages`` for each compute node's provider (``max_unit``, the
-  largest ESXi host, is only in the inventory; allocation-candidate
-  summaries lack it), a few at a time;
-* the scheduler options of ``conf`` (the groups a scenario's ``config``
-  takes), those that differ from nova's default and those of the
-  documented setup.
-
-It returns the scenario as data (dicts and lists, no ``requests``). Node
-names ``domain-cN.<vCenter uuid>`` become clusters of a vCenter ``vcN``
-given by ``inventory``; other nodes go under ``nodes``. Each cluster's
-``used`` is placement's usage less the flavors of the instances listed on
-it (what remains: allocations of other consumers, such as moves in
-progress or vSphere HA reserves).
+:func:`take` reads nova's cell and API databases (through nova's objects),
+placement (through nova's report client) and the scheduler options of
+``conf``, and never writes; it returns the scenario as data (dicts and
+lists, no ``requests``). doc/source/cli.rst says what it reads and how each
+part becomes scenario data.
 """
 
 import concurrent.futures
