@@ -138,11 +138,11 @@ def _why_json(result, label):
     return {'cluster': label, 'instances': items}
 
 
-def setup_lines(sim, what=''):
-    lines = ['Setup%s: %s' % (what, sim.setup.name)]
+def setup_lines(sim):
+    lines = ['Setup: %s' % sim.setup.name]
     lines.append('  filters: %s' % ', '.join(sim.filter_names))
     lines.append('  weighers: %s' % ', '.join(sim.weigher_names))
-    for warning in getattr(sim, 'warnings', ()):
+    for warning in sim.warnings:
         lines.append('  WARNING: %s' % warning)
     if sim.setup.dropped:
         lines.append('  left out (not in stock nova): %s'
@@ -301,7 +301,7 @@ def _result_json(result):
 def _setup_json(sim):
     return {'name': sim.setup.name, 'filters': sim.filter_names,
             'weighers': sim.weigher_names, 'left_out': list(sim.setup.dropped),
-            'warnings': list(getattr(sim, 'warnings', ()))}
+            'warnings': list(sim.warnings)}
 
 
 class JsonReport:
@@ -374,8 +374,9 @@ class Comparison:
 
     def start(self, sims):
         self.scenario = sims[0].scenario
-        self.setups = [s.setup.name for s in sims[::len(self.topologies)]]
-        self.sims = sims
+        #: the first simulation of each setup
+        self.firsts = sims[::len(self.topologies)]
+        self.setups = [s.setup.name for s in self.firsts]
 
     def request(self, results):
         n = len(self.topologies)
@@ -410,8 +411,7 @@ class Comparison:
             return status
         json.dump({'scenario': self.scenario.source,
                    'topologies': list(self.topologies),
-                   'setups': [_setup_json(s) for s in
-                              self.sims[::len(self.topologies)]],
+                   'setups': [_setup_json(s) for s in self.firsts],
                    'requests': self.rows,
                    'divergent': dict((s, self.divergent[s])
                                      for s in self.setups),
@@ -424,7 +424,7 @@ class Comparison:
         count = len(self.scenario.requests)
         write('Topology comparison of %s: %d requests, %d clusters\n' % (
             self.scenario.source, count, len(self.scenario.clusters)))
-        for sim in self.sims[::len(self.topologies)]:
+        for sim in self.firsts:
             for line in setup_lines(sim):
                 write(line + '\n')
         write('Topologies: %s\n\n' % ', '.join(self.topologies))
