@@ -233,13 +233,11 @@ class Simulation:
         # placement aggregate; the package's keeper mirrors every node
         self.estate = estate_mod.Estate(
             self.scenario, self.now, first_node_only=setup.name == 'stock')
-        self.source = inventory.StaticSource(
-            self.estate.placement.inventories)
         # a cache of its own, inline: no threads, no entry of another estate
-        self.inventory_cache = inventory.InventoryCache(self.source)
+        cache = inventory.InventoryCache(
+            inventory.StaticSource(self.estate.placement.inventories))
         self.data = data.Data(members=self.estate, lookup=self.estate,
-                              inventory=self.inventory_cache,
-                              keeper=keeper.Off())
+                              inventory=cache, keeper=keeper.Off())
         self._result = None
         self._instance = 0
         self._alternates = False
@@ -401,13 +399,10 @@ class Simulation:
         new_flavor = request.flavor or old_flavor
         source = estate.state_of(uuid)
         spec = estate.request_spec(request, [uuid], flavor_name=new_flavor,
-                                   group_name=estate.group_of.get(uuid))
-        if request.action == 'migrate' or (
-                request.action == 'resize' and
-                CONF.allow_resize_to_same_host):
-            spec.ignore_hosts = []
-        else:
-            spec.ignore_hosts = [source.host]
+                                   group_name=result.group)
+        same_host = request.action == 'migrate' or (
+            request.action == 'resize' and CONF.allow_resize_to_same_host)
+        spec.ignore_hosts = [] if same_host else [source.host]
         demand = placement_mod.demand_of(self.scenario.flavors[new_flavor])
         consumed = self._schedule(result, spec, [name], [uuid], demand)
         if result.ok:
