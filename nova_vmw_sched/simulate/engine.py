@@ -140,9 +140,6 @@ class SimHostManager(host_manager.HostManager):
             CONF.filter_scheduler.weight_classes)
         self.weighers = [cls() for cls in weigher_classes]
         self.filter_names = [type(f).__name__ for f in self.enabled_filters]
-        self.filter_classes = ['%s.%s' % (type(f).__module__,
-                                          type(f).__name__)
-                               for f in self.enabled_filters]
         self.weigher_names = [type(w).__name__ for w in self.weighers]
         self.enabled_filters = [probes.probe_filter(f, sink)
                                 for f in self.enabled_filters]
@@ -236,12 +233,11 @@ class Simulation:
         # placement aggregate; the package's keeper mirrors every node
         self.estate = estate_mod.Estate(
             self.scenario, self.now, first_node_only=setup.name == 'stock')
-        self.source = inventory.StaticSource(self.estate.inventories)
         # a cache of its own, inline: no threads, no entry of another estate
-        self.inventory_cache = inventory.InventoryCache(self.source)
+        cache = inventory.InventoryCache(
+            inventory.StaticSource(self.estate.placement.inventories))
         self.data = data.Data(members=self.estate, lookup=self.estate,
-                              inventory=self.inventory_cache,
-                              keeper=keeper.Off())
+                              inventory=cache, keeper=keeper.Off())
         self._result = None
         self._instance = 0
         self._alternates = False
@@ -403,13 +399,10 @@ class Simulation:
         new_flavor = request.flavor or old_flavor
         source = estate.state_of(uuid)
         spec = estate.request_spec(request, [uuid], flavor_name=new_flavor,
-                                   group_name=estate.group_of.get(uuid))
-        if request.action == 'migrate' or (
-                request.action == 'resize' and
-                CONF.allow_resize_to_same_host):
-            spec.ignore_hosts = []
-        else:
-            spec.ignore_hosts = [source.host]
+                                   group_name=result.group)
+        same_host = request.action == 'migrate' or (
+            request.action == 'resize' and CONF.allow_resize_to_same_host)
+        spec.ignore_hosts = [] if same_host else [source.host]
         demand = placement_mod.demand_of(self.scenario.flavors[new_flavor])
         consumed = self._schedule(result, spec, [name], [uuid], demand)
         if result.ok:
@@ -468,7 +461,7 @@ class Simulation:
                 failure = ('no candidate left whose placement claim '
                            'succeeds')
             else:
-                failure = self._emptied(num, result, spec, hosts)
+                failure = self._emptied(result, spec, hosts)
             result.instances.append(Placed(names[num], None, None,
                                            failure=failure))
         finally:
@@ -565,7 +558,7 @@ class Simulation:
         if entry is not None:
             self._result.why.append(entry)
 
-    def _emptied(self, num, result, spec=None, candidates=()):
+    def _emptied(self, result, spec, candidates):
         why = 'no cluster is a placement candidate'
         if result.zone and not candidates and all(
                 r.by == PLACEMENT and 'availability zone' in r.reason

@@ -270,18 +270,9 @@ class Estate(data.SettledSource):
                             list(self.aggregates.values()))
             if any(matches(k, v) for k, v in agg.metadata.items())])
 
-    @property
-    def inventories(self):
-        """``{rp uuid: inventories}`` for the inventory source."""
-        return self.placement.inventories
-
     def state_of(self, uuid):
         """The HostState of the cluster an instance is on."""
-        label = self.location[uuid][0]
-        for host_state in self.hosts:
-            if self.label_of[id(host_state)] == label:
-                return host_state
-        raise KeyError(uuid)
+        return self.state_by_uuid[uuid_for('cluster', self.location[uuid][0])]
 
     def moved(self, uuid, source, destination, old_flavor, new_flavor):
         """A confirmed move: the old flavor leaves ``source`` (the

@@ -67,12 +67,8 @@ def demand_of(flavor):
 
 def disabled_reason(host):
     """Why nova's compute_status_filter leaves the host out; None if not."""
-    service = getattr(host, 'service', None) or {}
-    try:
-        disabled = service['disabled']
-    except (KeyError, TypeError):
-        return None
-    if not disabled:
+    service = host.service or {}
+    if not service.get('disabled'):
         return None
     return ('service %s is disabled (%s): nova asks placement only for '
             'nodes without COMPUTE_STATUS_DISABLED'

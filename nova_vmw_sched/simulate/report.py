@@ -41,21 +41,19 @@ def _short(reason, label):
 
 def _request_line(result, scenario):
     request = result.request
+    flavor = scenario.flavors.get(request.flavor)
+    if flavor is not None:
+        size = '%s (%d vCPU, %d MB)' % (flavor.name, flavor.vcpus,
+                                        flavor.memory_mb)
     if request.is_move:
-        what = '%s %s' % (request.action, request.instance)
-        if request.flavor:
-            flavor = scenario.flavors[request.flavor]
-            what += ' to %s (%d vCPU, %d MB)' % (
-                flavor.name, flavor.vcpus, flavor.memory_mb)
-        if result.zone:
-            what += '; availability zone %s' % result.zone
-        return '[%d] %s: %s' % (result.index + 1, request.name, what)
-    flavor = scenario.flavors[request.flavor]
-    parts = ['%d x %s (%d vCPU, %d MB)' % (
-        request.count, flavor.name, flavor.vcpus, flavor.memory_mb)]
-    if flavor.extra_specs:
-        parts.append(', '.join('%s=%s' % kv for kv in sorted(
-            flavor.extra_specs.items())))
+        parts = ['%s %s' % (request.action, request.instance)]
+        if flavor is not None:
+            parts[0] += ' to ' + size
+    else:
+        parts = ['%d x %s' % (request.count, size)]
+        if flavor.extra_specs:
+            parts.append(', '.join('%s=%s' % kv for kv in sorted(
+                flavor.extra_specs.items())))
     if request.group:
         parts.append('group %s (%s)' % (request.group,
                                         scenario.groups[request.group].policy))
@@ -140,11 +138,11 @@ def _why_json(result, label):
     return {'cluster': label, 'instances': items}
 
 
-def setup_lines(sim, what=''):
-    lines = ['Setup%s: %s' % (what, sim.setup.name)]
+def setup_lines(sim):
+    lines = ['Setup: %s' % sim.setup.name]
     lines.append('  filters: %s' % ', '.join(sim.filter_names))
     lines.append('  weighers: %s' % ', '.join(sim.weigher_names))
-    for warning in getattr(sim, 'warnings', ()):
+    for warning in sim.warnings:
         lines.append('  WARNING: %s' % warning)
     if sim.setup.dropped:
         lines.append('  left out (not in stock nova): %s'
@@ -187,7 +185,7 @@ class TableReport:
         self.write(_request_line(result, self.scenario))
         many = result.request.count > 1
         for placed in result.instances:
-            self._instance(placed, result, many)
+            self._instance(placed, result)
         if len(results) > 1:
             self._stock(result, results[1])
         self._rejections(result, many)
@@ -203,7 +201,7 @@ class TableReport:
                 self.write('    ' + line)
         self.write()
 
-    def _instance(self, placed, result, many):
+    def _instance(self, placed, result):
         if placed.cluster is None:
             self.write('  %s: %s, %s' % (placed.name, engine.NO_VALID_HOST,
                                          placed.failure))
@@ -303,7 +301,7 @@ def _result_json(result):
 def _setup_json(sim):
     return {'name': sim.setup.name, 'filters': sim.filter_names,
             'weighers': sim.weigher_names, 'left_out': list(sim.setup.dropped),
-            'warnings': list(getattr(sim, 'warnings', ()))}
+            'warnings': list(sim.warnings)}
 
 
 class JsonReport:
@@ -376,8 +374,9 @@ class Comparison:
 
     def start(self, sims):
         self.scenario = sims[0].scenario
-        self.setups = [s.setup.name for s in sims[::len(self.topologies)]]
-        self.sims = sims
+        #: the first simulation of each setup
+        self.firsts = sims[::len(self.topologies)]
+        self.setups = [s.setup.name for s in self.firsts]
 
     def request(self, results):
         n = len(self.topologies)
@@ -412,8 +411,7 @@ class Comparison:
             return status
         json.dump({'scenario': self.scenario.source,
                    'topologies': list(self.topologies),
-                   'setups': [_setup_json(s) for s in
-                              self.sims[::len(self.topologies)]],
+                   'setups': [_setup_json(s) for s in self.firsts],
                    'requests': self.rows,
                    'divergent': dict((s, self.divergent[s])
                                      for s in self.setups),
@@ -426,7 +424,7 @@ class Comparison:
         count = len(self.scenario.requests)
         write('Topology comparison of %s: %d requests, %d clusters\n' % (
             self.scenario.source, count, len(self.scenario.clusters)))
-        for sim in self.sims[::len(self.topologies)]:
+        for sim in self.firsts:
             for line in setup_lines(sim):
                 write(line + '\n')
         write('Topologies: %s\n\n' % ', '.join(self.topologies))

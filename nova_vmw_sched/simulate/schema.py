@@ -316,11 +316,10 @@ class _Relations:
                              'instanceUuid names its clusters in nova; two '
                              'cannot share one)' % (uuids[uuid], uuid))
                 uuids.setdefault(uuid, name)
-            labels.update(('%s/%s' % (name, moref), None)
-                          for moref in _map(spec.get('clusters'))
-                          if isinstance(moref, str) and
-                          cluster_id.MOREF_RE.fullmatch(moref))
             for moref, cluster in _map(spec.get('clusters')).items():
+                if isinstance(moref, str) and \
+                        cluster_id.MOREF_RE.fullmatch(moref):
+                    labels['%s/%s' % (name, moref)] = None
                 self.hosts_or_inventory(
                     _map(cluster), _path('vcenters', name, 'clusters', moref))
         return labels

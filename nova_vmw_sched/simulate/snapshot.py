@@ -12,32 +12,11 @@
 
 """A running nova as a scenario (``nova-vmw-sched snapshot``).
 
-:func:`take` reads, and never writes:
-
-* from every cell database but cell0 (nova's objects, one
-  ``scatter_gather_skip_cell0`` per kind): the ``nova-compute`` services
-  (disabled and why, forced down, up or down as nova's servicegroup API
-  judges it), the compute nodes and the instances on them with their
-  flavors;
-* from the API database: flavors with their extra specs, server groups
-  (policy, rules, members, project), host aggregates (a zone becomes its
-  services' ``availability_zone``, other metadata an entry of
-  ``aggregates``);
-* from placement, through nova's report client: ``GET /resource_providers``
-  once, then ``GET /resource_providers/{uuid}/inventories`` and
-  ``.../usages`` for each compute node's provider (``max_unit``, the
-  largest ESXi host, is only in the inventory; allocation-candidate
-  summaries lack it), a few at a time;
-* the scheduler options of ``conf`` (the groups a scenario's ``config``
-  takes), those that differ from nova's default and those of the
-  documented setup.
-
-It returns the scenario as data (dicts and lists, no ``requests``). Node
-names ``domain-cN.<vCenter uuid>`` become clusters of a vCenter ``vcN``
-given by ``inventory``; other nodes go under ``nodes``. Each cluster's
-``used`` is placement's usage less the flavors of the instances listed on
-it (what remains: allocations of other consumers, such as moves in
-progress or vSphere HA reserves).
+:func:`take` reads nova's cell and API databases (through nova's objects),
+placement (through nova's report client) and the scheduler options of
+``conf``, and never writes; it returns the scenario as data (dicts and
+lists, no ``requests``). doc/source/cli.rst says what it reads and how each
+part becomes scenario data.
 """
 
 import concurrent.futures
@@ -48,6 +27,8 @@ from nova_vmw_sched import cluster as cluster_id
 #: placement microversion of the reads
 PLACEMENT_VERSION = '1.14'
 RESOURCE_CLASSES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
+#: the words of a cluster's ``used`` for each resource class
+USED = {'VCPU': 'vcpus', 'MEMORY_MB': 'memory_mb', 'DISK_GB': 'disk_gb'}
 #: the option groups a scenario's ``config`` takes
 CONFIG_GROUPS = ('filter_scheduler', 'scheduler', 'vmware_scheduler')
 #: placement reads in flight at once
@@ -318,8 +299,7 @@ def take(context, client, conf=None, anonymize=False, progress=None,
         name = host_names(service.host)
         service_of_host[service.host] = name
         item = {'clusters': []}
-        up = is_up(service)
-        if not up:
+        if not is_up(service):
             item['state'] = 'down'
         if service.forced_down:
             item['forced_down'] = True
@@ -357,17 +337,14 @@ def take(context, client, conf=None, anonymize=False, progress=None,
     vc_names = {}
     other_nodes = {}
     label_of = {}
-    inventory_of = {}
+    # {label: (its item, {resource class: placement's usage})}
+    usage_of = {}
     for node in nodes:
         service = service_of_host.get(node.host)
-        if service is None:
-            continue   # a node without a nova-compute service
-        if node.deleted:
-            continue
+        if service is None or node.deleted:
+            continue   # deleted, or without a nova-compute service
         records, usages = placed.get(node.uuid, ({}, {}))
         inventory = _inventory(records)
-        used = {rc: int(usages.get(rc, 0)) for rc in RESOURCE_CLASSES
-                if rc in inventory}
         found = cluster_id.parse_nodename(node.hypervisor_hostname)
         if found is not None and found.vcenter_uuid:
             vc_uuid = found.vcenter_uuid.lower()
@@ -387,9 +364,9 @@ def take(context, client, conf=None, anonymize=False, progress=None,
             item = other_nodes[label] = {
                 'inventory': inventory,
                 'hypervisor_type': node.hypervisor_type or 'unknown'}
-        item['used'] = used
         label_of[(node.host, node.hypervisor_hostname)] = label
-        inventory_of[label] = (item, inventory)
+        usage_of[label] = (item, {rc: int(usages.get(rc, 0))
+                                  for rc in inventory})
         data_services[service]['clusters'].append(label)
 
     # -- server groups
@@ -417,11 +394,10 @@ def take(context, client, conf=None, anonymize=False, progress=None,
         item = {'cluster': label}
         if inst.obj_attr_is_set('flavor') and inst.flavor is not None:
             item['flavor'] = flavor_of(inst)
-            cluster_item, inventory = inventory_of[label]
+            used = usage_of[label][1]
             for rc, amount in _demand(inst.flavor).items():
-                if rc in inventory:
-                    cluster_item['used'][rc] = max(
-                        0, cluster_item['used'][rc] - amount)
+                if rc in used:
+                    used[rc] = max(0, used[rc] - amount)
         group = member_of.get(inst.uuid)
         if group is not None:
             item['group'] = group
@@ -430,12 +406,8 @@ def take(context, client, conf=None, anonymize=False, progress=None,
         data_instances[inst.uuid] = item
 
     # ``used`` in the format's words; empty parts left out
-    for item, _inventory_ in inventory_of.values():
-        used = item.pop('used')
-        words = {'vcpus': used.get('VCPU', 0),
-                 'memory_mb': used.get('MEMORY_MB', 0),
-                 'disk_gb': used.get('DISK_GB', 0)}
-        words = {k: v for k, v in words.items() if v}
+    for item, used in usage_of.values():
+        words = {USED[rc]: amount for rc, amount in used.items() if amount}
         if words:
             item['used'] = words
 
@@ -447,20 +419,11 @@ def take(context, client, conf=None, anonymize=False, progress=None,
                        sum(len(v['clusters']) for v in vcenters.values()),
                        len(other_nodes), len(data_services),
                        len(data_instances)))
-    data = {'version': 1, 'description': description}
-    config = read_config(conf)
-    if config:
-        data['config'] = config
-    if vcenters:
-        data['vcenters'] = vcenters
-    if other_nodes:
-        data['nodes'] = other_nodes
-    data['services'] = data_services
-    if data_aggregates:
-        data['aggregates'] = data_aggregates
-    data['flavors'] = data_flavors
-    if data_groups:
-        data['server_groups'] = data_groups
-    if data_instances:
-        data['instances'] = data_instances
-    return data
+    data = {'version': 1, 'description': description,
+            'config': read_config(conf), 'vcenters': vcenters,
+            'nodes': other_nodes, 'services': data_services,
+            'aggregates': data_aggregates, 'flavors': data_flavors,
+            'server_groups': data_groups, 'instances': data_instances}
+    # the optional sections only when they hold something
+    return {key: value for key, value in data.items()
+            if value or key in ('services', 'flavors')}
