@@ -14,12 +14,9 @@ path (doc/source/capacity.rst, "Inventories, usage and the cache"; what
 each mechanism buys: doc/source/benchmarks.rst, "Inventory cache").
 
 A map ``{rp uuid: entry}`` shared by a process's requests, one refresher
-thread and a small pool of readers, started on first use in each process.
-Requests only look up; the pool reads clusters never read, waited for at
-most ``cluster_inventory_first_read_wait``. The refresher re-reads the
-entries in a circle at ``clusters / TTL`` a second and all providers' usage
-with one call every ``cluster_usage_refresh_interval``, through the sources
-of :mod:`nova_vmw_sched.inventory_sources`.
+thread and a small pool of readers (the sources of
+:mod:`nova_vmw_sched.inventory_sources`), started on first use in each
+process.
 """
 
 from concurrent import futures
