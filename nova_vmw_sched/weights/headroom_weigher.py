@@ -20,11 +20,8 @@ flavor does not fit the cluster's largest ESXi host.
 
 Reads ``[vmware_scheduler] cluster_headroom_weight_multiplier`` (default
 1.0: spread to the clusters with the most room; negative: pack), which the
-host aggregate metadata key of the same name overrides, and the reserve
-options the filter reads. Inventories and placement's usage come from the
-shared cache of :mod:`nova_vmw_sched.inventory`, kept fresh in the
-background; a cluster never read is read first and waited for up to
-``cluster_inventory_first_read_wait`` (shared with the filter).
+host aggregate metadata key of the same name overrides, and the options
+the filter reads.
 
 A cluster without room for the instance (headroom 0), a cluster whose
 inventory or usage is not known and a node that is not a VMware cluster

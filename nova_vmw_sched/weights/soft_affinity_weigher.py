@@ -24,12 +24,10 @@ Multipliers: ``[vmware_scheduler] cluster_soft_affinity_weight_multiplier``
 and ``cluster_soft_anti_affinity_weight_multiplier`` (default 1.0; host
 aggregate metadata keys of the same names override them).
 
-nova's conductor refuses soft groups unless its own soft weighers are in
-``[filter_scheduler] weight_classes`` (``nova.scheduler.weights.all_weighers``
-does it), and those count members per service host. Set nova's
-``[filter_scheduler] soft_affinity_weight_multiplier`` and
-``soft_anti_affinity_weight_multiplier`` to 0 so that they add nothing;
-these weighers log an ERROR at start when nova's would still count.
+nova's conductor demands its own soft weighers, which count per service
+host: set nova's ``[filter_scheduler] soft_affinity_weight_multiplier``
+and ``soft_anti_affinity_weight_multiplier`` to 0 (these weighers log an
+ERROR at start otherwise).
 """
 
 from oslo_log import log as logging
