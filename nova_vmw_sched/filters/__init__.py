@@ -109,6 +109,22 @@ class RequestScopedFilter(filters.BaseHostFilter):
         return bool(self.filter_all([host_state], spec_obj))
 
 
+class HintFilter(RequestScopedFilter):
+    """Base for filters of the clusters of instances a hint (``HINT``) names.
+    """
+
+    HINT = None
+    RUN_ON_REBUILD = False
+    # The clusters of existing instances do not change within a request.
+    run_filter_once_per_request = True
+
+    def prepare_hosts(self, spec_obj, host_states):
+        located = membership.hint_units(spec_obj, host_states, self.HINT)
+        if located and located.error:
+            return self.refuse(spec_obj, self.HINT)
+        return located.units if located else None
+
+
 def check_shadowing():
     """ERROR once if nova's own class wins a name we take over (the later
     class of a name in ``available_filters`` wins)."""
