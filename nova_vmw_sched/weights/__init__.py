@@ -18,10 +18,9 @@ Operators add them beside nova's own::
     weight_classes = nova.scheduler.weights.all_weighers,
                      nova_vmw_sched.weights.all_weighers
 
-nova's weight handler calls ``weigh_objects()`` once per request (per
-instance), where a weigher reads its multiplier option once, and
-``weight_multiplier()`` once per host, which reads it as nova's own
-weighers do. Nothing per request is kept on a weigher.
+A weigher reads its multiplier once in ``weigh_objects()`` (once per
+instance) and per host in ``weight_multiplier()``, as nova's own weighers
+do; nothing per request is kept on a weigher.
 """
 
 import nova.conf
