@@ -118,8 +118,6 @@ def parse_policy(text) -> ReservePolicy:
                      "or 'percentage=CPU/MEMORY'" % text.strip())
 
 
-# -- operator data ------------------------------------------------------------
-
 class PolicyTable:
     """The reserve policy of each cluster: overrides, else the default."""
 
@@ -187,8 +185,7 @@ def build_table(default, overrides, aliases):
 
 
 _table_lock = threading.Lock()
-#: (overrides, aliases, scalars, key, table) of the last call: a plain memo
-#: of a pure function of the options (not part of the data seam)
+#: (overrides, aliases, scalars, key, table) of the last call
 _last_table = None
 _NONE: dict = {}  # shared stand-in for an empty option value; never changed
 
@@ -238,8 +235,6 @@ def reserve_policies(conf) -> PolicyTable:
         _last_table = (overrides, aliases, scalars, key, table)
         return table
 
-
-# -- the rules ----------------------------------------------------------------
 
 class Demand(ty.NamedTuple):
     """What one instance of the request asks for."""

@@ -65,16 +65,9 @@ def _field(obj, field):
 
 
 class Counted(ty.NamedTuple):
-    """Members of a group by unit, or why the hard policies must refuse."""
+    """Instances by unit, or why the hard policies must refuse."""
 
     counts: collections.Counter
-    error: ty.Optional[str] = None
-
-
-class Located(ty.NamedTuple):
-    """Units of hinted instances, or why they cannot be told."""
-
-    units: frozenset
     error: ty.Optional[str] = None
 
 
@@ -97,14 +90,14 @@ def group_counts(spec_obj, host_states, policy):
 
 
 def hint_units(spec_obj, host_states, hint):
-    """:class:`Located` units of the ``same_host`` or ``different_host``
-    instances; None when the request has no such hint."""
+    """:class:`Counted` instances of the ``same_host`` or ``different_host``
+    hint; None when the request has no such hint."""
     members = members_of(spec_obj)
     uuids = members.hints.get(hint)
     if not uuids:
         return None
-    return Located(frozenset(members.counts(
-        uuids, host_states, instance_uuid(spec_obj))), members.error)
+    return Counted(members.counts(uuids, host_states,
+                                  instance_uuid(spec_obj)), members.error)
 
 
 def _hint_uuids(spec_obj, name):

@@ -122,7 +122,7 @@ class HintFilter(RequestScopedFilter):
         located = membership.hint_units(spec_obj, host_states, self.HINT)
         if located and located.error:
             return self.refuse(spec_obj, self.HINT)
-        return located.units if located else None
+        return located.counts if located else None
 
 
 def check_shadowing():
