@@ -30,7 +30,6 @@ others when it is negative.
 """
 
 import nova.conf
-from nova.scheduler import utils as scheduler_utils
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import data
@@ -48,8 +47,7 @@ class VMwareClusterHeadroomWeigher(vmw_weights.ClusterWeigher):
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         hosts = [w.obj for w in weighed_obj_list]
-        configured = vmw_weights.configured(self.MULTIPLIER)
-        if vmw_weights.is_off(hosts, self.MULTIPLIER, configured):
+        if self.is_off(hosts):
             return [0.0] * len(hosts)
         cache = data.get().inventory
         inventories = cache.for_hosts(
@@ -63,6 +61,5 @@ class VMwareClusterHeadroomWeigher(vmw_weights.ClusterWeigher):
         # largest headroom when packing.
         last_when_packing = float(max(r or 0 for r in raw))
         return [float(r) if r else
-                (last_when_packing if scheduler_utils.get_weight_multiplier(
-                    h, self.MULTIPLIER, configured) < 0 else 0.0)
+                (last_when_packing if self.weight_multiplier(h) < 0 else 0.0)
                 for h, r in zip(hosts, raw)]

@@ -72,8 +72,7 @@ class _ClusterGroupWeigher(vmw_weights.ClusterWeigher):
         """Members on the node's cluster (negated for anti)."""
         hosts = [w.obj for w in weighed_obj_list]
         # multiplier 0 for every host: no member is looked up (or waited for)
-        if vmw_weights.is_off(hosts, self.MULTIPLIER,
-                              vmw_weights.configured(self.MULTIPLIER)):
+        if self.is_off(hosts):
             return [0.0] * len(hosts)
         counted = membership.group_counts(weight_properties, hosts,
                                           self.policy)
