@@ -12,13 +12,9 @@
 
 """The ``[vmware_scheduler]`` options of nova_vmw_sched.
 
-Every option is mutable: nova-scheduler reloads it on SIGHUP
-(``mutate_config_files``), and the plugins read it per request (or per
-refresh), so every cache follows the new value.
-
-Nothing is registered at import time: the plugins call
-:func:`register_opts` on nova's ``CONF`` when they are loaded, and the
-sample-config generator calls :func:`list_opts`.
+Every option is mutable (reloaded on SIGHUP, read per request or per
+refresh). Nothing is registered at import time: the plugins call
+:func:`register_opts` when they are loaded.
 """
 
 import threading

@@ -72,12 +72,8 @@ class Explanation:
 
 
 def for_request(spec_obj, pin_request=None):
-    """The request's :class:`Explanation` (a part of its
-    :mod:`nova_vmw_sched.view`); None if it is not pinned.
-
-    The first caller (``VMwareClusterFilter``) passes the request's
-    PinRequest; later callers get what it registered.
-    """
+    """The request's :class:`Explanation`, made by the first caller
+    (``VMwareClusterFilter``, with the PinRequest); None if not pinned."""
     request_view = view.of(spec_obj)
     if pin_request is None or not pin_request.pinned:
         return request_view.part('explanation')

@@ -30,7 +30,6 @@ import time
 from oslo_log import log as logging
 
 import nova.conf
-from nova import context as nova_context
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
@@ -389,9 +388,3 @@ class InventoryCache:
             self._retry, self._pending = {}, {}
             self._credit, self._usage_due = 0.0, None
             self._last = self._clock()
-
-
-def request_context(spec_obj):
-    """The context of a RequestSpec, or an admin context."""
-    context = getattr(spec_obj, '_context', None)
-    return nova_context.get_admin_context() if context is None else context

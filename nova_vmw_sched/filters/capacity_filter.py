@@ -38,6 +38,7 @@ from nova_vmw_sched import cluster
 from nova_vmw_sched import data
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import inventory
+from nova_vmw_sched import membership
 
 CONF = nova.conf.CONF
 
@@ -51,7 +52,7 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
 
     def prepare_hosts(self, spec_obj, host_states):
         cache = data.get().inventory
-        inventories = cache.for_hosts(inventory.request_context(spec_obj),
+        inventories = cache.for_hosts(membership.admin_context(spec_obj),
                                       host_states)
         return _Prepared(capacity.demand_of(spec_obj),
                          capacity.reserve_policies(CONF), cache,

@@ -33,7 +33,7 @@ import nova.conf
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import data
-from nova_vmw_sched import inventory
+from nova_vmw_sched import membership
 from nova_vmw_sched import weights as vmw_weights
 
 CONF = nova.conf.CONF
@@ -51,7 +51,7 @@ class VMwareClusterHeadroomWeigher(vmw_weights.ClusterWeigher):
             return [0.0] * len(hosts)
         cache = data.get().inventory
         inventories = cache.for_hosts(
-            inventory.request_context(weight_properties), hosts)
+            membership.admin_context(weight_properties), hosts)
         raw = capacity.headrooms(hosts, inventories,
                                  capacity.demand_of(weight_properties),
                                  capacity.reserve_policies(CONF), cache)
