@@ -10,35 +10,14 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Failover reserve policies and the capacity rules of a cluster.
+"""Failover reserve policies and the capacity rule of a cluster
+(doc/source/capacity.rst, "The rules").
 
 The one place that parses reserve policies, resolves
 ``[vmware_scheduler] cluster_failover_overrides`` against clusters and
-computes what a cluster can still take. ``VMwareClusterCapacityFilter`` and
-``VMwareClusterHeadroomWeigher`` both use it.
-
-For each of ``VCPU`` and ``MEMORY_MB``, with the cluster's placement
-inventory (:class:`nova_vmw_sched.inventory.ClusterInventory`):
-
-* capacity ``C = (total - reserved) * allocation_ratio``, as placement
-  counts it;
-* largest host ``L = max_unit * allocation_ratio``;
-* hold-back ``H``: ``F * L`` for the policy ``host_failures=F``,
-  ``C * P / 100`` for ``percentage`` with ``P`` the resource's percentage,
-  0 for ``none``;
-* used ``U``: what nova's HostState counts as used (the cluster's instances
-  plus those placed earlier in the same request), minus the inventory's
-  ``reserved``, which nova's resource tracker counts as used too; or, if
-  larger, placement's usage of the cluster's resource provider at its last
-  read plus what nova counted since (:func:`usage`), which keeps counting
-  the instances nova's figure leaves out after a cluster changes service.
-
-An instance asking for ``D`` passes if ``D <= max_unit * min(1,
-allocation_ratio)`` (it fits the largest ESXi host) and ``U + D <= C - H``
-(the reserve is kept once it is placed). The headroom is the number of such
-instances that still fit: ``min over the resources of floor((C - H - U) /
-D)``, 0 if the instance does not fit the largest host. :func:`room` is
-that one rule; the filter, the weigher and the simulator all use it.
+computes what a cluster can still take (:func:`room`), for
+``VMwareClusterCapacityFilter``, ``VMwareClusterHeadroomWeigher`` and the
+simulator.
 """
 
 import math
@@ -57,9 +36,7 @@ LOG = logging.getLogger(__name__)
 NONE = 'none'
 HOST_FAILURES = 'host_failures'
 PERCENTAGE = 'percentage'
-
-VCPU = 'VCPU'
-MEMORY_MB = 'MEMORY_MB'
+VCPU, MEMORY_MB = inventory.VCPU, inventory.MEMORY_MB
 
 #: rules a cluster can fail
 FIT = 'fit'
@@ -141,8 +118,6 @@ def parse_policy(text) -> ReservePolicy:
                      "or 'percentage=CPU/MEMORY'" % text.strip())
 
 
-# -- operator data ------------------------------------------------------------
-
 class PolicyTable:
     """The reserve policy of each cluster: overrides, else the default."""
 
@@ -210,8 +185,7 @@ def build_table(default, overrides, aliases):
 
 
 _table_lock = threading.Lock()
-#: (overrides, aliases, scalars, key, table) of the last call: a plain memo
-#: of a pure function of the options (not part of the data seam)
+#: (overrides, aliases, scalars, key, table) of the last call
 _last_table = None
 _NONE: dict = {}  # shared stand-in for an empty option value; never changed
 
@@ -262,8 +236,6 @@ def reserve_policies(conf) -> PolicyTable:
         return table
 
 
-# -- the rules ----------------------------------------------------------------
-
 class Demand(ty.NamedTuple):
     """What one instance of the request asks for."""
 
@@ -283,15 +255,9 @@ def demand_of(spec_obj) -> Demand:
 def usage(host_state, inventory, cache=None) -> ty.Optional[tuple]:
     """``(vcpus, memory_mb)`` the cluster's instances use; None if unknown.
 
-    nova's figure is the HostState's: its resource tracker starts
-    ``vcpus_used`` and ``memory_mb_used`` at the compute's
-    ``reserved_host_cpus`` and ``reserved_host_memory_mb``, which the
-    vmwareapi driver also reports as the inventories' ``reserved``; that is
-    taken off here, as capacity already leaves it out. With ``cache`` (an
-    :class:`nova_vmw_sched.inventory.InventoryCache`), placement's usage of
-    the cluster counts too (:meth:`~nova_vmw_sched.inventory.InventoryCache.
-    usage`): it counts the instances that nova's figure leaves out after a
-    takeover.
+    The HostState's figure less the inventories' ``reserved`` (which nova's
+    resource tracker counts as used); with ``cache``, placement's usage too
+    (:meth:`~nova_vmw_sched.inventory.InventoryCache.usage`).
     """
     try:
         vcpus = host_state.vcpus_used - inventory.reserved_vcpus
@@ -335,10 +301,8 @@ class Room(ty.NamedTuple):
 
 
 def room(inventory, policy, used, demand) -> Room:
-    """The capacity rule: the room a cluster has for ``demand``.
-
-    The one rule the capacity filter (``count >= 1``), the headroom weigher
-    (``count``) and the simulator (through them) apply.
+    """The capacity rule: the room a cluster has for ``demand``; the
+    filter passes ``count >= 1``, the weigher weighs ``count``.
 
     :param used: ``(vcpus, memory_mb)``, as :func:`usage` gives it
     """
@@ -369,15 +333,10 @@ def room(inventory, policy, used, demand) -> Room:
 
 
 def headrooms(host_states, inventories, demand, policies, cache=None) -> list:
-    """The :func:`room` count of each host, in one loop (for the weigher).
-
-    :param inventories: aligned with ``host_states``, as
-        :meth:`nova_vmw_sched.inventory.InventoryCache.for_hosts` gives
-        them
-    :param cache: the inventory cache, for placement's usage (:func:`usage`)
-    :returns: for each host its headroom, or None if the host is not a
-        VMware cluster or its inventory or usage is not known
-    """
+    """The :func:`room` count of each host (``inventories`` as
+    :meth:`~nova_vmw_sched.inventory.InventoryCache.for_hosts` gives them);
+    None for a host that is not a VMware cluster or whose inventory or
+    usage is not known."""
     result = []
     for host_state, inv in zip(host_states, inventories):
         used = None

@@ -13,20 +13,12 @@
 """Cluster identity: the one place that knows what a VMware cluster is.
 
 nova's vmwareapi driver names the compute node of a cluster
-``<cluster moref>.<vCenter instanceUuid>``, e.g.
-``domain-c7.6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01``; drivers of the Juno era
-used ``<cluster moref>(<display name>)``, e.g. ``domain-c7(Gold)``.
-:func:`cluster_of` turns such a node name into a :class:`ClusterId`; any
-other node name (a KVM host, an ironic node, garbage) gives ``None``, never
-an exception.
-
-The operator names clusters with *references*: a full node name (exactly
-that cluster), a bare moref ``domain-c7`` (that moref in *every* vCenter: a
-moref is unique only inside one vCenter) or an alias from
-``[vmware_scheduler] cluster_aliases``. :func:`parse_reference_list` parses
-a list of them (the ``vmware:cluster`` flavor extra spec), raising
-:class:`InvalidClusterReference` with a message naming the bad element;
-:func:`resolve` resolves it against the aliases into a :class:`ClusterPin`.
+``<cluster moref>.<vCenter instanceUuid>``; drivers of the Juno era used
+``<cluster moref>(<display name>)``. :func:`cluster_of` turns such a node
+name into a :class:`ClusterId`, any other into None. The operator names
+clusters with references (a node name, a bare moref, an alias), which
+:func:`parse_reference_list` parses and :func:`resolve` resolves into a
+:class:`ClusterPin`.
 """
 
 import re
@@ -39,10 +31,8 @@ _NODE_RE = re.compile(r'(?P<moref>domain-c[0-9]+)(?:\.(?P<uuid>%s)'
                       r'|\((?P<name>[^()]+)\))' % _UUID_RE.pattern)
 ALIAS_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_.-]{0,63}')
 
-# Node names are few (one per cluster) and asked for on every request, so
-# their parse is kept: a plain bounded memo of a pure function of the name
-# (not part of the data seam). The bound only guards against an unbounded
-# stream of distinct garbage names.
+# parsed node names (one per cluster, asked for on every request); the bound
+# guards against a stream of distinct garbage names
 _CACHE_LIMIT = 200000
 _cache: dict[str, ty.Optional['ClusterId']] = {}
 

@@ -13,15 +13,13 @@
 """What differs between the nova releases nova-vmw-sched supports.
 
 Supported: nova 31 (2025.1), 33 (2026.1) and 34 (2026.2). Every difference
-between their interfaces that the package or its tests meet is answered
-here, by asking nova for the feature rather than for its version, so that
-no version check lives anywhere else.
+between their interfaces that the package meets is answered here (the
+functional harness's in ``tests/functional/threads_harness.py``), by asking
+nova for the feature rather than for its version.
 
 This module imports nothing of nova at import time: :func:`monkey_patch`
 must run before anything else imports nova.
 """
-
-import importlib
 
 #: the environment variable nova reads to choose its concurrency backend
 DISABLE_EVENTLET_ENV = 'OS_NOVA_DISABLE_EVENTLET_PATCHING'
@@ -53,15 +51,3 @@ def eventlet_patched():
         return False
     return patcher.is_monkey_patched('thread')
 
-
-def harness_supports_native_threads():
-    """True when nova's functional harness runs on native threads: nova 34's
-    keeps its SQLite databases in files in WAL mode and lets one writing
-    transaction at a time into each (``DatabaseWriteLock``); nova 33's keeps
-    them in memory, one connection shared by all threads, which fails as
-    soon as two threads use it ("cannot start a transaction within a
-    transaction"). Tests only: imports nova's test fixtures."""
-    # by its full name: nova.tests.fixtures star-imports the top-level
-    # nova package over the attribute of its submodule nova
-    nova_fixtures = importlib.import_module('nova.tests.fixtures.nova')
-    return hasattr(nova_fixtures, 'DatabaseWriteLock')

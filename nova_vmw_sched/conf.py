@@ -12,13 +12,9 @@
 
 """The ``[vmware_scheduler]`` options of nova_vmw_sched.
 
-Every option is mutable: nova-scheduler reloads it on SIGHUP
-(``mutate_config_files``), and the plugins read it per request (or per
-refresh), so every cache follows the new value.
-
-Nothing is registered at import time: the plugins call
-:func:`register_opts` on nova's ``CONF`` when they are loaded, and the
-sample-config generator calls :func:`list_opts`.
+Every option is mutable (reloaded on SIGHUP, read per request or per
+refresh). Nothing is registered at import time: the plugins call
+:func:`register_opts` when they are loaded.
 """
 
 import threading
@@ -48,24 +44,18 @@ Operator names for clusters.
 
 Each entry maps an alias to one cluster reference, so that flavors can say
 ``vmware:cluster=gold`` instead of a node name. An alias is a letter or
-``_`` followed by up to 63 letters, digits, ``_``, ``.`` or ``-``, and must
-not start with ``domain-``. The reference is one of:
+``_`` followed by up to 63 letters, digits, ``_``, ``.`` or ``-``, not
+starting with ``domain-``. The reference is a full node name
+(``domain-c7.6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01``: that cluster of that
+vCenter), a legacy node name (``domain-c7(Gold)``) or a bare moref
+(``domain-c7``: that moref in every vCenter); not another alias or a list.
+An entry that is not valid is ignored and logged once as a WARNING; a
+flavor that names an alias not defined here fails to schedule (nothing
+passes), with a WARNING naming the alias.
 
-* a full node name, ``domain-c7.6f1c2a6e-2f6b-4c39-9d55-3b1f4c1e7a01``:
-  that cluster of that vCenter;
-* a legacy node name, ``domain-c7(Gold)``;
-* a bare moref, ``domain-c7``: that moref in every vCenter.
-
-An alias cannot stand for another alias or for a list. An entry that is not
-valid is ignored and logged once as a WARNING; a flavor that names an alias
-that is not defined here fails to schedule (nothing passes), with a WARNING
-naming the alias.
-
-This option only affects scheduling if ``VMwareClusterFilter`` is in
-``[filter_scheduler] enabled_filters`` or
-``VMwareClusterPreferenceWeigher`` is in ``[filter_scheduler]
-weight_classes``. nova-api does not read it: the API checks only that an
-alias name is well formed.
+This option only affects scheduling if ``VMwareClusterFilter`` or
+``VMwareClusterPreferenceWeigher`` is enabled. nova-api does not read it:
+the API checks only that an alias name is well formed.
 
 Possible values:
 
@@ -92,9 +82,9 @@ neighbours in the list differ by ``multiplier / N``. The default, 1000, is
 far above what nova's weighers that spread or stack by usage add with
 their default multipliers (at most 9 in all), so the list order wins over
 free RAM, CPU and disk for lists of up to 100 clusters, while nova's
-build-failure and cross-cell weighers
-(multiplier 1000000) still win over it. 0 turns the preference off, so
-nova's other weighers choose among the listed clusters.
+build-failure and cross-cell weighers (multiplier 1000000) still win over
+it. 0 turns the preference off, so nova's other weighers choose among the
+listed clusters.
 
 The value can be overridden per host aggregate with the metadata key
 ``cluster_preference_weight_multiplier``.
@@ -203,10 +193,8 @@ Choose the policy that matches the cluster's vSphere HA admission control
 setting (see the capacity page of the documentation).
 ``cluster_failover_overrides`` sets another policy for single clusters.
 
-This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
-in ``[filter_scheduler] enabled_filters`` or
-``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
-weight_classes``.
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled.
 
 Possible values:
 
@@ -343,10 +331,8 @@ An entry that is not valid (bad reference, undefined alias, bad policy) is
 ignored, so its cluster keeps the default policy, and logged once as a
 WARNING.
 
-This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
-in ``[filter_scheduler] enabled_filters`` or
-``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
-weight_classes``.
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled.
 
 Possible values:
 
@@ -374,14 +360,12 @@ candidates do not carry. Each scheduler process keeps them for all its
 requests and re-reads them in the background, one call per cluster about
 this often (the clusters in turn, at an even rate of clusters / TTL per
 second, so that they never come due together): requests never wait for a
-refresh. After a failed read, or a cluster
-without inventory, the last value read is kept. Inventories change when
-ESXi hosts join or leave a cluster or an allocation ratio changes.
+refresh. After a failed read, or a cluster without inventory, the last
+value read is kept. Inventories change when ESXi hosts join or leave a
+cluster or an allocation ratio changes.
 
-This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
-in ``[filter_scheduler] enabled_filters`` or
-``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
-weight_classes``.
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled.
 
 Possible values:
 
@@ -411,10 +395,8 @@ it (with the reason in its DEBUG line and in the explanation of a pinned
 request) and ``VMwareClusterHeadroomWeigher`` weighs it last. Its read
 goes on, and later requests find it.
 
-This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
-in ``[filter_scheduler] enabled_filters`` or
-``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
-weight_classes``.
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled.
 
 Possible values:
 
@@ -439,10 +421,8 @@ The delay doubles with each further failure of the same cluster, up to
 A cluster read before keeps its last inventory meanwhile; a cluster never
 read has none, so the capacity filter refuses it until a read succeeds.
 
-This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
-in ``[filter_scheduler] enabled_filters`` or
-``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
-weight_classes``.
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled.
 
 Possible values:
 
@@ -467,10 +447,8 @@ benchmarks measured about 1,600 clusters a second filling an empty cache
 and about 420 a second re-reading while requests ran back to back (Python's
 GIL is shared with the requests).
 
-This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
-in ``[filter_scheduler] enabled_filters`` or
-``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
-weight_classes``.
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled.
 
 Possible values:
 
@@ -499,10 +477,8 @@ summaries carry the usage of each provider with free memory), and the
 capacity filter and the headroom weigher count the larger of nova's figure
 and placement's figure plus what nova counted since that read.
 
-This option only affects scheduling if ``VMwareClusterCapacityFilter`` is
-in ``[filter_scheduler] enabled_filters`` or
-``VMwareClusterHeadroomWeigher`` is in ``[filter_scheduler]
-weight_classes``.
+This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
+``VMwareClusterHeadroomWeigher`` is enabled.
 
 Possible values:
 
@@ -648,12 +624,8 @@ Related options:
 
 
 def register_opts(conf):
-    """Register the ``[vmware_scheduler]`` options on ``conf``, once.
-
-    Registering again would be harmless but not free: oslo.config clears
-    its cache of every option's value on each registration (about 140 us
-    per call, against 5 us for a read).
-    """
+    """Register the ``[vmware_scheduler]`` options on ``conf``, once (each
+    registration clears oslo.config's cache of values: 140 us a call)."""
     try:
         group = conf[GROUP.name]
         if all(opt.dest in group for opt in OPTS):
@@ -671,8 +643,7 @@ def list_opts():
 
 _warned = set()
 _warned_lock = threading.Lock()
-#: distinct WARNINGs remembered before the memory starts again
-_WARNED_LIMIT = 200000
+_WARNED_LIMIT = 200000  # distinct WARNINGs remembered, then forgotten
 
 
 def warn_once(log, key, message, args):
@@ -690,12 +661,8 @@ def warn_once(log, key, message, args):
 
 
 def read_option(conf, name):
-    """``[vmware_scheduler] <name>``, or its default if the value is bad.
-
-    oslo.config checks bounds and choices when an option is read, and raises
-    for a bad value in the file; the scheduler must not, so this logs a
-    WARNING once per bad value and uses the documented default.
-    """
+    """``[vmware_scheduler] <name>``; for a value oslo.config refuses
+    (bounds, choices), its default, with a WARNING once per bad value."""
     try:
         try:
             return getattr(conf.vmware_scheduler, name)

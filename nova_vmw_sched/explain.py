@@ -16,18 +16,8 @@ For a request whose flavor has ``vmware:cluster``, ``VMwareClusterFilter``
 notes which candidate nodes belong to each listed cluster, and every
 nova_vmw_sched filter notes why it rejects one of them. When one of our
 filters leaves no host, one INFO line names each listed cluster and why it
-is out, e.g.::
-
-    No host left for instance 5b0c...: vmware:cluster=gold,domain-c9 lists
-    gold (domain-c7.6f1c...) on svc-a: VMwareClusterFilter: service svc-a
-    is down; domain-c9: not a candidate (no compute node of that cluster)
-
-A listed cluster that placement did not offer is looked up in the database
-(only then, once per request): no compute node, a disabled service (nova
-asks placement for enabled nodes only), or no room. Rejections by nova's
-own filters between ours show as "rejected by another filter"; a filter of
-nova that removes the last host ends the request before ours run, so
-``VMwareClusterFilter`` goes first in ``enabled_filters``.
+is out; a listed cluster that placement did not offer is looked up in the
+database (only then, once per request).
 """
 
 from oslo_log import log as logging
@@ -38,11 +28,7 @@ from nova_vmw_sched import view
 
 LOG = logging.getLogger(__name__)
 
-NOT_A_CANDIDATE = 'not a candidate'
 NO_NODE = 'no compute node of that cluster'
-NO_ROOM = 'placement offered no allocation candidate (no room?)'
-
-OTHER_FILTER = 'rejected by another filter (see nova-scheduler debug log)'
 
 
 class Explanation:
@@ -68,16 +54,17 @@ class Explanation:
         for index, ref in enumerate(pin.pin.refs):
             hosts = self.listed.get(index)
             if not hosts:
-                parts.append('%s: %s (%s)' % (
-                    ref.text, NOT_A_CANDIDATE, absent_reason(context, ref)))
+                parts.append('%s: not a candidate (%s)' % (
+                    ref.text, absent_reason(context, ref)))
                 continue
             for host_state in hosts:
                 name = str(cluster.cluster_of(host_state))
                 label = ref.text if ref.text == name else '%s (%s)' % (
                     ref.text, name)
                 why = self.reasons.get(id(host_state))
-                text = '; '.join('%s: %s' % r for r in why) if why else \
-                    OTHER_FILTER
+                text = '; '.join('%s: %s' % r for r in why) if why else (
+                    'rejected by another filter (see nova-scheduler debug '
+                    'log)')
                 parts.append('%s on %s: %s' % (
                     label, getattr(host_state, 'host', '?'), text))
         return ('No host left for instance %s: vmware:cluster=%s lists %s'
@@ -85,12 +72,8 @@ class Explanation:
 
 
 def for_request(spec_obj, pin_request=None):
-    """The request's :class:`Explanation` (a part of its
-    :mod:`nova_vmw_sched.view`); None if it is not pinned.
-
-    The first caller (``VMwareClusterFilter``) passes the request's
-    PinRequest; later callers get what it registered.
-    """
+    """The request's :class:`Explanation`, made by the first caller
+    (``VMwareClusterFilter``, with the PinRequest); None if not pinned."""
     request_view = view.of(spec_obj)
     if pin_request is None or not pin_request.pinned:
         return request_view.part('explanation')
@@ -141,5 +124,6 @@ def absent_reason(context, ref):
             texts.append('service %s is disabled (%s); nova asks placement '
                          'for enabled nodes only' % (host, disabled_reason))
         else:
-            texts.append('under service %s: %s' % (host, NO_ROOM))
+            texts.append('under service %s: placement offered no '
+                         'allocation candidate (no room?)' % host)
     return '; '.join(texts)

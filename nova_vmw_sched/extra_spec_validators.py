@@ -10,16 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Flavor extra spec validators for nova-api.
-
-Loaded by nova-api through the ``nova.api.extra_spec_validators`` entry
-point. From API microversion 2.86 nova validates flavor extra specs, and
-rejects every key of the ``vmware`` namespace it does not know, so without
-this module nova-api refuses ``vmware:cluster`` altogether.
-
-The API checks syntax only: nova-api does not read
-``[vmware_scheduler] cluster_aliases``, so an alias name is accepted when it
-is well formed and resolved by the scheduler.
+"""Flavor extra spec validators for nova-api (entry point
+``nova.api.extra_spec_validators``): from microversion 2.86 nova refuses
+the keys of the ``vmware`` namespace it does not know. Syntax only: an
+alias is resolved by the scheduler.
 """
 
 from nova.api.validation.extra_specs import base

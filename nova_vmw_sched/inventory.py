@@ -14,12 +14,9 @@ path (doc/source/capacity.rst, "Inventories, usage and the cache"; what
 each mechanism buys: doc/source/benchmarks.rst, "Inventory cache").
 
 A map ``{rp uuid: entry}`` shared by a process's requests, one refresher
-thread and a small pool of readers, started on first use in each process.
-Requests only look up; the pool reads clusters never read, waited for at
-most ``cluster_inventory_first_read_wait``. The refresher re-reads the
-entries in a circle at ``clusters / TTL`` a second and all providers' usage
-with one call every ``cluster_usage_refresh_interval``, through the sources
-of :mod:`nova_vmw_sched.inventory_sources`.
+thread and a small pool of readers (the sources of
+:mod:`nova_vmw_sched.inventory_sources`), started on first use in each
+process.
 """
 
 from concurrent import futures
@@ -33,7 +30,6 @@ import time
 from oslo_log import log as logging
 
 import nova.conf
-from nova import context as nova_context
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import conf as vmw_conf
@@ -392,9 +388,3 @@ class InventoryCache:
             self._retry, self._pending = {}, {}
             self._credit, self._usage_due = 0.0, None
             self._last = self._clock()
-
-
-def request_context(spec_obj):
-    """The context of a RequestSpec, or an admin context."""
-    context = getattr(spec_obj, '_context', None)
-    return nova_context.get_admin_context() if context is None else context

@@ -11,13 +11,8 @@
 #    under the License.
 """The placement keeper: a thread of each nova-scheduler process that loaded
 the package's filters runs the duties (:mod:`nova_vmw_sched.duties`) every
-``[vmware_scheduler] placement_sync_interval`` seconds.
-
-Each duty reads what nova and placement hold and writes only what differs:
-it converges, is idempotent (several processes write the same thing),
-retries placement's generation conflicts (:func:`retrying`) and writes
-nothing when nothing differs. ``nova-vmw-sched sync-placement`` runs the
-same duties once.
+``[vmware_scheduler] placement_sync_interval`` seconds. Each duty writes
+only what differs from what it reads, so several processes converge.
 """
 
 import os

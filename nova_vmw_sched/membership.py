@@ -12,16 +12,11 @@
 
 """Where a request's server-group members and ``same_host`` /
 ``different_host`` instances are, by unit (:func:`nova_vmw_sched.cluster.
-node_key`: the cluster, whichever service manages it; else the node), looked
-up once per request through :attr:`nova_vmw_sched.data.Data.members`
-(doc/source/server-groups.rst, "How members count").
-
-An instance counts on its cell ``node`` or, without one, where placement
-holds its allocation. Older members still build requests without one are
-waited for (``[vmware_scheduler] server_group_wait_timeout``, looking every
-``server_group_wait_interval``); the instance being scheduled never counts.
-When a lookup fails or members are still in flight, :attr:`Members.error`
-says why: the hard policies refuse every host, the soft ones count the rest.
+node_key`), looked up once per request through
+:attr:`nova_vmw_sched.data.Data.members` (doc/source/server-groups.rst,
+"How members count"). When a lookup fails or members are still in flight,
+:attr:`Members.error` says why: the hard policies refuse every host, the
+soft ones count the rest.
 """
 
 import collections
@@ -70,17 +65,9 @@ def _field(obj, field):
 
 
 class Counted(ty.NamedTuple):
-    """Members of a group by unit, or why they cannot be counted."""
+    """Instances by unit, or why the hard policies must refuse."""
 
     counts: collections.Counter
-    #: set when the hard policies must refuse every host
-    error: ty.Optional[str] = None
-
-
-class Located(ty.NamedTuple):
-    """Units of hinted instances, or why they cannot be told."""
-
-    units: frozenset
     error: ty.Optional[str] = None
 
 
@@ -103,14 +90,14 @@ def group_counts(spec_obj, host_states, policy):
 
 
 def hint_units(spec_obj, host_states, hint):
-    """:class:`Located` units of the ``same_host`` or ``different_host``
-    instances; None when the request has no such hint."""
+    """:class:`Counted` instances of the ``same_host`` or ``different_host``
+    hint; None when the request has no such hint."""
     members = members_of(spec_obj)
     uuids = members.hints.get(hint)
     if not uuids:
         return None
-    return Located(frozenset(members.counts(
-        uuids, host_states, instance_uuid(spec_obj))), members.error)
+    return Counted(members.counts(uuids, host_states,
+                                  instance_uuid(spec_obj)), members.error)
 
 
 def _hint_uuids(spec_obj, name):
@@ -144,8 +131,7 @@ class Members:
         self._first = instance_uuid(spec_obj)
         self._where = None  # {uuid: node name, or tuple of rp uuids}
         self._provider_keys = {}  # {rp uuid: unit key}
-        #: why the hard policies must refuse; None if all is known
-        self.error = None
+        self.error = None  # why the hard policies must refuse
         self._current = None  # the instance nova schedules now
         #: {uuid: order} of members, still building, that joined the group
         #: after this request's first instance

@@ -13,14 +13,10 @@
 """What a move of an existing instance asks of clusters, read once per
 request (a part of the request's :mod:`nova_vmw_sched.view`).
 
-nova's scheduler is not told whether a request is a new boot or a move, but
-for every move nova-api (resize, cold migration) or nova-conductor (live
-migration, evacuation) sets ``RequestSpec.ignore_hosts`` to a list, empty
-when the source service host may be chosen again; a new boot leaves it
-None, and nova does not store it. Only for such a request is the instance
-looked up (one query per cell, through the data seam): a move is a request
-whose instance already has a node, a resize one whose flavor differs from
-the instance's.
+nova sets ``RequestSpec.ignore_hosts`` to a list (maybe empty) for every
+move and leaves it None for a new boot (it is not stored). Only then is
+the instance looked up: a move is a request whose instance already has a
+node, a resize one whose flavor differs from the instance's.
 """
 
 import typing as ty
@@ -32,15 +28,12 @@ from nova_vmw_sched import view
 
 
 class Move(ty.NamedTuple):
-    """The instance a request moves."""
+    """The instance a request moves: its node, that node's unit (the
+    cluster), whether the flavor changes, or why it cannot be looked up."""
 
-    #: the node the instance is on
     node: ty.Optional[str] = None
-    #: the scheduling unit of that node (the cluster)
     source: ty.Any = None
-    #: True for a resize (the flavor changes)
     resize: bool = False
-    #: why the instance could not be looked up
     error: ty.Optional[str] = None
 
 

@@ -31,8 +31,7 @@ LOG = logging.getLogger(__name__)
 CLUSTER_EXTRA_SPEC = 'vmware:cluster'
 
 _alias_lock = threading.Lock()
-#: ``cluster_aliases`` parsed, for its last value only: a plain bounded memo
-#: of a pure function of the option value (not part of the data seam)
+#: ``cluster_aliases`` parsed, for its last value only
 _alias_cache: dict = {}
 
 

@@ -11,19 +11,14 @@
 #    under the License.
 
 """The vSphere HA reserve of each cluster, held in placement as
-allocations (doc/source/capacity.rst, "Concurrent requests"); a duty of
-:mod:`nova_vmw_sched.keeper`.
+allocations of the package's own consumers (doc/source/capacity.rst,
+"Concurrent requests"); a duty of :mod:`nova_vmw_sched.keeper`.
 
-On each VMware cluster's provider, consumers of the package's own (type
-:data:`CONSUMER_TYPE`, project and user :data:`PROJECT`, uuids derived from
-the provider's: :func:`consumer_uuid`) allocate the hold-back ``H`` of the
-cluster's policy, split into pieces placement accepts (:func:`chunks`); at
-most what is free, and nothing while ``VMwareClusterCapacityFilter`` is not
-enabled. A run reads the project's usage (``/usages``) and the providers,
-then the inventories and allocations of each provider whose generation
-changed since its reserve was found right, all of them again when the
-project's total differs from what is known (placement deletes allocations
-without a new generation), and those whose reserve is short at every run.
+A run reads the project's usage and the providers, then the inventories
+and allocations of each provider whose generation changed since its
+reserve was found right (all of them when the project's total differs
+from what is known: placement deletes allocations without a new
+generation), and those whose reserve is short at every run.
 """
 
 import math
@@ -92,9 +87,7 @@ class Plan(ty.NamedTuple):
 
     wanted: dict
     held: dict
-    #: True if the reserve is less than the policy's hold-back (the
-    #: instances use more than ``C - H``, or the hold-back is fractional)
-    short: bool
+    short: bool  # less than the policy's hold-back
 
 
 def plan(rp_uuid, inventories, allocations, policy):

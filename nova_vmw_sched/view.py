@@ -19,11 +19,8 @@ the explanation of a pinned NoValidHost) lives here, keyed by the request's
 ``RequestSpec``: nova hands the same object to every filter and weigher and
 to every instance of a multi-create, and a new one to every other request.
 
-A view goes away with its RequestSpec (weak keys). Its parts are built on
-first use, once, under the view's lock: :mod:`nova_vmw_sched.request` keeps
-the pin under ``'pin'``, :mod:`nova_vmw_sched.membership` the members under
-``'members'``, :mod:`nova_vmw_sched.moves` the move under ``'move'``,
-:mod:`nova_vmw_sched.explain` the explanation under ``'explanation'``.
+A view goes away with its RequestSpec (weak keys). Its parts (``'pin'``,
+``'members'``, ``'move'``, ``'explanation'``) are built on first use, once.
 """
 
 import threading
@@ -41,10 +38,8 @@ class RequestView:
         self._parts = {}
 
     def part(self, name, build=None):
-        """The part ``name``; built by ``build()`` on first use.
-
-        Without ``build``, None until someone has built it.
-        """
+        """The part ``name``, built by ``build()`` on first use (without
+        ``build``, None until someone has built it)."""
         try:
             return self._parts[name]
         except KeyError:

@@ -55,16 +55,12 @@ class RequestScopedFilter(filters.BaseHostFilter):
         self._log = std_logging.getLogger(type(self).__module__)
 
     def prepare_hosts(self, spec_obj, host_states):
-        """The work that does not depend on the host, once per request (per
-        instance of a multi-create unless the filter runs once per request).
-        """
+        """The work that does not depend on the host, once per call."""
         return None
 
     def check(self, host_state, prepared):
-        """None if ``host_state`` passes, given ``prepare_hosts()``'s result;
-        else the reason it fails, one string for the DEBUG line, the
-        explanation and the simulator alike. Must not raise on odd host data.
-        """
+        """None if ``host_state`` passes, else the reason it fails (for the
+        DEBUG line, the explanation and the simulator); never raises."""
         raise NotImplementedError()
 
     def refuse(self, spec_obj, what):
@@ -77,9 +73,7 @@ class RequestScopedFilter(filters.BaseHostFilter):
 
     def judge_all(self, filter_obj_list, spec_obj):
         """``(passed, [(host_state, reason), ...])``: :meth:`filter_all`
-        with the reason of each host that fails, logged at DEBUG and noted
-        for the explanation of a pinned request (simulate reads it here).
-        """
+        with the reasons, logged at DEBUG and noted for the explanation."""
         hosts = list(filter_obj_list)
         # Overriding filter_all bypasses BaseHostFilter._filter_one, so the
         # rebuild rule it applies is applied here.
@@ -89,8 +83,6 @@ class RequestScopedFilter(filters.BaseHostFilter):
         prepared = self.prepare_hosts(spec_obj, hosts)
         passed, rejected = [], []
         if isinstance(prepared, view.Refused):
-            # a hard rule that cannot be judged fails closed; the filter
-            # logged the WARNING once per request
             LOG.debug('%(filter)s refuses all %(count)d host(s): %(reason)s',
                       {'filter': type(self).__name__, 'count': len(hosts),
                        'reason': prepared})
@@ -117,13 +109,25 @@ class RequestScopedFilter(filters.BaseHostFilter):
         return bool(self.filter_all([host_state], spec_obj))
 
 
-def check_shadowing():
-    """ERROR once if nova's own class wins a name we take over.
-
-    nova maps ``enabled_filters`` names through ``{cls.__name__: cls}`` over
-    ``available_filters`` in order: a later class of the same name replaces
-    an earlier one, so ours must be listed after nova's.
+class HintFilter(RequestScopedFilter):
+    """Base for filters of the clusters of instances a hint (``HINT``) names.
     """
+
+    HINT = None
+    RUN_ON_REBUILD = False
+    # The clusters of existing instances do not change within a request.
+    run_filter_once_per_request = True
+
+    def prepare_hosts(self, spec_obj, host_states):
+        located = membership.hint_units(spec_obj, host_states, self.HINT)
+        if located and located.error:
+            return self.refuse(spec_obj, self.HINT)
+        return located.counts if located else None
+
+
+def check_shadowing():
+    """ERROR once if nova's own class wins a name we take over (the later
+    class of a name in ``available_filters`` wins)."""
     global _shadow_checked
     if _shadow_checked:
         return
@@ -155,11 +159,8 @@ class _FilterLoader(loadables.BaseLoader):
 
 
 def all_filters():
-    """All filter classes of nova_vmw_sched, for ``available_filters``.
-
-    nova's HostManager calls it when nova-scheduler starts: the process's
-    placement keeper (:mod:`nova_vmw_sched.keeper`) starts with it.
-    """
+    """All filter classes of nova_vmw_sched, for ``available_filters``;
+    nova-scheduler calls it at start, and so starts the placement keeper."""
     data.start_keeper()
     return list({cls.__name__: cls for cls in _FilterLoader().get_all_classes()
                  if cls.__module__.startswith(__name__ + '.')}.values())

@@ -12,28 +12,18 @@
 
 """Keep instances within one ESXi host and the vSphere HA failover reserve.
 
-A VMware cluster passes if one instance of the requested flavor (its vCPUs
-and memory) fits the cluster's largest ESXi host (the ``max_unit`` of its
-``VCPU`` and ``MEMORY_MB`` inventories in placement, times the allocation
-ratio when that is below 1) and, once placed with those placed earlier in
-the same request, leaves the cluster's failover reserve free: the rule of
-:func:`nova_vmw_sched.capacity.room`, usage as
-:func:`nova_vmw_sched.capacity.usage` counts it.
+A VMware cluster passes if one instance of the requested flavor fits its
+largest ESXi host and, once placed with those placed earlier in the same
+request, leaves the cluster's failover reserve free: the rule of
+:func:`nova_vmw_sched.capacity.room`.
 
 Reads ``[vmware_scheduler] cluster_failover_policy`` (default
 ``host_failures``), ``cluster_failover_host_failures`` (default 1),
 ``cluster_failover_cpu_percentage`` and
 ``cluster_failover_memory_percentage`` (default 25 each),
-``cluster_failover_overrides`` (per cluster, by reference or alias from
-``cluster_aliases``) and the options of the inventory cache
-(``cluster_inventory_*``, ``cluster_usage_refresh_interval``).
-
-Inventories and placement's usage come from the shared cache of
-:mod:`nova_vmw_sched.inventory`, kept fresh by its own threads: a request
-makes no call for a cluster read before. A cluster never read is read at
-once and waited for up to ``cluster_inventory_first_read_wait`` seconds
-(all such clusters of the request together); a cluster whose inventory is
-still not known fails.
+``cluster_failover_overrides`` and the options of the inventory cache
+(``cluster_inventory_*``, ``cluster_usage_refresh_interval``). A cluster
+whose inventory is not known (see :mod:`nova_vmw_sched.inventory`) fails.
 
 Nodes that are not VMware clusters (KVM, ironic) pass. Rebuilds are not
 filtered: a rebuild keeps the instance's flavor and host.
@@ -48,6 +38,7 @@ from nova_vmw_sched import cluster
 from nova_vmw_sched import data
 from nova_vmw_sched import filters as vmw_filters
 from nova_vmw_sched import inventory
+from nova_vmw_sched import membership
 
 CONF = nova.conf.CONF
 
@@ -60,10 +51,8 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
     # capacity that the next one must see.
 
     def prepare_hosts(self, spec_obj, host_states):
-        # One pass reads what the cache lacks and looks up each host's
-        # inventory; the checks after it make no call.
         cache = data.get().inventory
-        inventories = cache.for_hosts(inventory.request_context(spec_obj),
+        inventories = cache.for_hosts(membership.admin_context(spec_obj),
                                       host_states)
         return _Prepared(capacity.demand_of(spec_obj),
                          capacity.reserve_policies(CONF), cache,
@@ -101,12 +90,8 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
 
 
 class Refused(str):
-    """The reason of a capacity refusal, with the figures it states.
-
-    ``nova-vmw-sched simulate --why`` reads the
-    :class:`~nova_vmw_sched.capacity.Refusal`, the reserve policy and the
-    demand from it instead of parsing the text.
-    """
+    """The reason of a capacity refusal, with the figures it states (for
+    ``nova-vmw-sched simulate --why``)."""
 
     def __new__(cls, text, refusal, policy, demand):
         self = super().__new__(cls, text)

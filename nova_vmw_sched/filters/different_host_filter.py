@@ -22,23 +22,12 @@ WARNING per request. Rebuilds are not filtered.
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
-from nova_vmw_sched import membership
-
-HINT = 'different_host'
 
 
-class DifferentHostFilter(vmw_filters.RequestScopedFilter):
+class DifferentHostFilter(vmw_filters.HintFilter):
     """Pass only clusters holding no instance named by different_host."""
 
-    RUN_ON_REBUILD = False
-    # The clusters of existing instances do not change within a request.
-    run_filter_once_per_request = True
-
-    def prepare_hosts(self, spec_obj, host_states):
-        located = membership.hint_units(spec_obj, host_states, HINT)
-        if located and located.error:
-            return self.refuse(spec_obj, HINT)
-        return located.units if located else None
+    HINT = 'different_host'
 
     def check(self, host_state, units):
         if not units or cluster.host_key(host_state) not in units:

@@ -23,23 +23,12 @@ filtered.
 
 from nova_vmw_sched import cluster
 from nova_vmw_sched import filters as vmw_filters
-from nova_vmw_sched import membership
-
-HINT = 'same_host'
 
 
-class SameHostFilter(vmw_filters.RequestScopedFilter):
+class SameHostFilter(vmw_filters.HintFilter):
     """Pass only clusters holding an instance named by same_host."""
 
-    RUN_ON_REBUILD = False
-    # The clusters of existing instances do not change within a request.
-    run_filter_once_per_request = True
-
-    def prepare_hosts(self, spec_obj, host_states):
-        located = membership.hint_units(spec_obj, host_states, HINT)
-        if located and located.error:
-            return self.refuse(spec_obj, HINT)
-        return located.units if located else None
+    HINT = 'same_host'
 
     def check(self, host_state, units):
         if units is None or cluster.host_key(host_state) in units:

@@ -18,10 +18,9 @@ Operators add them beside nova's own::
     weight_classes = nova.scheduler.weights.all_weighers,
                      nova_vmw_sched.weights.all_weighers
 
-nova's weight handler calls ``weigh_objects()`` once per request (per
-instance), where a weigher reads its multiplier option once, and
-``weight_multiplier()`` once per host, which reads it as nova's own
-weighers do. Nothing per request is kept on a weigher.
+A weigher reads its multiplier once in ``weigh_objects()`` (once per
+instance) and per host in ``weight_multiplier()``, as nova's own weighers
+do; nothing per request is kept on a weigher.
 """
 
 import nova.conf
@@ -34,31 +33,6 @@ from nova_vmw_sched import conf as vmw_conf
 CONF = nova.conf.CONF
 
 
-def configured(option):
-    """``[vmware_scheduler] <option>``; for a bad value, read_option warns
-    once and gives the default."""
-    return vmw_conf.read_option(CONF, option)
-
-
-def multiplier(host_state, option):
-    """The multiplier for one host: aggregate metadata, else the option."""
-    return scheduler_utils.get_weight_multiplier(host_state, option,
-                                                 configured(option))
-
-
-def is_off(host_states, option, value):
-    """True if the multiplier is 0 for every host: the option's ``value``
-    and every aggregate that sets it (the weigher then looks nothing up).
-    """
-    if value:
-        return False
-    return not any(
-        scheduler_utils.get_weight_multiplier(h, option, value)
-        for h in host_states
-        if any(option in (getattr(agg, 'metadata', None) or {})
-               for agg in (getattr(h, 'aggregates', None) or ())))
-
-
 class ClusterWeigher(weights.BaseHostWeigher):
     """Base of our weighers, weighted by the option ``MULTIPLIER``."""
 
@@ -68,8 +42,25 @@ class ClusterWeigher(weights.BaseHostWeigher):
         super().__init__()
         vmw_conf.register_opts(CONF)
 
+    def configured(self):
+        """The option ``MULTIPLIER`` (its default for a bad value)."""
+        return vmw_conf.read_option(CONF, self.MULTIPLIER)
+
     def weight_multiplier(self, host_state):
-        return multiplier(host_state, self.MULTIPLIER)
+        """The multiplier for one host: aggregate metadata, else the option.
+        """
+        return scheduler_utils.get_weight_multiplier(
+            host_state, self.MULTIPLIER, self.configured())
+
+    def is_off(self, host_states):
+        """True if the multiplier is 0 for every host: the option and every
+        aggregate that sets it (the weigher then looks nothing up)."""
+        if self.configured():
+            return False
+        return not any(
+            self.weight_multiplier(h) for h in host_states
+            if any(self.MULTIPLIER in (getattr(agg, 'metadata', None) or {})
+                   for agg in (getattr(h, 'aggregates', None) or ())))
 
     def _weigh_object(self, host_state, weight_properties):
         """The raw metric of one host, as :meth:`weigh_objects` gives it."""

@@ -20,11 +20,8 @@ flavor does not fit the cluster's largest ESXi host.
 
 Reads ``[vmware_scheduler] cluster_headroom_weight_multiplier`` (default
 1.0: spread to the clusters with the most room; negative: pack), which the
-host aggregate metadata key of the same name overrides, and the reserve
-options the filter reads. Inventories and placement's usage come from the
-shared cache of :mod:`nova_vmw_sched.inventory`, kept fresh in the
-background; a cluster never read is read first and waited for up to
-``cluster_inventory_first_read_wait`` (shared with the filter).
+host aggregate metadata key of the same name overrides, and the options
+the filter reads.
 
 A cluster without room for the instance (headroom 0), a cluster whose
 inventory or usage is not known and a node that is not a VMware cluster
@@ -33,11 +30,10 @@ others when it is negative.
 """
 
 import nova.conf
-from nova.scheduler import utils as scheduler_utils
 
 from nova_vmw_sched import capacity
 from nova_vmw_sched import data
-from nova_vmw_sched import inventory
+from nova_vmw_sched import membership
 from nova_vmw_sched import weights as vmw_weights
 
 CONF = nova.conf.CONF
@@ -51,12 +47,11 @@ class VMwareClusterHeadroomWeigher(vmw_weights.ClusterWeigher):
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         hosts = [w.obj for w in weighed_obj_list]
-        configured = vmw_weights.configured(self.MULTIPLIER)
-        if vmw_weights.is_off(hosts, self.MULTIPLIER, configured):
+        if self.is_off(hosts):
             return [0.0] * len(hosts)
         cache = data.get().inventory
         inventories = cache.for_hosts(
-            inventory.request_context(weight_properties), hosts)
+            membership.admin_context(weight_properties), hosts)
         raw = capacity.headrooms(hosts, inventories,
                                  capacity.demand_of(weight_properties),
                                  capacity.reserve_policies(CONF), cache)
@@ -66,6 +61,5 @@ class VMwareClusterHeadroomWeigher(vmw_weights.ClusterWeigher):
         # largest headroom when packing.
         last_when_packing = float(max(r or 0 for r in raw))
         return [float(r) if r else
-                (last_when_packing if scheduler_utils.get_weight_multiplier(
-                    h, self.MULTIPLIER, configured) < 0 else 0.0)
+                (last_when_packing if self.weight_multiplier(h) < 0 else 0.0)
                 for h, r in zip(hosts, raw)]

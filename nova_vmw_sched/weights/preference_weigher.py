@@ -41,9 +41,7 @@ class VMwareClusterPreferenceWeigher(vmw_weights.ClusterWeigher):
         """Listed clusters count down from N to 1; others 0."""
         hosts = [w.obj for w in weighed_obj_list]
         pin = request.cluster_pin(weight_properties, CONF).pin
-        if pin is None or vmw_weights.is_off(
-                hosts, self.MULTIPLIER,
-                vmw_weights.configured(self.MULTIPLIER)):
+        if pin is None or self.is_off(hosts):
             return [0.0] * len(hosts)
         ranks = [pin.rank(cluster.cluster_of(h)) for h in hosts]
         return [0.0 if rank is None else float(len(pin.refs) - rank)

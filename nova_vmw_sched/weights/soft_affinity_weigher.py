@@ -24,12 +24,10 @@ Multipliers: ``[vmware_scheduler] cluster_soft_affinity_weight_multiplier``
 and ``cluster_soft_anti_affinity_weight_multiplier`` (default 1.0; host
 aggregate metadata keys of the same names override them).
 
-nova's conductor refuses soft groups unless its own soft weighers are in
-``[filter_scheduler] weight_classes`` (``nova.scheduler.weights.all_weighers``
-does it), and those count members per service host. Set nova's
-``[filter_scheduler] soft_affinity_weight_multiplier`` and
-``soft_anti_affinity_weight_multiplier`` to 0 so that they add nothing;
-these weighers log an ERROR at start when nova's would still count.
+nova's conductor demands its own soft weighers, which count per service
+host: set nova's ``[filter_scheduler] soft_affinity_weight_multiplier``
+and ``soft_anti_affinity_weight_multiplier`` to 0 (these weighers log an
+ERROR at start otherwise).
 """
 
 from oslo_log import log as logging
@@ -74,8 +72,7 @@ class _ClusterGroupWeigher(vmw_weights.ClusterWeigher):
         """Members on the node's cluster (negated for anti)."""
         hosts = [w.obj for w in weighed_obj_list]
         # multiplier 0 for every host: no member is looked up (or waited for)
-        if vmw_weights.is_off(hosts, self.MULTIPLIER,
-                              vmw_weights.configured(self.MULTIPLIER)):
+        if self.is_off(hosts):
             return [0.0] * len(hosts)
         counted = membership.group_counts(weight_properties, hosts,
                                           self.policy)

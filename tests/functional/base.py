@@ -565,7 +565,7 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     def setUp(self):
         self._watchdog()
         if not compat.eventlet_patched():
-            if not compat.harness_supports_native_threads():
+            if not threads_harness.harness_supports_native_threads():
                 self.skipTest(
                     "nova's functional harness of this release does not run "
                     "on native threads (its SQLite databases are in memory, "

@@ -40,6 +40,19 @@ import fasteners
 import fixtures
 
 
+def harness_supports_native_threads():
+    """True when nova's functional harness runs on native threads: nova 34's
+    keeps its SQLite databases in files in WAL mode and lets one writing
+    transaction at a time into each (``DatabaseWriteLock``); nova 33's keeps
+    them in memory, one connection shared by all threads, which fails as
+    soon as two threads use it ("cannot start a transaction within a
+    transaction")."""
+    # by its full name: nova.tests.fixtures star-imports the top-level
+    # nova package over the attribute of its submodule nova
+    nova_fixtures = importlib.import_module('nova.tests.fixtures.nova')
+    return hasattr(nova_fixtures, 'DatabaseWriteLock')
+
+
 class ReaderPreferringLock(fasteners.ReaderWriterLock):
     """fasteners' reader-writer lock, but waiting writers do not keep new
     readers out (only a writer holding it does)."""

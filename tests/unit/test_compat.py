@@ -24,6 +24,7 @@ import threading
 import testtools
 
 from nova_vmw_sched import compat
+from tests.functional import threads_harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -66,7 +67,7 @@ class TestHarness(testtools.TestCase):
         # runs on native threads, nova 31's and 33's do not
         major = int(importlib.metadata.version('nova').split('.')[0])
         self.assertEqual(major >= 34,
-                         compat.harness_supports_native_threads())
+                         threads_harness.harness_supports_native_threads())
 
 
 class TestMonkeyPatch(testtools.TestCase):

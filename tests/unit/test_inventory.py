@@ -642,9 +642,3 @@ class TestSources(test.NoDBTestCase):
             self.assertIsNotNone(mine.get(U1))
         self.assertIsNot(mine, data.get().inventory)
 
-    def test_request_context(self):
-        spec = fakes.request_spec()
-        ctx = nova_context.get_admin_context()
-        spec._context = ctx
-        self.assertIs(ctx, inventory.request_context(spec))
-        self.assertTrue(inventory.request_context(object()).is_admin)

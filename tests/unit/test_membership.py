@@ -255,6 +255,15 @@ class FilterTestCase(GroupTestCase):
 
 class TestMembers(GroupTestCase):
 
+    def test_admin_context(self):
+        ctxt = nova_context.RequestContext('user', 'project')
+        spec_obj = spec(None)
+        spec_obj._context = ctxt
+        found = membership.admin_context(spec_obj)
+        self.assertTrue(found.is_admin)
+        self.assertEqual(ctxt.global_id, found.global_id)
+        self.assertTrue(membership.admin_context(object()).is_admin)
+
     def test_one_view_and_one_lookup_per_request(self):
         ctxt = nova_context.RequestContext('user', 'project')
         self.source.nodes = {uuids.m1: node(1), uuids.m2: node(2),
