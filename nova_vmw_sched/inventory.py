@@ -223,8 +223,11 @@ class InventoryCache:
     def _read(self, context, rp_uuid, first=False):
         """Read one provider (a first read once); on failure keep the last.
         """
-        if first and getattr(self._entry(rp_uuid), 'value', 0) is not None:
-            return
+        if first:
+            # under the lock: warm() adds the entry after queueing its read
+            with self._lock:
+                if getattr(self._entry(rp_uuid), 'value', 0) is not None:
+                    return
         try:
             value = from_placement(self.source(context, rp_uuid) or {})
             error = None if value is not None else (

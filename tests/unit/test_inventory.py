@@ -19,6 +19,7 @@ an event the source sets), never by sleeping a guessed time.
 import os
 import threading
 import time
+import uuid as uuid_lib
 from unittest import mock
 
 import nova.conf
@@ -508,6 +509,16 @@ class TestThreads(test.NoDBTestCase):
             self.assertEqual([1024, 2048],
                              [g.memory_mb.max_unit for g in got])
         self.assertEqual(sorted([U1, U2]), sorted(self.source.uuids))
+
+    def test_every_first_read_of_a_large_request_is_made(self):
+        # the readers start on the first providers while the request is
+        # still queueing the rest: none may be skipped
+        uuids = [str(uuid_lib.uuid4()) for _ in range(2000)]
+        self.source.answers.update({u: fakes.inventories() for u in uuids})
+        self.source.release.set()
+        self.assertEqual(2000, self.cache.warm(None, uuids, wait=60))
+        self.assertEqual([], [u for u in uuids if self.cache.get(u) is None])
+        self.assertEqual(2000, self.source.calls())
 
     def test_pool_size_from_config(self):
         self.flags(cluster_inventory_refresh_workers=1,
