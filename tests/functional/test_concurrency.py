@@ -56,13 +56,11 @@ class HeldBuilds(Held):
 
     def _setUp(self):
         super()._setUp()
-        self.held = []
         original = compute_manager.ComputeManager._do_build_and_run_instance
         fixture = self
 
         def build(manager_self, context, instance, *args, **kwargs):
             if instance.display_name.endswith('-held'):
-                fixture.held.append(instance.uuid)
                 fixture.released.wait(60)
             return original(manager_self, context, instance, *args,
                             **kwargs)
