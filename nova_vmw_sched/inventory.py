@@ -198,11 +198,12 @@ class InventoryCache:
         rank = len(asked)
         with self._lock:
             new = [u for u in asked if u not in self._entries]
-            pending = self._pending
+            pending, is_new = self._pending, set(new)
             for rp_uuid in asked if pool is not None else ():
                 # a read queued by a request that asked for more is queued
                 # again at this one's rank (the first to run reads)
-                if rp_uuid in new or pending.get(rp_uuid, (0, 0))[1] > rank:
+                if rp_uuid in is_new or pending.get(rp_uuid,
+                                                    (0, 0))[1] > rank:
                     pending[rp_uuid] = (pool.submit(
                         (_FIRST, rank), self._read, context, rp_uuid, True),
                         rank)
