@@ -11,8 +11,8 @@
 #    under the License.
 
 """Scheduler benchmarks: ``python -m benchmarks.run`` (``tox -e bench``),
-and what the benchmarks share: timing, tracemalloc and a placement
-stand-in."""
+and what the benchmarks share: timing, tracemalloc, a request and a
+placement stand-in."""
 
 import gc
 import time
@@ -20,10 +20,44 @@ import tracemalloc
 import types
 
 
-def response(status_code, body):
+def response(body, status_code=200):
     """What nova's report client returns, answering ``body``."""
-    return types.SimpleNamespace(status_code=status_code, json=lambda: body,
-                                 text='' if status_code < 400 else str(body))
+    return types.SimpleNamespace(status_code=status_code, text='',
+                                 json=lambda: body)
+
+
+def inventory(total, max_unit, ratio=1.0, reserved=0):
+    """One resource class's inventory, as placement answers it."""
+    return {'total': total, 'reserved': reserved, 'min_unit': 1,
+            'max_unit': max_unit, 'step_size': 1, 'allocation_ratio': ratio}
+
+
+def summaries(usages):
+    """placement's provider summaries of ``{uuid: (vCPUs, MB) used}``."""
+    return {'allocation_requests': [], 'provider_summaries': {
+        u: {'resources': {'VCPU': {'capacity': 0, 'used': v},
+                          'MEMORY_MB': {'capacity': 0, 'used': m}}}
+        for u, (v, m) in usages.items()}}
+
+
+def request_spec(context, memory_mb=4096, vcpus=2, root_gb=40):
+    """A one-instance RequestSpec of a flavor of that size."""
+    from nova import objects
+    from oslo_utils import uuidutils
+    flavor = objects.Flavor(
+        id=1, flavorid='bench', name='bench', memory_mb=memory_mb,
+        vcpus=vcpus, root_gb=root_gb, ephemeral_gb=0, swap=0,
+        rxtx_factor=1.0, vcpu_weight=0, disabled=False, is_public=True,
+        description=None, extra_specs={})
+    spec = objects.RequestSpec.from_components(
+        context, uuidutils.generate_uuid(),
+        {'id': uuidutils.generate_uuid(), 'name': 'bench',
+         'disk_format': 'vmdk', 'container_format': 'bare',
+         'properties': {}},
+        flavor, None, objects.InstancePCIRequests(requests=[]), {},
+        None, None, project_id='bench', user_id='bench')
+    spec.is_bfv = False
+    return spec
 
 
 def timed(call, *args, **kwargs):
@@ -46,11 +80,8 @@ def traced_bytes(call):
 
 
 class Placement:
-    """placement answering at once from dicts, counting the calls.
-
-    ``inventories``, ``usages`` and the allocations it is written are
-    ``{provider uuid: ...}``; ``names``: provider names (default: uuids).
-    """
+    """placement answering at once from dicts ``{provider uuid: ...}``,
+    counting the calls; ``names``: provider names (default: uuids)."""
 
     def __init__(self, inventories, usages=None, names=None):
         self.inventories = inventories
@@ -66,19 +97,18 @@ class Placement:
         self.calls += 1
         parts = url.strip('/').split('/')
         if parts == ['resource_providers']:
-            return response(200, {'resource_providers': self.providers})
+            return response({'resource_providers': self.providers})
         if parts[0].startswith('usages'):  # the reserve project's total
-            return response(200, {'usages': {rc: sum(
+            return response({'usages': {rc: sum(
                 a['resources'].get(rc, 0)
                 for by_consumer in self.allocations.values()
                 for a in by_consumer.values())
                 for rc in ('VCPU', 'MEMORY_MB')}})
         if parts[0] == 'allocations':
-            return response(200, {'allocations': {},
-                                  'consumer_generation': None})
+            return response({'allocations': {}, 'consumer_generation': None})
         # /resource_providers/{uuid}/inventories, usages or allocations
         rp, what = parts[1], parts[2]
-        return response(200, {
+        return response({
             what: getattr(self, what)[rp],
             'resource_provider_generation': self.by_uuid[rp]['generation']})
 
@@ -92,4 +122,4 @@ class Placement:
                 touched.add(rp)
         for rp in touched:  # once per provider written, as placement does
             self.by_uuid[rp]['generation'] += 1
-        return response(204, None)
+        return response(None, 204)

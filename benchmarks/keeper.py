@@ -10,15 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""What holding the HA reserve in placement costs (capacity.rst,
-"Concurrent requests"), on the documented setup's generated estate: the
-capacity filter per request (the reference: no code of the reserve runs on
-the request path), a usage read with and without the reserve left out
-(target: the difference per request at one request a second at most 5 % of
-the filter's cost), and the keeper's runs against a placement stand-in.
-
-``python -m benchmarks.run reserve [--sizes 1000,10000] [--report FILE]``
-"""
+"""What holding the HA reserve in placement costs
+(doc/source/benchmarks.rst, "The HA reserve held in placement")."""
 
 import statistics
 
@@ -32,36 +25,24 @@ REQUESTS = 15
 USAGE_INTERVAL = 30.0
 
 
-def _seconds(call):
-    return benchmarks.timed(call)[1]
-
-
 def _inventories(host):
-    """Placement's inventories of a cluster as the vmwareapi driver reports
-    them (max_unit: the largest ESXi host, here a quarter of the cluster)."""
-    def one(total, max_unit, ratio=1.0):
-        return {'total': total, 'reserved': 0, 'min_unit': 1,
-                'max_unit': max_unit, 'step_size': 1,
-                'allocation_ratio': ratio}
-
+    """A cluster's inventories as the vmwareapi driver reports them
+    (max_unit: the largest ESXi host, here a quarter of the cluster)."""
     memory = host.total_usable_ram_mb
-    return {'VCPU': one(host.vcpus_total, 16, ratio=4.0),
-            'MEMORY_MB': one(memory, max(1, memory // 4)),
-            'DISK_GB': one(1000, 1000)}
+    return {'VCPU': benchmarks.inventory(host.vcpus_total, 16, ratio=4.0),
+            'MEMORY_MB': benchmarks.inventory(memory, max(1, memory // 4)),
+            'DISK_GB': benchmarks.inventory(1000, 1000)}
 
 
 def reserve_cost(estate):
     """The figures of one estate (a dict)."""
-    from nova import context as nova_context
     from nova.scheduler import filters as nova_filters
     import nova.conf
-
     from nova_vmw_sched import data
     from nova_vmw_sched.filters import capacity_filter
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
     from nova_vmw_sched import reserve
-
     conf = nova.conf.CONF
     invs = {h.uuid: _inventories(h) for h in estate.hosts}
     cache = inventory.InventoryCache(inventory.StaticSource(invs))
@@ -71,35 +52,33 @@ def reserve_cost(estate):
         cache.prime(rp_uuid, value)
     handler = nova_filters.HostFilterHandler()
     plugin = [capacity_filter.VMwareClusterCapacityFilter()]
-    spec = estate.request()
+    spec = benchmarks.request_spec(estate.context)
     result = {'clusters': len(estate.hosts)}
     try:
         def filter_once():
             list(handler.get_filtered_objects(plugin, estate.hosts, spec))
 
         filter_once()
-        per_request = statistics.median(_seconds(filter_once)
+        per_request = statistics.median(benchmarks.timed(filter_once)[1]
                                         for _ in range(REQUESTS))
         result['filter_ms'] = per_request * 1e3
 
         # the usage read: placement's summaries, the held reserve left out
-        summaries = {'provider_summaries': {h.uuid: {'resources': {
-            'VCPU': {'capacity': 192, 'used': 80},
-            'MEMORY_MB': {'capacity': 16384, 'used': 8192}}}
-            for h in estate.hosts}}
+        summaries = benchmarks.summaries({h.uuid: (80, 8192)
+                                          for h in estate.hosts})
 
         class Client:
             def get(self, url, version=None, global_request_id=None):
-                return benchmarks.response(200, summaries)
+                return benchmarks.response(summaries)
 
         source = inventory.PlacementUsageSource(Client(), held=known.held)
         withs, withouts = [], []
         for _ in range(7):  # alternating
             known.clear_held()
-            withouts.append(_seconds(lambda: source(None)))
+            withouts.append(benchmarks.timed(source, None)[1])
             for h in estate.hosts:
                 known.set_held(h.uuid, (64, 4352))
-            withs.append(_seconds(lambda: source(None)))
+            withs.append(benchmarks.timed(source, None)[1])
         known.clear_held()
         without, with_held = (statistics.median(withouts),
                               statistics.median(withs))
@@ -114,12 +93,11 @@ def reserve_cost(estate):
                           group='filter_scheduler')
         placement = benchmarks.Placement(
             invs, names={h.uuid: h.nodename for h in estate.hosts})
-        context = nova_context.get_admin_context()
         held = keeper.Held()
         for name in ('cold', 'after_write', 'steady'):
             placement.calls = 0
-            result['keeper_%s_s' % name] = _seconds(
-                lambda: reserve.sync(context, placement, known=held))
+            result['keeper_%s_s' % name] = benchmarks.timed(
+                reserve.sync, estate.context, placement, known=held)[1]
             result['keeper_%s_calls' % name] = placement.calls
     finally:
         conf.clear_override('enabled_filters', group='filter_scheduler')

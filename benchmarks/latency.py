@@ -10,17 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The inventory cache against a placement that takes 2 ms per call.
-
-The cache's placement sources are given :class:`SlowPlacement` as their
-client, which they call on the cache's own threads; the cache is the
-benchmark's own, production defaults, its clock a :class:`BenchClock` that
-can stop or jump. The capacity filter and headroom weigher run through
-nova's handlers; a request's wait is its wall time less its thread's CPU
-time. :func:`cache_under_latency` takes the figures of
-doc/source/benchmarks.rst, "Placement with latency", and :func:`check`
-their targets.
-"""
+"""The inventory cache against a placement that takes 2 ms per call
+(doc/source/benchmarks.rst, "Placement with latency")."""
 
 import math
 import statistics
@@ -32,7 +23,7 @@ import benchmarks
 
 #: seconds per placement call
 LATENCY = 0.002
-#: the limits of issue 24: added latency, calls and memory
+#: the targets' limits: added latency, calls and memory
 ADDED_LATENCY_SHARE = 0.01
 CALLS_FACTOR = 1.1
 BYTES_PER_CLUSTER = 256
@@ -57,23 +48,21 @@ TARGETS = [
 
 
 class BenchClock:
-    """``time.monotonic`` that the benchmark can stop, start and move ahead
-    (running)."""
+    """``time.monotonic`` that the benchmark can stop, run on and move."""
 
     def __init__(self):
         self.offset = 0.0
         self.stopped = None
 
     def __call__(self):
-        if self.stopped is None:
-            return time.monotonic() + self.offset
-        return self.stopped
+        if self.stopped is not None:
+            return self.stopped
+        return time.monotonic() + self.offset
 
     def stop(self):
         self.stopped = self()
 
     def start(self):
-        """Run on from where it stopped."""
         self.offset = self() - time.monotonic()
         self.stopped = None
 
@@ -82,8 +71,8 @@ class BenchClock:
 
 
 class SlowPlacement(benchmarks.Placement):
-    """The two reads of the cache, inventories and usage (provider
-    summaries), answered after LATENCY seconds each, every call logged."""
+    """The cache's two reads, inventories and usage (provider summaries),
+    answered after LATENCY seconds each, every call logged."""
 
     def __init__(self, inventories, usages):
         super().__init__(inventories)
@@ -91,14 +80,13 @@ class SlowPlacement(benchmarks.Placement):
         self._lock = threading.Lock()
         self.log = []  # [(monotonic time, kind of call, thread ident)]
 
-    def count(self, kind, since, until=float('inf'), thread=None):
+    def count(self, kind, since, until=math.inf, thread=None):
         with self._lock:
             return sum(1 for t, k, i in self.log
                        if k == kind and since <= t < until and
                        thread in (None, i))
 
     def get(self, url, *args, **kwargs):
-        """nova's report client's ``get``, as the sources call it."""
         time.sleep(LATENCY)
         kind = ('usage' if url.startswith('/allocation_candidates') else
                 'inventory')
@@ -106,11 +94,7 @@ class SlowPlacement(benchmarks.Placement):
             self.log.append((time.monotonic(), kind, threading.get_ident()))
         if kind == 'inventory':
             return super().get(url)
-        return benchmarks.response(200, {
-            'allocation_requests': [], 'provider_summaries': {
-                u: {'resources': {'VCPU': {'capacity': 0, 'used': v},
-                                  'MEMORY_MB': {'capacity': 0, 'used': m}}}
-                for u, (v, m) in self.usage_tuples.items()}})
+        return benchmarks.response(benchmarks.summaries(self.usage_tuples))
 
 
 class _Plugins:
@@ -119,16 +103,15 @@ class _Plugins:
     def __init__(self, estate):
         from nova.scheduler import filters
         from nova.scheduler import weights
-
         from nova_vmw_sched.filters import capacity_filter
         from nova_vmw_sched.weights import headroom_weigher
-
         self.hosts = estate.hosts
         self.filter_handler = filters.HostFilterHandler()
         self.weight_handler = weights.HostWeightHandler()
         self.filters = [capacity_filter.VMwareClusterCapacityFilter()]
         self.weighers = [headroom_weigher.VMwareClusterHeadroomWeigher()]
-        self.spec = estate.request(memory_mb=262144, vcpus=32, root_gb=200)
+        self.spec = benchmarks.request_spec(
+            estate.context, memory_mb=262144, vcpus=32, root_gb=200)
 
     def request(self):
         """One request: (wall seconds, hosts passed, thread CPU seconds)."""
@@ -141,13 +124,11 @@ class _Plugins:
         return (time.perf_counter() - t0, len(passed),
                 time.thread_time() - c0)
 
-    def run(self, count=None, until=None, stop=None):
-        """Requests back to back: ``count`` of them, or until the monotonic
-        time ``until`` or ``stop()``; [(wall, passed, cpu)]."""
+    def run(self, count=math.inf, until=math.inf, stop=lambda: False):
+        """``count`` requests, or until monotonic ``until`` or ``stop()``."""
         done = []
-        while not ((count is not None and len(done) >= count) or
-                   (until is not None and time.monotonic() >= until) or
-                   (stop is not None and done and stop())):
+        while (len(done) < count and time.monotonic() < until and
+               not (done and stop())):
             done.append(self.request())
             # nova's scheduler yields between requests (it waits on RPC);
             # under eventlet the cache's green threads run only then
@@ -161,48 +142,37 @@ def _figures(runs):
     waits = [max(0.0, w - c) for w, _p, c in runs]
     return {'requests': len(runs),
             'wall_ms': round(1000 * statistics.median(walls), 2),
-            'cpu_ms': round(1000 * statistics.median(
-                [c for _w, _p, c in runs]), 2),
+            'cpu_ms': round(1000 * statistics.median(c for *_, c in runs), 2),
             'wait_ms': round(1000 * statistics.median(waits), 2),
             'worst_wall_seconds': round(max(walls), 3),
             'worst_wait_seconds': round(max(waits), 3)}
 
 
-def bytes_per_cluster(estate, plugins, cache, parsed=True, then=None):
-    """Of a warm fill (inline source), a usage read and one request, the
-    shared shapes emptied first as in a cold process; the node-name parses
-    of ``nova_vmw_sched.cluster`` made before if ``parsed``."""
+def memory(estate, plugins, cache):
+    """Bytes per cluster of a warm fill (inline source), a usage read and
+    one request, from empty shared shapes; with the node-name parses made
+    before, without them, and without each memory mechanism of the cache.
+    The last fill leaves the cache warm."""
     from nova_vmw_sched import cluster
     from nova_vmw_sched import inventory_sources
-
-    uuids = [h.uuid for h in estate.hosts]
-    cache.stop()
-    cache.clear()
-    cluster._cache.clear()
-    of = inventory_sources.ClusterInventory.of
-    getattr(of, 'cache_clear', lambda: None)()
-    if parsed:
-        for host_state in estate.hosts:
-            cluster.cluster_of(host_state)
-
-    def fill():
-        cache.warm(estate.context, uuids)
-        cache.refresh_usage()
-        plugins.request()
-        if then is not None:
-            then(cache)
-    return round(benchmarks.traced_bytes(fill) / float(len(uuids)), 1)
-
-
-def bytes_without(estate, plugins, cache):
-    """Bytes per cluster without each memory mechanism of the cache: shapes
-    not shared (every cluster its own ClusterInventory), and usage as
-    (vCPUs, MB) tuples of fresh ints rather than packed ints."""
-    from nova_vmw_sched import inventory_sources
-
     shape = inventory_sources.ClusterInventory
-    with mock.patch.object(shape, 'of', classmethod(shape.of.__wrapped__)):
-        unshared = bytes_per_cluster(estate, plugins, cache)
+    uuids = [h.uuid for h in estate.hosts]
+
+    def measure(parsed=True, then=lambda cache: None):
+        cache.stop()
+        cache.clear()
+        cluster._cache.clear()
+        getattr(shape.of, 'cache_clear', lambda: None)()
+        if parsed:
+            for host_state in estate.hosts:
+                cluster.cluster_of(host_state)
+
+        def fill():
+            cache.warm(estate.context, uuids)
+            cache.refresh_usage()
+            plugins.request()
+            then(cache)
+        return round(benchmarks.traced_bytes(fill) / float(len(uuids)), 1)
 
     def as_tuples(cache):
         for entry in cache._entries.values():  # the benchmark's own look
@@ -212,73 +182,47 @@ def bytes_without(estate, plugins, cache):
                     setattr(entry, name, (int(str(value >> 40)),
                                           int(str(value & ((1 << 40) - 1)))))
 
-    return {'shapes_not_shared': unshared,
-            'usage_as_tuples': bytes_per_cluster(estate, plugins, cache,
-                                                 then=as_tuples)}
-
-
-def pinned_during_cold_fill(estate, plugins, cache):
-    """A pinned request (one cluster) 0.5 s after the first request of a
-    cold cache: how long it waits and whether it gets the inventory (its
-    cluster already queued by the cold request)."""
-    cache.stop()
-    cache.clear()
-    cold = threading.Thread(target=plugins.request)
-    cold.start()
-    time.sleep(0.5)  # the cold request has queued its first reads
-    t0 = time.perf_counter()
-    got = cache.for_hosts(estate.context, estate.hosts[-1:])
-    wall = time.perf_counter() - t0
-    cold.join()
-    return {'seconds': round(wall, 3), 'known': got[0] is not None}
+    with mock.patch.object(shape, 'of', classmethod(shape.of.__wrapped__)):
+        unshared = measure()
+    return {'bytes_without': {'shapes_not_shared': unshared,
+                              'usage_as_tuples': measure(then=as_tuples)},
+            'bytes_per_cluster_with_identities': measure(parsed=False),
+            'bytes_per_cluster': measure()}
 
 
 def cache_under_latency(estate, requests=10, quick=False):
     """The figures of one estate (a dict)."""
     import nova.conf
-
     from nova_vmw_sched import data
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
-
     conf = nova.conf.CONF.vmware_scheduler
     size, ttl = len(estate.hosts), conf.cluster_inventory_cache_ttl
     uuids = [h.uuid for h in estate.hosts]
+    inventories = estate.placement.inventories
+    usages = {u: (used.get('VCPU', 0), used.get('MEMORY_MB', 0))
+              for u, used in estate.placement.usage.items()}
     plugins = _Plugins(estate)
     result = {'clusters': size, 'latency_ms': LATENCY * 1000,
               'first_read_wait': conf.cluster_inventory_first_read_wait,
               'ttl': ttl, 'workers': conf.cluster_inventory_refresh_workers,
               'usage_interval': conf.cluster_usage_refresh_interval,
               'requests': requests,
-              'stand_in': 'benchmarks.latency.SlowPlacement as the '
-                          'client of PlacementSource and '
-                          'PlacementUsageSource'}
+              'stand_in': 'benchmarks.latency.SlowPlacement as the client '
+                          'of PlacementSource and PlacementUsageSource'}
     clock = BenchClock()
     cache = inventory.InventoryCache(
-        source=inventory.StaticSource(estate.inventories),
-        usage_source=lambda context: estate.usages, clock=clock)
-    old_data = data.replace(data.Data(inventory=cache,
-                                      keeper=keeper.Off()))
+        source=inventory.StaticSource(inventories),
+        usage_source=lambda context: usages, clock=clock)
+    old_data = data.replace(data.Data(inventory=cache, keeper=keeper.Off()))
     # the process-wide cache's threads (started by the plugin runs) would
     # compete for the GIL with every request measured here
-    if old_data is not None:
-        old_data.inventory.stop()
-    placement = SlowPlacement(estate.inventories, estate.usages)
+    old_data.inventory.stop()
+    placement = SlowPlacement(inventories, usages)
     me = threading.get_ident()
     try:
-        # memory, inline, before anything else fills the cache
-        result['bytes_per_cluster'] = bytes_per_cluster(estate, plugins,
-                                                        cache)
-        result['bytes_per_cluster_with_identities'] = bytes_per_cluster(
-            estate, plugins, cache, parsed=False)
-        result['bytes_without'] = bytes_without(estate, plugins, cache)
-
-        # baseline: inline, zero latency, warm, no threads
-        cache.stop()
-        cache.clear()
-        cache.warm(estate.context, uuids)
-        cache.refresh_usage()
-        plugins.request()
+        # memory, then the baseline: inline, warm, zero latency, no threads
+        result.update(memory(estate, plugins, cache))
         base = result['base'] = _figures(plugins.run(count=requests))
 
         # the slow placement on the cache's threads; a cold start first
@@ -349,9 +293,17 @@ def cache_under_latency(estate, requests=10, quick=False):
             worst_beyond_cpu_seconds=round(
                 expiry['worst_wall_seconds'] - base['wall_ms'] / 1000.0, 3))
 
-        # a pinned request during a cold fill (what FIFO first reads cost)
-        result['pinned_cold'] = pinned_during_cold_fill(estate, plugins,
-                                                        cache)
+        # a request for one cluster 0.5 s after the first of a cold cache
+        cache.stop()
+        cache.clear()
+        cold = threading.Thread(target=plugins.request)
+        cold.start()
+        time.sleep(0.5)  # the cold request has queued its first reads
+        got, wall = benchmarks.timed(cache.for_hosts, estate.context,
+                                     estate.hosts[-1:])
+        cold.join()
+        result['pinned_cold'] = {'seconds': round(wall, 3),
+                                 'known': got[0] is not None}
     finally:
         cache.stop()
         cache.clear()

@@ -10,19 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The one benchmark runner: what an operator pays per request, and why.
-
-``python -m benchmarks.run [--quick] [--sizes 1000,10000] [--requests N]
-[--latency-sizes 10000,50000] [--no-simulate] [--json P] [--report P]``
-runs, as doc/source/benchmarks.rst describes: the headline
-(:func:`schedule_cost`, nova's ``_schedule`` per request, the documented
-setup against stock) with each plugin's cost as diagnostics, then
-:mod:`benchmarks.latency` and ``nova-vmw-sched simulate`` at scale.
-``python -m benchmarks.run reserve`` runs :mod:`benchmarks.keeper` and
-``python -m benchmarks.run snapshot`` :mod:`benchmarks.snapshot` instead.
-Each prints its report; the exit status is 0 whether or not a target is
-met.
-"""
+"""The one benchmark runner (doc/source/benchmarks.rst, "Running it"),
+and the headline it runs by default: :func:`schedule_cost`."""
 
 import argparse
 import datetime
@@ -37,7 +26,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from unittest import mock
 import warnings
@@ -53,10 +41,6 @@ FULL = ((1000, 10000), 200, (10000, 50000), (10000, 1000))
 QUICK = ((200,), 20, (1000,), (200, 20))
 SEED = 1
 SCHEDULE_RATIO = 1.10
-LATENCY_REQUESTS = 10
-SIMULATE_MODULE = 'nova_vmw_sched.cmd.main'
-#: a 1-minute load average above this means others used the CPUs
-BUSY_LOAD = 1.5
 
 TARGETS = [
     ('schedule_ratio', "the documented setup's _schedule per request at "
@@ -69,11 +53,9 @@ def setup_nova():
     """nova's objects and CONF: no config file, no database."""
     from nova import objects
     import nova.conf
-
     from nova_vmw_sched import conf as vmw_conf
     from nova_vmw_sched import data
     from nova_vmw_sched import keeper
-
     objects.register_all()
     conf = nova.conf.CONF
     conf([], project='nova', default_config_files=[],
@@ -83,55 +65,16 @@ def setup_nova():
     data.replace(data.Data(keeper=keeper.Off()))
 
 
-class Estate:
-    """A generated simulate estate, with what latency and keeper need."""
-
-    def __init__(self, clusters, requests=1):
-        from nova_vmw_sched.simulate import generate
-
-        self.scenario = generate.generate(clusters, requests, SEED)
-
-    def simulation(self, setup=None):
-        from nova_vmw_sched.simulate import engine
-
-        return engine.Simulation(self.scenario,
-                                 setup or engine.configured(True))
-
-    @classmethod
-    def built(cls, clusters):
-        """The documented setup's estate of ``clusters`` clusters."""
-        estate = cls(clusters)
-        sim = estate.simulation().estate
-        estate.hosts, estate.context = sim.hosts, sim.context
-        estate.inventories = sim.placement.inventories
-        estate.usages = {u: (used.get('VCPU', 0), used.get('MEMORY_MB', 0))
-                         for u, used in sim.placement.usage.items()}
-        return estate
-
-    def request(self, memory_mb=4096, vcpus=2, root_gb=40):
-        """A one-instance RequestSpec of a flavor of that size."""
-        from nova import objects
-        from oslo_utils import uuidutils
-
-        flavor = objects.Flavor(
-            id=1, flavorid='bench', name='bench', memory_mb=memory_mb,
-            vcpus=vcpus, root_gb=root_gb, ephemeral_gb=0, swap=0,
-            rxtx_factor=1.0, vcpu_weight=0, disabled=False, is_public=True,
-            description=None, extra_specs={})
-        spec = objects.RequestSpec.from_components(
-            self.context, uuidutils.generate_uuid(),
-            {'id': uuidutils.generate_uuid(), 'name': 'bench',
-             'disk_format': 'vmdk', 'container_format': 'bare',
-             'properties': {}},
-            flavor, None, objects.InstancePCIRequests(requests=[]), {},
-            None, None, project_id='bench', user_id='bench')
-        spec.is_bfv = False
-        return spec
+def documented_estate(clusters):
+    """The documented setup's simulate estate of ``clusters`` clusters."""
+    from nova_vmw_sched.simulate import engine
+    from nova_vmw_sched.simulate import generate
+    scenario = generate.generate(clusters, 1, SEED)
+    return engine.Simulation(scenario, engine.configured(True)).estate
 
 
 def _instrument(sim, costs):
-    """Unwrap the simulator's probes; time each plugin into ``costs``:
-    ``{name: [seconds, hosts]}``."""
+    """Unwrap the simulator's probes; time each plugin into ``costs``."""
     manager = sim.host_manager
 
     def timed_filter(inner, cost):
@@ -178,11 +121,9 @@ def _instrument(sim, costs):
 
 
 def _cold_bytes(sim, request, clusters):
-    """Bytes per cluster still allocated after one request of a process
-    whose caches of node names and aliases are empty."""
+    """Bytes per cluster kept after the first request of a cold process."""
     from nova_vmw_sched import cluster
     from nova_vmw_sched import request as vmw_request
-
     cluster._cache.clear()
     vmw_request._alias_cache.clear()
 
@@ -199,13 +140,13 @@ def _ms3(values):
 def schedule_cost(clusters, requests, log):
     """The headline at one size (a dict): both setups, same requests."""
     from nova_vmw_sched.simulate import engine
-
+    from nova_vmw_sched.simulate import generate
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    estate = Estate(clusters, requests + 1)
-    package = estate.simulation()
+    scenario = generate.generate(clusters, requests + 1, SEED)
+    package = engine.Simulation(scenario, engine.configured(True))
     sims = {'package': package,
-            'stock': estate.simulation(engine.stock(package.setup))}
+            'stock': engine.Simulation(scenario, engine.stock(package.setup))}
     build = time.perf_counter() - t0
     log('%d clusters: estate and both setups built in %.0f s; %d requests'
         % (clusters, build, requests))
@@ -222,7 +163,7 @@ def schedule_cost(clusters, requests, log):
             finally:
                 running['seconds'] = time.perf_counter() - start
 
-    requests_ = estate.scenario.requests
+    requests_ = scenario.requests
     # the first request: memory of a cold process, and the warm-up
     memory = {name: _cold_bytes(sim, requests_[0], clusters)
               for name, sim in sims.items()}
@@ -290,34 +231,28 @@ def check_schedule(results):
 
 
 def simulate_at_scale(log, clusters, requests):
-    """``nova-vmw-sched simulate --generate`` as a child process: wall
-    time and peak resident memory."""
-    command = [sys.executable, '-m', SIMULATE_MODULE, 'simulate',
+    """``nova-vmw-sched simulate --generate`` in a child process."""
+    command = [sys.executable, '-m', 'nova_vmw_sched.cmd.main', 'simulate',
                '--generate', '%d:%d' % (clusters, requests), '--no-progress']
     log('simulate at scale: %s' % ' '.join(command))
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as output:
-        proc = subprocess.run(command, stdout=output,
-                              stderr=subprocess.PIPE, timeout=3600)
-        seconds = time.perf_counter() - start
-        size = output.tell()
+    proc, seconds = benchmarks.timed(subprocess.run, command,
+                                     capture_output=True, timeout=3600)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {'skipped': False, 'command': ['nova-vmw-sched'] + command[3:],
             'clusters': clusters, 'requests': requests,
             'returncode': proc.returncode, 'seconds': round(seconds, 1),
             'peak_rss_mb': round(peak_kb / 1024.0, 1),
-            'output_bytes': size,
+            'output_bytes': len(proc.stdout),
             'stderr_tail': proc.stderr.decode('utf-8', 'replace')[-2000:]}
 
 
 def machine_info():
-    cpu = platform.processor() or platform.machine()
     with open('/proc/cpuinfo') as f:  # Linux: the model name
         cpu = next((line.split(':', 1)[1].strip() for line in f
-                    if line.startswith('model name')), cpu)
+                    if line.startswith('model name')), platform.machine())
     commit = subprocess.run(
-        ['git', '-C', os.path.dirname(os.path.dirname(os.path.abspath(
-            __file__))), 'rev-parse', '--short', 'HEAD'],
+        ['git', '-C', os.path.dirname(os.path.abspath(__file__)),
+         'rev-parse', '--short', 'HEAD'],
         capture_output=True, text=True).stdout.strip()
     return {'cpu': cpu, 'cpus': os.cpu_count(), 'os': platform.platform(),
             'python': platform.python_version(),
@@ -325,11 +260,11 @@ def machine_info():
 
 
 def render(report):
-    m, schedule = report['machine'], report['schedule']
+    schedule = report['schedule']
     out = ['nova-vmw-sched scheduler benchmark, %s, %d s' % (
         report['date'], report['seconds']),
         'machine: %(cpu)s, %(cpus)s CPUs; %(os)s; Python %(python)s; '
-        'nova %(nova)s; commit %(commit)s' % m,
+        'nova %(nova)s; commit %(commit)s' % report['machine'],
         'load: 1-minute load average %.2f to %.2f during the run (the '
         'benchmark itself counts 1)' % (min(report['loads']),
                                         max(report['loads'])), '',
@@ -345,8 +280,7 @@ def render(report):
                        r['clusters'], r['requests'], r['mean_ms']['package'],
                        r['mean_ms']['stock'], r['ratio'],
                        r['median_ms']['package'], r['median_ms']['stock'],
-                       r['paired_median_ratio'], r['load'][0],
-                       r['load'][1]))
+                       r['paired_median_ratio'], *r['load']))
     for r in schedule:
         b = r['both_placed']
         out.append('  %d clusters: the documented setup placed %d requests, '
@@ -373,7 +307,6 @@ def render(report):
                 '%(returncode)d, %(seconds).1f s wall, peak RSS '
                 '%(peak_rss_mb).1f MB, %(output_bytes)d bytes of output'
                 % sim]
-    out += ['note: %s' % note for note in report['notes']]
     return '\n'.join(out) + '\n'
 
 
@@ -388,10 +321,9 @@ def render_diagnostics(schedule):
            'diagnostics (no targets): us per host given to each plugin [ms '
            'per request], documented / stock, at %s clusters' % ' and '.join(
                str(x['clusters']) for x in schedule)]
-    names = []
-    for x in schedule:
-        for setup in ('package', 'stock'):
-            names += [n for n in x['us_per_host'][setup] if n not in names]
+    names = dict.fromkeys(name for x in schedule
+                          for setup in x['us_per_host'].values()
+                          for name in setup)
 
     def cell(x, name):
         return ' / '.join(
@@ -411,43 +343,78 @@ def render_diagnostics(schedule):
     return out
 
 
-def _sizes(text, default):
-    return list(default) if text is None else sorted(
-        {int(x) for x in text.split(',') if x.strip()})
+def schedule(args):
+    """The headline, latency and simulate at scale: the report (a dict)."""
+    log = functools.partial(print, file=sys.stderr, flush=True)
+    sizes, count, latency_sizes, scale = QUICK if args.quick else FULL
+    if args.sizes is not None:
+        sizes = args.sizes
+    if args.latency_sizes is not None:
+        latency_sizes = args.latency_sizes
+    count = args.requests or count
+    started = time.perf_counter()
+    loads = [os.getloadavg()[0]]
+    report = {'schema': 2, 'date': datetime.datetime.now(
+        datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+        'machine': machine_info(),
+        'settings': {'sizes': sizes, 'latency_sizes': latency_sizes,
+                     'quick': args.quick, 'seed': SEED, 'requests': count},
+        'schedule': [], 'latency': {}}
+    for size in sizes:
+        report['schedule'].append(schedule_cost(size, count, log))
+        loads += report['schedule'][-1]['load']
+        gc.collect()
+    for size in latency_sizes:
+        log('%d clusters: 2 ms placement' % size)
+        report['latency'][str(size)] = latency_mod.cache_under_latency(
+            documented_estate(size), quick=args.quick)
+        loads.append(os.getloadavg()[0])
+        gc.collect()
+    report['targets'] = (check_schedule(report['schedule']) +
+                         latency_mod.check(report['latency']))
+    report['simulate'] = ({'skipped': True, 'reason': '--no-simulate'}
+                          if args.no_simulate else
+                          simulate_at_scale(log, *scale))
+    loads.append(os.getloadavg()[0])
+    report['loads'] = [round(x, 2) for x in loads]
+    report['seconds'] = round(time.perf_counter() - started)
+    return report
+
+
+def _sizes(text):
+    return sorted({int(x) for x in text.split(',') if x.strip()})
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m benchmarks.run')
     parser.add_argument('benchmark', nargs='?', default='schedule',
                         choices=('schedule', 'reserve', 'snapshot'),
-                        help="schedule (default): nova's _schedule per "
-                        'request, placement with latency and simulate at '
-                        'scale; reserve: what holding the HA reserve '
-                        'costs; snapshot: nova-vmw-sched snapshot at scale')
+                        help='what to measure (default: schedule); see '
+                        'doc/source/benchmarks.rst')
     parser.add_argument('--quick', action='store_true',
                         help='200 clusters, 20 requests, latency at 1000')
-    parser.add_argument('--sizes', help='clusters (1000,10000; snapshot: '
-                        '10000)')
+    parser.add_argument('--sizes', type=_sizes,
+                        help='clusters (1000,10000; snapshot: 10000)')
     parser.add_argument('--requests', type=int, help='requests per size')
-    parser.add_argument('--latency-sizes', help='2 ms placement benchmark '
-                        'clusters (10000,50000; empty: skip it)')
+    parser.add_argument('--latency-sizes', type=_sizes, help='clusters of '
+                        'the 2 ms placement benchmark (10000,50000; empty: '
+                        'skip it)')
     parser.add_argument('--no-simulate', action='store_true')
     parser.add_argument('--json', help='write the report as JSON here')
     parser.add_argument('--report', help='write the text report here')
     args = parser.parse_args(argv)
-    # futurist imports eventlet, which announces its deprecation: noise here
+    # noise: eventlet's deprecation (futurist imports it), and nova's warning
+    # of every service down (the estates have some; it would be timed)
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
-    # nova warns of every service that is down (the estates have some): in
-    # the headline, both setups would time the terminal
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     setup_nova()
     if args.benchmark == 'reserve':
-        report = [keeper_mod.reserve_cost(Estate.built(size))
-                  for size in _sizes(args.sizes, FULL[0])]
+        report = [keeper_mod.reserve_cost(documented_estate(size))
+                  for size in args.sizes or FULL[0]]
         text = keeper_mod.render(report)
     elif args.benchmark == 'snapshot':
         report = [snapshot_mod.snapshot_cost(size)
-                  for size in _sizes(args.sizes, (10000,))]
+                  for size in args.sizes or [10000]]
         text = snapshot_mod.render(report)
     else:
         report = schedule(args)
@@ -461,50 +428,6 @@ def main(argv=None):
             with open(path, 'w') as f:
                 f.write(content)
     return 0
-
-
-def schedule(args):
-    """The headline, latency and simulate at scale: the report (a dict)."""
-    log = functools.partial(print, file=sys.stderr, flush=True)
-    sizes, count, latency_sizes, scale = QUICK if args.quick else FULL
-    sizes = _sizes(args.sizes, sizes)
-    latency_sizes = _sizes(args.latency_sizes, latency_sizes)
-    count = args.requests or count
-    started = time.perf_counter()
-    loads = [os.getloadavg()[0]]
-    report = {'schema': 2, 'date': datetime.datetime.now(
-        datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-        'machine': machine_info(),
-        'settings': {'sizes': sizes, 'latency_sizes': latency_sizes,
-                     'quick': args.quick, 'seed': SEED, 'requests': count},
-        'schedule': [], 'latency': {}, 'notes': []}
-    for size in sizes:
-        report['schedule'].append(schedule_cost(size, count, log))
-        loads += report['schedule'][-1]['load']
-        gc.collect()
-    for size in latency_sizes:
-        log('%d clusters: 2 ms placement' % size)
-        estate = Estate.built(size)
-        loads.append(os.getloadavg()[0])
-        report['latency'][str(size)] = latency_mod.cache_under_latency(
-            estate, requests=LATENCY_REQUESTS, quick=args.quick)
-        loads.append(os.getloadavg()[0])
-        del estate
-        gc.collect()
-    report['targets'] = (check_schedule(report['schedule']) +
-                         latency_mod.check(report['latency']))
-    report['simulate'] = ({'skipped': True, 'reason': '--no-simulate'}
-                          if args.no_simulate else
-                          simulate_at_scale(log, *scale))
-    loads.append(os.getloadavg()[0])
-    report['loads'] = [round(x, 2) for x in loads]
-    if max(loads) > BUSY_LOAD:
-        report['notes'].append(
-            'the 1-minute load average reached %.2f on %s CPUs: other '
-            'processes competed for them; the ratios, taken in turns, '
-            'suffer least' % (max(loads), report['machine']['cpus']))
-    report['seconds'] = round(time.perf_counter() - started)
-    return report
 
 
 if __name__ == '__main__':

@@ -11,20 +11,10 @@
 #    under the License.
 
 """Time and memory of ``nova-vmw-sched snapshot`` on a large estate
-(doc/source/benchmarks.rst, "Snapshot at scale"): ``python -m
-benchmarks.run snapshot [--sizes 10000]``.
-
-nova's objects built in memory (:func:`build`, 5 instances a cluster) and
-:class:`benchmarks.Placement` stand in for nova's databases and placement.
-:func:`snapshot_cost` times ``take``, the JSON written, reading it back
-with a requests file, the simulator's estate, simulating one boot and,
-beside it, nova's ``GET /allocation_candidates`` for that boot answered by
-a real placement holding the same providers. Peak memory: ``ru_maxrss``,
-stand-ins included, beside the figure before the snapshot.
-"""
+(doc/source/benchmarks.rst, "Snapshot at scale")."""
 
 import datetime
-import os
+import pathlib
 import resource
 import tempfile
 import types
@@ -52,9 +42,8 @@ def build(clusters, instances_per_cluster=5, seed=1):
         vcpus=2 ** (i % 4), memory_mb=2048 * 2 ** (i % 4), root_gb=20,
         ephemeral_gb=0, extra_specs={} if i else
         {'vmware:cluster': 'domain-c1'}) for i in range(8)]
-    services, nodes, instances = [], [], []
+    services, nodes, instances, members = [], [], [], []
     inventories, usages = {}, {}
-    members = []
     for n in range(clusters):
         host = 'compute-%d' % (n // CLUSTERS_PER_SERVICE)
         if n % CLUSTERS_PER_SERVICE == 0:
@@ -70,15 +59,10 @@ def build(clusters, instances_per_cluster=5, seed=1):
             hypervisor_type='VMware vCenter Server', deleted=False))
         hosts = 4 + n % 5
         inventories[rp] = {
-            'VCPU': {'total': 64 * hosts, 'reserved': 0, 'min_unit': 1,
-                     'max_unit': 64, 'step_size': 1,
-                     'allocation_ratio': 4.0},
-            'MEMORY_MB': {'total': 524288 * hosts, 'reserved': 512,
-                          'min_unit': 1, 'max_unit': 524288, 'step_size': 1,
-                          'allocation_ratio': 1.0},
-            'DISK_GB': {'total': 20000, 'reserved': 0, 'min_unit': 1,
-                        'max_unit': 20000, 'step_size': 1,
-                        'allocation_ratio': 1.0}}
+            'VCPU': benchmarks.inventory(64 * hosts, 64, ratio=4.0),
+            'MEMORY_MB': benchmarks.inventory(524288 * hosts, 524288,
+                                              reserved=512),
+            'DISK_GB': benchmarks.inventory(20000, 20000)}
         used = {'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0}
         for i in range(instances_per_cluster):
             flavor = flavors[(n + i) % len(flavors)]
@@ -111,10 +95,9 @@ def build(clusters, instances_per_cluster=5, seed=1):
 
 
 def placement_query_s(placement, query, repeat=3):
-    """Seconds of placement's own ``GET /allocation_candidates`` (its code
-    and SQL, on in-memory SQLite) for ``query``, best of ``repeat``, with
-    the stand-in's providers, inventories and usage loaded into it: the
-    query nova-scheduler sends before it runs a filter."""
+    """Seconds of a real placement's ``GET /allocation_candidates?query``
+    (best of ``repeat``) holding the stand-in's providers, and how many
+    candidates it answered."""
     import os_resource_classes as orc
     import requests
     from placement import db_api
@@ -125,14 +108,12 @@ def placement_query_s(placement, query, repeat=3):
     try:
         classes = {rc: orc.STANDARDS.index(rc)
                    for rc in ('VCPU', 'MEMORY_MB', 'DISK_GB')}
-        rps, inventories, allocations, consumers = [], [], [], []
+        consumer = str(uuid_lib.uuid4())  # holds every provider's usage
+        rps, inventories, allocations = [], [], []
         for n, (uuid, inventory) in enumerate(
                 placement.inventories.items(), 1):
             rps.append({'id': n, 'uuid': uuid, 'name': uuid, 'generation': 1,
                         'root_provider_id': n})
-            consumer = str(uuid_lib.uuid5(uuid_lib.NAMESPACE_URL, uuid))
-            consumers.append({'uuid': consumer, 'project_id': 1,
-                              'user_id': 1, 'generation': 1})
             for rc, record in inventory.items():
                 inventories.append(dict(record, resource_provider_id=n,
                                         resource_class_id=classes[rc]))
@@ -140,15 +121,15 @@ def placement_query_s(placement, query, repeat=3):
                     'resource_provider_id': n, 'consumer_id': consumer,
                     'resource_class_id': classes[rc],
                     'used': placement.usages[uuid][rc]})
+        tables = ((models.Project, [{'id': 1, 'external_id': 'p'}]),
+                  (models.User, [{'id': 1, 'external_id': 'u'}]),
+                  (models.ResourceProvider, rps),
+                  (models.Inventory, inventories),
+                  (models.Consumer, [{'uuid': consumer, 'project_id': 1,
+                                      'user_id': 1, 'generation': 1}]),
+                  (models.Allocation, allocations))
         with db_api.get_placement_engine().begin() as db:
-            db.execute(models.Project.__table__.insert(),
-                       [{'id': 1, 'external_id': 'p'}])
-            db.execute(models.User.__table__.insert(),
-                       [{'id': 1, 'external_id': 'u'}])
-            for model, rows in ((models.ResourceProvider, rps),
-                                (models.Inventory, inventories),
-                                (models.Consumer, consumers),
-                                (models.Allocation, allocations)):
+            for model, rows in tables:
                 db.execute(model.__table__.insert(), rows)
         seconds = []
         for _ in range(repeat):
@@ -171,13 +152,11 @@ def snapshot_cost(clusters, instances_per_cluster=5):
     """Snapshot, write and simulate one request; the figures (a dict)."""
     from nova import context as nova_context
     import nova.conf
-
     from nova_vmw_sched.cmd import progress
     from nova_vmw_sched.cmd import snapshot as snapshot_cmd
     from nova_vmw_sched.simulate import engine
     from nova_vmw_sched.simulate import scenario as scenario_mod
     from nova_vmw_sched.simulate import snapshot
-
     warnings.simplefilter('ignore')
     timed = benchmarks.timed
     (reader, placement), built = timed(build, clusters,
@@ -190,13 +169,11 @@ def snapshot_cost(clusters, instances_per_cluster=5):
     rss_after = _rss_mb()
     del data
     with tempfile.TemporaryDirectory() as tmp:
-        estate = os.path.join(tmp, 'estate.json')
-        ask = os.path.join(tmp, 'ask.yaml')
-        with open(estate, 'w') as f:
-            f.write(text)
-        with open(ask, 'w') as f:
-            f.write('requests:\n  - {name: one, flavor: m1.f1}\n')
-        scenario, loaded = timed(scenario_mod.load, estate, ask)
+        estate = pathlib.Path(tmp, 'estate.json')
+        ask = pathlib.Path(tmp, 'ask.yaml')
+        estate.write_text(text)
+        ask.write_text('requests:\n  - {name: one, flavor: m1.f1}\n')
+        scenario, loaded = timed(scenario_mod.load, str(estate), str(ask))
     sim, estate_s = timed(engine.Simulation, scenario,
                           engine.configured(True), 'as-written')
     [(result,)], simulated = timed(
