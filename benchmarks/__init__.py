@@ -44,6 +44,7 @@ def request_spec(context, memory_mb=4096, vcpus=2, root_gb=40):
     """A one-instance RequestSpec of a flavor of that size."""
     from nova import objects
     from oslo_utils import uuidutils
+
     flavor = objects.Flavor(
         id=1, flavorid='bench', name='bench', memory_mb=memory_mb,
         vcpus=vcpus, root_gb=root_gb, ephemeral_gb=0, swap=0,

@@ -38,11 +38,13 @@ def reserve_cost(estate):
     """The figures of one estate (a dict)."""
     from nova.scheduler import filters as nova_filters
     import nova.conf
+
     from nova_vmw_sched import data
     from nova_vmw_sched.filters import capacity_filter
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
     from nova_vmw_sched import reserve
+
     conf = nova.conf.CONF
     invs = {h.uuid: _inventories(h) for h in estate.hosts}
     cache = inventory.InventoryCache(inventory.StaticSource(invs))

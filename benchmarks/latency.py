@@ -103,8 +103,10 @@ class _Plugins:
     def __init__(self, estate):
         from nova.scheduler import filters
         from nova.scheduler import weights
+
         from nova_vmw_sched.filters import capacity_filter
         from nova_vmw_sched.weights import headroom_weigher
+
         self.hosts = estate.hosts
         self.filter_handler = filters.HostFilterHandler()
         self.weight_handler = weights.HostWeightHandler()
@@ -155,6 +157,7 @@ def memory(estate, plugins, cache):
     The last fill leaves the cache warm."""
     from nova_vmw_sched import cluster
     from nova_vmw_sched import inventory_sources
+
     shape = inventory_sources.ClusterInventory
     uuids = [h.uuid for h in estate.hosts]
 
@@ -193,9 +196,11 @@ def memory(estate, plugins, cache):
 def cache_under_latency(estate, requests=10, quick=False):
     """The figures of one estate (a dict)."""
     import nova.conf
+
     from nova_vmw_sched import data
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
+
     conf = nova.conf.CONF.vmware_scheduler
     size, ttl = len(estate.hosts), conf.cluster_inventory_cache_ttl
     uuids = [h.uuid for h in estate.hosts]

@@ -53,9 +53,11 @@ def setup_nova():
     """nova's objects and CONF: no config file, no database."""
     from nova import objects
     import nova.conf
+
     from nova_vmw_sched import conf as vmw_conf
     from nova_vmw_sched import data
     from nova_vmw_sched import keeper
+
     objects.register_all()
     conf = nova.conf.CONF
     conf([], project='nova', default_config_files=[],
@@ -69,6 +71,7 @@ def documented_estate(clusters):
     """The documented setup's simulate estate of ``clusters`` clusters."""
     from nova_vmw_sched.simulate import engine
     from nova_vmw_sched.simulate import generate
+
     scenario = generate.generate(clusters, 1, SEED)
     return engine.Simulation(scenario, engine.configured(True)).estate
 
@@ -124,6 +127,7 @@ def _cold_bytes(sim, request, clusters):
     """Bytes per cluster kept after the first request of a cold process."""
     from nova_vmw_sched import cluster
     from nova_vmw_sched import request as vmw_request
+
     cluster._cache.clear()
     vmw_request._alias_cache.clear()
 
@@ -141,6 +145,7 @@ def schedule_cost(clusters, requests, log):
     """The headline at one size (a dict): both setups, same requests."""
     from nova_vmw_sched.simulate import engine
     from nova_vmw_sched.simulate import generate
+
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     scenario = generate.generate(clusters, requests + 1, SEED)

@@ -31,6 +31,7 @@ def build(clusters, instances_per_cluster=5, seed=1):
     """``(reader, placement)`` of an estate of ``clusters`` clusters."""
     from nova import context as nova_context
     from nova import objects
+
     ctx = nova_context.get_admin_context()
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -103,6 +104,7 @@ def placement_query_s(placement, query, repeat=3):
     from placement import db_api
     from placement.db.sqlalchemy import models
     from placement.tests.functional.fixtures import placement as fixture
+
     served = fixture.PlacementFixture()
     served.setUp()
     try:
@@ -152,11 +154,13 @@ def snapshot_cost(clusters, instances_per_cluster=5):
     """Snapshot, write and simulate one request; the figures (a dict)."""
     from nova import context as nova_context
     import nova.conf
+
     from nova_vmw_sched.cmd import progress
     from nova_vmw_sched.cmd import snapshot as snapshot_cmd
     from nova_vmw_sched.simulate import engine
     from nova_vmw_sched.simulate import scenario as scenario_mod
     from nova_vmw_sched.simulate import snapshot
+
     warnings.simplefilter('ignore')
     timed = benchmarks.timed
     (reader, placement), built = timed(build, clusters,
