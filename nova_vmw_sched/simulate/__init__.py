@@ -11,11 +11,5 @@
 #    under the License.
 
 """Dry-run scheduling of a described VMware estate through nova's own
-filters and weighers (``nova-vmw-sched simulate``).
-
-:mod:`.schema` is the scenario format, :mod:`.scenario` loads a file,
-:mod:`.generate` makes random ones, :mod:`.topology` regroups clusters
-under services; :mod:`.estate` and :mod:`.placement` stand in for nova's
-databases and placement; :mod:`.engine` runs nova's scheduler, whose
-plugins :mod:`.probes` watch; :mod:`.report` and :mod:`.why` print.
+filters and weighers (``nova-vmw-sched simulate``, doc/source/cli.rst).
 """

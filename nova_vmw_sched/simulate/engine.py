@@ -10,17 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Run a scenario's requests through nova's own scheduler code.
-
-A :class:`Simulation` is one setup (filters, weighers, options) on one
-topology of a scenario. For each request it runs nova's request filters
-``require_tenant_aggregate``, ``map_az_to_placement_aggregate`` and
-``isolate_aggregates``, asks the estate's placement for the
-allocation candidates and hands them to nova's own
-``SchedulerManager._schedule`` (:class:`SimScheduler`), whose database and
-placement calls the estate answers. A request is all or nothing: after
-``NoValidHost`` the consumed HostStates are restored. Simulations share
-nova's ``CONF``: :meth:`Simulation.active` sets it for one at a time.
+"""Run a scenario's requests through nova's own scheduler code
+(doc/source/cli.rst, "What it runs"). A :class:`Simulation` is one setup on
+one topology; simulations share nova's ``CONF``, which
+:meth:`Simulation.active` sets for one at a time.
 """
 
 import contextlib
@@ -53,9 +46,7 @@ from nova_vmw_sched.simulate import topology as topology_mod
 from nova_vmw_sched.simulate import why as why_mod
 
 CONF = nova.conf.CONF
-PLACEMENT = 'placement'
-#: what leaves out the clusters of a move's source service host
-IGNORED = 'ignore_hosts'
+PLACEMENT = why_mod.PLACEMENT
 NO_VALID_HOST = 'NoValidHost'
 #: the placement microversion of the allocation requests handed to nova
 ALLOCATION_REQUEST_VERSION = '1.36'
@@ -171,21 +162,22 @@ class Placed(ty.NamedTuple):
     cluster: ty.Optional[str]
     service: ty.Optional[str]
     candidates: tuple = ()
-    #: other candidates with the chosen one's weight
-    tied: int = 0
     #: why the instance found no cluster
     failure: ty.Optional[str] = None
-    #: the labels of those other candidates
+    #: the labels of the other candidates with the chosen one's weight
     ties: tuple = ()
+
+    @property
+    def tied(self):
+        return len(self.ties)
 
 
 class Result:
     """What one simulation did with one request."""
 
-    def __init__(self, index, request, setup, topology):
+    def __init__(self, index, request, topology):
         self.index = index
         self.request = request
-        self.setup = setup
         self.topology = topology
         self.instances = []
         #: {cluster label: Rejection}, the first rejection of each cluster
@@ -221,14 +213,15 @@ class Simulation:
     """One setup on one topology of a scenario."""
 
     def __init__(self, scenario, setup, topology=topology_mod.AS_WRITTEN,
-                 now=None, seed=0, verbose=False, why=None):
+                 verbose=False):
         self.setup = setup
-        self.why = why
+        #: ``--why``: the label of the cluster to explain
+        self.why = None
         self.verbose = verbose
         self.topology = topology
         self.scenario = topology_mod.regroup(scenario, topology)
-        self.now = now or timeutils.utcnow().replace(microsecond=0)
-        self.random = random.Random(seed)
+        self.now = timeutils.utcnow().replace(microsecond=0)
+        self.random = random.Random(0)
         # stock nova mirrors only a host's first node into its zone's
         # placement aggregate; the package's keeper mirrors every node
         self.estate = estate_mod.Estate(
@@ -286,11 +279,12 @@ class Simulation:
         them: the only place the simulator changes nova's globals."""
         vmw_conf.register_opts(CONF)
         saved_random = random.getstate()
-        saved_aggregates = {
-            name: objects.AggregateList.__dict__[name]
-            for name in ('get_by_metadata',
-                         'get_non_matching_by_metadata_keys')}
-        estate = self.estate
+        # nova's request filters read the aggregates
+        lookups = {'get_by_metadata': self.estate.aggregates_by_metadata,
+                   'get_non_matching_by_metadata_keys':
+                   self.estate.aggregates_not_matching}
+        saved_lookups = {name: objects.AggregateList.__dict__[name]
+                         for name in lookups}
         with _overrides(self._options()):
             ha = {c.nodename: c.ha_policy for c in self.scenario.clusters
                   if c.ha_policy}
@@ -304,14 +298,8 @@ class Simulation:
             # a dry run writes nothing to placement: no keeper starts when
             # nova's HostManager loads the filters here
             with _overrides(extra), data.use(self.data):
-                # nova's request filters read the aggregates
-                objects.AggregateList.get_by_metadata = classmethod(
-                    lambda cls, context, key=None, value=None:
-                    estate.aggregates_by_metadata(context, key, value))
-                objects.AggregateList.get_non_matching_by_metadata_keys = \
-                    classmethod(lambda cls, context, ignored, prefix, value:
-                                estate.aggregates_not_matching(
-                                    context, ignored, prefix, value))
+                for name, lookup in lookups.items():
+                    setattr(objects.AggregateList, name, staticmethod(lookup))
                 timeutils.set_time_override(self.now)
                 random.setstate(self.random.getstate())
                 try:
@@ -320,7 +308,7 @@ class Simulation:
                     self.random.setstate(random.getstate())
                     random.setstate(saved_random)
                     timeutils.clear_time_override()
-                    for name, saved in saved_aggregates.items():
+                    for name, saved in saved_lookups.items():
                         setattr(objects.AggregateList, name, saved)
 
     def _label(self, host_state):
@@ -338,12 +326,25 @@ class Simulation:
 
     def step(self, index, request):
         """Schedule ``request`` (call inside :meth:`active`)."""
-        result = self._result = Result(index, request, self.setup.name,
-                                       self.topology)
+        result = self._result = Result(index, request, self.topology)
         self._instance = 0
+        with self._log_lines(result):
+            if request.is_move:
+                consumed = self._move(result, request)
+            else:
+                consumed = self._boot(result, request)
+            if not result.ok:
+                self._undo(consumed)
+        self._result = None
+        return result
+
+    @contextlib.contextmanager
+    def _log_lines(self, result):
+        """``--verbose``: the package's log lines go under the request in
+        the report, not to stderr."""
         if not self.verbose:
-            return self._step(result, request)
-        # the lines go under the request in the report, not to stderr
+            yield
+            return
         package = logging.getLogger('nova_vmw_sched')
         saved = package.level, package.propagate
         collect = _Collect()
@@ -351,31 +352,25 @@ class Simulation:
         package.setLevel(logging.INFO)
         package.propagate = False
         try:
-            return self._step(result, request)
+            yield
         finally:
             package.removeHandler(collect)
             package.level, package.propagate = saved
             result.log = collect.lines
 
-    def _step(self, result, request):
+    def _boot(self, result, request):
         estate = self.estate
-        if request.is_move:
-            return self._move(result, request)
-        flavor = self.scenario.flavors[request.flavor]
-        demand = placement_mod.demand_of(flavor)
+        demand = placement_mod.demand_of(self.scenario.flavors[request.flavor])
         result.group = request.group
         names = request.instance_names
         uuids = [estate_mod.uuid_for('instance', n) for n in names]
         spec = estate.request_spec(request, uuids)
         consumed = self._schedule(result, spec, names, uuids, demand)
         if result.ok:
-            for (host, uuid, _saved), name in zip(consumed, names):
-                estate.record(name, uuid, host, request.group,
-                              request.flavor, request.availability_zone)
-        else:
-            self._undo(consumed)
-        self._result = None
-        return result
+            for (host, _uuid, _saved), name in zip(consumed, names):
+                estate.record(name, host, request.group, request.flavor,
+                              request.availability_zone)
+        return consumed
 
     def _move(self, result, request):
         """Move one existing instance, as nova-conductor asks for it.
@@ -392,8 +387,7 @@ class Simulation:
             result.instances.append(Placed(
                 name, None, None, failure='instance %s does not exist (the '
                 'request that would have created it failed)' % name))
-            self._result = None
-            return result
+            return []
         old_flavor = estate.flavor_of[uuid]
         result.group = estate.group_of.get(uuid)
         new_flavor = request.flavor or old_flavor
@@ -408,10 +402,7 @@ class Simulation:
         if result.ok:
             estate.moved(uuid, source, consumed[0][0], old_flavor,
                          new_flavor)
-        else:
-            self._undo(consumed)
-        self._result = None
-        return result
+        return consumed
 
     def _schedule(self, result, spec, names, uuids, demand):
         """Run nova's ``SchedulerManager._schedule`` for these instances.
@@ -455,15 +446,13 @@ class Simulation:
                 ALLOCATION_REQUEST_VERSION, return_alternates=True)
             result.ok = True
         except nova_exception.NoValidHost:
-            result.ok = False
-            num = len(scheduler.consumed)
             if scheduler.sorted:
                 failure = ('no candidate left whose placement claim '
                            'succeeds')
             else:
                 failure = self._emptied(result, spec, hosts)
-            result.instances.append(Placed(names[num], None, None,
-                                           failure=failure))
+            result.instances.append(Placed(names[len(scheduler.consumed)],
+                                           None, None, failure=failure))
         finally:
             self._alternates = False
             for host in hosts:
@@ -483,10 +472,10 @@ class Simulation:
                         'the filters never saw it'
                         % CONF.scheduler.max_placement_results)
             elif host.host in ignored:
-                result.left_out[self._label(host)] = IGNORED, (
+                result.left_out[self._label(host)] = why_mod.IGNORED, (
                     'nova leaves service host %s out of this %s (every '
-                    'cluster of it)' % (host.host, _MOVES.get(
-                        result.request.action, result.request.action)))
+                    'cluster of it)' % (host.host,
+                                        _MOVES[result.request.action]))
 
     def _member_of(self, spec):
         """``([{aggregate uuid}], {aggregate uuid}, None)``: what the
@@ -524,39 +513,31 @@ class Simulation:
 
     def _placed(self, name, chosen, hosts):
         weighing = self.host_manager.weighing
-        position = {}
-        if weighing.objs is not None:
-            position = {id(w.obj): i for i, w in enumerate(weighing.objs)}
+        # None when nova weighed nothing (one candidate)
+        objs = weighing.objs or ()
+        position = {id(w.obj): i for i, w in enumerate(objs)}
 
         def candidate(host):
             i = position.get(id(host))
-            weight = weighing.objs[i].weight if i is not None else 0.0
-            shares = tuple((n, s) for n, s in weighing.shares(i) if s) \
-                if i is not None else ()
-            return Candidate(self._label(host), host.host, weight, shares)
+            if i is None:
+                return Candidate(self._label(host), host.host, 0.0, ())
+            return Candidate(self._label(host), host.host, objs[i].weight,
+                             tuple((n, s) for n, s in weighing.shares(i) if s))
 
         top = [candidate(h) for h in hosts[:TOP]]
         if chosen not in hosts[:TOP]:
             top.insert(0, candidate(chosen))
-        best = top[0].weight
-        ties = tuple(self._label(w.obj) for w in (weighing.objs or ())
-                     if w.weight == best and w.obj is not chosen)
+        ties = tuple(self._label(w.obj) for w in objs
+                     if w.weight == top[0].weight and w.obj is not chosen)
         if self.why is not None:
-            self._why_weighed(name, chosen, hosts)
-        return Placed(name, self._label(chosen), chosen.host, tuple(top),
-                      len(ties), ties=ties)
-
-    def _why_weighed(self, name, chosen, hosts):
-        """``--why``: the cluster's rank and shares in this weighing."""
-        weighing = self.host_manager.weighing
-        if weighing.objs is None:  # one candidate: nova weighs nothing
-            rows = [(self._label(h), 0.0, ()) for h in hosts]
-        else:
             rows = [(self._label(w.obj), w.weight, weighing.shares(i))
-                    for i, w in enumerate(weighing.objs)]
-        entry = why_mod.weighed(name, self.why, self._label(chosen), rows)
-        if entry is not None:
-            self._result.why.append(entry)
+                    for i, w in enumerate(objs)] or [
+                        (self._label(h), 0.0, ()) for h in hosts]
+            entry = why_mod.weighed(name, self.why, self._label(chosen), rows)
+            if entry is not None:
+                self._result.why.append(entry)
+        return Placed(name, self._label(chosen), chosen.host, tuple(top),
+                      ties=ties)
 
     def _emptied(self, result, spec, candidates):
         why = 'no cluster is a placement candidate'
@@ -574,8 +555,7 @@ class Simulation:
             why = ('no cluster is a placement candidate but those of service '
                    'host %s, which nova leaves out of this %s (every cluster '
                    'of it)' % (', '.join(sorted(ignored)),
-                               _MOVES.get(result.request.action,
-                                          result.request.action)))
+                               _MOVES[result.request.action]))
         for probe in self.host_manager.enabled_filters:
             if probe.last is not None and probe.last[0] and \
                     not probe.last[1]:
@@ -638,7 +618,7 @@ class SimScheduler(nova_manager.SchedulerManager):
         self.sorted = None
 
     @property
-    def placement_client(self):
+    def placement_client(self):  # nova's is a property: no setter
         return self.client
 
     def _get_sorted_hosts(self, spec_obj, host_states, index):
@@ -678,13 +658,13 @@ class _PlacementClient:
         estate = sim.estate
         (rp_uuid, alloc), = alloc_request['allocations'].items()
         resources = alloc['resources']
-        if estate.placement.claim(rp_uuid, resources):
+        reason = estate.placement.claim(rp_uuid, resources)
+        if reason is None:
             estate.claims[consumer_uuid] = rp_uuid
             self.claimed[consumer_uuid] = (rp_uuid, resources)
             return True
         sim._sink(estate.state_by_uuid[rp_uuid], PLACEMENT,
-                  'claim failed: %s' % estate.placement.why_not(
-                      rp_uuid, resources))
+                  'claim failed: %s' % reason)
         return False
 
     def delete_allocation_for_instance(self, context, uuid, force=False):
@@ -718,4 +698,3 @@ def run_together(simulations, requests, progress=None):
         if progress is not None:
             progress(index + 1, total)
         yield results
-

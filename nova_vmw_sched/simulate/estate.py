@@ -10,18 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""A scenario as nova's scheduler holds it, with no database or placement.
-
-:class:`Estate` builds, for one topology of a scenario, nova's ``Service``
-(up, or down for a day), ``ComputeNode`` and ``HostState`` objects (as
-``HostManager._get_host_states`` builds them; those of one service share
-one ``instances`` dict), a host aggregate per availability zone and per
-entry of the scenario's ``aggregates``, each with its placement aggregate
-(every cluster of its services as member, or, with ``first_node_only`` as
-stock nova does, the first one),
-:class:`~.placement.Placement`, and the RequestSpecs nova's conductor
-hands the scheduler. It answers the lookups of
-:class:`nova_vmw_sched.data.Data` and records where instances go.
+"""A scenario as nova's scheduler holds it, with no database or placement:
+nova's Service, ComputeNode and HostState objects, host aggregates,
+:class:`~.placement.Placement` and the RequestSpecs of the conductor; it
+answers the lookups of :class:`nova_vmw_sched.data.Data`.
 """
 
 import datetime
@@ -82,7 +74,6 @@ class Estate(data.SettledSource):
         self.hosts = []
         self.label_of = {}
         self.state_by_uuid = {}
-        self.service_of = {}
         self._build()
 
     def _build(self):
@@ -92,16 +83,23 @@ class Estate(data.SettledSource):
         for inst in scenario.instances.values():
             by_cluster.setdefault(inst.cluster, []).append(inst)
         services = {}
+        service_of = {}   # {cluster label: service host}
         members = {}   # {cluster label: placement aggregate uuids}
         aggregates_of = {}   # {service host: objects.Aggregate}
         for index, service in enumerate(scenario.services):
             services[service.name] = self._service(index, service)
             self.instances[service.name] = {}
             for label in service.clusters:
-                self.service_of[label] = service.name
-            joined = [self._aggregate(name) for name in service.aggregates]
-            if service.availability_zone is not None:
-                joined.insert(0, self._zone(service.availability_zone))
+                service_of[label] = service.name
+            joined = [self._aggregate(self.aggregates, name, 'host-aggregate',
+                                      'host aggregate',
+                                      scenario.aggregates[name])
+                      for name in service.aggregates]
+            zone = service.availability_zone
+            if zone is not None:
+                joined.insert(0, self._aggregate(
+                    self.zones, zone, 'aggregate', 'availability zone',
+                    {'availability_zone': zone}))
             aggregates_of[service.name] = joined
             mirrored = (service.clusters[:1] if self.first_node_only
                         else service.clusters)
@@ -110,7 +108,7 @@ class Estate(data.SettledSource):
                 for label in mirrored:
                     members.setdefault(label, set()).add(agg.uuid)
         for index, c in enumerate(scenario.clusters):
-            host = self.service_of[c.label]
+            host = service_of[c.label]
             inst_dict = self.instances[host]
             used = {placement_mod.VCPU: c.used.vcpus,
                     placement_mod.MEMORY_MB: c.used.memory_mb,
@@ -139,19 +137,9 @@ class Estate(data.SettledSource):
             self.label_of[id(state)] = c.label
             self.state_by_uuid[rp_uuid] = state
 
-    def _zone(self, zone):
-        """The host aggregate of availability zone ``zone``."""
-        return self._made(self.zones, zone, 'aggregate',
-                          {'availability_zone': zone}, 'availability zone')
-
-    def _aggregate(self, name):
-        """The host aggregate ``name`` of the scenario's ``aggregates``."""
-        return self._made(self.aggregates, name, 'host-aggregate',
-                          self.scenario.aggregates[name], 'host aggregate')
-
-    def _made(self, table, name, kind, metadata, what):
-        """``table[name]``, made on first use with its placement
-        aggregate's name for the report (``what name``)."""
+    def _aggregate(self, table, name, kind, what, metadata):
+        """``table[name]`` (a zone's or a host aggregate), made on first use
+        with its placement aggregate's name for the report."""
         agg = table.get(name)
         if agg is None:
             agg = table[name] = objects.Aggregate(
@@ -342,13 +330,12 @@ class Estate(data.SettledSource):
             policies=[group.policy], rules=dict(group.rules),
             members=members + list(new_uuids), hosts=hosts)
 
-    def record(self, name, uuid, host_state, group, flavor, zone=None):
+    def record(self, name, host_state, group, flavor, zone):
         """An instance the scheduler placed, as nova-compute reports it."""
-        label = self.label_of[id(host_state)]
-        self._add_instance(name, label, host_state.host,
-                           host_state.nodename, group, flavor)
-        if zone is not None:
-            self.zone_of[uuid] = zone
+        uuid = self._add_instance(name, self.label_of[id(host_state)],
+                                  host_state.host, host_state.nodename,
+                                  group, flavor)
+        self.zone_of[uuid] = zone
         # nova's scheduler put a uuid-only stub there for group requests
         host_state.instances[uuid] = self._instance(
             uuid, host_state.host, host_state.nodename)

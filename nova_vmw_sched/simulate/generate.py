@@ -10,14 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Random scenarios from a seed: for scale runs and the property test.
-
-A scenario is built as a file's YAML would hold it and validated as one;
-the same seed gives the same scenario: vCenters of up to 64 clusters of 2
-to 16 ESXi hosts (some in maintenance, 10-90 % used, some with a vSphere HA
-policy) under services of 1 to 8 clusters (a few down or disabled), flavors
-some pinned with ``vmware:cluster``, server groups of all four policies
-with members, requests of 1 to 3 instances, some with hints.
+"""Random scenarios from a seed, built as a file's YAML would hold them
+and validated as one: for scale runs and the property test.
 """
 
 import random

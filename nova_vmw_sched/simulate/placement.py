@@ -10,19 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Placement, as far as a boot request needs it.
-
-Each cluster is one resource provider with the inventories nova's
-vmwareapi driver reports: ``VCPU`` and ``MEMORY_MB`` summed over the ESXi
-hosts not in maintenance, ``max_unit`` the largest of them; ``DISK_GB``
-only when the scenario gives ``disk_gb``. :meth:`Placement.candidates` is
-``GET /allocation_candidates``: a provider fits when every amount is at
-most its ``max_unit`` and fits ``(total - reserved) * allocation_ratio -
-used``, and is no candidate when its service is disabled
-(``COMPUTE_STATUS_DISABLED``), it is outside the ``member_of``
-aggregates of a requested zone or tenant, or in a forbidden (isolated)
-one; the first ``[scheduler]
-max_placement_results`` remain, in provider order.
+"""Placement, as far as the scheduler needs it: each cluster is one
+resource provider with the inventories nova's vmwareapi driver reports, and
+:meth:`Placement.candidates` is ``GET /allocation_candidates``
+(doc/source/cli.rst, "Placement, emulated").
 """
 
 import typing as ty
@@ -35,7 +26,10 @@ DISK_GB = 'DISK_GB'
 def inventories_of(cluster):
     """The inventories of a scenario cluster, in placement's format."""
     if cluster.inventory is not None:
-        return {rc: dict(record) for rc, record in cluster.inventory.items()}
+        return {rc: _record(r['total'], r.get('reserved', 0),
+                            r.get('max_unit', max(r['total'], 1)),
+                            float(r.get('allocation_ratio', 1.0)))
+                for rc, r in cluster.inventory.items()}
     hosts = [h for h in cluster.hosts if not h.maintenance]
     if not hosts:
         return {}
@@ -168,11 +162,11 @@ class Placement:
             'mappings': {}}
 
     def claim(self, rp_uuid, demand):
-        """Allocate ``demand`` if it fits now; say whether it did."""
-        if self.why_not(rp_uuid, demand) is not None:
-            return False
-        self.release(rp_uuid, demand, -1)
-        return True
+        """Allocate ``demand`` if it fits now; else say why not."""
+        reason = self.why_not(rp_uuid, demand)
+        if reason is None:
+            self.release(rp_uuid, demand, -1)
+        return reason
 
     def release(self, rp_uuid, demand, sign=1):
         """Undo :meth:`claim` (a request that failed as a whole)."""

@@ -13,12 +13,7 @@
 """Which filter removed each host and why; what each weigher added.
 
 nova's handlers run the real filters and weighers, each wrapped in a probe
-that only watches. :class:`FilterProbe` keeps the hosts a filter removed,
-with the reason its ``check()`` returned
-(:meth:`nova_vmw_sched.filters.RequestScopedFilter.judge_all`), or
-"rejected by <FilterName>" for one of nova's filters. :class:`WeigherProbe`
-notes the running totals before each weigher, whose share is the
-difference.
+that only watches.
 """
 
 #: the reason of a host removed by a filter that gives none (nova's)
@@ -83,12 +78,10 @@ class WeighingRecord:
         """``[(weigher name, share)]`` of host ``index`` in :attr:`objs`."""
         if self.objs is None:
             return []
-        result = []
-        for k, (name, before) in enumerate(self.steps):
-            after = (self.steps[k + 1][1][index] if k + 1 < len(self.steps)
-                     else self.objs[index].weight)
-            result.append((name, after - before[index]))
-        return result
+        totals = [before[index] for _name, before in self.steps]
+        totals.append(self.objs[index].weight)
+        return [(name, totals[k + 1] - totals[k])
+                for k, (name, _before) in enumerate(self.steps)]
 
 
 class WeigherProbe:

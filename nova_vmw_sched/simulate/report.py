@@ -10,26 +10,16 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Print simulation results as they come: a table, or JSON for machines.
-
-:class:`TableReport`, :class:`JsonReport` and :class:`Comparison`
-(``--compare-topologies``) take ``start(sims)``, ``request(results)`` per
-request and ``finish()``.
+"""Print simulation results as they come: a table, JSON, or the topology
+comparison; each takes ``start(sims)``, ``request(results)`` per request
+and ``finish()``.
 """
 
 import collections
 import json
-import sys
 
 from nova_vmw_sched.simulate import engine
 from nova_vmw_sched.simulate import why as why_mod
-
-
-def outcome_text(result):
-    if not result.ok:
-        return '%s (%s)' % (engine.NO_VALID_HOST, result.failure or
-                            'an instance found no cluster')
-    return ', '.join(result.outcome)
 
 
 def _short(reason, label):
@@ -74,29 +64,33 @@ def summary(result, sim):
                            sim.filter_names)
 
 
+def _named(label, scenario):
+    """``vc-east/domain-c7 (Gold)``: a label and its cluster's name."""
+    name = scenario.by_label[label].name
+    return '%s (%s)' % (label, name) if name else label
+
+
 def why_lines(result, label, scenario):
     """The ``--why`` lines of ``label`` for one request."""
-    cluster = scenario.by_label.get(label)
-    name = ' (%s)' % cluster.name if cluster is not None and \
-        cluster.name else ''
-    lines = ['  why %s%s:' % (label, name)]
+    lines = ['  why %s:' % _named(label, scenario)]
     for entry in why_mod.explain(result, label):
         if isinstance(entry, why_mod.Weighed):
             lines.extend(_weighed_lines(entry))
         elif isinstance(entry, why_mod.Removed):
             lines.append('    %s: removed by %s: %s' % (
-                entry.instance, entry.by, _short(entry.reason, label)))
+                entry.instance, entry.removed_by,
+                _short(entry.reason, label)))
             if entry.miss:
                 lines.append('      %s' % entry.miss)
             lines.append('      would have to change: %s' % entry.change)
         else:
             lines.append('    not seen by any filter (%s): %s' % (
-                entry.by, entry.reason))
+                entry.not_seen, entry.reason))
     return lines
 
 
 def _weighed_lines(entry):
-    if entry.won:
+    if entry.first:
         if entry.candidates == 1:
             return ['    %s: first (the only candidate left)'
                     % entry.instance]
@@ -108,7 +102,7 @@ def _weighed_lines(entry):
         entry.instance, entry.rank, entry.candidates, tie, entry.weight,
         entry.winner, entry.winner_weight)]
     lines.append('      %-36s %10s %10s' % ('weigher', 'it', 'winner'))
-    for name, mine, theirs in entry.shares:
+    for name, mine, theirs in entry.weighers:
         if mine or theirs:
             lines.append('      %-36s %+10.3f %+10.3f' % (name, mine, theirs))
     lines.append('      left out alone, would put it first: %s' % (
@@ -119,22 +113,12 @@ def _weighed_lines(entry):
 def _why_json(result, label):
     items = []
     for entry in why_mod.explain(result, label):
+        item = entry._asdict()
         if isinstance(entry, why_mod.Weighed):
-            items.append({
-                'instance': entry.instance, 'rank': entry.rank,
-                'first': entry.won, 'candidates': entry.candidates,
-                'weight': entry.weight, 'winner': entry.winner,
-                'winner_weight': entry.winner_weight,
-                'weighers': [{'name': n, 'weighted': mine,
-                              'winner': theirs}
-                             for n, mine, theirs in entry.shares],
-                'first_without': list(entry.first_without)})
-        elif isinstance(entry, why_mod.Removed):
-            items.append({'instance': entry.instance, 'removed_by': entry.by,
-                          'reason': entry.reason, 'miss': entry.miss,
-                          'change': entry.change})
-        else:
-            items.append({'not_seen': entry.by, 'reason': entry.reason})
+            item['weighers'] = [{'name': n, 'weighted': mine,
+                                 'winner': theirs}
+                                for n, mine, theirs in entry.weighers]
+        items.append(item)
     return {'cluster': label, 'instances': items}
 
 
@@ -153,8 +137,8 @@ def setup_lines(sim):
 class TableReport:
     """The readable report of one simulation (and stock beside it)."""
 
-    def __init__(self, out=None, max_rejections=20, why=None):
-        self.out = out or sys.stdout
+    def __init__(self, out, max_rejections, why):
+        self.out = out
         self.max_rejections = max_rejections
         #: the label of the cluster of ``--why``, or None
         self.why = why
@@ -183,12 +167,11 @@ class TableReport:
         result = results[0]
         self.totals['ok' if result.ok else 'failed'] += 1
         self.write(_request_line(result, self.scenario))
-        many = result.request.count > 1
         for placed in result.instances:
             self._instance(placed, result)
         if len(results) > 1:
             self._stock(result, results[1])
-        self._rejections(result, many)
+        self._rejections(result)
         line = summary(result, self.sim)
         if line:
             self.write('  summary: ' + line)
@@ -206,13 +189,12 @@ class TableReport:
             self.write('  %s: %s, %s' % (placed.name, engine.NO_VALID_HOST,
                                          placed.failure))
             return
-        cluster = self.scenario.by_label[placed.cluster]
-        name = ' (%s)' % cluster.name if cluster.name else ''
         undone = '' if result.ok else ' [undone: the request failed]'
         tied = (', tied with %d other(s): nova picks among them by host '
                 'order' % placed.tied) if placed.tied else ''
-        self.write('  %s -> %s%s on service %s%s%s' % (
-            placed.name, placed.cluster, name, placed.service, tied, undone))
+        self.write('  %s -> %s on service %s%s%s' % (
+            placed.name, _named(placed.cluster, self.scenario),
+            placed.service, tied, undone))
         if len(placed.candidates) == 1 and not placed.candidates[0].shares:
             self.write('      the only candidate left')
             return
@@ -225,8 +207,11 @@ class TableReport:
         same = stock.outcome == result.outcome
         if not same:
             self.differ += 1
+        outcome = ', '.join(stock.outcome) if stock.ok else '%s (%s)' % (
+            engine.NO_VALID_HOST,
+            stock.failure or 'an instance found no cluster')
         self.write('  stock nova: %s%s' % (
-            outcome_text(stock), '' if same else '   <- differs'))
+            outcome, '' if same else '   <- differs'))
         if not same and result.ok:
             for label in result.outcome:
                 rejection = stock.rejected.get(label)
@@ -236,15 +221,14 @@ class TableReport:
                                                     label)))
                     break
 
-    def _rejections(self, result, many):
-        rejected = result.rejected
-        if not rejected and not result.beyond_limit:
+    def _rejections(self, result):
+        if not result.rejected and not result.beyond_limit:
             return
         self.write('  rejected:')
         items = _listed_first(result)
         limit = self.max_rejections or len(items)
         for label, r in items[:limit]:
-            at = '#%d ' % (r.instance + 1) if many else ''
+            at = '#%d ' % (r.instance + 1) if result.request.count > 1 else ''
             self.write('    %-24s %s%-30s %s' % (
                 label, at, r.by, _short(r.reason, label)))
         if len(items) > limit:
@@ -307,8 +291,8 @@ def _setup_json(sim):
 class JsonReport:
     """One JSON document, written request by request."""
 
-    def __init__(self, out=None, why=None):
-        self.out = out or sys.stdout
+    def __init__(self, out, why):
+        self.out = out
         self.first = True
         #: the label of the cluster of ``--why``, or None
         self.why = why
@@ -365,10 +349,10 @@ class Comparison:
     which alone decides the exit status.
     """
 
-    def __init__(self, topologies, fmt='table', out=None):
+    def __init__(self, topologies, fmt, out):
         self.topologies = topologies
         self.fmt = fmt
-        self.out = out or sys.stdout
+        self.out = out
         self.divergent = collections.Counter()
         self.rows = []
 
@@ -385,12 +369,11 @@ class Comparison:
                'differs': {}}
         for k, setup in enumerate(self.setups):
             chunk = results[k * n:(k + 1) * n]
-            outcomes = {r.topology: r for r in chunk}
             differs = len({r.outcome for r in chunk}) > 1
             row['differs'][setup] = differs
             row['outcomes'][setup] = {
-                t: {'outcome': list(r.outcome), 'why': _why(r, chunk[0])}
-                for t, r in outcomes.items()}
+                r.topology: {'outcome': list(r.outcome),
+                             'why': _why(r, chunk[0])} for r in chunk}
             if differs:
                 self.divergent[setup] += 1
         if self.fmt == 'json' or any(row['differs'].values()):

@@ -12,12 +12,9 @@
 
 """Load and validate a scenario file into plain objects.
 
-The format is :mod:`nova_vmw_sched.simulate.schema` (a JSON schema, from
-which ``doc/source/scenario-format.rst`` renders its field tables), shown by
-example in ``etc/sample-scenario.yaml``. :func:`load` raises
-:class:`ScenarioError`, whose text has one line per problem,
-``FILE: field.path: problem``; it never lets a YAML or type error escape.
-The objects are built only from a file without problems.
+:func:`load` raises :class:`ScenarioError`, whose text has one line per
+problem, ``FILE: field.path: problem``; it never lets a YAML or type error
+escape.
 """
 
 import json
@@ -168,46 +165,40 @@ class Request(ty.NamedTuple):
         return schema.instance_names(self.name, self.count)
 
 
-class Scenario:
+class Scenario(ty.NamedTuple):
     """A validated scenario: plain data, no nova objects."""
 
-    def __init__(self, source, clusters, services, flavors, groups=None,
-                 instances=None, requests=(), config=None, description=None,
-                 aggregates=None):
-        self.source = source
-        self.description = description
-        #: in file order (placement's candidate order)
-        self.clusters = list(clusters)
-        self.services = list(services)
-        self.flavors = dict(flavors)
-        self.groups = dict(groups or {})
-        self.instances = dict(instances or {})
-        self.requests = list(requests)
-        #: {group: {option: value}} set on top of nova.conf
-        self.config = dict(config or {})
-        #: {host aggregate name: its metadata}
-        self.aggregates = dict(aggregates or {})
-        self.by_label = {c.label: c for c in self.clusters}
+    source: str
+    #: in file order (placement's candidate order)
+    clusters: list
+    services: list
+    flavors: dict
+    groups: dict
+    instances: dict
+    requests: list
+    #: {group: {option: value}} set on top of nova.conf
+    config: dict
+    description: ty.Optional[str]
+    #: {host aggregate name: its metadata}
+    aggregates: dict
+    #: {cluster label: Cluster}
+    by_label: dict
 
     def with_services(self, services):
         """The same scenario with the clusters under other services."""
-        return Scenario(self.source, self.clusters, services, self.flavors,
-                        self.groups, self.instances, self.requests,
-                        self.config, self.description, self.aggregates)
+        return self._replace(services=list(services))
 
 
 class ScenarioError(Exception):
     """A scenario file cannot be used; the text names file, field, problem."""
 
     def __init__(self, source, problems):
-        self.source = source
-        self.problems = list(problems)
         lines = ['%s: %s: %s' % (source, path, problem) if path else
                  '%s: %s' % (source, problem)
-                 for path, problem in self.problems[:MAX_PROBLEMS]]
-        if len(self.problems) > MAX_PROBLEMS:
+                 for path, problem in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
             lines.append('%s: ... and %d more problems' % (
-                source, len(self.problems) - MAX_PROBLEMS))
+                source, len(problems) - MAX_PROBLEMS))
         super().__init__('\n'.join(lines))
 
 
@@ -355,23 +346,13 @@ def from_data(data, source='<scenario>'):
               for group, options in (data.get('config') or {}).items()
               if options}
     return Scenario(source, clusters, services, flavors, groups, instances,
-                    requests, config, data.get('description'), aggregates)
+                    requests, config, data.get('description'), aggregates,
+                    {c.label: c for c in clusters})
 
 
 def _items(data, section):
     return [(name, dict(item))
             for name, item in (data.get(section) or {}).items()]
-
-
-def _inventory(given):
-    """An inventory of the format in placement's words."""
-    result = {}
-    for rc, record in given.items():
-        record = dict({'reserved': 0, 'allocation_ratio': 1.0}, **record)
-        record.setdefault('max_unit', max(record['total'], 1))
-        record['allocation_ratio'] = float(record['allocation_ratio'])
-        result[rc] = dict(record, min_unit=1, step_size=1)
-    return result
 
 
 def _cluster(vcenter, vcenter_uuid, moref, item):
@@ -391,14 +372,14 @@ def _cluster(vcenter, vcenter_uuid, moref, item):
             ratios=Ratios(**{key: float(value) for key, value in (
                 item.get('allocation_ratios') or {}).items()}),
             disk_gb=item.get('disk_gb'), **common)
-    inventory = _inventory(item['inventory'] or {})
+    inventory = item['inventory'] or {}
 
     def parts(key, default):
         return [inventory.get(rc, {}).get(key, default)
                 for rc in ('VCPU', 'MEMORY_MB', 'DISK_GB')]
     return Cluster(
         vcenter, vcenter_uuid, moref, reserved=Amounts(*parts('reserved', 0)),
-        ratios=Ratios(*parts('allocation_ratio', 1.0)),
+        ratios=Ratios(*map(float, parts('allocation_ratio', 1.0))),
         disk_gb=parts('total', None)[2] or None, inventory=inventory,
         **common)
 

@@ -10,19 +10,14 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The scenario format: its JSON schema, and every problem of a file.
-
-The schema is ``data/scenario.schema.yaml`` (what each field is, its
-type, range and default; the docs render their field tables from it).
-:func:`problems` validates parsed YAML with it through jsonschema, turns
-each error into a ``(field.path, problem)`` pair an operator can act on,
-then checks in one pass what a schema cannot say: the names one part of
-the file gives to another (clusters named by services and instances,
-flavors, groups and instances named by requests and hints), the fields
-that depend on a request's action, and what nova itself would refuse
-(options, extra specs).
+"""The scenario format (``data/scenario.schema.yaml``, from which the docs
+render their field tables) and every problem of a file: jsonschema's
+errors as ``(field.path, problem)``, then, in one pass, what a schema
+cannot say (the names one part of the file gives to another, fields that
+depend on a request's action, what nova itself would refuse).
 """
 
+import functools
 import os
 import re
 import uuid as uuid_lib
@@ -43,14 +38,12 @@ FORMAT_VERSION = SCHEMA['properties']['version']['const']
 CONFIG_GROUPS = tuple(SCHEMA['properties']['config']['properties'])
 POLICIES = tuple(_DEFS['server_group']['properties']['policy']['enum'])
 ACTIONS = tuple(_DEFS['request']['properties']['action']['enum'])
-HINTS = tuple(_DEFS['request']['properties']['hints']['properties'])
 NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}')
 #: vCenter uuids derived from names when a scenario gives none
 VCENTER_NAMESPACE = uuid_lib.UUID('5f0c6a1e-7d51-4d0c-9a43-2c8f1f9b6a10')
 
-# -- the checks behind `format` -----------------------------------------------
-# Each raises ValueError with the problem; a value of another type passes
-# (its `type` says what is wrong).
+# The checks behind `format` raise ValueError with the problem; a value of
+# another type passes (its `type` says what is wrong).
 
 FORMATS = jsonschema.FormatChecker(formats=())
 
@@ -125,10 +118,7 @@ def _join(path, key):
 
 
 def _path(*keys):
-    path = ''
-    for key in keys:
-        path = _join(path, key)
-    return path
+    return functools.reduce(_join, keys, '')
 
 
 def _kind(value):
@@ -243,11 +233,8 @@ def _list(value):
 def _count_of(request):
     """The instances of a boot request (1 while its count is not valid)."""
     count = request.get('count', 1)
-    if isinstance(count, bool) or not isinstance(count, int) or \
-            not 1 <= count <= _DEFS['request']['properties']['count'][
-                'maximum']:
-        return 1
-    return count
+    limit = _DEFS['request']['properties']['count']['maximum']
+    return count if type(count) is int and 1 <= count <= limit else 1
 
 
 def instance_names(name, count):

@@ -10,13 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""A running nova as a scenario (``nova-vmw-sched snapshot``).
-
-:func:`take` reads nova's cell and API databases (through nova's objects),
-placement (through nova's report client) and the scheduler options of
-``conf``, and never writes; it returns the scenario as data (dicts and
-lists, no ``requests``). doc/source/cli.rst says what it reads and how each
-part becomes scenario data.
+"""A running nova as scenario data (``nova-vmw-sched snapshot``;
+doc/source/cli.rst says what it reads and how): it never writes.
 """
 
 import concurrent.futures
@@ -125,11 +120,10 @@ class NovaReader:
         return servicegroup.API().service_is_up
 
 
-def read_placement(client, context, rp_uuids, progress=None,
-                   workers=WORKERS):
+def read_placement(client, context, rp_uuids, progress=None):
     """``{rp uuid: (inventories, usages)}`` of the providers of
     ``rp_uuids`` that exist (one ``GET /resource_providers``, two GETs per
-    provider, ``workers`` at a time)."""
+    provider, :data:`WORKERS` at a time)."""
     from nova_vmw_sched import compat
     global_id = getattr(context, 'global_id', None)
 
@@ -146,9 +140,8 @@ def read_placement(client, context, rp_uuids, progress=None,
         return (get(base + '/inventories')['inventories'],
                 get(base + '/usages')['usages'])
 
-    if compat.eventlet_patched():
-        # a pool's workers wait on a queue eventlet does not make green
-        workers = 1
+    # a pool's workers wait on a queue eventlet does not make green
+    workers = 1 if compat.eventlet_patched() else WORKERS
     existing = {rp['uuid'] for rp in
                 get('/resource_providers')['resource_providers']}
     wanted = [u for u in rp_uuids if u in existing]
@@ -238,18 +231,12 @@ def _flavor_data(flavor):
 
 
 def take(context, client, conf=None, anonymize=False, progress=None,
-         workers=WORKERS, reader=None):
-    """The estate nova holds, as scenario data (see the module doc).
+         reader=None):
+    """The estate nova holds, as scenario data (no ``requests``), read with
+    an admin ``context``, nova's ``SchedulerReportClient`` and ``reader``
+    (default :class:`NovaReader`); ``progress(done, total)`` while
+    placement is read.
 
-    :param context: an admin context of nova (nova-manage's)
-    :param client: nova's ``SchedulerReportClient``
-    :param conf: nova's configuration (default ``nova.conf.CONF``)
-    :param anonymize: project ids become ``project-N``, server group
-        names ``group-N``, host aggregate names ``aggregate-N``, the same
-        id, group or aggregate the same name throughout
-    :param progress: ``progress(done, total)`` while placement is read
-    :param reader: what reads nova's databases (default
-        :class:`NovaReader`)
     :raises SnapshotError: a cell, a database or placement failed; other
         errors of nova's database and placement layers pass through
     """
@@ -261,7 +248,7 @@ def take(context, client, conf=None, anonymize=False, progress=None,
     flavors, groups, aggregates = reader.api()
     nodes.sort(key=lambda n: (n.id, n.uuid))
     placed = read_placement(client, context, [n.uuid for n in nodes],
-                            progress, workers)
+                            progress)
 
     projects = _Names('project') if anonymize else (lambda key: key)
     group_names = _Names('group') if anonymize else _Names()

@@ -10,14 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The same clusters under other nova-compute services.
-
-``as-written`` (the file's services), ``per-cluster`` (a service each, as
-nova's in-tree vmwareapi driver) or ``per-vcenter``. A cluster keeps the
-state of its service in the file (up or down, disabled, zone, host
-aggregates), so in
-``per-vcenter`` a vCenter's clusters share one service per distinct state.
-Cluster order, and so placement's candidate order, never changes.
+"""The same clusters under other nova-compute services: ``as-written``,
+``per-cluster`` or ``per-vcenter``. A cluster keeps the state of its
+service in the file, so in ``per-vcenter`` a vCenter's clusters share one
+service per distinct state; cluster order never changes.
 """
 
 from nova_vmw_sched.simulate import scenario as scenario_mod
@@ -49,12 +45,8 @@ def regroup(scenario, topology):
         return scenario
     if topology not in ALL:
         raise ValueError('unknown topology %r' % topology)
-    owner = {}
-    for service in scenario.services:
-        for label in service.clusters:
-            owner[label] = service
-    groups = {}
-    reasons = {}
+    owner = {label: s for s in scenario.services for label in s.clusters}
+    groups = {}   # {(name, state): ([cluster label], disabled reason)}
     for c in scenario.clusters:
         service = owner[c.label]
         state = _state(service)
@@ -64,17 +56,17 @@ def regroup(scenario, topology):
         else:
             # a node that is no vSphere cluster keeps a service of its own
             key = ((c.vcenter or c.moref) + _suffix(state), state)
-        groups.setdefault(key, []).append(c.label)
-        reasons.setdefault(key, service.disabled_reason)
+        groups.setdefault(key, ([], service.disabled_reason))[0].append(
+            c.label)
     services = []
     names = set()
-    for key, labels in groups.items():
+    for key, (labels, reason) in groups.items():
         name, (state, disabled, zone, forced_down, aggregates) = key
         while name in names:
             name += '_'
         names.add(name)
         services.append(scenario_mod.Service(
             name, tuple(labels), state=state, disabled=disabled,
-            disabled_reason=reasons[key], availability_zone=zone,
+            disabled_reason=reason, availability_zone=zone,
             forced_down=forced_down, aggregates=aggregates))
     return scenario.with_services(services)

@@ -10,14 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""``simulate --why CLUSTER`` and the summary line of a failed request.
-
-For one cluster, each request says the filter that removed it (for a
-capacity or pin refusal: by how much it misses, what would have to change),
-or, per instance weighed, its rank and each weigher's share (nova's own,
-noted by :mod:`.probes`) next to the winner's, and which weighers, left
-out alone, would put it first. The summary line counts every cluster of a
-request that ends without a host by why it was removed.
+"""``simulate --why CLUSTER`` and the summary line of a failed request
+(doc/source/cli.rst, "Why not cluster X?").
 """
 
 import collections
@@ -27,6 +21,8 @@ from nova_vmw_sched import capacity
 from nova_vmw_sched import cluster as cluster_mod
 
 PLACEMENT = 'placement'
+#: what leaves out the clusters of a move's source service host
+IGNORED = 'ignore_hosts'
 NONE_COMPUTED = 'none computed'
 #: slack when comparing sums of floats
 _EPS = 1e-9
@@ -79,21 +75,22 @@ def _some(labels, limit=5):
 
 
 class Weighed(ty.NamedTuple):
-    """The cluster's place in the weighing of one instance."""
+    """The cluster's place in the weighing of one instance (its fields are
+    the report's JSON)."""
 
     instance: str
-    winner: str
     #: 1 + the candidates weighing more
     rank: int
+    #: the cluster is the one nova chose
+    first: bool
     candidates: int
     weight: float
+    winner: str
     winner_weight: float
     #: ((weigher, the cluster's share, the winner's share), ...)
-    shares: tuple
+    weighers: tuple
     #: the weighers that, left out alone, would put the cluster first
     first_without: tuple
-    #: the cluster is the one nova chose
-    won: bool
 
 
 def weighed(instance, target, chosen, rows):
@@ -107,15 +104,15 @@ def weighed(instance, target, chosen, rows):
     winner_weight, winner_shares = by_label.get(chosen, (weight, shares))
     rank = 1 + sum(1 for _l, w, _s in rows if w > weight + _EPS)
     theirs = dict(winner_shares)
-    columns = [name for name, _s in shares]
     first_without = ()
     if chosen != target:
         first_without = tuple(
-            name for k, name in enumerate(columns)
+            name for k, (name, _s) in enumerate(shares)
             if _first_without(target, k, rows))
-    return Weighed(instance, chosen, rank, len(rows), weight, winner_weight,
+    return Weighed(instance, rank, chosen == target, len(rows), weight,
+                   chosen, winner_weight,
                    tuple((n, s, theirs.get(n, 0.0)) for n, s in shares),
-                   first_without, chosen == target)
+                   first_without)
 
 
 def _first_without(target, k, rows):
@@ -130,7 +127,7 @@ class Removed(ty.NamedTuple):
     """The filter that removed the cluster, and what would change that."""
 
     instance: str
-    by: str
+    removed_by: str
     reason: str
     #: by how much a capacity or pin refusal misses; None for the others
     miss: ty.Optional[str]
@@ -199,7 +196,7 @@ class NotSeen(ty.NamedTuple):
     """No filter saw the cluster: placement, nova or the request left it
     out."""
 
-    by: str
+    not_seen: str
     reason: str
 
 
@@ -258,7 +255,7 @@ def category(by, reason, group=None):
         return _first(reason, _PIN_CATEGORIES)
     # in the simulator placement leaves out the clusters of a disabled
     # service: ComputeFilter only removes those of a service that is down
-    return {'ignore_hosts': 'source host', 'ComputeFilter': 'service down',
+    return {IGNORED: 'source host', 'ComputeFilter': 'service down',
             'VMwareClusterDuplicateFilter': 'stale duplicate'}.get(by)
 
 
@@ -268,10 +265,11 @@ def summary(result, total, filter_names=()):
     filter saw it, else as not considered."""
     counts = collections.Counter()
     for rejection in result.rejected.values():
-        counts[_key(rejection.by, rejection.reason, result.group)] += 1
+        counts[rejection.by, category(rejection.by, rejection.reason,
+                                      result.group)] += 1
     for label, (by, reason) in result.left_out.items():
         if label not in result.rejected:
-            counts[_key(by, reason, result.group)] += 1
+            counts[by, category(by, reason, result.group)] += 1
     missing = total - sum(counts.values())
     if missing > 0:
         counts[('not considered', None)] += missing
@@ -288,7 +286,3 @@ def summary(result, total, filter_names=()):
              for (by, cat), count in sorted(counts.items(), key=rank)]
     passed = max(0, total - sum(counts.values()))
     return '%d/%d clusters: %s' % (passed, total, ', '.join(parts))
-
-
-def _key(by, reason, group):
-    return by, category(by, reason, group)
