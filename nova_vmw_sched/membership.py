@@ -264,11 +264,10 @@ class Members:
         for uuid in joined:
             del self._later[uuid]
         try:
-            waiting = [uuid for uuid in joined
-                       if not self._place(context, where, uuid)]
-            if waiting:
-                building = self._source.building(context, waiting)
-                waiting = [uuid for uuid in waiting if uuid in building]
+            # build requests before placement, as in _locate
+            building = self._source.building(context, joined)
+            waiting = [uuid for uuid in joined if not self._place(
+                context, where, uuid) and uuid in building]
             if waiting:
                 self._wait(context, where, waiting)
         except Exception as e:

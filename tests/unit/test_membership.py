@@ -711,6 +711,37 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
         self.assertEqual(2, source.reads.count(uuids.s))
         self.assertIsNone(membership.members_of(spec_obj).error)
 
+    def test_a_member_claimed_between_the_reads_of_a_catch_up_counts(self):
+        # as above, but s is claimed (and its build request deleted) just
+        # after placement answered that it holds nothing for s: only build
+        # requests read before placement see that s is to be counted
+        class ClaimedAfterItsRead(FakeSource):
+            def allocations_of(self, context, uuid):
+                found = super().allocations_of(context, uuid)
+                if uuid == uuids.s and uuid in self.builds:
+                    del self.builds[uuid]
+                    self.allocations[uuid] = [hosts[2].uuid]
+                return found
+
+        hosts = [host('svc1', node(n)) for n in (1, 2, 3)] + [
+            host('svc2', node(4))]
+        source = ClaimedAfterItsRead()
+        self.useFixture(data_fixture.DataFixture(members=source))
+        self.flags(server_group_wait_interval=0.01,
+                   group='vmware_scheduler')
+        source.builds.update({uuids.i0: 1, uuids.s: 2, uuids.i1: 3})
+        spec_obj = spec(group('anti-affinity', [uuids.i0, uuids.s,
+                                                uuids.i1]),
+                        instance_uuid=uuids.i0, num_instances=2)
+        anti = anti_affinity_filter.ServerGroupAntiAffinityFilter()
+        self.assertEqual(4, len(self.run_filters(anti, hosts, spec_obj)))
+        source.allocations[uuids.i0] = [hosts[0].uuid]
+        source.builds.pop(uuids.i0)
+        spec_obj.instance_uuid = uuids.i1
+        self.assertEqual([node(2), node(4)],
+                         self.run_filters(anti, hosts, spec_obj, 1))
+        self.assertIsNone(membership.members_of(spec_obj).error)
+
     def test_odd_hosts_and_groups_do_not_raise(self):
         class Bare:
             pass
