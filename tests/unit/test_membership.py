@@ -684,12 +684,10 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
             self.assertEqual([uuids.i0, uuids.i1], self.source.reads)
             self.source.reads = []
 
-    def test_a_member_that_joined_between_siblings_counts(self):
-        # nova-api added i0, then another request's member s, then i1; s
-        # is still being scheduled when this request places i0
-        hosts = [host('svc1', node(n)) for n in (1, 2, 3)] + [
-            host('svc2', node(4))]
-        source = EventuallyAllocated(uuids.s, hosts[2].uuid, after=1)
+    def _joined_between_siblings(self, source):
+        """nova-api added i0, then another request's member s, then i1; s
+        is still being scheduled when this request places i0 on c1 (s on
+        c3 once ``source`` allocates it): the hosts i1 may go to."""
         self.useFixture(data_fixture.DataFixture(members=source))
         self.flags(server_group_wait_interval=0.01,
                    group='vmware_scheduler')
@@ -699,22 +697,33 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
                         instance_uuid=uuids.i0, num_instances=2)
         anti = anti_affinity_filter.ServerGroupAntiAffinityFilter()
         # s joined after i0: it waits for i0, i0 does not count it
-        self.assertEqual(4, len(self.run_filters(anti, hosts, spec_obj)))
+        self.assertEqual(4, len(self.run_filters(anti, self.hosts,
+                                                 spec_obj)))
         self.assertNotIn(uuids.s, source.reads)
-        source.allocations[uuids.i0] = [hosts[0].uuid]
+        source.allocations[uuids.i0] = [self.hosts[0].uuid]
         source.builds.pop(uuids.i0)
         # i1 joined after s: it waits for s and counts it
         spec_obj.instance_uuid = uuids.i1
+        passed = self.run_filters(anti, self.hosts, spec_obj, 1)
+        self.assertIsNone(membership.members_of(spec_obj).error)
+        return passed
+
+    def test_a_member_that_joined_between_siblings_counts(self):
+        self.hosts = [host('svc1', node(n)) for n in (1, 2, 3)] + [
+            host('svc2', node(4))]
+        source = EventuallyAllocated(uuids.s, self.hosts[2].uuid, after=1)
         self.assertEqual([node(2), node(4)],
-                         self.run_filters(anti, hosts, spec_obj, 1))
+                         self._joined_between_siblings(source))
         # one read, then one more after a wait
         self.assertEqual(2, source.reads.count(uuids.s))
-        self.assertIsNone(membership.members_of(spec_obj).error)
 
     def test_a_member_claimed_between_the_reads_of_a_catch_up_counts(self):
-        # as above, but s is claimed (and its build request deleted) just
-        # after placement answered that it holds nothing for s: only build
-        # requests read before placement see that s is to be counted
+        # s is claimed (and its build request deleted) just after
+        # placement answered that it holds nothing for s: only build
+        # requests read before placement tell that s is to be counted
+        hosts = self.hosts = [host('svc1', node(n)) for n in (1, 2, 3)] + [
+            host('svc2', node(4))]
+
         class ClaimedAfterItsRead(FakeSource):
             def allocations_of(self, context, uuid):
                 found = super().allocations_of(context, uuid)
@@ -723,24 +732,8 @@ class TestSiblingsOfMultiCreate(GroupTestCase):
                     self.allocations[uuid] = [hosts[2].uuid]
                 return found
 
-        hosts = [host('svc1', node(n)) for n in (1, 2, 3)] + [
-            host('svc2', node(4))]
-        source = ClaimedAfterItsRead()
-        self.useFixture(data_fixture.DataFixture(members=source))
-        self.flags(server_group_wait_interval=0.01,
-                   group='vmware_scheduler')
-        source.builds.update({uuids.i0: 1, uuids.s: 2, uuids.i1: 3})
-        spec_obj = spec(group('anti-affinity', [uuids.i0, uuids.s,
-                                                uuids.i1]),
-                        instance_uuid=uuids.i0, num_instances=2)
-        anti = anti_affinity_filter.ServerGroupAntiAffinityFilter()
-        self.assertEqual(4, len(self.run_filters(anti, hosts, spec_obj)))
-        source.allocations[uuids.i0] = [hosts[0].uuid]
-        source.builds.pop(uuids.i0)
-        spec_obj.instance_uuid = uuids.i1
         self.assertEqual([node(2), node(4)],
-                         self.run_filters(anti, hosts, spec_obj, 1))
-        self.assertIsNone(membership.members_of(spec_obj).error)
+                         self._joined_between_siblings(ClaimedAfterItsRead()))
 
     def test_odd_hosts_and_groups_do_not_raise(self):
         class Bare:
