@@ -11,8 +11,8 @@
 #    under the License.
 
 """Scheduler benchmarks: ``python -m benchmarks.run`` (``tox -e bench``),
-and what the benchmarks share: timing, tracemalloc, a request and a
-placement stand-in."""
+and what the benchmarks share: timing, tracemalloc, a request through the
+capacity plugins and a placement stand-in."""
 
 import gc
 import time
@@ -68,8 +68,9 @@ def timed(call, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
-def traced_bytes(call):
-    """Bytes still allocated after ``call()``, as tracemalloc counts."""
+def bytes_per(call, count):
+    """Bytes still allocated after ``call()``, as tracemalloc counts, per
+    one of ``count`` (clusters)."""
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -77,7 +78,41 @@ def traced_bytes(call):
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    return after - before
+    return round((after - before) / float(count), 1)
+
+
+class CapacityPlugins:
+    """The capacity filter and headroom weigher through nova's handlers,
+    for a one-instance request of that flavor on the estate's hosts."""
+
+    def __init__(self, estate, **flavor):
+        from nova.scheduler import filters
+        from nova.scheduler import weights
+
+        from nova_vmw_sched.filters import capacity_filter
+        from nova_vmw_sched.weights import headroom_weigher
+
+        self.hosts = estate.hosts
+        self.filter_handler = filters.HostFilterHandler()
+        self.weight_handler = weights.HostWeightHandler()
+        self.filters = [capacity_filter.VMwareClusterCapacityFilter()]
+        self.weighers = [headroom_weigher.VMwareClusterHeadroomWeigher()]
+        self.spec = request_spec(estate.context, **flavor)
+
+    def filter(self):
+        """The hosts the capacity filter passes."""
+        return list(self.filter_handler.get_filtered_objects(
+            self.filters, self.hosts, self.spec, index=0) or [])
+
+    def request(self):
+        """One request: (wall seconds, hosts passed, thread CPU seconds)."""
+        c0 = time.thread_time()
+        t0 = time.perf_counter()
+        passed = self.filter()
+        self.weight_handler.get_weighed_objects(self.weighers, passed,
+                                                self.spec)
+        return (time.perf_counter() - t0, len(passed),
+                time.thread_time() - c0)
 
 
 class Placement:

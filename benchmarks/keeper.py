@@ -14,6 +14,7 @@
 (doc/source/benchmarks.rst, "The HA reserve held in placement")."""
 
 import statistics
+import types
 
 import benchmarks
 
@@ -36,11 +37,9 @@ def _inventories(host):
 
 def reserve_cost(estate):
     """The figures of one estate (a dict)."""
-    from nova.scheduler import filters as nova_filters
     import nova.conf
 
     from nova_vmw_sched import data
-    from nova_vmw_sched.filters import capacity_filter
     from nova_vmw_sched import inventory
     from nova_vmw_sched import keeper
     from nova_vmw_sched import reserve
@@ -52,28 +51,20 @@ def reserve_cost(estate):
     old_data = data.replace(data.Data(inventory=cache, keeper=known))
     for rp_uuid, value in invs.items():
         cache.prime(rp_uuid, value)
-    handler = nova_filters.HostFilterHandler()
-    plugin = [capacity_filter.VMwareClusterCapacityFilter()]
-    spec = benchmarks.request_spec(estate.context)
+    filter_once = benchmarks.CapacityPlugins(estate).filter
     result = {'clusters': len(estate.hosts)}
     try:
-        def filter_once():
-            list(handler.get_filtered_objects(plugin, estate.hosts, spec))
-
         filter_once()
         per_request = statistics.median(benchmarks.timed(filter_once)[1]
                                         for _ in range(REQUESTS))
         result['filter_ms'] = per_request * 1e3
 
         # the usage read: placement's summaries, the held reserve left out
-        summaries = benchmarks.summaries({h.uuid: (80, 8192)
-                                          for h in estate.hosts})
-
-        class Client:
-            def get(self, url, version=None, global_request_id=None):
-                return benchmarks.response(summaries)
-
-        source = inventory.PlacementUsageSource(Client(), held=known.held)
+        answer = benchmarks.response(benchmarks.summaries(
+            {h.uuid: (80, 8192) for h in estate.hosts}))
+        source = inventory.PlacementUsageSource(
+            types.SimpleNamespace(get=lambda *args, **kwargs: answer),
+            held=known.held)
         withs, withouts = [], []
         for _ in range(7):  # alternating
             known.clear_held()

@@ -29,6 +29,8 @@ CALLS_FACTOR = 1.1
 BYTES_PER_CLUSTER = 256
 #: the longest an expiry run lasts, waiting for every entry to be re-read
 EXPIRY_LIMIT = 180
+#: requests of which the inline and steady figures are the medians
+REQUESTS = 10
 
 TARGETS = [
     ('latency_steady', 'capacity filter + headroom weigher wait at most 1 % '
@@ -97,49 +99,16 @@ class SlowPlacement(benchmarks.Placement):
         return benchmarks.response(benchmarks.summaries(self.usage_tuples))
 
 
-class _Plugins:
-    """The capacity filter and headroom weigher through nova's handlers."""
-
-    def __init__(self, estate):
-        from nova.scheduler import filters
-        from nova.scheduler import weights
-
-        from nova_vmw_sched.filters import capacity_filter
-        from nova_vmw_sched.weights import headroom_weigher
-
-        self.hosts = estate.hosts
-        self.filter_handler = filters.HostFilterHandler()
-        self.weight_handler = weights.HostWeightHandler()
-        self.filters = [capacity_filter.VMwareClusterCapacityFilter()]
-        self.weighers = [headroom_weigher.VMwareClusterHeadroomWeigher()]
-        self.spec = benchmarks.request_spec(
-            estate.context, memory_mb=262144, vcpus=32, root_gb=200)
-
-    def request(self):
-        """One request: (wall seconds, hosts passed, thread CPU seconds)."""
-        c0 = time.thread_time()
-        t0 = time.perf_counter()
-        passed = list(self.filter_handler.get_filtered_objects(
-            self.filters, self.hosts, self.spec, index=0) or [])
-        self.weight_handler.get_weighed_objects(self.weighers, passed,
-                                                self.spec)
-        return (time.perf_counter() - t0, len(passed),
-                time.thread_time() - c0)
-
-    def run(self, count=math.inf, until=math.inf, stop=lambda: False):
-        """``count`` requests, or until monotonic ``until`` or ``stop()``."""
-        done = []
-        while (len(done) < count and time.monotonic() < until and
-               not (done and stop())):
-            done.append(self.request())
-            # nova's scheduler yields between requests (it waits on RPC);
-            # under eventlet the cache's green threads run only then
-            time.sleep(0)
-        return done
-
-
-def _figures(runs):
-    """Median wall, CPU and wait (ms), and the worst wall and wait (s)."""
+def _figures(plugins, count=math.inf, until=math.inf, stop=lambda: False):
+    """``count`` requests, or until monotonic ``until`` or ``stop()``: the
+    median wall, CPU and wait (ms), and the worst wall and wait (s)."""
+    runs = []  # [(wall seconds, hosts passed, CPU seconds)]
+    while (len(runs) < count and time.monotonic() < until and
+           not (runs and stop())):
+        runs.append(plugins.request())
+        # nova's scheduler yields between requests (it waits on RPC);
+        # under eventlet the cache's green threads run only then
+        time.sleep(0)
     walls = [w for w, _p, _c in runs]
     waits = [max(0.0, w - c) for w, _p, c in runs]
     return {'requests': len(runs),
@@ -175,7 +144,7 @@ def memory(estate, plugins, cache):
             cache.refresh_usage()
             plugins.request()
             then(cache)
-        return round(benchmarks.traced_bytes(fill) / float(len(uuids)), 1)
+        return benchmarks.bytes_per(fill, len(uuids))
 
     def as_tuples(cache):
         for entry in cache._entries.values():  # the benchmark's own look
@@ -193,7 +162,7 @@ def memory(estate, plugins, cache):
             'bytes_per_cluster': measure()}
 
 
-def cache_under_latency(estate, requests=10, quick=False):
+def cache_under_latency(estate, quick=False):
     """The figures of one estate (a dict)."""
     import nova.conf
 
@@ -207,12 +176,13 @@ def cache_under_latency(estate, requests=10, quick=False):
     inventories = estate.placement.inventories
     usages = {u: (used.get('VCPU', 0), used.get('MEMORY_MB', 0))
               for u, used in estate.placement.usage.items()}
-    plugins = _Plugins(estate)
+    plugins = benchmarks.CapacityPlugins(
+        estate, memory_mb=262144, vcpus=32, root_gb=200)
     result = {'clusters': size, 'latency_ms': LATENCY * 1000,
               'first_read_wait': conf.cluster_inventory_first_read_wait,
               'ttl': ttl, 'workers': conf.cluster_inventory_refresh_workers,
               'usage_interval': conf.cluster_usage_refresh_interval,
-              'requests': requests,
+              'requests': REQUESTS,
               'stand_in': 'benchmarks.latency.SlowPlacement as the client '
                           'of PlacementSource and PlacementUsageSource'}
     clock = BenchClock()
@@ -228,7 +198,7 @@ def cache_under_latency(estate, requests=10, quick=False):
     try:
         # memory, then the baseline: inline, warm, zero latency, no threads
         result.update(memory(estate, plugins, cache))
-        base = result['base'] = _figures(plugins.run(count=requests))
+        base = result['base'] = _figures(plugins, count=REQUESTS)
 
         # the slow placement on the cache's threads; a cold start first
         cache.source = inventory.PlacementSource(placement)
@@ -256,7 +226,7 @@ def cache_under_latency(estate, requests=10, quick=False):
                 break
         plugins.request()
         t0 = time.monotonic()
-        steady = result['steady'] = _figures(plugins.run(count=requests))
+        steady = result['steady'] = _figures(plugins, count=REQUESTS)
         steady['calls_during'] = (placement.count('inventory', t0) +
                                   placement.count('usage', t0))
         steady['added_ms'] = round(steady['wait_ms'] - base['wait_ms'], 2)
@@ -265,8 +235,7 @@ def cache_under_latency(estate, requests=10, quick=False):
         clock.start()
         start = time.monotonic()
         window = 5 if quick else max(20, min(60, math.ceil(size / 1000.0)))
-        refresh = result['refresh'] = _figures(
-            plugins.run(until=start + window))
+        refresh = result['refresh'] = _figures(plugins, until=start + window)
         seconds = time.monotonic() - start
         calls = placement.count('inventory', start, start + seconds)
         refresh.update(
@@ -288,7 +257,7 @@ def cache_under_latency(estate, requests=10, quick=False):
             return placement.count('inventory', start) >= size
 
         expiry = result['expiry'] = _figures(
-            plugins.run(until=start + EXPIRY_LIMIT, stop=all_read))
+            plugins, until=start + EXPIRY_LIMIT, stop=all_read)
         expiry.update(
             window_seconds=round(time.monotonic() - start, 1),
             inventory_calls=placement.count('inventory', start),

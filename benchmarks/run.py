@@ -21,6 +21,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import pathlib
 import platform
 import resource
 import statistics
@@ -67,13 +68,14 @@ def setup_nova():
     data.replace(data.Data(keeper=keeper.Off()))
 
 
-def documented_estate(clusters):
-    """The documented setup's simulate estate of ``clusters`` clusters."""
+def documented(clusters, requests=1):
+    """The documented setup's simulation of a generated estate of
+    ``clusters`` clusters and ``requests`` requests."""
     from nova_vmw_sched.simulate import engine
     from nova_vmw_sched.simulate import generate
 
-    scenario = generate.generate(clusters, 1, SEED)
-    return engine.Simulation(scenario, engine.configured(True)).estate
+    return engine.Simulation(generate.generate(clusters, requests, SEED),
+                             engine.configured(True))
 
 
 def _instrument(sim, costs):
@@ -134,7 +136,7 @@ def _cold_bytes(sim, request, clusters):
     def first():
         with sim.active():
             sim.step(0, request)
-    return round(benchmarks.traced_bytes(first) / float(clusters), 1)
+    return benchmarks.bytes_per(first, clusters)
 
 
 def _ms3(values):
@@ -144,14 +146,12 @@ def _ms3(values):
 def schedule_cost(clusters, requests, log):
     """The headline at one size (a dict): both setups, same requests."""
     from nova_vmw_sched.simulate import engine
-    from nova_vmw_sched.simulate import generate
 
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    scenario = generate.generate(clusters, requests + 1, SEED)
-    package = engine.Simulation(scenario, engine.configured(True))
-    sims = {'package': package,
-            'stock': engine.Simulation(scenario, engine.stock(package.setup))}
+    package = documented(clusters, requests + 1)
+    sims = {'package': package, 'stock': engine.Simulation(
+        package.scenario, engine.stock(package.setup))}
     build = time.perf_counter() - t0
     log('%d clusters: estate and both setups built in %.0f s; %d requests'
         % (clusters, build, requests))
@@ -168,7 +168,7 @@ def schedule_cost(clusters, requests, log):
             finally:
                 running['seconds'] = time.perf_counter() - start
 
-    requests_ = scenario.requests
+    requests_ = package.scenario.requests
     # the first request: memory of a cold process, and the warm-up
     memory = {name: _cold_bytes(sim, requests_[0], clusters)
               for name, sim in sims.items()}
@@ -279,13 +279,11 @@ def render(report):
         '  %8s %8s %11s %11s %7s %11s %11s %7s %9s' % (
             'clusters', 'requests', 'doc ms', 'stock ms', 'ratio',
             'doc med', 'stock med', 'paired', 'load')]
-    for r in schedule:
-        out.append('  %8d %8d %11.2f %11.2f %6.3fx %11.2f %11.2f %6.3fx '
-                   '%4.1f-%.1f' % (
-                       r['clusters'], r['requests'], r['mean_ms']['package'],
-                       r['mean_ms']['stock'], r['ratio'],
-                       r['median_ms']['package'], r['median_ms']['stock'],
-                       r['paired_median_ratio'], *r['load']))
+    out += ['  %8d %8d %11.2f %11.2f %6.3fx %11.2f %11.2f %6.3fx %4.1f-%.1f'
+            % (r['clusters'], r['requests'], r['mean_ms']['package'],
+               r['mean_ms']['stock'], r['ratio'], r['median_ms']['package'],
+               r['median_ms']['stock'], r['paired_median_ratio'], *r['load'])
+            for r in schedule]
     for r in schedule:
         b = r['both_placed']
         out.append('  %d clusters: the documented setup placed %d requests, '
@@ -352,10 +350,9 @@ def schedule(args):
     """The headline, latency and simulate at scale: the report (a dict)."""
     log = functools.partial(print, file=sys.stderr, flush=True)
     sizes, count, latency_sizes, scale = QUICK if args.quick else FULL
-    if args.sizes is not None:
-        sizes = args.sizes
-    if args.latency_sizes is not None:
-        latency_sizes = args.latency_sizes
+    sizes = sizes if args.sizes is None else args.sizes
+    latency_sizes = (latency_sizes if args.latency_sizes is None
+                     else args.latency_sizes)
     count = args.requests or count
     started = time.perf_counter()
     loads = [os.getloadavg()[0]]
@@ -372,7 +369,7 @@ def schedule(args):
     for size in latency_sizes:
         log('%d clusters: 2 ms placement' % size)
         report['latency'][str(size)] = latency_mod.cache_under_latency(
-            documented_estate(size), quick=args.quick)
+            documented(size).estate, quick=args.quick)
         loads.append(os.getloadavg()[0])
         gc.collect()
     report['targets'] = (check_schedule(report['schedule']) +
@@ -414,7 +411,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     setup_nova()
     if args.benchmark == 'reserve':
-        report = [keeper_mod.reserve_cost(documented_estate(size))
+        report = [keeper_mod.reserve_cost(documented(size).estate)
                   for size in args.sizes or FULL[0]]
         text = keeper_mod.render(report)
     elif args.benchmark == 'snapshot':
@@ -428,10 +425,9 @@ def main(argv=None):
     for path, content in ((args.json, json.dumps(report, indent=1) + '\n'),
                           (args.report, text)):
         if path:
-            os.makedirs(os.path.dirname(os.path.abspath(path)),
-                        exist_ok=True)
-            with open(path, 'w') as f:
-                f.write(content)
+            path = pathlib.Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
     return 0
 
 

@@ -13,6 +13,7 @@
 """Time and memory of ``nova-vmw-sched snapshot`` on a large estate
 (doc/source/benchmarks.rst, "Snapshot at scale")."""
 
+import collections
 import datetime
 import pathlib
 import resource
@@ -64,20 +65,18 @@ def build(clusters, instances_per_cluster=5, seed=1):
             'MEMORY_MB': benchmarks.inventory(524288 * hosts, 524288,
                                               reserved=512),
             'DISK_GB': benchmarks.inventory(20000, 20000)}
-        used = {'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 0}
+        used = collections.Counter(VCPU=0, MEMORY_MB=0, DISK_GB=0)
         for i in range(instances_per_cluster):
             flavor = flavors[(n + i) % len(flavors)]
-            inst = objects.Instance(
+            instances.append(objects.Instance(
                 ctx, uuid=uid('instance', '%d-%d' % (n, i)), host=host,
                 node=nodes[-1].hypervisor_hostname, flavor=flavor,
-                project_id=uid('project', n % 97), created_at=now)
-            instances.append(inst)
-            used['VCPU'] += flavor.vcpus
-            used['MEMORY_MB'] += flavor.memory_mb
-            used['DISK_GB'] += flavor.root_gb
+                project_id=uid('project', n % 97), created_at=now))
+            used.update(VCPU=flavor.vcpus, MEMORY_MB=flavor.memory_mb,
+                        DISK_GB=flavor.root_gb)
             if i == 0 and n % 10 == 0:
-                members.append(inst.uuid)
-        usages[rp] = used
+                members.append(instances[-1].uuid)
+        usages[rp] = dict(used)
     groups = [objects.InstanceGroup(
         ctx, id=g + 1, uuid=uid('group', g), name='group %d' % g,
         policy='anti-affinity', rules={}, project_id=uid('project', g),
@@ -95,9 +94,9 @@ def build(clusters, instances_per_cluster=5, seed=1):
     return reader, benchmarks.Placement(inventories, usages)
 
 
-def placement_query_s(placement, query, repeat=3):
+def placement_query_s(placement, query):
     """Seconds of a real placement's ``GET /allocation_candidates?query``
-    (best of ``repeat``) holding the stand-in's providers, and how many
+    (best of three) holding the stand-in's providers, and how many
     candidates it answered."""
     import os_resource_classes as orc
     import requests
@@ -105,9 +104,7 @@ def placement_query_s(placement, query, repeat=3):
     from placement.db.sqlalchemy import models
     from placement.tests.functional.fixtures import placement as fixture
 
-    served = fixture.PlacementFixture()
-    served.setUp()
-    try:
+    with fixture.PlacementFixture() as served:
         classes = {rc: orc.STANDARDS.index(rc)
                    for rc in ('VCPU', 'MEMORY_MB', 'DISK_GB')}
         consumer = str(uuid_lib.uuid4())  # holds every provider's usage
@@ -134,7 +131,7 @@ def placement_query_s(placement, query, repeat=3):
             for model, rows in tables:
                 db.execute(model.__table__.insert(), rows)
         seconds = []
-        for _ in range(repeat):
+        for _ in range(3):
             answer, took = benchmarks.timed(
                 requests.get, served.endpoint + '/allocation_candidates?' +
                 query, headers={'x-auth-token': 'admin',
@@ -142,8 +139,6 @@ def placement_query_s(placement, query, repeat=3):
             assert answer.status_code == 200, answer.text
             seconds.append(took)
         return min(seconds), len(answer.json()['allocation_requests'])
-    finally:
-        served.cleanUp()
 
 
 def _rss_mb():
