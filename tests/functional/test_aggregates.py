@@ -274,14 +274,24 @@ class TestTenantIsolation(AggregateTestCase):
 class TestIsolatedAggregate(AggregateTestCase):
 
     def add_trait(self, rp, trait):
+        """Add ``trait`` to provider ``rp``; the placement keeper may write
+        the same provider meanwhile (a generation conflict): read and try
+        again until placement takes it."""
         self.placement.put('/traits/%s' % trait, body=None, version='1.6')
-        current = self.placement.get('/resource_providers/%s/traits' % rp,
-                                     version='1.6').body
-        self.placement.put(
-            '/resource_providers/%s/traits' % rp, version='1.6', body={
-                'traits': current['traits'] + [trait],
-                'resource_provider_generation':
-                    current['resource_provider_generation']})
+
+        def added():
+            current = self.placement.get(
+                '/resource_providers/%s/traits' % rp, version='1.6').body
+            answer = self.placement.put(
+                '/resource_providers/%s/traits' % rp, version='1.6', body={
+                    'traits': current['traits'] + [trait],
+                    'resource_provider_generation':
+                        current['resource_provider_generation']})
+            if answer.status not in (200, 409):
+                self.fail('placement answered %s to a trait update: %s'
+                          % (answer.status, answer.body))
+            return answer.status == 200
+        self.wait_until(added, what='trait %s on provider %s' % (trait, rp))
 
     def test_isolated_aggregate_keeps_every_cluster(self):
         self.flags(enable_isolated_aggregate_filtering=True,
