@@ -590,7 +590,9 @@ Possible values:
 
 * A number of seconds from 0 to 3600. 0 turns the keeper off: nothing is
   written to placement, and ``nova-vmw-sched sync-placement`` is the only
-  way to bring placement in line.
+  way to bring placement in line. A new value applies at the end of the
+  keeper's current wait; turned off, the keeper looks at the option again
+  every 60 seconds.
 
 Related options:
 

@@ -28,6 +28,8 @@ CONF = nova.conf.CONF
 
 #: a generation conflict is tried again this many times within one run
 CONFLICT_RETRIES = 4
+#: seconds between two looks at ``placement_sync_interval`` while it is 0
+OFF_RECHECK = 60.0
 
 
 class PlacementError(Exception):
@@ -96,29 +98,33 @@ class Keeper(Held):
         self._run = run
         self._lock = threading.Lock()
         self._pid = self._stop = self._thread = None
+        self._off = False
         self._wake = threading.Event()
         #: completed runs (tests wait on it)
         self.runs = 0
         self._ran = threading.Condition()
 
     def start(self):
-        """Start the thread in this process, once (again after a fork)."""
-        if vmw_conf.read_option(CONF, 'placement_sync_interval') <= 0:
-            return
+        """Start the thread in this process, once (again after a fork). It
+        runs the duties while ``placement_sync_interval`` is above 0 and
+        looks at the option again every :data:`OFF_RECHECK` seconds while it
+        is 0 (the option is mutable)."""
         with self._lock:
             if self._pid == os.getpid():
                 return
             self._pid, self._stop = os.getpid(), threading.Event()
+            self._off = vmw_conf.read_option(
+                CONF, 'placement_sync_interval') <= 0
             self._thread = threading.Thread(
                 target=self._loop, args=(self._stop,),
                 name='vmw-placement-keeper', daemon=True)
             self._thread.start()
 
     def running(self):
-        """True if the thread runs in this process."""
+        """True if the thread runs in this process and is not turned off."""
         thread = self._thread
         return (self._pid == os.getpid() and thread is not None and
-                thread.is_alive())
+                thread.is_alive() and not self._off)
 
     def poke(self):
         """Run the duties now rather than at the end of the interval."""
@@ -141,22 +147,25 @@ class Keeper(Held):
 
     def _loop(self, stop):
         while not stop.is_set():
-            try:
-                for name, lines in self._run(known=self).items():
-                    for line in lines:
-                        LOG.info('Placement keeper (%(duty)s): %(line)s',
-                                 {'duty': name, 'line': line})
-            except Exception as e:
-                # placement or a database down: the next run tries again
-                LOG.warning('Placement keeper run failed: %s', e)
-            with self._ran:
-                self.runs += 1
-                self._ran.notify_all()
             interval = vmw_conf.read_option(CONF, 'placement_sync_interval')
-            if interval <= 0:
-                break
-            self._wake.wait(interval)
+            self._off = interval <= 0
+            if not self._off:
+                self._run_once()
+            self._wake.wait(OFF_RECHECK if self._off else interval)
             self._wake.clear()
+
+    def _run_once(self):
+        try:
+            for name, lines in self._run(known=self).items():
+                for line in lines:
+                    LOG.info('Placement keeper (%(duty)s): %(line)s',
+                             {'duty': name, 'line': line})
+        except Exception as e:
+            # placement or a database down: the next run tries again
+            LOG.warning('Placement keeper run failed: %s', e)
+        with self._ran:
+            self.runs += 1
+            self._ran.notify_all()
 
 
 class Off(Held):
