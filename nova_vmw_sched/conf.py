@@ -442,10 +442,9 @@ Related options:
 Threads per scheduler process that read inventories from placement.
 
 First reads (clusters never read) come before refreshes. With placement
-answering in 2 ms, 4 threads could make at most 2,000 reads a second; the
-benchmarks measured about 1,600 clusters a second filling an empty cache
-and about 420 a second re-reading while requests ran back to back (Python's
-GIL is shared with the requests).
+answering in 2 ms, 4 threads could make at most 2,000 reads a second;
+fewer in practice, as they share Python's GIL with the requests (the
+benchmark report in the documentation gives the measured rates).
 
 This option only affects scheduling if ``VMwareClusterCapacityFilter`` or
 ``VMwareClusterHeadroomWeigher`` is enabled.

@@ -62,8 +62,9 @@ def add_parser(commands):
                      help='write the scenario here (default: standard '
                      'output)')
     cmd.add_argument('--anonymize', action='store_true',
-                     help='project ids become project-N and server group '
-                     'names group-N, consistently')
+                     help='project ids become project-N, server group '
+                     'names group-N and host aggregate names aggregate-N, '
+                     'consistently')
     cmd.add_argument('--no-progress', action='store_true',
                      help='no progress line on stderr')
     return cmd
