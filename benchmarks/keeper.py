@@ -16,7 +16,13 @@
 import statistics
 import types
 
+import nova.conf
+
 import benchmarks
+from nova_vmw_sched import data
+from nova_vmw_sched import inventory
+from nova_vmw_sched import keeper
+from nova_vmw_sched import reserve
 
 #: the reserve's usage read may add at most this share of the capacity
 #: filter's cost to a request
@@ -37,13 +43,6 @@ def _inventories(host):
 
 def reserve_cost(estate):
     """The figures of one estate (a dict)."""
-    import nova.conf
-
-    from nova_vmw_sched import data
-    from nova_vmw_sched import inventory
-    from nova_vmw_sched import keeper
-    from nova_vmw_sched import reserve
-
     conf = nova.conf.CONF
     invs = {h.uuid: _inventories(h) for h in estate.hosts}
     cache = inventory.InventoryCache(inventory.StaticSource(invs))

@@ -19,7 +19,14 @@ import threading
 import time
 from unittest import mock
 
+import nova.conf
+
 import benchmarks
+from nova_vmw_sched import cluster
+from nova_vmw_sched import data
+from nova_vmw_sched import inventory
+from nova_vmw_sched import inventory_sources
+from nova_vmw_sched import keeper
 
 #: seconds per placement call
 LATENCY = 0.002
@@ -124,9 +131,6 @@ def memory(estate, plugins, cache):
     one request, from empty shared shapes; with the node-name parses made
     before, without them, and without each memory mechanism of the cache.
     The last fill leaves the cache warm."""
-    from nova_vmw_sched import cluster
-    from nova_vmw_sched import inventory_sources
-
     shape = inventory_sources.ClusterInventory
     uuids = [h.uuid for h in estate.hosts]
 
@@ -164,12 +168,6 @@ def memory(estate, plugins, cache):
 
 def cache_under_latency(estate, quick=False):
     """The figures of one estate (a dict)."""
-    import nova.conf
-
-    from nova_vmw_sched import data
-    from nova_vmw_sched import inventory
-    from nova_vmw_sched import keeper
-
     conf = nova.conf.CONF.vmware_scheduler
     size, ttl = len(estate.hosts), conf.cluster_inventory_cache_ttl
     uuids = [h.uuid for h in estate.hosts]

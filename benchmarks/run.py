@@ -29,12 +29,21 @@ import subprocess
 import sys
 import time
 from unittest import mock
-import warnings
+
+from nova import objects
+import nova.conf
 
 import benchmarks
 from benchmarks import keeper as keeper_mod
 from benchmarks import latency as latency_mod
 from benchmarks import snapshot as snapshot_mod
+from nova_vmw_sched import cluster
+from nova_vmw_sched import conf as vmw_conf
+from nova_vmw_sched import data
+from nova_vmw_sched import keeper
+from nova_vmw_sched import request as vmw_request
+from nova_vmw_sched.simulate import engine
+from nova_vmw_sched.simulate import generate
 
 #: (headline sizes, requests per size, latency sizes, simulate's clusters
 #: and requests); 200 requests: a stable mean in minutes on 2 busy CPUs
@@ -52,13 +61,6 @@ TARGETS = [
 
 def setup_nova():
     """nova's objects and CONF: no config file, no database."""
-    from nova import objects
-    import nova.conf
-
-    from nova_vmw_sched import conf as vmw_conf
-    from nova_vmw_sched import data
-    from nova_vmw_sched import keeper
-
     objects.register_all()
     conf = nova.conf.CONF
     conf([], project='nova', default_config_files=[],
@@ -71,9 +73,6 @@ def setup_nova():
 def documented(clusters, requests=1):
     """The documented setup's simulation of a generated estate of
     ``clusters`` clusters and ``requests`` requests."""
-    from nova_vmw_sched.simulate import engine
-    from nova_vmw_sched.simulate import generate
-
     return engine.Simulation(generate.generate(clusters, requests, SEED),
                              engine.configured(True))
 
@@ -127,9 +126,6 @@ def _instrument(sim, costs):
 
 def _cold_bytes(sim, request, clusters):
     """Bytes per cluster kept after the first request of a cold process."""
-    from nova_vmw_sched import cluster
-    from nova_vmw_sched import request as vmw_request
-
     cluster._cache.clear()
     vmw_request._alias_cache.clear()
 
@@ -145,8 +141,6 @@ def _ms3(values):
 
 def schedule_cost(clusters, requests, log):
     """The headline at one size (a dict): both setups, same requests."""
-    from nova_vmw_sched.simulate import engine
-
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     package = documented(clusters, requests + 1)
@@ -405,9 +399,8 @@ def main(argv=None):
     parser.add_argument('--json', help='write the report as JSON here')
     parser.add_argument('--report', help='write the text report here')
     args = parser.parse_args(argv)
-    # noise: eventlet's deprecation (futurist imports it), and nova's warning
-    # of every service down (the estates have some; it would be timed)
-    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    # nova's warning of every service down (the estates have some; it
+    # would be timed)
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     setup_nova()
     if args.benchmark == 'reserve':

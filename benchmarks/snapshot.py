@@ -22,7 +22,16 @@ import types
 import uuid as uuid_lib
 import warnings
 
+from nova import context as nova_context
+from nova import objects
+import nova.conf
+
 import benchmarks
+from nova_vmw_sched.cmd import progress
+from nova_vmw_sched.cmd import snapshot as snapshot_cmd
+from nova_vmw_sched.simulate import engine
+from nova_vmw_sched.simulate import scenario as scenario_mod
+from nova_vmw_sched.simulate import snapshot
 
 CLUSTERS_PER_SERVICE = 64
 CLUSTERS_PER_VCENTER = 500
@@ -30,9 +39,6 @@ CLUSTERS_PER_VCENTER = 500
 
 def build(clusters, instances_per_cluster=5, seed=1):
     """``(reader, placement)`` of an estate of ``clusters`` clusters."""
-    from nova import context as nova_context
-    from nova import objects
-
     ctx = nova_context.get_admin_context()
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -147,15 +153,6 @@ def _rss_mb():
 
 def snapshot_cost(clusters, instances_per_cluster=5):
     """Snapshot, write and simulate one request; the figures (a dict)."""
-    from nova import context as nova_context
-    import nova.conf
-
-    from nova_vmw_sched.cmd import progress
-    from nova_vmw_sched.cmd import snapshot as snapshot_cmd
-    from nova_vmw_sched.simulate import engine
-    from nova_vmw_sched.simulate import scenario as scenario_mod
-    from nova_vmw_sched.simulate import snapshot
-
     warnings.simplefilter('ignore')
     timed = benchmarks.timed
     (reader, placement), built = timed(build, clusters,
