@@ -59,24 +59,17 @@ TARGETS = [
 class BenchClock:
     """``time.monotonic`` that the benchmark can stop, run on and move."""
 
-    def __init__(self):
-        self.offset = 0.0
-        self.stopped = None
+    offset = 0.0
+    stopped = None
 
     def __call__(self):
         if self.stopped is not None:
             return self.stopped
         return time.monotonic() + self.offset
 
-    def stop(self):
-        self.stopped = self()
-
-    def start(self):
+    def run_on(self):
         self.offset = self() - time.monotonic()
         self.stopped = None
-
-    def advance(self, seconds):
-        self.offset += seconds
 
 
 class SlowPlacement(benchmarks.Placement):
@@ -213,15 +206,13 @@ def cache_under_latency(estate, quick=False):
 
         # steady state: warm, the clock stopped: nothing falls due once
         # placement has had no call for two refresher looks
-        clock.stop()
-        deadline = time.monotonic() + 60
-        seen, quiet_since = len(placement.log), time.monotonic()
-        while time.monotonic() < deadline:
+        clock.stopped = clock()
+        quiet_since = time.monotonic()
+        deadline = quiet_since + 60
+        while (time.monotonic() < deadline and
+               time.monotonic() - quiet_since < 2 * inventory.TICK):
             time.sleep(0.1)
-            if len(placement.log) != seen:
-                seen, quiet_since = len(placement.log), time.monotonic()
-            elif time.monotonic() - quiet_since >= 2 * inventory.TICK:
-                break
+            quiet_since = max(quiet_since, placement.log[-1][0])
         plugins.request()
         t0 = time.monotonic()
         steady = result['steady'] = _figures(plugins, count=REQUESTS)
@@ -230,7 +221,7 @@ def cache_under_latency(estate, quick=False):
         steady['added_ms'] = round(steady['wait_ms'] - base['wait_ms'], 2)
 
         # refresh: the clock runs; entries fall due at clusters / TTL per s
-        clock.start()
+        clock.run_on()
         start = time.monotonic()
         window = 5 if quick else max(20, min(60, math.ceil(size / 1000.0)))
         refresh = result['refresh'] = _figures(plugins, until=start + window)
@@ -248,7 +239,7 @@ def cache_under_latency(estate, quick=False):
             added_ms=round(refresh['wait_ms'] - base['wait_ms'], 2))
 
         # TTL expiry: every entry due at once; requests until all re-read
-        clock.advance(ttl)
+        clock.offset += ttl
         start = time.monotonic()
 
         def all_read():
