@@ -145,8 +145,6 @@ class Placement:
                 for by_consumer in self.allocations.values()
                 for a in by_consumer.values())
                 for rc in ('VCPU', 'MEMORY_MB')}})
-        if parts[0] == 'allocations':
-            return response({'allocations': {}, 'consumer_generation': None})
         # /resource_providers/{uuid}/inventories, usages or allocations
         rp, what = parts[1], parts[2]
         return response({
