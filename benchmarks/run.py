@@ -71,15 +71,21 @@ def setup_nova():
 
 
 def documented(clusters, requests=1):
-    """The documented setup's simulation of a generated estate of
-    ``clusters`` clusters and ``requests`` requests."""
+    """The documented setup's simulation of a generated estate."""
     return engine.Simulation(generate.generate(clusters, requests, SEED),
                              engine.configured(True))
 
 
 def _instrument(sim, costs):
-    """Unwrap the simulator's probes; time each plugin into ``costs``."""
+    """Unwrap the simulator's probes; time each plugin into ``costs`` (a
+    weigher's share runs from its weigh_objects to the next one's)."""
     manager = sim.host_manager
+    manager.enabled_filters = [getattr(f, 'inner', f)
+                               for f in manager.enabled_filters]
+    manager.weighers = [getattr(w, 'inner', w) for w in manager.weighers]
+    for plugin in manager.enabled_filters + manager.weighers:
+        costs[type(plugin).__name__] = [0.0, 0]
+    marks = []
 
     def timed_filter(inner, cost):
         def filter_all(objs, spec_obj):
@@ -92,27 +98,13 @@ def _instrument(sim, costs):
             return out
         return filter_all
 
-    manager.enabled_filters = [getattr(f, 'inner', f)
-                               for f in manager.enabled_filters]
-    for f in manager.enabled_filters:
-        f.filter_all = timed_filter(
-            f.filter_all, costs.setdefault(type(f).__name__, [0.0, 0]))
-    # a weigher's share runs from its weigh_objects to the next one's
-    marks = []
-
-    def mark(inner, name):
+    def marked(inner, name):
         def weigh_objects(objs, props):
             marks.append((name, time.perf_counter(), len(objs)))
             return inner(objs, props)
         return weigh_objects
 
-    manager.weighers = [getattr(w, 'inner', w) for w in manager.weighers]
-    for w in manager.weighers:
-        costs.setdefault(type(w).__name__, [0.0, 0])
-        w.weigh_objects = mark(w.weigh_objects, type(w).__name__)
-    weigh = manager.get_weighed_hosts
-
-    def get_weighed_hosts(hosts, spec_obj):
+    def get_weighed_hosts(hosts, spec_obj, weigh=manager.get_weighed_hosts):
         del marks[:]
         try:
             return weigh(hosts, spec_obj)
@@ -121,6 +113,11 @@ def _instrument(sim, costs):
             for (name, start, hosts), end in zip(marks, ends):
                 costs[name][0] += end - start
                 costs[name][1] += hosts
+
+    for f in manager.enabled_filters:
+        f.filter_all = timed_filter(f.filter_all, costs[type(f).__name__])
+    for w in manager.weighers:
+        w.weigh_objects = marked(w.weigh_objects, type(w).__name__)
     manager.get_weighed_hosts = get_weighed_hosts
 
 
