@@ -128,20 +128,14 @@ class PolicyTable:
         self._memo = {}
 
     def for_cluster(self, found: ty.Optional[cluster.ClusterId]):
-        """The policy of the cluster ``found``; cached, never raises."""
-        if not self.overrides:
-            return self.default
-        try:
-            return self._memo[found]
-        except KeyError:
-            pass
-        except TypeError:
-            return self.default
-        policy = next((override for ref, override, _key in self.overrides
-                       if ref.matches(found)), self.default)
-        if len(self._memo) >= _MEMO_LIMIT:
-            self._memo.clear()
-        self._memo[found] = policy
+        """The policy of the cluster ``found`` (memoized)."""
+        policy = self._memo.get(found) if self.overrides else self.default
+        if policy is None:
+            policy = next((override for ref, override, _key in self.overrides
+                           if ref.matches(found)), self.default)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[found] = policy
         return policy
 
 

@@ -142,7 +142,7 @@ class Alias(ty.NamedTuple):
         return self.name
 
 
-def parse_reference(text, allow_alias=True):
+def parse_reference(text):
     """Parse one reference into a :class:`ClusterRef` or an :class:`Alias`.
 
     :raises InvalidClusterReference: naming what is wrong with ``text``.
@@ -162,7 +162,7 @@ def parse_reference(text, allow_alias=True):
                           cluster.display_name, text=text)
     if text.lower().startswith('domain-'):
         raise InvalidClusterReference(_explain_bad_cluster(text))
-    if allow_alias and ALIAS_RE.fullmatch(text):
+    if ALIAS_RE.fullmatch(text):
         return Alias(text)
     raise InvalidClusterReference(
         "'%s' is neither a cluster (domain-cN, domain-cN.<vCenter uuid>, "
@@ -190,7 +190,7 @@ def _explain_bad_cluster(text):
             "'.<vCenter uuid>' or '(<name>)')" % (text, rest))
 
 
-def parse_reference_list(value, allow_alias=True):
+def parse_reference_list(value):
     """Parse a comma-separated list of references, in preference order.
 
     :returns: a tuple of :class:`ClusterRef` and :class:`Alias`
@@ -209,7 +209,7 @@ def parse_reference_list(value, allow_alias=True):
     seen = {}
     for index, element in enumerate(value.split(','), start=1):
         try:
-            ref = parse_reference(element, allow_alias=allow_alias)
+            ref = parse_reference(element)
         except InvalidClusterReference as e:
             raise InvalidClusterReference('element %d: %s' % (index, e))
         # the identity: (name,) of an alias, three fields of a ClusterRef
@@ -236,16 +236,15 @@ def parse_aliases(mapping):
                 name.lower().startswith('domain-'):
             errors.append("alias name '%s' is not valid" % (name,))
             continue
-        if isinstance(target, str) and ALIAS_RE.fullmatch(target.strip()) \
-                and not target.strip().lower().startswith('domain-'):
-            errors.append("alias '%s': '%s' is an alias name; an alias must "
-                          "stand for a cluster, not another alias"
-                          % (name, target.strip()))
-            continue
         try:
-            ref = parse_reference(target, allow_alias=False)
+            ref = parse_reference(target)
         except InvalidClusterReference as e:
             errors.append("alias '%s': %s" % (name, e))
+            continue
+        if isinstance(ref, Alias):
+            errors.append("alias '%s': '%s' is an alias name; an alias must "
+                          "stand for a cluster, not another alias"
+                          % (name, ref.name))
             continue
         aliases[name] = ref._replace(text=name)
     return aliases, errors
@@ -263,9 +262,6 @@ class ClusterPin(ty.NamedTuple):
                 if ref.matches(cluster):
                     return index
         return None
-
-    def __str__(self):
-        return ','.join(ref.text for ref in self.refs)
 
 
 def resolve(refs, aliases) -> ClusterPin:

@@ -10,15 +10,13 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""What differs between the nova releases nova-vmw-sched supports.
+"""What differs between the nova releases nova-vmw-sched supports (31, 33
+and 34; doc/source/install.rst), answered by asking nova for the feature
+rather than for its version; the functional harness's differences are in
+``tests/functional/threads_harness.py``.
 
-Supported: nova 31 (2025.1), 33 (2026.1) and 34 (2026.2). Every difference
-between their interfaces that the package meets is answered here (the
-functional harness's in ``tests/functional/threads_harness.py``), by asking
-nova for the feature rather than for its version.
-
-This module imports nothing of nova at import time: :func:`monkey_patch`
-must run before anything else imports nova.
+Nothing of nova is imported at import time: :func:`monkey_patch` must run
+before anything else imports nova.
 """
 
 #: the environment variable nova reads to choose its concurrency backend

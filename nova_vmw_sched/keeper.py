@@ -57,7 +57,8 @@ def retrying(write, what):
 
 class Held:
     """The HA reserve ``(vCPUs, MB)`` by rp uuid that the reserve duty last
-    found held in placement, whose usage includes it."""
+    found held in placement, whose usage includes it; as it is, a keeper
+    that never starts (:data:`Off`)."""
 
     def __init__(self):
         self._held = {}
@@ -87,6 +88,13 @@ class Held:
 
     def running(self):
         return False
+
+    def start(self):
+        pass
+
+
+#: a keeper that never starts (tests, benchmarks, the simulator)
+Off = Held
 
 
 class Keeper(Held):
@@ -166,18 +174,3 @@ class Keeper(Held):
         with self._ran:
             self.runs += 1
             self._ran.notify_all()
-
-
-class Off(Held):
-    """A keeper that never starts (tests, benchmarks, the simulator)."""
-
-    runs = 0
-
-    def start(self):
-        pass
-
-    def poke(self):
-        pass
-
-    def stop(self, timeout=0):
-        pass

@@ -40,12 +40,12 @@ CONF = nova.conf.CONF
 
 def group_of(spec_obj):
     """The request's InstanceGroup, or None."""
-    return _field(spec_obj, 'instance_group')
+    return field(spec_obj, 'instance_group')
 
 
 def instance_uuid(spec_obj):
     """The instance being scheduled, or None (never raises)."""
-    return _field(spec_obj, 'instance_uuid')
+    return field(spec_obj, 'instance_uuid')
 
 
 def admin_context(spec_obj):
@@ -57,9 +57,10 @@ def admin_context(spec_obj):
         return nova_context.get_admin_context()
 
 
-def _field(obj, field):
+def field(obj, name):
+    """``obj.name``, or None (never raises: not set, lazy-load failure)."""
     try:
-        return getattr(obj, field) if obj is not None else None
+        return getattr(obj, name) if obj is not None else None
     except Exception:  # not set, lazy-load failure, odd object
         return None
 
@@ -81,7 +82,7 @@ def group_counts(spec_obj, host_states, policy):
     """:class:`Counted` members of the request's group, if its policy is
     ``policy`` (first noting where nova put the previous instance of a
     multi-create); None for a request without such a group."""
-    if _field(group_of(spec_obj), 'policy') != policy:
+    if field(group_of(spec_obj), 'policy') != policy:
         return None
     members = members_of(spec_obj)
     members.observe(spec_obj, host_states)
@@ -116,12 +117,12 @@ class Members:
         self._lock = threading.RLock()
         self._source = data.get().members
         group = group_of(spec_obj)
-        name, uuid = _field(group, 'name'), _field(group, 'uuid')
+        name, uuid = field(group, 'name'), field(group, 'uuid')
         #: how log lines name the group: ``name (uuid)``
         self.group = None if group is None else (
             '%s (%s)' % (name, uuid) if name and uuid else
             str(name or uuid or '?'))
-        members = _field(group, 'members')
+        members = field(group, 'members')
         self.members = tuple(members) if isinstance(
             members, (list, tuple, set)) else ()
         self.hints = {name: _hint_uuids(spec_obj, name)

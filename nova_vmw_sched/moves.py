@@ -40,11 +40,7 @@ class Move(ty.NamedTuple):
 def move_of(spec_obj) -> ty.Optional[Move]:
     """The :class:`Move` of this request; None for anything but a move of
     an instance that has a node."""
-    try:
-        if (not spec_obj.obj_attr_is_set('ignore_hosts') or
-                spec_obj.ignore_hosts is None):
-            return None
-    except Exception:  # an odd object
+    if membership.field(spec_obj, 'ignore_hosts') is None:
         return None
     found = view.of(spec_obj).part('move', lambda: _look_up(spec_obj))
     return found if found.node or found.error else None

@@ -107,14 +107,12 @@ def plan(rp_uuid, inventories, allocations, policy):
             held[index] = {rc: int(v) for rc, v in resources.items() if v}
     inv = inventory.from_placement(inventories or {})
     if policy is not None and inv is not None:
-        holdback = dict(zip(_RESOURCES, policy.holdback(inv)))
-        for rc in _RESOURCES:
-            record = inventories[rc]
-            cap = int((int(record['total']) - int(record.get('reserved') or 0))
-                      * float(record.get('allocation_ratio') or 1.0))
-            want = min(math.ceil(holdback[rc] - 1e-6), cap - others[rc])
-            pieces = chunks(want, record)
-            short = short or sum(pieces) < holdback[rc] - 1e-6
+        for rc, holdback, cap in zip(
+                _RESOURCES, policy.holdback(inv),
+                (inv.capacity_vcpus, inv.capacity_memory_mb)):
+            want = min(math.ceil(holdback - 1e-6), int(cap) - others[rc])
+            pieces = chunks(want, inventories[rc])
+            short = short or sum(pieces) < holdback - 1e-6
             for index, amount in enumerate(pieces):
                 wanted.setdefault(index, {})[rc] = amount
     return Plan(wanted, held, short)

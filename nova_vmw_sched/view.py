@@ -12,15 +12,11 @@
 
 """The one per-request view that all our filters and weighers share.
 
-nova runs requests on several native threads at once and shares its filter,
-weigher and HostState objects between them, so what one request needs (its
-``vmware:cluster`` pin, where its group members and hinted instances are,
-the explanation of a pinned NoValidHost) lives here, keyed by the request's
-``RequestSpec``: nova hands the same object to every filter and weigher and
-to every instance of a multi-create, and a new one to every other request.
-
-A view goes away with its RequestSpec (weak keys). Its parts (``'pin'``,
-``'members'``, ``'move'``, ``'explanation'``) are built on first use, once.
+nova shares its filter, weigher and HostState objects between requests that
+run at once, so what one request needs (its ``'pin'``, ``'members'``,
+``'move'`` and ``'explanation'``) lives here, keyed weakly by its
+``RequestSpec``: nova hands the same one to every filter and weigher and to
+every instance of a multi-create. Each part is built once, on first use.
 """
 
 import threading

@@ -12,7 +12,8 @@
 
 """nova_vmw_sched scheduler filters.
 
-Operators add them beside nova's own::
+Operators list them after nova's own, so that the classes named as nova's
+(:data:`SHADOWED`) win those names::
 
     [filter_scheduler]
     available_filters = nova.scheduler.filters.all_filters

@@ -10,19 +10,14 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Server-group affinity by cluster.
+"""Server-group affinity by cluster, in place of nova's filter of the same
+name (doc/source/filters.rst and server-groups.rst).
 
-Replaces nova's filter of the same name, which nova's conductor demands for
-affinity groups (list ``nova_vmw_sched.filters.all_filters`` after nova's
-in ``available_filters`` so that this class wins the name).
-
-For a request in a group with policy ``affinity``, once a member is
-placed, a node passes only if its cluster holds a member (nova's filter
-accepts every node of the member's service host); before that, every node
-passes. Members count as :mod:`nova_vmw_sched.membership` says, waiting
-for earlier members still being scheduled; if they cannot be located,
-every node fails, with one WARNING per request. Other requests pass every
-node. Rebuilds are not filtered.
+For a request in a group with policy ``affinity``, once a member is placed,
+a node passes only if its cluster holds a member; before that, and for
+other requests, every node passes. Members count as
+:mod:`nova_vmw_sched.membership` says; if they cannot be located, every
+node fails, with one WARNING per request. Rebuilds are not filtered.
 """
 
 from nova_vmw_sched import cluster

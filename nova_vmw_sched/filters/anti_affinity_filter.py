@@ -10,18 +10,14 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Server-group anti-affinity by cluster.
-
-Replaces nova's filter of the same name, which nova's conductor demands for
-anti-affinity groups (list ``nova_vmw_sched.filters.all_filters`` after
-nova's in ``available_filters`` so that this class wins the name).
+"""Server-group anti-affinity by cluster, in place of nova's filter of the
+same name (doc/source/filters.rst and server-groups.rst).
 
 For a request in a group with policy ``anti-affinity``, a node passes if
 fewer than ``max_server_per_host`` (group rule, default 1) members are on
-its cluster. Members count as :mod:`nova_vmw_sched.membership` says,
-waiting for earlier members still being scheduled; if they cannot be
-located, every node fails, with one WARNING per request. Other requests
-pass every node. Rebuilds are not filtered.
+its cluster; other requests pass every node. Members count as
+:mod:`nova_vmw_sched.membership` says; if they cannot be located, every
+node fails, with one WARNING per request. Rebuilds are not filtered.
 """
 
 from nova_vmw_sched import cluster

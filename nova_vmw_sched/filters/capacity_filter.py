@@ -10,23 +10,16 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Keep instances within one ESXi host and the vSphere HA failover reserve.
+"""Keep instances within one ESXi host and the vSphere HA failover reserve
+(doc/source/capacity.rst).
 
 A VMware cluster passes if one instance of the requested flavor fits its
-largest ESXi host and, once placed with those placed earlier in the same
-request, leaves the cluster's failover reserve free: the rule of
-:func:`nova_vmw_sched.capacity.room`.
-
-Reads ``[vmware_scheduler] cluster_failover_policy`` (default
-``host_failures``), ``cluster_failover_host_failures`` (default 1),
-``cluster_failover_cpu_percentage`` and
-``cluster_failover_memory_percentage`` (default 25 each),
-``cluster_failover_overrides`` and the options of the inventory cache
-(``cluster_inventory_*``, ``cluster_usage_refresh_interval``). A cluster
-whose inventory is not known (see :mod:`nova_vmw_sched.inventory`) fails.
-
-Nodes that are not VMware clusters (KVM, ironic) pass. Rebuilds are not
-filtered: a rebuild keeps the instance's flavor and host.
+largest ESXi host and, placed with those placed earlier in the same
+request, leaves the cluster's failover reserve free
+(:func:`nova_vmw_sched.capacity.room`). Reads the ``[vmware_scheduler]
+cluster_failover_*`` options and those of the inventory cache; a cluster
+whose inventory is not known fails. Nodes that are not VMware clusters
+pass. Rebuilds are not filtered.
 """
 
 import typing as ty

@@ -10,14 +10,13 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The ``different_host`` scheduler hint, by cluster.
+"""The ``different_host`` scheduler hint by cluster, in place of nova's
+filter of the same name (doc/source/filters.rst).
 
-Replaces nova's filter of the same name. With
-``different_host=[uuid, ...]`` a node passes only if its cluster holds
-none of those instances (located as :mod:`nova_vmw_sched.membership` says,
-whatever service host manages the cluster). Without the hint every node
-passes. If the instances cannot be located, every node fails, with one
-WARNING per request. Rebuilds are not filtered.
+With ``different_host=[uuid, ...]`` a node passes only if its cluster holds
+none of those instances (as :mod:`nova_vmw_sched.membership` locates them).
+Without the hint every node passes. If the instances cannot be located,
+every node fails, with one WARNING per request. Rebuilds are not filtered.
 """
 
 from nova_vmw_sched import cluster

@@ -10,23 +10,15 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""One compute node record per cluster.
+"""One compute node record per cluster (doc/source/filters.rst).
 
-When a cluster moves to another nova-compute service, nova can hold two
-compute node records of it for a while: a stale one under the old service
-and a live one under the new. Both may be candidates; counted twice, the
-cluster would be offered twice and its capacity booked twice. Among the
-candidate nodes of one cluster (same :class:`~nova_vmw_sched.cluster.
-ClusterId`) this filter passes exactly one:
-
-1. the one whose service is enabled and up (as nova's ComputeFilter judges
-   it), if only one is;
-2. among several such (or none), the most recently updated record;
-3. on a tie, the one with the greatest ``(host, nodename)``, so that the
-   choice is deterministic.
-
-Nodes that are not VMware clusters pass. Reads no option. Rebuilds are not
-filtered.
+A cluster moved to another nova-compute service can have a stale record
+under the old service beside the live one; both offered, its capacity would
+be booked twice. Among the candidate nodes of one cluster this filter
+passes the one whose service is enabled and up (as nova's ComputeFilter
+judges it) if only one is, else the most recently updated record, on a tie
+the greatest ``(host, nodename)``. Nodes that are not VMware clusters pass.
+Reads no option. Rebuilds are not filtered.
 """
 
 import collections

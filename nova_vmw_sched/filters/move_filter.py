@@ -10,20 +10,15 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""A move leaves its cluster.
+"""A move leaves its cluster (doc/source/moves.rst).
 
 nova leaves the source *service host* out of a move, or keeps all of it (a
-cold migration when the source node reports the trait
-``COMPUTE_SAME_HOST_COLD_MIGRATE``, as nova's vmwareapi driver does; a
-resize when ``[DEFAULT] allow_resize_to_same_host`` is True). With clusters
-sharing a service, a cold migration could then land where it came from.
-
-For a move of an existing instance (see :mod:`nova_vmw_sched.moves`), the
-nodes of the instance's own cluster fail and its sibling clusters pass as
-any other; for a resize only when ``[DEFAULT] allow_resize_to_same_host``
-is False (nova has then left out the whole source service host already).
-New boots, and moves of instances without a node, pass every node. If the
-instance cannot be looked up, every node fails, with one WARNING per
+cold migration whose source node reports ``COMPUTE_SAME_HOST_COLD_MIGRATE``,
+a resize with ``[DEFAULT] allow_resize_to_same_host``). For a move of an
+existing instance (:mod:`nova_vmw_sched.moves`) the nodes of its own
+cluster fail, for a resize only when ``allow_resize_to_same_host`` is
+False. New boots, and moves of instances without a node, pass every node.
+If the instance cannot be looked up, every node fails, with one WARNING per
 request. Rebuilds are not filtered.
 """
 

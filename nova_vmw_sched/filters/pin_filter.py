@@ -10,26 +10,15 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Pin flavors to VMware clusters.
+"""Pin flavors to VMware clusters (doc/source/extra-specs.rst).
 
-Reads the flavor extra spec ``vmware:cluster``: a comma-separated list of
-cluster references (full node name, bare moref, or an alias from
-``[vmware_scheduler] cluster_aliases``), in preference order. The order is
-used by ``VMwareClusterPreferenceWeigher``; this filter only checks
-membership.
-
-* A flavor without ``vmware:cluster`` passes every node (default).
-* A flavor with it passes only nodes of the listed clusters; a node that is
-  not a VMware cluster (KVM, ironic) fails.
-* A value that cannot be used (malformed, stored before the API validator
-  was installed, or naming an alias the configuration lacks) fails every
-  node, with one WARNING per request.
-* A node of a listed cluster whose nova-compute service is disabled or down
-  fails here already (judged as nova's ComputeFilter does), so that the
-  list fails over in its order and, when nothing is left, the INFO line of
-  :mod:`nova_vmw_sched.explain` says why each listed cluster is out. List
-  this filter first in ``enabled_filters``.
-
+Reads the flavor extra spec ``vmware:cluster`` (cluster references or
+aliases from ``[vmware_scheduler] cluster_aliases``). Without it every node
+passes (default); with it only nodes of the listed clusters whose
+nova-compute service is enabled and up (judged as nova's ComputeFilter
+does, so that the list fails over in its order; list this filter first).
+A value that cannot be used fails every node, with one WARNING per
+request. The order is ``VMwareClusterPreferenceWeigher``'s business.
 Rebuilds are not filtered: a rebuild keeps the instance's flavor.
 """
 

@@ -10,15 +10,14 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The ``same_host`` scheduler hint, by cluster.
+"""The ``same_host`` scheduler hint by cluster, in place of nova's filter of
+the same name (doc/source/filters.rst).
 
-Replaces nova's filter of the same name. With ``same_host=[uuid, ...]`` a
-node passes only if its cluster holds one of those instances (located as
-:mod:`nova_vmw_sched.membership` says, whatever service host manages the
-cluster). Without the hint every node passes; with a hint naming no
-existing instance, none does (as in nova). If the instances cannot be
-located, every node fails, with one WARNING per request. Rebuilds are not
-filtered.
+With ``same_host=[uuid, ...]`` a node passes only if its cluster holds one
+of those instances (as :mod:`nova_vmw_sched.membership` locates them); with
+a hint naming no existing instance, none does (as in nova). Without the
+hint every node passes. If the instances cannot be located, every node
+fails, with one WARNING per request. Rebuilds are not filtered.
 """
 
 from nova_vmw_sched import cluster

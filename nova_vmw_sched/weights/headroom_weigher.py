@@ -10,23 +10,16 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Weigh clusters by how many more of the requested flavor they can take.
+"""Weigh clusters by how many more of the requested flavor they can take
+(doc/source/capacity.rst).
 
-The raw weight of a VMware cluster is its headroom: the number of instances
-of the requested flavor that still fit without breaking the cluster's
-failover reserve, with the rules and the reserve policies of
-``VMwareClusterCapacityFilter`` (:mod:`nova_vmw_sched.capacity`); 0 if the
-flavor does not fit the cluster's largest ESXi host.
-
-Reads ``[vmware_scheduler] cluster_headroom_weight_multiplier`` (default
-1.0: spread to the clusters with the most room; negative: pack), which the
-host aggregate metadata key of the same name overrides, and the options
-the filter reads.
-
-A cluster without room for the instance (headroom 0), a cluster whose
-inventory or usage is not known and a node that is not a VMware cluster
-weigh last: 0 when the multiplier is positive, the largest headroom of the
-others when it is negative.
+The raw weight of a VMware cluster is its headroom, as
+``VMwareClusterCapacityFilter`` counts it (:func:`nova_vmw_sched.capacity.
+room`). Reads ``[vmware_scheduler] cluster_headroom_weight_multiplier``
+(default 1.0: spread; negative: pack; the aggregate metadata key of that
+name overrides it) and the filter's options. No room, room not known, and
+nodes that are not VMware clusters weigh last: 0 when the multiplier is
+positive, the largest headroom of the others when it is negative.
 """
 
 import nova.conf
@@ -55,11 +48,9 @@ class VMwareClusterHeadroomWeigher(vmw_weights.ClusterWeigher):
         raw = capacity.headrooms(hosts, inventories,
                                  capacity.demand_of(weight_properties),
                                  capacity.reserve_policies(CONF), cache)
-        if all(raw):
-            return [float(r) for r in raw]
         # No room, or room unknown, weighs last: 0 when spreading, the
         # largest headroom when packing.
-        last_when_packing = float(max(r or 0 for r in raw))
+        last_when_packing = float(max((r or 0 for r in raw), default=0))
         return [float(r) if r else
                 (last_when_packing if self.weight_multiplier(h) < 0 else 0.0)
                 for h, r in zip(hosts, raw)]

@@ -10,16 +10,13 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Prefer clusters in the order a flavor's ``vmware:cluster`` lists them.
+"""Prefer clusters in the order a flavor's ``vmware:cluster`` lists them
+(doc/source/extra-specs.rst).
 
-With ``vmware:cluster=A,B,C`` a node of A weighs most, then B, then C; a
-node not listed (only possible without ``VMwareClusterFilter``) weighs
-least. A flavor without ``vmware:cluster``, or with a value that cannot be
-used, gets no weight from this weigher.
-
-Reads ``[vmware_scheduler] cluster_preference_weight_multiplier`` (default
-1000, enough to win over nova's spreading weighers), which the host
-aggregate metadata key of the same name overrides.
+With ``vmware:cluster=A,B,C`` a node of A weighs most, then B, then C, then
+a node not listed. A flavor without a usable ``vmware:cluster`` gets no
+weight. Reads ``[vmware_scheduler] cluster_preference_weight_multiplier``
+(default 1000), which the aggregate metadata key of that name overrides.
 """
 
 import nova.conf

@@ -10,24 +10,17 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Soft affinity and soft anti-affinity of server groups, by cluster.
+"""Soft affinity and soft anti-affinity of server groups, by cluster
+(doc/source/server-groups.rst).
 
-For a request in a group with policy ``soft-affinity``,
-``VMwareClusterSoftAffinityWeigher`` weighs a node by the number of group
-members on its cluster (packs); for ``soft-anti-affinity``,
-``VMwareClusterSoftAntiAffinityWeigher`` by minus that number (spreads).
-Members count as described in :mod:`nova_vmw_sched.membership`; members
-that cannot be located do not count (a soft policy fails open). Other
-requests get no weight from them.
-
-Multipliers: ``[vmware_scheduler] cluster_soft_affinity_weight_multiplier``
-and ``cluster_soft_anti_affinity_weight_multiplier`` (default 1.0; host
-aggregate metadata keys of the same names override them).
-
-nova's conductor demands its own soft weighers, which count per service
-host: set nova's ``[filter_scheduler] soft_affinity_weight_multiplier``
-and ``soft_anti_affinity_weight_multiplier`` to 0 (these weighers log an
-ERROR at start otherwise).
+For a request in a ``soft-affinity`` group a node weighs the number of
+group members on its cluster (packs); for ``soft-anti-affinity``, minus
+that number (spreads). Members that cannot be located do not count. Reads
+``[vmware_scheduler] cluster_soft_affinity_weight_multiplier`` and
+``cluster_soft_anti_affinity_weight_multiplier`` (default 1.0; aggregate
+metadata keys of those names override them). nova's own soft weighers
+count per service host: set their multipliers to 0 (these log an ERROR at
+start otherwise).
 """
 
 from oslo_log import log as logging
@@ -72,10 +65,8 @@ class _ClusterGroupWeigher(vmw_weights.ClusterWeigher):
         """Members on the node's cluster (negated for anti)."""
         hosts = [w.obj for w in weighed_obj_list]
         # multiplier 0 for every host: no member is looked up (or waited for)
-        if self.is_off(hosts):
-            return [0.0] * len(hosts)
-        counted = membership.group_counts(weight_properties, hosts,
-                                          self.policy)
+        counted = None if self.is_off(hosts) else membership.group_counts(
+            weight_properties, hosts, self.policy)
         if counted is None:
             return [0.0] * len(hosts)
         # a soft policy fails open: members that cannot be located (see

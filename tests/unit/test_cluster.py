@@ -136,13 +136,6 @@ class TestParseReference(test.NoDBTestCase):
         self.assertEqual(
             cluster.Alias('a' * 64), cluster.parse_reference('a' * 64))
 
-    def test_alias_refused_when_not_allowed(self):
-        self.assertRaises(cluster.InvalidClusterReference,
-                          cluster.parse_reference, 'gold', allow_alias=False)
-        self.assertIsInstance(
-            cluster.parse_reference('domain-c7', allow_alias=False),
-            cluster.ClusterRef)
-
     def _error(self, text):
         return str(self.assertRaises(cluster.InvalidClusterReference,
                                      cluster.parse_reference, text))
@@ -216,13 +209,6 @@ class TestParseReferenceList(test.NoDBTestCase):
         self.assertIn('not NoneType', self._error(None))
         self.assertIn('not list', self._error(['domain-c7']))
 
-    def test_alias_refused_when_not_allowed(self):
-        self.assertIn('element 2',
-                      str(self.assertRaises(
-                          cluster.InvalidClusterReference,
-                          cluster.parse_reference_list, 'domain-c7,gold',
-                          allow_alias=False)))
-
 
 class TestParseAliases(test.NoDBTestCase):
 
@@ -273,7 +259,6 @@ class TestResolveAndRank(test.NoDBTestCase):
             [cluster.ClusterRef('domain-c8', text='domain-c8'),
              cluster.ClusterRef('domain-c7', VC1, None, 'gold')],
             list(pin.refs))
-        self.assertEqual('domain-c8,gold', str(pin))
 
     def test_unknown_alias(self):
         aliases, _ = cluster.parse_aliases({'gold': 'domain-c7'})
