@@ -10,17 +10,13 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""nova_vmw_sched scheduler weighers.
-
-Operators add them beside nova's own::
+"""nova_vmw_sched scheduler weighers, added beside nova's own::
 
     [filter_scheduler]
     weight_classes = nova.scheduler.weights.all_weighers,
                      nova_vmw_sched.weights.all_weighers
 
-A weigher reads its multiplier once in ``weigh_objects()`` (once per
-instance) and per host in ``weight_multiplier()``, as nova's own weighers
-do; nothing per request is kept on a weigher.
+Nothing per request is kept on a weigher.
 """
 
 import nova.conf
@@ -43,12 +39,9 @@ class ClusterWeigher(weights.BaseHostWeigher):
         vmw_conf.register_opts(CONF)
 
     def configured(self):
-        """The option ``MULTIPLIER`` (its default for a bad value)."""
         return vmw_conf.read_option(CONF, self.MULTIPLIER)
 
     def weight_multiplier(self, host_state):
-        """The multiplier for one host: aggregate metadata, else the option.
-        """
         return scheduler_utils.get_weight_multiplier(
             host_state, self.MULTIPLIER, self.configured())
 
@@ -62,8 +55,18 @@ class ClusterWeigher(weights.BaseHostWeigher):
             if any(self.MULTIPLIER in (getattr(agg, 'metadata', None) or {})
                    for agg in (getattr(h, 'aggregates', None) or ())))
 
+    def weigh_objects(self, weighed_obj_list, weight_properties):
+        hosts = [w.obj for w in weighed_obj_list]
+        if self.is_off(hosts):  # nothing is looked up (or waited for)
+            return [0.0] * len(hosts)
+        return (self.weigh_hosts(hosts, weight_properties) or
+                [0.0] * len(hosts))
+
+    def weigh_hosts(self, hosts, weight_properties):
+        """The raw metric of each host; None: 0 for every host."""
+        raise NotImplementedError()
+
     def _weigh_object(self, host_state, weight_properties):
-        """The raw metric of one host, as :meth:`weigh_objects` gives it."""
         return self.weigh_objects([weights.WeighedHost(host_state, 0.0)],
                                   weight_properties)[0]
 

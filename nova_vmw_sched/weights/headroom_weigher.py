@@ -10,16 +10,12 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Weigh clusters by how many more of the requested flavor they can take
-(doc/source/capacity.rst).
+"""Weigh clusters by how many more of the requested flavor they can take,
+as :func:`nova_vmw_sched.capacity.room` counts (doc/source/capacity.rst).
 
-The raw weight of a VMware cluster is its headroom, as
-``VMwareClusterCapacityFilter`` counts it (:func:`nova_vmw_sched.capacity.
-room`). Reads ``[vmware_scheduler] cluster_headroom_weight_multiplier``
-(default 1.0: spread; negative: pack; the aggregate metadata key of that
-name overrides it) and the filter's options. No room, room not known, and
-nodes that are not VMware clusters weigh last: 0 when the multiplier is
-positive, the largest headroom of the others when it is negative.
+Reads ``[vmware_scheduler] cluster_headroom_weight_multiplier`` (default
+1.0: spread; negative: pack; the aggregate metadata key of that name
+overrides it) and the capacity filter's options.
 """
 
 import nova.conf
@@ -38,10 +34,7 @@ class VMwareClusterHeadroomWeigher(vmw_weights.ClusterWeigher):
     MULTIPLIER = 'cluster_headroom_weight_multiplier'
     minval = 0
 
-    def weigh_objects(self, weighed_obj_list, weight_properties):
-        hosts = [w.obj for w in weighed_obj_list]
-        if self.is_off(hosts):
-            return [0.0] * len(hosts)
+    def weigh_hosts(self, hosts, weight_properties):
         cache = data.get().inventory
         inventories = cache.for_hosts(
             membership.admin_context(weight_properties), hosts)

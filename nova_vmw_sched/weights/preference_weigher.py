@@ -34,12 +34,11 @@ class VMwareClusterPreferenceWeigher(vmw_weights.ClusterWeigher):
     MULTIPLIER = 'cluster_preference_weight_multiplier'
     minval = 0
 
-    def weigh_objects(self, weighed_obj_list, weight_properties):
+    def weigh_hosts(self, hosts, weight_properties):
         """Listed clusters count down from N to 1; others 0."""
-        hosts = [w.obj for w in weighed_obj_list]
         pin = request.cluster_pin(weight_properties, CONF).pin
-        if pin is None or self.is_off(hosts):
-            return [0.0] * len(hosts)
+        if pin is None:
+            return None
         ranks = [pin.rank(cluster.cluster_of(h)) for h in hosts]
         return [0.0 if rank is None else float(len(pin.refs) - rank)
                 for rank in ranks]

@@ -11,16 +11,11 @@
 #    under the License.
 
 """Soft affinity and soft anti-affinity of server groups, by cluster
-(doc/source/server-groups.rst).
-
-For a request in a ``soft-affinity`` group a node weighs the number of
-group members on its cluster (packs); for ``soft-anti-affinity``, minus
-that number (spreads). Members that cannot be located do not count. Reads
-``[vmware_scheduler] cluster_soft_affinity_weight_multiplier`` and
+(doc/source/server-groups.rst): a node weighs the number of group members on
+its cluster (minus it for anti-affinity). Reads ``[vmware_scheduler]
+cluster_soft_affinity_weight_multiplier`` and
 ``cluster_soft_anti_affinity_weight_multiplier`` (default 1.0; aggregate
-metadata keys of those names override them). nova's own soft weighers
-count per service host: set their multipliers to 0 (these log an ERROR at
-start otherwise).
+metadata keys of those names override them).
 """
 
 from oslo_log import log as logging
@@ -37,14 +32,13 @@ CONF = nova.conf.CONF
 
 
 class _ClusterGroupWeigher(vmw_weights.ClusterWeigher):
-    #: the group policy weighed, and nova's weigher of it
+    #: the group policy weighed, and nova's host-keyed weigher of it
     policy = None
     STOCK = None
     sign = 1
 
     def __init__(self):
         super().__init__()
-        # ERROR once at start if nova's host-keyed weigher still counts
         path = 'nova.scheduler.weights.affinity.' + self.STOCK
         option = self.MULTIPLIER[len('cluster_'):]
         classes = CONF.filter_scheduler.weight_classes
@@ -61,16 +55,14 @@ class _ClusterGroupWeigher(vmw_weights.ClusterWeigher):
         # resolves to nova's class, none of ours runs the check.
         vmw_filters.check_shadowing()
 
-    def weigh_objects(self, weighed_obj_list, weight_properties):
+    def weigh_hosts(self, hosts, weight_properties):
         """Members on the node's cluster (negated for anti)."""
-        hosts = [w.obj for w in weighed_obj_list]
-        # multiplier 0 for every host: no member is looked up (or waited for)
-        counted = None if self.is_off(hosts) else membership.group_counts(
-            weight_properties, hosts, self.policy)
-        if counted is None:
-            return [0.0] * len(hosts)
+        counted = membership.group_counts(weight_properties, hosts,
+                                          self.policy)
         # a soft policy fails open: members that cannot be located (see
         # Counted.error) simply do not count
+        if counted is None:
+            return None
         return [self.sign * counted.counts.get(cluster.host_key(h), 0)
                 for h in hosts]
 
