@@ -14,13 +14,9 @@
 :mod:`nova_vmw_sched.keeper`.
 
 nova-api puts only a host's first compute node into the placement aggregate
-of a nova host aggregate. :func:`sync` makes every compute node of every
-host of a nova aggregate a member of it, and takes out a compute node whose
-host left. It touches only placement aggregates whose uuid is a nova
-aggregate's, only providers that are compute nodes, and keeps a provider's
-other aggregates. Reads: nova's aggregates, the compute nodes of every cell,
-one ``GET /resource_providers?member_of=`` per aggregate and the aggregates
-of each provider that must change; one write per such provider.
+of a nova host aggregate. :func:`sync` puts every compute node of its hosts
+in, and takes out those of hosts that left; it touches only the aggregates
+of nova's and only compute nodes' providers.
 """
 
 import collections
@@ -66,9 +62,7 @@ def compute_nodes(context):
 
 def plan(aggregates, nodes, members):
     """``{provider uuid: (aggregates to add, to remove)}`` of nova's
-    ``aggregates``, ``nodes`` (``{provider uuid: compute node}``) and
-    placement's ``members`` (``{aggregate uuid: set of provider uuids}``).
-    """
+    ``aggregates`` and ``nodes`` and placement's ``members``."""
     by_host = collections.defaultdict(set)
     for rp_uuid, node in nodes.items():
         by_host[node.host].add(rp_uuid)
@@ -104,8 +98,7 @@ def _line(verb, rp_uuid, node, agg):
 
 
 def _update(client, rp_uuid, node, add, remove, by_uuid, dry_run):
-    """Change one provider's aggregates with one write (each try reads
-    them afresh); the lines done."""
+    """Change one provider's aggregates; the lines done."""
     url = '/resource_providers/%s/aggregates' % rp_uuid
 
     def write():

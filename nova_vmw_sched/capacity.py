@@ -10,14 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Failover reserve policies and the capacity rule of a cluster
-(doc/source/capacity.rst, "The rules").
-
-The one place that parses reserve policies, resolves
-``[vmware_scheduler] cluster_failover_overrides`` against clusters and
-computes what a cluster can still take (:func:`room`), for
-``VMwareClusterCapacityFilter``, ``VMwareClusterHeadroomWeigher`` and the
-simulator.
+"""Failover reserve policies, ``[vmware_scheduler]
+cluster_failover_overrides`` resolved against clusters, and the capacity
+rule (:func:`room`) of the capacity filter, the headroom weigher and the
+simulator (doc/source/capacity.rst, "The rules").
 """
 
 import math
@@ -68,7 +64,7 @@ class ReservePolicy(ty.NamedTuple):
         return (0.0, 0.0)
 
     def usable(self, inventory):
-        """``(vcpus, memory_mb)`` instances may use: capacity less hold-back.
+        """Capacity less hold-back: ``(vcpus, memory_mb)`` instances may use.
         """
         vcpus, memory_mb = self.holdback(inventory)
         return (inventory.capacity_vcpus - vcpus,
@@ -140,13 +136,10 @@ class PolicyTable:
 
 
 def build_table(default, overrides, aliases):
-    """Parse ``{reference or alias: policy text}`` into a PolicyTable.
-
-    When several entries match a cluster, node names come before bare
-    morefs, direct references before aliases; two entries of the same rank
-    that match a cluster have the same reference, and the first key wins.
-
-    :returns: ``(table, errors)``; an entry with an error is left out.
+    """``(PolicyTable, errors)`` of ``{reference or alias: policy text}``,
+    bad entries left out. Node names rank before bare morefs, direct
+    references before aliases; of two same-rank entries for one cluster,
+    the first key wins.
     """
     errors = []
     entries = []
@@ -185,11 +178,8 @@ _NONE: dict = {}  # shared stand-in for an empty option value; never changed
 
 
 def reserve_policies(conf) -> PolicyTable:
-    """The reserve policies the configuration sets, cached per value.
-
-    Bad entries of ``cluster_failover_overrides`` are logged as a WARNING
-    once per distinct option value and left out.
-    """
+    """The reserve policies the configuration sets, cached per value (a
+    WARNING once per value for each bad override, left out)."""
     global _last_table
     read = vmw_conf.read_option
     scalars = tuple(read(conf, 'cluster_failover_' + name) for name in (
@@ -247,11 +237,9 @@ def demand_of(spec_obj) -> Demand:
 
 
 def usage(host_state, inventory, cache=None) -> ty.Optional[tuple]:
-    """``(vcpus, memory_mb)`` the cluster's instances use; None if unknown.
-
-    The HostState's figure less the inventories' ``reserved`` (which nova's
-    resource tracker counts as used); with ``cache``, placement's usage too
-    (:meth:`~nova_vmw_sched.inventory.InventoryCache.usage`).
+    """``(vcpus, memory_mb)`` the cluster's instances use; None if unknown:
+    the HostState's figure less the inventories' ``reserved`` (which nova
+    counts as used), with ``cache`` raised to placement's usage.
     """
     try:
         vcpus = host_state.vcpus_used - inventory.reserved_vcpus
@@ -285,21 +273,17 @@ class Refusal(ty.NamedTuple):
 
 
 class Room(ty.NamedTuple):
-    """What a cluster can still take of a flavor."""
+    """How many more instances of a flavor fit (0 for one asking nothing),
+    the reserve kept, and why not even one does (None if one does)."""
 
-    #: how many more instances fit, the reserve kept (0 for a flavor
-    #: that asks for no vCPU and no memory)
     count: int
-    #: why not even one fits; None if one does
     refusal: ty.Optional[Refusal]
 
 
 def room(inventory, policy, used, demand) -> Room:
-    """The capacity rule: the room a cluster has for ``demand``; the
-    filter passes ``count >= 1``, the weigher weighs ``count``.
-
-    :param used: ``(vcpus, memory_mb)``, as :func:`usage` gives it
-    """
+    """The capacity rule: the room a cluster has for ``demand``, ``used``
+    as :func:`usage` gives it; the filter passes ``count >= 1``, the
+    weigher weighs ``count``."""
     vcpus, memory_mb = demand
     if vcpus > inventory.fit_vcpus + _EPS:
         return Room(0, Refusal(FIT, VCPU, vcpus, inventory.fit_vcpus))
@@ -327,10 +311,8 @@ def room(inventory, policy, used, demand) -> Room:
 
 
 def headrooms(host_states, inventories, demand, policies, cache=None) -> list:
-    """The :func:`room` count of each host (``inventories`` as
-    :meth:`~nova_vmw_sched.inventory.InventoryCache.for_hosts` gives them);
-    None for a host that is not a VMware cluster or whose inventory or
-    usage is not known."""
+    """The :func:`room` count of each host; None for a host that is not a
+    VMware cluster or whose inventory or usage is not known."""
     result = []
     for host_state, inv in zip(host_states, inventories):
         used = None

@@ -12,13 +12,11 @@
 
 """Cluster identity: the one place that knows what a VMware cluster is.
 
-nova's vmwareapi driver names the compute node of a cluster
-``<cluster moref>.<vCenter instanceUuid>``; drivers of the Juno era used
-``<cluster moref>(<display name>)``. :func:`cluster_of` turns such a node
-name into a :class:`ClusterId`, any other into None. The operator names
-clusters with references (a node name, a bare moref, an alias), which
-:func:`parse_reference_list` parses and :func:`resolve` resolves into a
-:class:`ClusterPin`.
+:func:`cluster_of` turns a node name of nova's vmwareapi driver,
+``<cluster moref>.<vCenter instanceUuid>`` (Juno era:
+``<cluster moref>(<display name>)``), into a :class:`ClusterId`. The
+operator's references (node name, bare moref, alias) are parsed by
+:func:`parse_reference_list` and resolved by :func:`resolve`.
 """
 
 import re
@@ -31,8 +29,7 @@ _NODE_RE = re.compile(r'(?P<moref>domain-c[0-9]+)(?:\.(?P<uuid>%s)'
                       r'|\((?P<name>[^()]+)\))' % _UUID_RE.pattern)
 ALIAS_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_.-]{0,63}')
 
-# parsed node names (one per cluster, asked for on every request); the bound
-# guards against a stream of distinct garbage names
+# parsed node names; bounded against a stream of distinct garbage names
 _CACHE_LIMIT = 200000
 _cache: dict[str, ty.Optional['ClusterId']] = {}
 
@@ -88,12 +85,9 @@ def cluster_of(host_state) -> ty.Optional[ClusterId]:
 
 
 def node_key(nodename):
-    """The scheduling unit of a compute node, as a hashable key.
-
-    A VMware cluster's :class:`ClusterId` (so that a cluster is the same
-    unit whichever service host its node is under); for any other node
-    (KVM, ironic) the node name itself; None for no node.
-    """
+    """The scheduling unit of a compute node: a VMware cluster's
+    :class:`ClusterId` (whichever service host its node is under), else
+    the node name (KVM, ironic); None for no node."""
     found = cluster_of_node(nodename)
     if found is not None:
         return found
@@ -114,16 +108,12 @@ class UnknownAlias(InvalidClusterReference):
 
 
 class ClusterRef(ty.NamedTuple):
-    """What an operator's word for a cluster matches.
-
-    ``vcenter_uuid`` and ``display_name`` are None where the reference does
-    not constrain them (a bare moref constrains neither).
-    """
+    """What an operator's word for a cluster (``text``) matches."""
 
     moref: str
+    #: None: any (a bare moref constrains neither)
     vcenter_uuid: ty.Optional[str] = None
     display_name: ty.Optional[str] = None
-    #: the operator's own words, for messages
     text: str = ''
 
     def matches(self, cluster: ty.Optional[ClusterId]) -> bool:
@@ -143,10 +133,8 @@ class Alias(ty.NamedTuple):
 
 
 def parse_reference(text):
-    """Parse one reference into a :class:`ClusterRef` or an :class:`Alias`.
-
-    :raises InvalidClusterReference: naming what is wrong with ``text``.
-    """
+    """Parse one reference into a :class:`ClusterRef` or an :class:`Alias`;
+    raise :class:`InvalidClusterReference` saying what is wrong."""
     if not isinstance(text, str):
         raise InvalidClusterReference(
             'a cluster reference must be a string, not %s'
@@ -191,12 +179,8 @@ def _explain_bad_cluster(text):
 
 
 def parse_reference_list(value):
-    """Parse a comma-separated list of references, in preference order.
-
-    :returns: a tuple of :class:`ClusterRef` and :class:`Alias`
-    :raises InvalidClusterReference: for an empty value or element, a bad
-        moref or vCenter uuid, an invalid alias name or a duplicate; the
-        message names the element (1-based) and the problem.
+    """Parse a comma-separated list of references, in preference order,
+    into a tuple; :class:`InvalidClusterReference` names the bad element.
     """
     if not isinstance(value, str):
         raise InvalidClusterReference(
@@ -224,11 +208,8 @@ def parse_reference_list(value):
 
 
 def parse_aliases(mapping):
-    """Turn ``{alias: reference text}`` into ``({alias: ClusterRef}, errors)``.
-
-    An alias must stand for a cluster reference (not another alias); a bad
-    entry is left out and described in ``errors``.
-    """
+    """Turn ``{alias: reference text}`` into ``({alias: ClusterRef}, errors)``
+    (an alias standing for another alias is an error)."""
     aliases = {}
     errors = []
     for name, target in sorted((mapping or {}).items()):
@@ -265,10 +246,8 @@ class ClusterPin(ty.NamedTuple):
 
 
 def resolve(refs, aliases) -> ClusterPin:
-    """Resolve parsed references against ``{alias: ClusterRef}``.
-
-    :raises UnknownAlias: naming the first alias that is not defined.
-    """
+    """Resolve parsed references against ``{alias: ClusterRef}``; raise
+    :class:`UnknownAlias` naming the first alias not defined."""
     resolved = []
     for ref in refs:
         if isinstance(ref, Alias):

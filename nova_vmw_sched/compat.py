@@ -24,12 +24,8 @@ DISABLE_EVENTLET_ENV = 'OS_NOVA_DISABLE_EVENTLET_PATCHING'
 
 
 def monkey_patch():
-    """Choose the concurrency backend as nova's own tests do.
-
-    nova 33 and later have ``nova.monkey_patch.patch()``, which patches in
-    eventlet unless ``OS_NOVA_DISABLE_EVENTLET_PATCHING`` says otherwise;
-    nova 31 patches on import of ``nova.monkey_patch``, with the same
-    variable.
+    """Choose the concurrency backend as nova's own tests do (nova 31
+    patches on import of ``nova.monkey_patch``, later ones in ``patch()``).
     """
     from nova import monkey_patch as nova_monkey_patch
     patch = getattr(nova_monkey_patch, 'patch', None)
@@ -48,4 +44,3 @@ def eventlet_patched():
     except ImportError:
         return False
     return patcher.is_monkey_patched('thread')
-

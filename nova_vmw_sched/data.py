@@ -11,12 +11,8 @@
 #    under the License.
 
 """The one seam between the rules and what nova's databases and placement
-answer: a :class:`Data` holds ``members`` (where instances are),
-``lookup`` (a pinned cluster's compute node records), ``inventory`` (the
-:class:`~nova_vmw_sched.inventory.InventoryCache`) and ``keeper`` (the
-placement keeper, which knows the HA reserve it holds). One is built per
-process on first use (:func:`get`); tests, benchmarks and the simulator
-replace it whole (:func:`use`, :func:`replace`).
+answer (:class:`Data`), built per process on first use (:func:`get`);
+tests, benchmarks and the simulator replace it whole (:func:`use`).
 """
 
 import contextlib
@@ -42,8 +38,7 @@ class LookupFailed(Exception):
 
 
 class SettledSource:
-    """The interface of :attr:`Data.members`; as is, for stand-ins whose
-    instances are all settled (the simulator, benchmarks)."""
+    """:attr:`Data.members` of stand-ins whose instances are settled."""
 
     def nodes_of(self, context, uuids):
         """``{uuid: node}`` of the instances in a cell (node may be None)."""
@@ -80,14 +75,11 @@ class NovaSource(SettledSource):
         return None if inst is None else (inst.node, inst.instance_type_id)
 
     def building(self, context, uuids):
-        """``{uuid: order}`` of the instances still build requests: the id
-        of the row that added each to its server group (None: in no group).
-        nova-api creates the build request first, then adds the instance to
-        its group: another request's build request can come in between.
-
-        One query, not nova's BuildRequest object, which decodes the whole
-        serialized instance (50 build requests on sqlite: 18-30 ms each
-        against 12 ms for all 50).
+        """The order is the id of the row that added each to its group
+        (nova-api adds it after creating the build request: another
+        request's can come in between). One query, not nova's BuildRequest,
+        which decodes the whole serialized instance (50 build requests on
+        sqlite: 18-30 ms each against 12 ms for all 50).
         """
         if not uuids:
             return {}
@@ -146,8 +138,7 @@ def _instances(context, uuids):
 
 def _in_every_cell(context, in_cell, strict=True):
     """``in_cell``'s dicts merged over every cell but cell0; a cell that
-    does not answer raises :class:`LookupFailed` (``strict``) or is left
-    out."""
+    does not answer raises :class:`LookupFailed` if ``strict``."""
     found = {}
     results = nova_context.scatter_gather_skip_cell0(context, in_cell)
     for cell_uuid, result in results.items():
@@ -186,14 +177,13 @@ class Data:
 
     def __init__(self, members=None, lookup=None, inventory=None,
                  keeper=None):
-        #: the placement keeper; it knows the HA reserve held in placement
+        #: the placement keeper, which knows the HA reserve it holds
         self.keeper = keeper if keeper is not None else keeper_mod.Keeper(
             duties.run_once)
         #: where instances are (:class:`SettledSource` interface)
         self.members = members if members is not None else NovaSource()
-        #: a pinned cluster's node records (:class:`DatabaseLookup`)
+        #: a pinned cluster's node records
         self.lookup = lookup if lookup is not None else DatabaseLookup()
-        #: inventories and usage of clusters
         self.inventory = inventory if inventory is not None else \
             inventory_mod.InventoryCache(
                 usage_source=inventory_mod.PlacementUsageSource(
@@ -215,8 +205,7 @@ def get() -> Data:
 
 
 def replace(data):
-    """Make ``data`` the process's :class:`Data`; return the old one (None
-    if none was built yet)."""
+    """Make ``data`` the process's :class:`Data`; return the old one."""
     global _current
     with _lock:
         old, _current = _current, data

@@ -24,9 +24,7 @@ from nova_vmw_sched import reserve
 def run_once(context=None, client=None, dry_run=False, only=None,
              known=None):
     """``{duty name: [change lines]}`` of every duty (or those in ``only``)
-    run once; ``known``: the :class:`~nova_vmw_sched.keeper.Held` the
-    reserve duty uses and updates (a fresh one when None). Raises what a
-    duty raises (placement or a database unreachable)."""
+    run once; ``known``: see :func:`nova_vmw_sched.reserve.sync`."""
     context = context or nova_context.get_admin_context()
     if client is None:
         from nova.scheduler.client import report

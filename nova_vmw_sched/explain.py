@@ -10,14 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Why every cluster a pinned request lists was rejected, said once.
-
-For a request whose flavor has ``vmware:cluster``, ``VMwareClusterFilter``
-notes which candidate nodes belong to each listed cluster, and every
-nova_vmw_sched filter notes why it rejects one of them. When one of our
-filters leaves no host, one INFO line names each listed cluster and why it
-is out; a listed cluster that placement did not offer is looked up in the
-database (only then, once per request).
+"""Why every cluster a pinned request lists was rejected, said once: when
+one of our filters leaves no host, one INFO line names each listed cluster
+(as ``VMwareClusterFilter`` noted them) and why our filters rejected it; a
+listed cluster that placement did not offer is looked up in the database.
 """
 
 from oslo_log import log as logging
@@ -82,12 +78,8 @@ def for_request(spec_obj, pin_request=None):
 
 
 def note(spec_obj, filter_obj, rejected, passed):
-    """Record why ``filter_obj`` rejected listed hosts; if none passed, log
-    the line (once per request).
-
-    ``rejected`` is ``[(host_state, reason)]``, the reasons the filter's
-    ``check()`` returned (and logged at DEBUG).
-    """
+    """Record why ``filter_obj`` rejected listed hosts (``[(host_state,
+    reason)]``); if none passed, log the line (once per request)."""
     explanation = for_request(spec_obj)
     if explanation is None:
         return
@@ -106,9 +98,7 @@ def note(spec_obj, filter_obj, rejected, passed):
 
 
 def absent_reason(context, ref):
-    """Why a listed cluster is not among the candidates (asked only when a
-    pinned request has no host left, once per listed cluster that placement
-    did not offer)."""
+    """Why a listed cluster is not among the candidates."""
     if context is None:
         return NO_NODE + '?'
     try:

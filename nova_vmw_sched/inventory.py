@@ -10,13 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 """Placement inventories and usage of clusters, kept fresh off the request
-path (doc/source/capacity.rst, "Inventories, usage and the cache"; what
-each mechanism buys: doc/source/benchmarks.rst, "Inventory cache").
-
-A map ``{rp uuid: entry}`` shared by a process's requests, one refresher
-thread and a small pool of readers (the sources of
-:mod:`nova_vmw_sched.inventory_sources`), started on first use in each
-process.
+path by a refresher thread and a small pool of readers started on first use
+in each process (doc/source/capacity.rst, "Inventories, usage and the
+cache"; what each mechanism buys: doc/source/benchmarks.rst, "Inventory
+cache").
 """
 
 from concurrent import futures
@@ -131,7 +128,6 @@ class InventoryCache:
             return None
 
     def get(self, rp_uuid):
-        """The last inventory read for ``rp_uuid``; None if there is none."""
         return getattr(self._entry(rp_uuid), 'value', None)
 
     def why_missing(self, rp_uuid):
@@ -299,8 +295,8 @@ class InventoryCache:
         return len(due)
 
     def refresh_usage(self, context=None):
-        """True if placement's usage of every provider was read (with the
-        usage source, if any); on failure keep the last (one WARNING)."""
+        """True if placement's usage of every provider was read; on failure
+        keep the last."""
         if self.usage_source is None:
             return False
         try:
@@ -319,8 +315,8 @@ class InventoryCache:
         return True
 
     def _start(self):
-        """The pool, the threads started in this process (not the parent's
-        after a fork) and resized to the option (the old one drains)."""
+        """The pool, started in this process (not the parent's after a
+        fork) and resized to the option (the old one drains)."""
         size = _option('cluster_inventory_refresh_workers')
         with self._lock:
             if self._pid != os.getpid():
@@ -357,7 +353,7 @@ class InventoryCache:
 
     def stop(self):
         """End the threads (tests; after a fork, drop them) and forget the
-        first reads under way; the next use starts them and makes those."""
+        first reads under way (the next use starts them again)."""
         with self._lock:
             if self._pid == os.getpid():
                 self._stop.set()
@@ -369,9 +365,8 @@ class InventoryCache:
             self._pending = {}
 
     def prime(self, rp_uuid, inventories, used=None):
-        """Store ``inventories`` (placement's format) as just read, and
-        ``used`` (``(vCPUs, MB)``) as placement's usage if given; raise
-        ValueError if they lack a valid VCPU and MEMORY_MB."""
+        """Store placement's ``inventories`` (and usage ``(vCPUs, MB)``) as
+        just read; ValueError without a valid VCPU and MEMORY_MB."""
         value = from_placement(inventories)
         if value is None:
             raise ValueError('no valid VCPU and MEMORY_MB inventory')

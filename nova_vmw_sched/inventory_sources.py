@@ -81,8 +81,8 @@ class InventoryUnavailable(Exception):
 
 
 def _get(client, context, url, ok=(200,), **kwargs):
-    """The body of a GET with nova's report client ({} for a 404 in ``ok``;
-    its private ``_get_inventory()`` answers None for a 404 and a 500)."""
+    # not the report client's private _get_inventory(), which answers None
+    # for a 404 and a 500 alike
     from nova.scheduler.client import report
     client = client or report.report_client_singleton()
     resp = client.get(url, global_request_id=getattr(context, 'global_id',
@@ -151,8 +151,7 @@ def usages_from_summaries(summaries) -> dict:
 
 
 class StaticSource:
-    """Answer from a dict ``{rp uuid: inventories or exception to raise}``.
-    """
+    """Answer from ``{rp uuid: inventories or exception to raise}``."""
 
     inline = True
 

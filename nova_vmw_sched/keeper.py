@@ -101,7 +101,6 @@ class Keeper(Held):
     """Runs the duties in a background thread of this process."""
 
     def __init__(self, run):
-        """:param run: runs the duties once, ``run(known=keeper)``"""
         super().__init__()
         self._run = run
         self._lock = threading.Lock()
@@ -129,7 +128,6 @@ class Keeper(Held):
             self._thread.start()
 
     def running(self):
-        """True if the thread runs in this process and is not turned off."""
         thread = self._thread
         return (self._pid == os.getpid() and thread is not None and
                 thread.is_alive() and not self._off)
@@ -149,7 +147,6 @@ class Keeper(Held):
             thread.join(timeout)
 
     def wait_for_runs(self, count, timeout):
-        """Wait until ``count`` runs have completed; True if they have."""
         with self._ran:
             return self._ran.wait_for(lambda: self.runs >= count, timeout)
 

@@ -11,12 +11,10 @@
 #    under the License.
 
 """Where a request's server-group members and ``same_host`` /
-``different_host`` instances are, by unit (:func:`nova_vmw_sched.cluster.
-node_key`), looked up once per request through
-:attr:`nova_vmw_sched.data.Data.members` (doc/source/server-groups.rst,
-"How members count"). When a lookup fails or members are still in flight,
-:attr:`Members.error` says why: the hard policies refuse every host, the
-soft ones count the rest.
+``different_host`` instances are, by unit, looked up once per request
+(doc/source/server-groups.rst, "How members count"). :attr:`Members.error`
+says why a lookup failed or members are still in flight: the hard policies
+refuse every host, the soft ones count the rest.
 """
 
 import collections
@@ -49,8 +47,8 @@ def instance_uuid(spec_obj):
 
 
 def admin_context(spec_obj):
-    """An elevated copy of the request's context (lookups see every
-    project's instances)."""
+    """The request's context elevated (to see every project's instances).
+    """
     try:
         return spec_obj._context.elevated()
     except Exception:  # no context, or an odd one
@@ -79,9 +77,8 @@ def members_of(spec_obj):
 
 
 def group_counts(spec_obj, host_states, policy):
-    """:class:`Counted` members of the request's group, if its policy is
-    ``policy`` (first noting where nova put the previous instance of a
-    multi-create); None for a request without such a group."""
+    """:class:`Counted` members of the request's group if its policy is
+    ``policy``, else None."""
     if field(group_of(spec_obj), 'policy') != policy:
         return None
     members = members_of(spec_obj)
@@ -134,9 +131,7 @@ class Members:
         self._provider_keys = {}  # {rp uuid: unit key}
         self.error = None  # why the hard policies must refuse
         self._current = None  # the instance nova schedules now
-        #: {uuid: order} of members, still building, that joined the group
-        #: after this request's first instance
-        self._later = {}
+        self._later = {}  # {uuid: order} of members building, joined later
         self._warned = set()
 
     def _locations(self):
@@ -229,8 +224,8 @@ class Members:
         return 'instances of the same_host/different_host hints'
 
     def observe(self, spec_obj, host_states):
-        """Note the instance being scheduled, and read where placement holds
-        the previous one of the multi-create (nova claimed it before)."""
+        """Note the instance being scheduled, and where placement holds the
+        previous one of the multi-create (nova claimed it before)."""
         current = instance_uuid(spec_obj)
         with self._lock:
             if self._current == current:

@@ -11,12 +11,9 @@
 #    under the License.
 
 """What a move of an existing instance asks of clusters, read once per
-request (a part of the request's :mod:`nova_vmw_sched.view`).
-
-nova sets ``RequestSpec.ignore_hosts`` to a list (maybe empty) for every
-move and leaves it None for a new boot (it is not stored). Only then is
-the instance looked up: a move is a request whose instance already has a
-node, a resize one whose flavor differs from the instance's.
+request. nova sets ``RequestSpec.ignore_hosts`` to a list (maybe empty) for
+every move and leaves it None for a new boot (it is not stored); only then
+is the instance looked up.
 """
 
 import typing as ty

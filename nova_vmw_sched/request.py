@@ -10,10 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""What a scheduling request asks of clusters, read once per request.
-
-Filters and weighers call these helpers with nova's ``RequestSpec``; they
-never read the extra spec or the alias option themselves.
+"""What a scheduling request asks of clusters, read once per request:
+filters and weighers never read the extra spec or the aliases themselves.
 """
 
 import threading
@@ -38,9 +36,7 @@ _alias_cache: dict = {}
 class PinRequest(ty.NamedTuple):
     """The ``vmware:cluster`` of a request: absent, resolved, or broken."""
 
-    #: the raw extra spec value; None when the flavor does not pin
     raw: ty.Optional[str] = None
-    #: the resolved clusters, when ``raw`` is set and good
     pin: ty.Optional[cluster.ClusterPin] = None
     #: why ``raw`` cannot be used (malformed, unknown alias)
     error: ty.Optional[str] = None
@@ -60,12 +56,9 @@ def flavor_extra_specs(spec_obj) -> dict:
 
 
 def configured_aliases(conf) -> dict:
-    """``[vmware_scheduler] cluster_aliases`` parsed, cached per value.
-
-    A bad entry is logged as a WARNING once per distinct option value; a
-    value oslo.config cannot read at all counts as no alias, also with one
-    WARNING.
-    """
+    """``[vmware_scheduler] cluster_aliases`` parsed, cached per value (a
+    WARNING once per value for a bad entry, or for a value that cannot be
+    read at all: no alias)."""
     vmw_conf.register_opts(conf)
     try:
         raw = conf.vmware_scheduler.cluster_aliases or {}
@@ -96,8 +89,7 @@ def configured_aliases(conf) -> dict:
 
 
 def cluster_pin(spec_obj, conf) -> PinRequest:
-    """The request's ``vmware:cluster`` extra spec, read and resolved once
-    per request (a part of its :mod:`nova_vmw_sched.view`)."""
+    """The request's ``vmware:cluster``, read and resolved once."""
     return view.of(spec_obj).part('pin', lambda: _read_pin(spec_obj, conf))
 
 

@@ -63,10 +63,8 @@ def _index_of(consumer, rp_prefix):
 
 
 def chunks(amount, record):
-    """Split ``amount`` into allocations placement accepts for ``record``
-    (an inventory record): each at most ``max_unit``, at least
-    ``min_unit``, a multiple of ``step_size``; the total rounded down to a
-    ``step_size``."""
+    """Split ``amount`` into allocations that the inventory ``record``
+    accepts (``max_unit``, ``min_unit``, ``step_size``), rounded down."""
     step = max(1, int(record.get('step_size') or 1))
     top = int(record.get('max_unit') or record.get('total') or 0)
     top -= top % step
@@ -92,8 +90,7 @@ class Plan(ty.NamedTuple):
 
 def plan(rp_uuid, inventories, allocations, policy):
     """A provider's :class:`Plan`, from placement's ``inventories`` and
-    ``allocations`` on it and the cluster's :class:`capacity.ReservePolicy`
-    (None: no reserve)."""
+    ``allocations`` and the cluster's policy (None: no reserve)."""
     prefix = uuid.UUID(consumer_uuid(rp_uuid, 0)).bytes[:12]
     held, wanted, short = {}, {}, False
     others = {rc: 0 for rc in _RESOURCES}
@@ -125,8 +122,7 @@ def held_total(by_index):
 
 
 def enabled():
-    """True if the reserve is the scheduler's to keep: the capacity filter
-    is enabled."""
+    """True if the capacity filter, and so the reserve, is enabled."""
     return 'VMwareClusterCapacityFilter' in (
         CONF.filter_scheduler.enabled_filters or ())
 

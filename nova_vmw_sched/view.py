@@ -48,10 +48,8 @@ class RequestView:
 
 
 def of(spec_obj):
-    """The :class:`RequestView` of this request (created on first use).
-
-    An object that cannot be weakly referenced gets a new view on every
-    call: nothing is shared, and every answer is still right.
+    """The :class:`RequestView` of this request (created on first use; a
+    new one on every call for an object that cannot be weakly referenced).
     """
     try:
         return _views[spec_obj]

@@ -60,8 +60,7 @@ class RequestScopedFilter(filters.BaseHostFilter):
         return None
 
     def check(self, host_state, prepared):
-        """None if ``host_state`` passes, else the reason it fails (for the
-        DEBUG line, the explanation and the simulator); never raises."""
+        """None if ``host_state`` passes, else the reason it fails."""
         raise NotImplementedError()
 
     def refuse(self, spec_obj, what):
@@ -73,8 +72,7 @@ class RequestScopedFilter(filters.BaseHostFilter):
         return view.Refused(members.error)
 
     def judge_all(self, filter_obj_list, spec_obj):
-        """``(passed, [(host_state, reason), ...])``: :meth:`filter_all`
-        with the reasons, logged at DEBUG and noted for the explanation."""
+        """``(passed, [(host_state, reason), ...])``, the reasons logged."""
         hosts = list(filter_obj_list)
         # Overriding filter_all bypasses BaseHostFilter._filter_one, so the
         # rebuild rule it applies is applied here.
@@ -160,8 +158,8 @@ class _FilterLoader(loadables.BaseLoader):
 
 
 def all_filters():
-    """All filter classes of nova_vmw_sched, for ``available_filters``;
-    nova-scheduler calls it at start, and so starts the placement keeper."""
+    """All filter classes of nova_vmw_sched, for ``available_filters``
+    (nova-scheduler calls it at start: the placement keeper starts)."""
     data.start_keeper()
     return list({cls.__name__: cls for cls in _FilterLoader().get_all_classes()
                  if cls.__module__.startswith(__name__ + '.')}.values())

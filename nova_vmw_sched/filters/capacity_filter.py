@@ -11,15 +11,12 @@
 #    under the License.
 
 """Keep instances within one ESXi host and the vSphere HA failover reserve
-(doc/source/capacity.rst).
+(doc/source/capacity.rst): the rule of :func:`nova_vmw_sched.capacity.room`.
 
-A VMware cluster passes if one instance of the requested flavor fits its
-largest ESXi host and, placed with those placed earlier in the same
-request, leaves the cluster's failover reserve free
-(:func:`nova_vmw_sched.capacity.room`). Reads the ``[vmware_scheduler]
-cluster_failover_*`` options and those of the inventory cache; a cluster
-whose inventory is not known fails. Nodes that are not VMware clusters
-pass. Rebuilds are not filtered.
+Reads the ``[vmware_scheduler] cluster_failover_*`` options (default: one
+host failure) and those of the inventory cache; a cluster whose inventory
+is not known fails. Nodes that are not VMware clusters pass. Rebuilds are
+not filtered.
 """
 
 import typing as ty

@@ -10,15 +10,12 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""One compute node record per cluster (doc/source/filters.rst).
-
-A cluster moved to another nova-compute service can have a stale record
-under the old service beside the live one; both offered, its capacity would
-be booked twice. Among the candidate nodes of one cluster this filter
-passes the one whose service is enabled and up (as nova's ComputeFilter
-judges it) if only one is, else the most recently updated record, on a tie
-the greatest ``(host, nodename)``. Nodes that are not VMware clusters pass.
-Reads no option. Rebuilds are not filtered.
+"""One compute node record per cluster (doc/source/filters.rst): a cluster
+moved to another nova-compute service can keep a stale record under the old
+one. Of the candidate nodes of one cluster, the one with a live service
+passes, else the most recently updated (on a tie the greatest ``(host,
+nodename)``). Nodes that are not VMware clusters pass. Reads no option.
+Rebuilds are not filtered.
 """
 
 import collections

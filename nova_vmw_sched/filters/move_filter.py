@@ -10,16 +10,13 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""A move leaves its cluster (doc/source/moves.rst).
+"""A move leaves its cluster, not only its service host
+(doc/source/moves.rst).
 
-nova leaves the source *service host* out of a move, or keeps all of it (a
-cold migration whose source node reports ``COMPUTE_SAME_HOST_COLD_MIGRATE``,
-a resize with ``[DEFAULT] allow_resize_to_same_host``). For a move of an
-existing instance (:mod:`nova_vmw_sched.moves`) the nodes of its own
-cluster fail, for a resize only when ``allow_resize_to_same_host`` is
-False. New boots, and moves of instances without a node, pass every node.
-If the instance cannot be looked up, every node fails, with one WARNING per
-request. Rebuilds are not filtered.
+For a move of an existing instance the nodes of its own cluster fail; for
+a resize only when ``[DEFAULT] allow_resize_to_same_host`` is False. New
+boots pass every node. If the instance cannot be looked up, every node
+fails, with one WARNING per request. Rebuilds are not filtered.
 """
 
 from oslo_log import log as logging
@@ -44,8 +41,7 @@ class VMwareClusterMoveFilter(vmw_filters.RequestScopedFilter):
     """Refuse the cluster an instance is moved away from."""
 
     RUN_ON_REBUILD = False
-    # A move places one instance, and where it is does not change while
-    # it is being scheduled.
+    # A move places one instance, whose node does not change meanwhile.
     run_filter_once_per_request = True
 
     def prepare_hosts(self, spec_obj, host_states):

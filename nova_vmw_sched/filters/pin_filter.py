@@ -12,14 +12,12 @@
 
 """Pin flavors to VMware clusters (doc/source/extra-specs.rst).
 
-Reads the flavor extra spec ``vmware:cluster`` (cluster references or
-aliases from ``[vmware_scheduler] cluster_aliases``). Without it every node
-passes (default); with it only nodes of the listed clusters whose
-nova-compute service is enabled and up (judged as nova's ComputeFilter
-does, so that the list fails over in its order; list this filter first).
+Reads the flavor extra spec ``vmware:cluster`` and ``[vmware_scheduler]
+cluster_aliases``. Without it every node passes (default); with it only
+nodes of the listed clusters whose nova-compute service is enabled and up
+(as nova's ComputeFilter judges, so that the list fails over in its order).
 A value that cannot be used fails every node, with one WARNING per
-request. The order is ``VMwareClusterPreferenceWeigher``'s business.
-Rebuilds are not filtered: a rebuild keeps the instance's flavor.
+request. Rebuilds are not filtered.
 """
 
 from oslo_log import log as logging
@@ -39,10 +37,6 @@ CONF = nova.conf.CONF
 
 def scale_warning(candidates, limit):
     """The WARNING for a pinned request that met placement's limit, or None.
-
-    placement hands nova at most ``[scheduler] max_placement_results``
-    allocation candidates, in an order of its own; with more compute nodes
-    than that, a listed cluster can be left out before any filter runs.
     """
     if not limit or candidates < limit:
         return None
@@ -57,8 +51,7 @@ def scale_warning(candidates, limit):
 
 
 def service_problem(host_state, servicegroup_api):
-    """'service X is disabled/down' as nova's ComputeFilter sees it, or None.
-    """
+    """'service X is disabled/down' as nova's ComputeFilter sees it."""
     service = getattr(host_state, 'service', None)
     if not service:
         return None
@@ -77,9 +70,7 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
     """Pass only the clusters a flavor's ``vmware:cluster`` lists."""
 
     RUN_ON_REBUILD = False
-    # The flavor, and so its pin, is the same for every instance of a
-    # request, and nova hands the hosts that passed for one instance on to
-    # the next.
+    # The pin is the flavor's, the same for every instance of a request.
     run_filter_once_per_request = True
 
     def __init__(self):
