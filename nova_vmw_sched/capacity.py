@@ -273,10 +273,10 @@ class Refusal(ty.NamedTuple):
 
 
 class Room(ty.NamedTuple):
-    """How many more instances of a flavor fit (0 for one asking nothing),
-    the reserve kept, and why not even one does (None if one does)."""
+    """How many more instances of a flavor fit, the reserve kept."""
 
-    count: int
+    count: int  # 0 also for a flavor that asks for nothing
+    #: why not even one fits; None if one does
     refusal: ty.Optional[Refusal]
 
 

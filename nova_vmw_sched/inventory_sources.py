@@ -108,8 +108,7 @@ class PlacementSource:
 
 
 class PlacementUsageSource:
-    """Read every provider's usage with one call, less the HA reserve that
-    ``held`` (:meth:`~nova_vmw_sched.keeper.Held.held`) says is held."""
+    """Every provider's usage from one call, less the HA reserve ``held``."""
 
     #: provider summaries carry the usage of each provider with a megabyte
     #: of memory free (microversion 1.27)

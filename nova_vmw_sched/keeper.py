@@ -56,9 +56,7 @@ def retrying(write, what):
 
 
 class Held:
-    """The HA reserve ``(vCPUs, MB)`` by rp uuid that the reserve duty last
-    found held in placement, whose usage includes it; as it is, a keeper
-    that never starts (:data:`Off`)."""
+    """The HA reserve ``(vCPUs, MB)`` by rp uuid last found in placement."""
 
     def __init__(self):
         self._held = {}

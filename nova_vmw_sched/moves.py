@@ -25,11 +25,10 @@ from nova_vmw_sched import view
 
 
 class Move(ty.NamedTuple):
-    """The instance a request moves: its node, that node's unit (the
-    cluster), whether the flavor changes, or why it cannot be looked up."""
+    """The instance a request moves, or why it cannot be looked up."""
 
     node: ty.Optional[str] = None
-    source: ty.Any = None
+    source: ty.Any = None  # the node's unit (cluster)
     resize: bool = False
     error: ty.Optional[str] = None
 

@@ -62,5 +62,4 @@ def of(spec_obj):
 
 
 class Refused(str):
-    """What a filter's ``prepare_hosts`` gives when a hard rule cannot be
-    judged for this request: every host fails, for this reason."""
+    """Why every host fails: a hard rule cannot be judged for the request."""

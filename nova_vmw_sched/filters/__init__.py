@@ -109,8 +109,7 @@ class RequestScopedFilter(filters.BaseHostFilter):
 
 
 class HintFilter(RequestScopedFilter):
-    """Base for filters of the clusters of instances a hint (``HINT``) names.
-    """
+    """Base for filters by the clusters of the instances ``HINT`` names."""
 
     HINT = None
     RUN_ON_REBUILD = False

@@ -80,8 +80,7 @@ class VMwareClusterCapacityFilter(vmw_filters.RequestScopedFilter):
 
 
 class Refused(str):
-    """The reason of a capacity refusal, with the figures it states (for
-    ``nova-vmw-sched simulate --why``)."""
+    """A capacity refusal's reason and its figures (``simulate --why``)."""
 
     def __new__(cls, text, refusal, policy, demand):
         self = super().__new__(cls, text)
