@@ -79,8 +79,7 @@ def cluster_of_node(nodename) -> ty.Optional[ClusterId]:
 
 
 def cluster_of(host_state) -> ty.Optional[ClusterId]:
-    """The cluster of a HostState (or anything with ``nodename``), or None.
-    """
+    """The cluster of a HostState (anything with ``nodename``), or None."""
     return cluster_of_node(getattr(host_state, 'nodename', None))
 
 
@@ -159,9 +158,7 @@ def parse_reference(text):
 
 
 def _explain_bad_cluster(text):
-    """Say why a text that starts like a cluster moref is not one."""
-    moref_m = re.match(r'domain-[^.(]*', text, re.IGNORECASE)
-    moref = moref_m.group(0)
+    moref = re.match(r'domain-[^.(]*', text, re.IGNORECASE).group(0)
     rest = text[len(moref):]
     if not MOREF_RE.fullmatch(moref):
         return ("'%s': bad cluster moref '%s' (expected 'domain-c' followed "
@@ -189,8 +186,7 @@ def parse_reference_list(value):
     if not value.strip():
         raise InvalidClusterReference(
             'empty value: list one or more clusters, separated by commas')
-    refs = []
-    seen = {}
+    refs, seen = [], {}
     for index, element in enumerate(value.split(','), start=1):
         try:
             ref = parse_reference(element)
@@ -210,8 +206,7 @@ def parse_reference_list(value):
 def parse_aliases(mapping):
     """Turn ``{alias: reference text}`` into ``({alias: ClusterRef}, errors)``
     (an alias standing for another alias is an error)."""
-    aliases = {}
-    errors = []
+    aliases, errors = {}, []
     for name, target in sorted((mapping or {}).items()):
         if not isinstance(name, str) or not ALIAS_RE.fullmatch(name) or \
                 name.lower().startswith('domain-'):

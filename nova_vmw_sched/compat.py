@@ -10,13 +10,9 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""What differs between the nova releases nova-vmw-sched supports (31, 33
-and 34; doc/source/install.rst), answered by asking nova for the feature
-rather than for its version; the functional harness's differences are in
-``tests/functional/threads_harness.py``.
-
-Nothing of nova is imported at import time: :func:`monkey_patch` must run
-before anything else imports nova.
+"""What differs between the nova releases nova-vmw-sched supports
+(doc/source/install.rst), asked of nova by feature, not by version. Nothing
+of nova is imported at import time: :func:`monkey_patch` runs first.
 """
 
 #: the environment variable nova reads to choose its concurrency backend

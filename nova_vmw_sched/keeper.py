@@ -105,7 +105,7 @@ class Keeper(Held):
         self._pid = self._stop = self._thread = None
         self._off = False
         self._wake = threading.Event()
-        #: completed runs (tests wait on it)
+        #: completed runs (tests wait on them: tests/data_fixture.py)
         self.runs = 0
         self._ran = threading.Condition()
 
@@ -143,10 +143,6 @@ class Keeper(Held):
             self._wake.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-
-    def wait_for_runs(self, count, timeout):
-        with self._ran:
-            return self._ran.wait_for(lambda: self.runs >= count, timeout)
 
     def _loop(self, stop):
         while not stop.is_set():

@@ -47,8 +47,7 @@ def instance_uuid(spec_obj):
 
 
 def admin_context(spec_obj):
-    """The request's context elevated (to see every project's instances).
-    """
+    """The request's context, elevated to see every project's instances."""
     try:
         return spec_obj._context.elevated()
     except Exception:  # no context, or an odd one

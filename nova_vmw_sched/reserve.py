@@ -133,7 +133,10 @@ def sync(context, client, dry_run=False, known=None):
     :class:`keeper.Held` used and updated (a fresh one when None)."""
     known = known if known is not None else keeper.Held()
     policies = capacity.reserve_policies(CONF) if enabled() else None
-    in_placement = _reserve_usage(client, context)
+    # what the reserve's project holds in all of placement
+    usages = _get(client, '/usages?project_id=%s' % PROJECT, '1.9',
+                  context).json().get('usages') or {}
+    in_placement = tuple(int(usages.get(rc) or 0) for rc in _RESOURCES)
     if policies is None and not any(in_placement):
         # without the capacity filter and nothing held: this one call
         known.clear_held()
@@ -213,13 +216,6 @@ def _sync_one(context, client, rp_uuid, name, policy, dry_run, known):
         known.right[rp_uuid] = (
             answer.get('resource_provider_generation', -2) + 1, policy)
     return line
-
-
-def _reserve_usage(client, context):
-    """``(vCPUs, MB)`` the reserve's project holds in all of placement."""
-    usages = _get(client, '/usages?project_id=%s' % PROJECT, '1.9',
-                  context).json().get('usages') or {}
-    return tuple(int(usages.get(rc) or 0) for rc in _RESOURCES)
 
 
 def _describe(by_index):

@@ -22,3 +22,9 @@ class DataFixture(fixtures.Fixture):
         parts.update(self.parts)
         self.data = data.Data(**parts)
         self.addCleanup(data.replace, data.replace(self.data))
+
+
+def wait_for_runs(keeper, count, timeout):
+    """Wait until ``keeper`` has completed ``count`` runs; True if it has."""
+    with keeper._ran:
+        return keeper._ran.wait_for(lambda: keeper.runs >= count, timeout)

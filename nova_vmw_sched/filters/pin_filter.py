@@ -35,21 +35,6 @@ LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
 
-def scale_warning(candidates, limit):
-    """The WARNING for a pinned request that met placement's limit, or None.
-    """
-    if not limit or candidates < limit:
-        return None
-    return ('%(candidates)d candidates reached [scheduler] '
-            'max_placement_results = %(limit)d: placement leaves other '
-            'compute nodes out before any filter runs, so a cluster that '
-            'vmware:cluster lists may never be considered. Set '
-            'max_placement_results above the number of compute nodes (see '
-            'the section "Placement comes first" of the limits page of the '
-            'nova-vmw-sched docs).' % {'candidates': candidates,
-                                       'limit': limit})
-
-
 def service_problem(host_state, servicegroup_api):
     """'service X is disabled/down' as nova's ComputeFilter sees it."""
     service = getattr(host_state, 'service', None)
@@ -87,12 +72,18 @@ class VMwareClusterFilter(vmw_filters.RequestScopedFilter):
                          'value': pin.raw, 'error': pin.error,
                          'instance': getattr(spec_obj, 'instance_uuid',
                                              None)})
-        if pin.pinned:
-            message = scale_warning(len(host_states),
-                                    CONF.scheduler.max_placement_results)
-            if message:
-                vmw_conf.warn_once(LOG, ('max_placement_results',), '%s',
-                                   message)
+        limit = CONF.scheduler.max_placement_results
+        if pin.pinned and limit and len(host_states) >= limit:
+            vmw_conf.warn_once(
+                LOG, ('max_placement_results',),
+                '%(candidates)d candidates reached [scheduler] '
+                'max_placement_results = %(limit)d: placement leaves other '
+                'compute nodes out before any filter runs, so a cluster that '
+                'vmware:cluster lists may never be considered. Set '
+                'max_placement_results above the number of compute nodes '
+                '(see the section "Placement comes first" of the limits page '
+                'of the nova-vmw-sched docs).',
+                {'candidates': len(host_states), 'limit': limit})
         return pin, explain.for_request(spec_obj, pin)
 
     def check(self, host_state, prepared):

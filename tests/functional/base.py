@@ -629,7 +629,7 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         before)."""
         target = self.keeper.runs + 2
         self.keeper.poke()
-        if not self.keeper.wait_for_runs(target, timeout):
+        if not data_fixture.wait_for_runs(self.keeper, target, timeout):
             self.fail('the placement keeper did not complete a run in %s s'
                       % timeout)
 

@@ -21,6 +21,7 @@ from nova import test
 
 from nova_vmw_sched import conf as vmw_conf
 from nova_vmw_sched import keeper
+from tests import data_fixture
 
 #: the longest a test waits for the keeper's thread
 DEADLINE = 10.0
@@ -67,10 +68,10 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
     def test_runs_at_start_and_when_poked(self):
         self._interval(3600)
         self.keeper.start()
-        self.assertTrue(self.keeper.wait_for_runs(1, DEADLINE))
+        self.assertTrue(data_fixture.wait_for_runs(self.keeper, 1, DEADLINE))
         self.assertTrue(self.keeper.running())
         self.keeper.poke()
-        self.assertTrue(self.keeper.wait_for_runs(2, DEADLINE))
+        self.assertTrue(data_fixture.wait_for_runs(self.keeper, 2, DEADLINE))
 
     def test_off_at_start_runs_nothing_and_is_not_running(self):
         self._interval(0)
@@ -88,7 +89,7 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
         self.keeper.start()
         self._interval(3600)
         self.keeper.poke()  # what OFF_RECHECK seconds would do
-        self.assertTrue(self.keeper.wait_for_runs(1, DEADLINE))
+        self.assertTrue(data_fixture.wait_for_runs(self.keeper, 1, DEADLINE))
         self.assertTrue(self.keeper.running())
         self._interval(0)
         runs = self.keeper.runs

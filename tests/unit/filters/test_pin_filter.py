@@ -306,9 +306,6 @@ class TestScaleGuard(ClusterFilterTestCase):
         self.flags(max_placement_results=2, group='scheduler')
         self.passing(spec())
         self.assertEqual([], self.warnings.records)
-        self.assertIsNone(pin_filter.scale_warning(5, 0))
-        self.assertIsNone(pin_filter.scale_warning(4, 5))
-        self.assertIsNotNone(pin_filter.scale_warning(5, 5))
 
 
 class TestAllFilters(test.NoDBTestCase):
