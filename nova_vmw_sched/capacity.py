@@ -64,8 +64,7 @@ class ReservePolicy(ty.NamedTuple):
         return (0.0, 0.0)
 
     def usable(self, inventory):
-        """Capacity less hold-back: ``(vcpus, memory_mb)`` instances may use.
-        """
+        """``(vcpus, memory_mb)`` instances may use: capacity less hold-back"""
         vcpus, memory_mb = self.holdback(inventory)
         return (inventory.capacity_vcpus - vcpus,
                 inventory.capacity_memory_mb - memory_mb)
@@ -91,10 +90,8 @@ def _int_in(text, low, high, what):
 
 
 def parse_policy(text) -> ReservePolicy:
-    """Parse ``none``, ``host_failures=N``, ``percentage=P`` or ``=C/M``.
-
-    :raises ValueError: saying what is wrong with ``text``
-    """
+    """Parse ``none``, ``host_failures=N``, ``percentage=P`` or ``=C/M``;
+    ValueError says what is wrong with ``text``."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError('empty policy')
     kind, sep, arg = text.strip().partition('=')
@@ -239,8 +236,7 @@ def demand_of(spec_obj) -> Demand:
 def usage(host_state, inventory, cache=None) -> ty.Optional[tuple]:
     """``(vcpus, memory_mb)`` the cluster's instances use; None if unknown:
     the HostState's figure less the inventories' ``reserved`` (which nova
-    counts as used), with ``cache`` raised to placement's usage.
-    """
+    counts as used), with ``cache`` raised to placement's usage."""
     try:
         vcpus = host_state.vcpus_used - inventory.reserved_vcpus
         memory = (host_state.total_usable_ram_mb - host_state.free_ram_mb -
@@ -291,8 +287,7 @@ def room(inventory, policy, used, demand) -> Room:
         return Room(0, Refusal(FIT, MEMORY_MB, memory_mb,
                                inventory.fit_memory_mb))
     usable = policy.usable(inventory)
-    counts = []
-    refused = None
+    counts, refused = [], None
     for index, (asked, resource_class) in enumerate(
             ((vcpus, VCPU), (memory_mb, MEMORY_MB))):
         left = usable[index] - used[index] + _EPS

@@ -177,8 +177,7 @@ def _explain_bad_cluster(text):
 
 def parse_reference_list(value):
     """Parse a comma-separated list of references, in preference order,
-    into a tuple; :class:`InvalidClusterReference` names the bad element.
-    """
+    into a tuple; :class:`InvalidClusterReference` names the bad element"""
     if not isinstance(value, str):
         raise InvalidClusterReference(
             'expected a comma-separated string, not %s'

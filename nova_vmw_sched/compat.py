@@ -21,8 +21,7 @@ DISABLE_EVENTLET_ENV = 'OS_NOVA_DISABLE_EVENTLET_PATCHING'
 
 def monkey_patch():
     """Choose the concurrency backend as nova's own tests do (nova 31
-    patches on import of ``nova.monkey_patch``, later ones in ``patch()``).
-    """
+    patches on import of ``nova.monkey_patch``, later ones in ``patch()``)"""
     from nova import monkey_patch as nova_monkey_patch
     patch = getattr(nova_monkey_patch, 'patch', None)
     if patch is not None:

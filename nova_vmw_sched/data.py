@@ -154,8 +154,7 @@ class DatabaseLookup:
 
     def records_of(self, context, ref):
         """``[(service host, disabled, disabled_reason)]`` of the nodes of
-        the cluster(s) ``ref`` matches (cells that do not answer left out).
-        """
+        the cluster(s) ``ref`` matches (cells that do not answer left out)"""
 
         def in_cell(cctxt):
             result = {}

@@ -146,8 +146,7 @@ class InventoryCache:
     def usage(self, rp_uuid, nova_used):
         """``(vCPUs, MB)`` used: per resource the larger of ``nova_used`` (the
         HostState's figure less the inventory's reserved) and placement's at
-        the last usage read plus nova's growth over its lowest figure since.
-        """
+        the last usage read plus nova's growth over its lowest figure since"""
         entry = self._entry(rp_uuid)
         if entry is None or entry.used is None:
             return nova_used
@@ -161,8 +160,7 @@ class InventoryCache:
 
     def for_hosts(self, context, host_states, wait=None):
         """Each host's :class:`ClusterInventory`, :data:`NOT_A_CLUSTER` or
-        None (:meth:`why_missing`); clusters never read are :meth:`warm`-ed.
-        """
+        None (:meth:`why_missing`); clusters never read are :meth:`warm`-ed"""
         cluster_of, entry_of = cluster.cluster_of, self._entries.get
         pending, result, unread = self._pending, [], []
         for host_state in host_states:
@@ -218,8 +216,7 @@ class InventoryCache:
         return entry
 
     def _read(self, context, rp_uuid, first=False):
-        """Read one provider (a first read once); on failure keep the last.
-        """
+        """Read one provider (a first read once); keep the last on failure."""
         if first:
             # under the lock: warm() adds the entry after queueing its read
             with self._lock:
@@ -295,8 +292,7 @@ class InventoryCache:
         return len(due)
 
     def refresh_usage(self, context=None):
-        """True if placement's usage of every provider was read; on failure
-        keep the last."""
+        """True if all providers' usage was read; keep the last on failure."""
         if self.usage_source is None:
             return False
         try:

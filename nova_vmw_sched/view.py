@@ -49,8 +49,7 @@ class RequestView:
 
 def of(spec_obj):
     """The :class:`RequestView` of this request (created on first use; a
-    new one on every call for an object that cannot be weakly referenced).
-    """
+    new one on every call for an object that cannot be weakly referenced)"""
     try:
         return _views[spec_obj]
     except KeyError:
