@@ -201,13 +201,9 @@ def reserve_policies(conf) -> PolicyTable:
             table = _last_table[4]
         else:
             kind, failures, cpu, memory = scalars
-            if kind == HOST_FAILURES:
-                default = ReservePolicy(HOST_FAILURES, host_failures=failures)
-            elif kind == PERCENTAGE:
-                default = ReservePolicy(PERCENTAGE, cpu_percentage=cpu,
-                                        memory_percentage=memory)
-            else:
-                default = ReservePolicy()
+            default = {HOST_FAILURES: ReservePolicy(kind, failures),
+                       PERCENTAGE: ReservePolicy(kind, 0, cpu, memory),
+                       }.get(kind, ReservePolicy())
             table, errors = build_table(default, dict(key[4]),
                                         request.configured_aliases(conf))
             for error in errors:

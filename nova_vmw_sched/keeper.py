@@ -130,10 +130,6 @@ class Keeper(Held):
         return (self._pid == os.getpid() and thread is not None and
                 thread.is_alive() and not self._off)
 
-    def poke(self):
-        """Run the duties now rather than at the end of the interval."""
-        self._wake.set()
-
     def stop(self, timeout=10.0):
         with self._lock:
             stop, thread = self._stop, self._thread

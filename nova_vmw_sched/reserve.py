@@ -25,8 +25,6 @@ import math
 import typing as ty
 import uuid
 
-from oslo_log import log as logging
-
 import nova.conf
 
 from nova_vmw_sched import capacity
@@ -34,7 +32,6 @@ from nova_vmw_sched import cluster
 from nova_vmw_sched import inventory
 from nova_vmw_sched import keeper
 
-LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
 #: project and user of the reserve's allocations (not a tenant's: nova's

@@ -24,6 +24,11 @@ class DataFixture(fixtures.Fixture):
         self.addCleanup(data.replace, data.replace(self.data))
 
 
+def poke(keeper):
+    """Have ``keeper`` run now rather than at the end of its interval."""
+    keeper._wake.set()
+
+
 def wait_for_runs(keeper, count, timeout):
     """Wait until ``keeper`` has completed ``count`` runs; True if it has."""
     with keeper._ran:

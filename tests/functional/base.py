@@ -628,7 +628,7 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         after this call has completed (the one under way may have started
         before)."""
         target = self.keeper.runs + 2
-        self.keeper.poke()
+        data_fixture.poke(self.keeper)
         if not data_fixture.wait_for_runs(self.keeper, target, timeout):
             self.fail('the placement keeper did not complete a run in %s s'
                       % timeout)

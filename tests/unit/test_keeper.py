@@ -61,7 +61,7 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
         for _ in range(2):
             with self.looked:
                 seen = self.reads
-                self.keeper.poke()
+                data_fixture.poke(self.keeper)
                 self.assertTrue(self.looked.wait_for(
                     lambda: self.reads > seen, DEADLINE))
 
@@ -70,7 +70,7 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
         self.keeper.start()
         self.assertTrue(data_fixture.wait_for_runs(self.keeper, 1, DEADLINE))
         self.assertTrue(self.keeper.running())
-        self.keeper.poke()
+        data_fixture.poke(self.keeper)
         self.assertTrue(data_fixture.wait_for_runs(self.keeper, 2, DEADLINE))
 
     def test_off_at_start_runs_nothing_and_is_not_running(self):
@@ -88,7 +88,7 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
         self._interval(0)
         self.keeper.start()
         self._interval(3600)
-        self.keeper.poke()  # what OFF_RECHECK seconds would do
+        data_fixture.poke(self.keeper)  # what OFF_RECHECK seconds would do
         self.assertTrue(data_fixture.wait_for_runs(self.keeper, 1, DEADLINE))
         self.assertTrue(self.keeper.running())
         self._interval(0)
