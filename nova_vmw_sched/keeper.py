@@ -105,9 +105,6 @@ class Keeper(Held):
         self._pid = self._stop = self._thread = None
         self._off = False
         self._wake = threading.Event()
-        #: completed runs (tests wait on them: tests/data_fixture.py)
-        self.runs = 0
-        self._ran = threading.Condition()
 
     def start(self):
         """Start the thread in this process, once (again after a fork). It
@@ -158,6 +155,3 @@ class Keeper(Held):
         except Exception as e:
             # placement or a database down: the next run tries again
             LOG.warning('Placement keeper run failed: %s', e)
-        with self._ran:
-            self.runs += 1
-            self._ran.notify_all()

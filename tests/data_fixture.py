@@ -1,6 +1,8 @@
 """The process's :class:`nova_vmw_sched.data.Data`, replaced whole for a
 test."""
 
+import threading
+
 import fixtures
 
 from nova_vmw_sched import data
@@ -29,7 +31,21 @@ def poke(keeper):
     keeper._wake.set()
 
 
-def wait_for_runs(keeper, count, timeout):
-    """Wait until ``keeper`` has completed ``count`` runs; True if it has."""
-    with keeper._ran:
-        return keeper._ran.wait_for(lambda: keeper.runs >= count, timeout)
+class CountedRuns:
+    """A keeper's ``run`` that counts the runs it completed (failed too)."""
+
+    def __init__(self, run):
+        self._run, self.runs, self._ran = run, 0, threading.Condition()
+
+    def __call__(self, **kwargs):
+        try:
+            return self._run(**kwargs)
+        finally:
+            with self._ran:
+                self.runs += 1
+                self._ran.notify_all()
+
+    def wait_for(self, count, timeout):
+        """Wait until ``count`` runs have completed; True if they have."""
+        with self._ran:
+            return self._ran.wait_for(lambda: self.runs >= count, timeout)

@@ -608,7 +608,8 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # threads), reading this test's placement: a Data of its own.
         self.flags(placement_sync_interval=self.KEEPER_INTERVAL,
                    group='vmware_scheduler')
-        self.keeper = keeper.Keeper(duties.run_once)
+        self.keeper_runs = data_fixture.CountedRuns(duties.run_once)
+        self.keeper = keeper.Keeper(self.keeper_runs)
         self.inventory_cache = self.make_inventory_cache()
         self.useFixture(data_fixture.DataFixture(
             members=data.NovaSource(), lookup=data.DatabaseLookup(),
@@ -627,9 +628,9 @@ class ClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         """Run the placement keeper now and wait until a run that started
         after this call has completed (the one under way may have started
         before)."""
-        target = self.keeper.runs + 2
+        target = self.keeper_runs.runs + 2
         data_fixture.poke(self.keeper)
-        if not data_fixture.wait_for_runs(self.keeper, target, timeout):
+        if not self.keeper_runs.wait_for(target, timeout):
             self.fail('the placement keeper did not complete a run in %s s'
                       % timeout)
 

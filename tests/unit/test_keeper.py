@@ -45,7 +45,8 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
             return read(conf, name)
         self.useFixture(fixtures.MonkeyPatch(
             'nova_vmw_sched.conf.read_option', counted))
-        self.keeper = keeper.Keeper(self._run)
+        self.runs = data_fixture.CountedRuns(self._run)
+        self.keeper = keeper.Keeper(self.runs)
         self.addCleanup(self.keeper.stop)
 
     def _run(self, known):
@@ -68,10 +69,10 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
     def test_runs_at_start_and_when_poked(self):
         self._interval(3600)
         self.keeper.start()
-        self.assertTrue(data_fixture.wait_for_runs(self.keeper, 1, DEADLINE))
+        self.assertTrue(self.runs.wait_for(1, DEADLINE))
         self.assertTrue(self.keeper.running())
         data_fixture.poke(self.keeper)
-        self.assertTrue(data_fixture.wait_for_runs(self.keeper, 2, DEADLINE))
+        self.assertTrue(self.runs.wait_for(2, DEADLINE))
 
     def test_off_at_start_runs_nothing_and_is_not_running(self):
         self._interval(0)
@@ -80,7 +81,7 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
         # poked, the thread looks at the option again and stays off
         self._look_twice()
         self.assertFalse(self.ran.is_set())
-        self.assertEqual(0, self.keeper.runs)
+        self.assertEqual(0, self.runs.runs)
         # no keeper runs: the reserve of a cluster never seen is (0, 0)
         self.assertEqual((0, 0), self.keeper.held('rp'))
 
@@ -89,10 +90,10 @@ class TestKeeperFollowsTheInterval(test.NoDBTestCase):
         self.keeper.start()
         self._interval(3600)
         data_fixture.poke(self.keeper)  # what OFF_RECHECK seconds would do
-        self.assertTrue(data_fixture.wait_for_runs(self.keeper, 1, DEADLINE))
+        self.assertTrue(self.runs.wait_for(1, DEADLINE))
         self.assertTrue(self.keeper.running())
         self._interval(0)
-        runs = self.keeper.runs
+        runs = self.runs.runs
         self._look_twice()
         self.assertFalse(self.keeper.running())
-        self.assertEqual(runs, self.keeper.runs)
+        self.assertEqual(runs, self.runs.runs)
