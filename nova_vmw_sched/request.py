@@ -46,15 +46,6 @@ class PinRequest(ty.NamedTuple):
         return self.raw is not None
 
 
-def flavor_extra_specs(spec_obj) -> dict:
-    """The flavor extra specs of a RequestSpec; {} when it has none."""
-    try:
-        specs = spec_obj.flavor.extra_specs
-    except Exception:  # no flavor, lazy-load failure, odd object
-        return {}
-    return specs if isinstance(specs, dict) else {}
-
-
 def configured_aliases(conf) -> dict:
     """``[vmware_scheduler] cluster_aliases`` parsed, cached per value (a
     WARNING once per value for a bad entry, or for a value that cannot be
@@ -94,7 +85,11 @@ def cluster_pin(spec_obj, conf) -> PinRequest:
 
 
 def _read_pin(spec_obj, conf) -> PinRequest:
-    raw = flavor_extra_specs(spec_obj).get(CLUSTER_EXTRA_SPEC)
+    try:
+        specs = spec_obj.flavor.extra_specs
+    except Exception:  # no flavor, lazy-load failure, odd object
+        specs = None
+    raw = specs.get(CLUSTER_EXTRA_SPEC) if isinstance(specs, dict) else None
     if raw is None:
         return PinRequest()
     try:

@@ -59,19 +59,20 @@ class RequestTestCase(test.NoDBTestCase):
 class TestFlavorExtraSpecs(RequestTestCase):
 
     def test_flavor_extra_specs(self):
-        self.assertEqual({'vmware:cluster': 'domain-c7', 'a': 'b'},
-                         request.flavor_extra_specs(
-                             spec({'vmware:cluster': 'domain-c7', 'a': 'b'})))
+        self.assertEqual('domain-c7', request.cluster_pin(
+            spec({'vmware:cluster': 'domain-c7', 'a': 'b'}), CONF).raw)
 
     def test_no_flavor(self):
-        self.assertEqual({}, request.flavor_extra_specs(objects.RequestSpec()))
-        self.assertEqual({}, request.flavor_extra_specs(None))
+        self.assertEqual(request.PinRequest(), request.cluster_pin(
+            objects.RequestSpec(), CONF))
+        self.assertEqual(request.PinRequest(),
+                         request.cluster_pin(None, CONF))
 
     def test_flavor_without_loaded_extra_specs(self):
         # Lazy-loading extra_specs of an orphaned flavor raises in nova.
         flavor = objects.Flavor(flavorid='f1')
-        self.assertEqual({}, request.flavor_extra_specs(
-            objects.RequestSpec(flavor=flavor)))
+        self.assertEqual(request.PinRequest(), request.cluster_pin(
+            objects.RequestSpec(flavor=flavor), CONF))
 
 
 class TestConfiguredAliases(RequestTestCase):
