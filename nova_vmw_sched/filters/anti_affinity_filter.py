@@ -27,15 +27,6 @@ from nova_vmw_sched import membership
 POLICY = 'anti-affinity'
 
 
-def max_per_unit(group):
-    """The group's max_server_per_host rule; 1 when absent or bad."""
-    try:
-        value = int((group.rules or {}).get('max_server_per_host', 1))
-    except Exception:
-        return 1
-    return max(value, 1)
-
-
 class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
     """Keep anti-affinity group members on different clusters."""
 
@@ -47,7 +38,12 @@ class ServerGroupAntiAffinityFilter(vmw_filters.RequestScopedFilter):
             return None
         if counted.error:
             return self.refuse(spec_obj, POLICY)
-        return counted.counts, max_per_unit(membership.group_of(spec_obj))
+        rules = membership.field(membership.group_of(spec_obj), 'rules')
+        try:  # max_server_per_host: 1 when absent or bad
+            limit = int((rules or {}).get('max_server_per_host', 1))
+        except Exception:
+            limit = 1
+        return counted.counts, max(limit, 1)
 
     def check(self, host_state, prepared):
         if prepared is None:
