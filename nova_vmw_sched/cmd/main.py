@@ -70,8 +70,8 @@ def _parser():
         'cluster of each instance, the weights of the top candidates and, '
         'for every rejected cluster, the filter that rejected it and why.')
     sim.add_argument('scenario', nargs='?', metavar='SCENARIO',
-                     help='scenario file (YAML or JSON; - for standard input); '
-                     'default: the scenario shipped with the package')
+                     help='scenario file (YAML or JSON; - for standard '
+                     'input); default: the scenario shipped with the package')
     sim.add_argument('--requests', metavar='FILE',
                      help='a YAML file whose "requests:" list is added to '
                      "the scenario's, e.g. to ask a snapshot something "

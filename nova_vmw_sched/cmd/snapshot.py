@@ -106,7 +106,7 @@ def run(args, out=None, err=None):
     from nova_vmw_sched.cmd import progress as progress_mod
     from nova_vmw_sched.simulate import snapshot
     progress = progress_mod.Progress(enabled=not args.no_progress,
-                             what='placement providers')
+                                     what='placement providers')
     try:
         if args.output:
             directory = os.path.dirname(os.path.abspath(args.output))
