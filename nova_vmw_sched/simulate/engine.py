@@ -203,10 +203,7 @@ class Result:
 
     @property
     def failure(self):
-        for placed in self.instances:
-            if placed.failure:
-                return placed.failure
-        return None
+        return next((p.failure for p in self.instances if p.failure), None)
 
 
 class Simulation:

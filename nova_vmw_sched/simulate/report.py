@@ -123,11 +123,10 @@ def _why_json(result, label):
 
 
 def setup_lines(sim):
-    lines = ['Setup: %s' % sim.setup.name]
-    lines.append('  filters: %s' % ', '.join(sim.filter_names))
-    lines.append('  weighers: %s' % ', '.join(sim.weigher_names))
-    for warning in sim.warnings:
-        lines.append('  WARNING: %s' % warning)
+    lines = ['Setup: %s' % sim.setup.name,
+             '  filters: %s' % ', '.join(sim.filter_names),
+             '  weighers: %s' % ', '.join(sim.weigher_names)]
+    lines += ['  WARNING: %s' % warning for warning in sim.warnings]
     if sim.setup.dropped:
         lines.append('  left out (not in stock nova): %s'
                      % ', '.join(sim.setup.dropped))
@@ -145,8 +144,9 @@ class TableReport:
         self.totals = collections.Counter()
         self.differ = 0
 
-    def write(self, line=''):
-        self.out.write(line + '\n')
+    def write(self, *lines):
+        """Each line with its newline; no line: an empty one."""
+        self.out.write(''.join(line + '\n' for line in lines or ('',)))
 
     def start(self, sims):
         scenario = sims[0].scenario
@@ -159,8 +159,7 @@ class TableReport:
             self.write('  ' + scenario.description)
         self.write('Topology: %s' % sims[0].topology)
         for sim in sims:
-            for line in setup_lines(sim):
-                self.write(line)
+            self.write(*setup_lines(sim))
         self.write()
 
     def request(self, results):
@@ -176,12 +175,9 @@ class TableReport:
         if line:
             self.write('  summary: ' + line)
         if self.why:
-            for line in why_lines(result, self.why, self.scenario):
-                self.write(line)
+            self.write(*why_lines(result, self.why, self.scenario))
         if result.log:
-            self.write('  log:')
-            for line in result.log:
-                self.write('    ' + line)
+            self.write('  log:', *('    ' + line for line in result.log))
         self.write()
 
     def _instance(self, placed, result):
@@ -408,8 +404,7 @@ class Comparison:
         write('Topology comparison of %s: %d requests, %d clusters\n' % (
             self.scenario.source, count, len(self.scenario.clusters)))
         for sim in self.firsts:
-            for line in setup_lines(sim):
-                write(line + '\n')
+            write(''.join(line + '\n' for line in setup_lines(sim)))
         write('Topologies: %s\n\n' % ', '.join(self.topologies))
         for row in self.rows:
             for setup in self.setups:

@@ -184,10 +184,6 @@ class Scenario(ty.NamedTuple):
     #: {cluster label: Cluster}
     by_label: dict
 
-    def with_services(self, services):
-        """The same scenario with the clusters under other services."""
-        return self._replace(services=list(services))
-
 
 class ScenarioError(Exception):
     """A scenario file cannot be used; the text names file, field, problem."""

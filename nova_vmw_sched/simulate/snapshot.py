@@ -15,6 +15,7 @@ doc/source/cli.rst says what it reads and how): it never writes.
 """
 
 import concurrent.futures
+import contextlib
 import re
 
 from nova_vmw_sched import cluster as cluster_id
@@ -140,29 +141,25 @@ def read_placement(client, context, rp_uuids, progress=None):
         return (get(base + '/inventories')['inventories'],
                 get(base + '/usages')['usages'])
 
-    # a pool's workers wait on a queue eventlet does not make green
-    workers = 1 if compat.eventlet_patched() else WORKERS
     existing = {rp['uuid'] for rp in
                 get('/resource_providers')['resource_providers']}
     wanted = [u for u in rp_uuids if u in existing]
     progress = progress or (lambda done, total: None)
     progress(0, len(wanted))
     found = {}
-    pool = None
-    if workers <= 1:
-        answers = ((u, provider(u)) for u in wanted)
-    else:
-        pool = concurrent.futures.ThreadPoolExecutor(workers)
-        futures = {pool.submit(provider, u): u for u in wanted}
-        answers = ((futures[f], f.result())
-                   for f in concurrent.futures.as_completed(futures))
-    try:
+    with contextlib.ExitStack() as stack:
+        # a pool's workers wait on a queue eventlet does not make green
+        if compat.eventlet_patched() or WORKERS <= 1:
+            answers = ((u, provider(u)) for u in wanted)
+        else:
+            pool = stack.enter_context(
+                concurrent.futures.ThreadPoolExecutor(WORKERS))
+            futures = {pool.submit(provider, u): u for u in wanted}
+            answers = ((futures[f], f.result())
+                       for f in concurrent.futures.as_completed(futures))
         for done, (rp_uuid, answer) in enumerate(answers, start=1):
             found[rp_uuid] = answer
             progress(done, len(wanted))
-    finally:
-        if pool is not None:
-            pool.shutdown()
     return found
 
 

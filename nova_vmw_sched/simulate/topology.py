@@ -69,4 +69,4 @@ def regroup(scenario, topology):
             name, tuple(labels), state=state, disabled=disabled,
             disabled_reason=reason, availability_zone=zone,
             forced_down=forced_down, aggregates=aggregates))
-    return scenario.with_services(services)
+    return scenario._replace(services=services)
