@@ -132,10 +132,10 @@ class SimHostManager(host_manager.HostManager):
         self.weighers = [cls() for cls in weigher_classes]
         self.filter_names = [type(f).__name__ for f in self.enabled_filters]
         self.weigher_names = [type(w).__name__ for w in self.weighers]
-        self.enabled_filters = [probes.probe_filter(f, sink)
+        self.enabled_filters = [probes.probe(probes.FilterProbe, f, sink)
                                 for f in self.enabled_filters]
         self.weighing = probes.WeighingRecord()
-        self.weighers = [probes.probe_weigher(w, self.weighing)
+        self.weighers = [probes.probe(probes.WeigherProbe, w, self.weighing)
                          for w in self.weighers]
 
     def get_host_states_by_uuids(self, context, compute_uuids, spec_obj):
@@ -166,10 +166,6 @@ class Placed(ty.NamedTuple):
     failure: ty.Optional[str] = None
     #: the labels of the other candidates with the chosen one's weight
     ties: tuple = ()
-
-    @property
-    def tied(self):
-        return len(self.ties)
 
 
 class Result:
@@ -600,7 +596,8 @@ def _destination(spec, field):
 
 
 class SimScheduler(nova_manager.SchedulerManager):
-    """nova's SchedulerManager with the estate for database and placement."""
+    """nova's SchedulerManager with the estate for database and placement,
+    its own placement client."""
 
     def __init__(self, simulation, names):
         # not SchedulerManager.__init__ (placement, RPC, database): _schedule
@@ -608,15 +605,16 @@ class SimScheduler(nova_manager.SchedulerManager):
         self.host_manager = simulation.host_manager
         self.simulation = simulation
         self.names = names
-        self.client = _PlacementClient(simulation)
         #: [(host state, uuid, fields before consumption)]
         self.consumed = []
         #: what the last _get_sorted_hosts returned
         self.sorted = None
+        #: {instance uuid: (rp uuid, resources)} claimed by this request
+        self.claimed = {}
 
     @property
     def placement_client(self):  # nova's is a property: no setter
-        return self.client
+        return self
 
     def _get_sorted_hosts(self, spec_obj, host_states, index):
         sim = self.simulation
@@ -638,15 +636,6 @@ class SimScheduler(nova_manager.SchedulerManager):
             f: getattr(selected_host, f, None) for f in _CONSUMED}))
         nova_manager.SchedulerManager._consume_selected_host(
             selected_host, spec_obj, instance_uuid=instance_uuid)
-
-
-class _PlacementClient:
-    """The placement calls of nova's ``_schedule``, against the estate."""
-
-    def __init__(self, simulation):
-        self.simulation = simulation
-        #: {instance uuid: (rp uuid, resources)} claimed by this request
-        self.claimed = {}
 
     def claim_resources(self, context, consumer_uuid, alloc_request,
                         project_id, user_id, allocation_request_version=None,

@@ -187,7 +187,7 @@ class TableReport:
             return
         undone = '' if result.ok else ' [undone: the request failed]'
         tied = (', tied with %d other(s): nova picks among them by host '
-                'order' % placed.tied) if placed.tied else ''
+                'order' % len(placed.ties)) if placed.ties else ''
         self.write('  %s -> %s on service %s%s%s' % (
             placed.name, _named(placed.cluster, self.scenario),
             placed.service, tied, undone))
@@ -248,7 +248,7 @@ class TableReport:
 def _instance_json(placed):
     return {
         'name': placed.name, 'cluster': placed.cluster,
-        'service': placed.service, 'tied': placed.tied,
+        'service': placed.service, 'tied': len(placed.ties),
         'failure': placed.failure,
         'candidates': [{'cluster': c.cluster, 'service': c.service,
                         'weight': c.weight, 'weighers': dict(c.shares)}
