@@ -55,10 +55,7 @@ OTHER_OPTIONS = {
 
 def options():
     """The documented setup as ``{(group, option): value}``."""
-    result = {
-        ('filter_scheduler', 'available_filters'): list(AVAILABLE_FILTERS),
-        ('filter_scheduler', 'enabled_filters'): list(ENABLED_FILTERS),
-        ('filter_scheduler', 'weight_classes'): list(WEIGHT_CLASSES),
-    }
-    result.update(OTHER_OPTIONS)
-    return result
+    return {('filter_scheduler', 'available_filters'): list(AVAILABLE_FILTERS),
+            ('filter_scheduler', 'enabled_filters'): list(ENABLED_FILTERS),
+            ('filter_scheduler', 'weight_classes'): list(WEIGHT_CLASSES),
+            **OTHER_OPTIONS}

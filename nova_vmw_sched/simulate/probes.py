@@ -20,15 +20,10 @@ that only watches.
 FALLBACK = 'rejected by %s'
 
 
-def probe_filter(inner, sink):
-    """A :class:`FilterProbe` of ``inner``, named as ``inner``'s class, so
-    that nova's handler logs the filter's name."""
-    return type(type(inner).__name__, (FilterProbe,), {})(inner, sink)
-
-
-def probe_weigher(inner, record):
-    """A :class:`WeigherProbe` of ``inner``, named as ``inner``'s class."""
-    return type(type(inner).__name__, (WeigherProbe,), {})(inner, record)
+def probe(probe_cls, inner, arg):
+    """A ``probe_cls`` of ``inner``, named as ``inner``'s class, so that
+    nova's handlers log the plugin's name."""
+    return type(type(inner).__name__, (probe_cls,), {})(inner, arg)
 
 
 class FilterProbe:

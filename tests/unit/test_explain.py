@@ -219,8 +219,9 @@ class TestOneReason(test.NoDBTestCase):
     def run_probed(self, filters, hosts, spec_obj):
         """The filters through nova's handler, as the simulator runs them.
         """
-        probed = [probes.probe_filter(
-            f, lambda *rejection: self.simulated.append(rejection))
+        probed = [probes.probe(
+            probes.FilterProbe, f,
+            lambda *rejection: self.simulated.append(rejection))
             for f in filters]
         return nova_filters.HostFilterHandler().get_filtered_objects(
             probed, hosts, spec_obj, 0)
