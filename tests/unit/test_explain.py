@@ -229,7 +229,7 @@ class TestOneReason(test.NoDBTestCase):
     def assertSaidEverywhere(self, filter_obj, host_state, reason):
         name = type(filter_obj).__name__
         self.assertIn('%s %s fails: %s' % (type(filter_obj).__module__,
-                                          host_state, reason),
+                                           host_state, reason),
                       self.debug.output)
         self.assertEqual(1, len(self.lines.lines), self.lines.lines)
         self.assertIn('%s: %s' % (name, reason), self.lines.lines[0])

@@ -310,7 +310,8 @@ class TestProgress(test.NoDBTestCase):
         progress(2, 2)
         self.assertIn('\r[', loud.getvalue())
         self.assertIn('2/2 requests', loud.getvalue())
-        self.assertEqual('', progress_mod.Progress(loud, enabled=False)(1, 2) or '')
+        quiet = progress_mod.Progress(loud, enabled=False)
+        self.assertEqual('', quiet(1, 2) or '')
 
 
 class TestHostileInputs(CliTestCase):
